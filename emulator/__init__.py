@@ -1,0 +1,1 @@
+"""Tributum's local stack: the official emulators, every function, and one gateway."""

@@ -1,0 +1,242 @@
+"""``python -m emulator up|down|status|reset|logs``: the one-command local stack."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from emulator import stack
+from emulator.emulators import EmulatorUnavailableError
+from emulator.launch import FunctionSourceError
+from emulator.pubsub_setup import PubSubError
+from emulator.settings import StackConfig, StackConfigError, load_config
+from emulator.state import load_state
+
+COMMANDS = "{up,down,status,reset,logs}"
+
+
+def _add_stack_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", help="project id (env TRIBUTUM_PROJECT_ID)")
+    parser.add_argument("--gateway-port", type=int, help="env TRIBUTUM_GATEWAY_PORT")
+    parser.add_argument("--firestore-port", type=int, help="env TRIBUTUM_FIRESTORE_PORT")
+    parser.add_argument("--pubsub-port", type=int, help="env TRIBUTUM_PUBSUB_PORT")
+    parser.add_argument(
+        "--functions-base-port",
+        type=int,
+        help="function i of the manifest listens on base+i (env TRIBUTUM_FUNCTIONS_BASE_PORT)",
+    )
+    parser.add_argument("--manifest", type=Path, help="topology manifest (env TRIBUTUM_MANIFEST)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m emulator",
+        description="Run Tributum locally: the Firestore and Pub/Sub emulators, every "
+        "function, and one gateway.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar=COMMANDS)
+
+    up = commands.add_parser("up", help="start the stack in the background")
+    _add_stack_options(up)
+    up.add_argument(
+        "--from-build",
+        action="store_true",
+        help="run each function from build/<name>/ (made by infra/package.py)",
+    )
+    up.add_argument(
+        "--foreground",
+        action="store_true",
+        help="stay attached; Ctrl-C stops the whole stack",
+    )
+    up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each part")
+
+    down = commands.add_parser("down", help="stop everything of the stack")
+    _add_stack_options(down)
+
+    status = commands.add_parser("status", help="what runs where; non-zero if anything is down")
+    _add_stack_options(status)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    reset = commands.add_parser("reset", help="delete every Firestore document")
+    _add_stack_options(reset)
+
+    logs = commands.add_parser("logs", help="show a function's log (all logs without a name)")
+    _add_stack_options(logs)
+    logs.add_argument("name", nargs="?", help="function, gateway, scheduler, firestore, pubsub")
+    logs.add_argument("-n", "--lines", type=int, default=50)
+    logs.add_argument("-f", "--follow", action="store_true")
+
+    # Processes of a running stack, started by `up`; not for direct use.
+    gateway = commands.add_parser("_gateway")
+    gateway.add_argument("--port", type=int, required=True)
+    gateway.add_argument("--host", default="127.0.0.1")
+    gateway.add_argument("--manifest", type=Path, required=True)
+    gateway.add_argument("--functions-base-port", type=int, required=True)
+
+    scheduler = commands.add_parser("_scheduler")
+    scheduler.add_argument("--project", required=True)
+    scheduler.add_argument("--pubsub-address", required=True)
+    scheduler.add_argument("--manifest", type=Path, required=True)
+    return parser
+
+
+def _config(args: argparse.Namespace) -> StackConfig:
+    return load_config(
+        project_id=args.project,
+        gateway_port=args.gateway_port,
+        firestore_port=args.firestore_port,
+        pubsub_port=args.pubsub_port,
+        functions_base_port=args.functions_base_port,
+        manifest_path=args.manifest,
+        from_build=getattr(args, "from_build", False),
+    )
+
+
+def _say(message: str) -> None:
+    """Progress output; a closed stdout (``up | head``) must not abort a starting stack."""
+    with contextlib.suppress(BrokenPipeError):
+        print(message, flush=True)
+
+
+def _up(args: argparse.Namespace) -> int:
+    config = _config(args)
+    state = stack.up(config, say=_say, timeout=args.timeout)
+    _say(stack.describe(config, state))
+    if not args.foreground:
+        _say("Stop it with: python -m emulator down" + _flags_hint(config))
+        return 0
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    _say("Running in the foreground; Ctrl-C stops the stack.")
+    while not stop.wait(1.0):
+        pass
+    return 0 if stack.down(config, say=_say) else 1
+
+
+def _flags_hint(config: StackConfig) -> str:
+    defaults = StackConfig()
+    return "" if config.project_id == defaults.project_id else f" --project {config.project_id}"
+
+
+def _status(args: argparse.Namespace) -> int:
+    config = _config(args)
+    state = load_state(config.state_path)
+    if state is None:
+        if args.json:
+            print(json.dumps({"project_id": config.project_id, "running": False, "components": []}))
+        else:
+            print(f"no local stack recorded for project {config.project_id}")
+        return 1
+    statuses = stack.component_statuses(state)
+    healthy = bool(statuses) and all(s.healthy for s in statuses)
+    if args.json:
+        document = {
+            "project_id": state.project_id,
+            "running": True,
+            "healthy": healthy,
+            "components": [
+                {
+                    "name": s.name,
+                    "role": s.role,
+                    "port": s.port,
+                    "pgid": s.pgid,
+                    "running": s.running,
+                    "answering": s.answering,
+                    "healthy": s.healthy,
+                }
+                for s in statuses
+            ],
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        print(f"stack '{state.project_id}' (started {state.started_at})")
+        print(f"  {'NAME':<24}{'ROLE':<11}{'PORT':<7}{'PGID':<9}STATE")
+        for s in statuses:
+            if s.healthy:
+                condition = "healthy"
+            elif s.running:
+                condition = "running, not answering"
+            else:
+                condition = "down"
+            port = str(s.port) if s.port is not None else "-"
+            print(f"  {s.name:<24}{s.role:<11}{port:<7}{s.pgid:<9}{condition}")
+        if state.processes:
+            print(f"  gateway: http://{state.host}:{state.gateway_port}")
+    return 0 if healthy else 1
+
+
+def _gateway(args: argparse.Namespace) -> int:
+    from emulator.gateway import Gateway, serve
+    from emulator.routing import RouteTable
+    from emulator.settings import function_ports
+    from shared.topology import load_manifest
+
+    manifest = load_manifest(args.manifest)
+    table = RouteTable.from_manifest(manifest, function_ports(manifest, args.functions_base_port))
+    serve(Gateway(table, args.host, access_log=sys.stdout), args.host, args.port)
+    return 0
+
+
+def _scheduler(args: argparse.Namespace) -> int:
+    from emulator import scheduler
+    from shared.topology import load_manifest
+
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    scheduler.serve(load_manifest(args.manifest), args.pubsub_address, args.project)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "up":
+            return _up(args)
+        if args.command == "down":
+            return 0 if stack.down(_config(args)) else 1
+        if args.command == "status":
+            return _status(args)
+        if args.command == "reset":
+            config = _config(args)
+            stack.reset(config)
+            print(f"Firestore of stack '{config.project_id}' is empty")
+            return 0
+        if args.command == "logs":
+            paths = stack.log_files(_config(args), args.name)
+            for line in stack.follow_lines(paths, args.lines, args.follow):
+                print(line, flush=True)
+            return 0
+        if args.command == "_gateway":
+            return _gateway(args)
+        if args.command == "_scheduler":
+            return _scheduler(args)
+    except KeyboardInterrupt:
+        return 130
+    except (
+        EmulatorUnavailableError,
+        StackConfigError,
+        FunctionSourceError,
+        PubSubError,
+        stack.StackError,
+        RuntimeError,
+        ValueError,
+        OSError,
+    ) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, EmulatorUnavailableError) else 1
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

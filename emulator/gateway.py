@@ -1,0 +1,347 @@
+"""The local gateway: one port in front of every HTTP function.
+
+A threaded reverse proxy (standard library only). It routes the manifest's
+public paths to the owning function and passes method, headers, body and
+status through unchanged, adding ``X-Forwarded-For`` / ``-Host`` / ``-Proto``
+as a load balancer would. Unknown paths get a 404 problem document. It also
+serves the merged OpenAPI document at ``/openapi.json`` and a readable page of
+it at ``/docs``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import sys
+import threading
+import time
+import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TextIO
+
+from emulator.docs_page import render_docs
+from emulator.openapi_merge import is_openapi_document, merge_documents
+from emulator.routing import RouteMatch, RouteTable
+from shared import errors
+
+OPENAPI_PATH = "/openapi.json"
+DOCS_PATH = "/docs"
+HEALTH_PATH = "/_gateway/health"
+FUNCTION_OPENAPI_PATH = "/_meta/openapi.json"
+UPSTREAM_TIMEOUT_SECONDS = 120.0
+OPENAPI_FETCH_TIMEOUT_SECONDS = 5.0
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+# RFC 9110 §7.6.1: meaningful for one connection only, never forwarded.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class BadGatewayError(errors.AppError):
+    status, code, title, severity = 502, "upstream_unavailable", "Bad gateway", errors.Severity.HIGH
+
+
+class GatewayTimeoutError(errors.AppError):
+    status, code, title, severity = (
+        504,
+        "upstream_timeout",
+        "Gateway timeout",
+        errors.Severity.HIGH,
+    )
+
+
+class Gateway:
+    """What the request handler needs: the route table and where functions listen."""
+
+    def __init__(
+        self,
+        table: RouteTable,
+        upstream_host: str = "127.0.0.1",
+        access_log: TextIO | None = None,
+    ) -> None:
+        self.table = table
+        self.upstream_host = upstream_host
+        self.access_log = access_log
+        self._log_lock = threading.Lock()
+
+    def log_access(self, line: dict[str, Any]) -> None:
+        if self.access_log is None:
+            return
+        with self._log_lock:  # one line per request, never interleaved across threads
+            self.access_log.write(json.dumps(line) + "\n")
+            self.access_log.flush()
+
+    def function_documents(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """Each HTTP function's own OpenAPI document, fetched now (functions may restart)."""
+        functions = self.table.http_functions()
+
+        def fetch(port: int) -> dict[str, Any] | str:
+            connection = http.client.HTTPConnection(
+                self.upstream_host, port, timeout=OPENAPI_FETCH_TIMEOUT_SECONDS
+            )
+            try:
+                connection.request("GET", FUNCTION_OPENAPI_PATH)
+                response = connection.getresponse()
+                payload = response.read()
+            except OSError as exc:
+                return f"not reachable ({type(exc).__name__})"
+            finally:
+                connection.close()
+            if response.status != 200:
+                return f"{FUNCTION_OPENAPI_PATH} answered {response.status}"
+            try:
+                document = json.loads(payload)
+            except ValueError:
+                return f"{FUNCTION_OPENAPI_PATH} is not JSON"
+            return document if is_openapi_document(document) else "not an OpenAPI document"
+
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(functions)))) as pool:
+            results = dict(zip(functions, pool.map(fetch, functions.values()), strict=True))
+        documents = {name: r for name, r in results.items() if isinstance(r, dict)}
+        unavailable = {name: r for name, r in results.items() if isinstance(r, str)}
+        return documents, unavailable
+
+    def merged_openapi(self) -> dict[str, Any]:
+        documents, unavailable = self.function_documents()
+        return merge_documents(documents, unavailable=unavailable)
+
+
+class GatewayHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "tributum-gateway"
+    gateway: Gateway  # set on the subclass build_server() makes
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """The access log is written by _handle as JSON; silence the default stderr lines."""
+
+    def _handle(self) -> None:
+        started = time.perf_counter()
+        self._body_read = False
+        path = self.path.split("?", 1)[0]
+        upstream = "-"
+        try:
+            if path in (OPENAPI_PATH, DOCS_PATH, HEALTH_PATH):
+                status = self._serve_own(path)
+            else:
+                match = self.gateway.table.match(self.command, path)
+                if match is None:
+                    raise errors.NotFoundError(f"no function serves {path}", code="route_not_found")
+                upstream = match.route.function
+                status = self._forward(match)
+        except errors.AppError as exc:
+            status = self._problem(exc, path)
+        except (BrokenPipeError, ConnectionResetError):
+            status = 499  # the client went away; nothing left to answer
+            self.close_connection = True
+        except Exception as exc:
+            traceback.print_exc()  # into the gateway's log; the client gets a problem document
+            internal = errors.InternalError(f"the gateway failed: {type(exc).__name__}")
+            status = self._problem(internal, path)
+        line = {
+            "time": datetime.now(UTC).isoformat(),
+            "method": self.command,
+            "path": path,
+            "status": status,
+            "function": upstream,
+            "client": self.client_address[0],
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        self.gateway.log_access(line)
+
+    # -- the gateway's own pages ----------------------------------------------------------
+
+    def _serve_own(self, path: str) -> int:
+        if self.command not in ("GET", "HEAD"):
+            raise errors.MethodNotAllowedError(["GET", "HEAD"])
+        self._drain_body()
+        if path == HEALTH_PATH:
+            return self._send(200, "application/json", json.dumps({"status": "ok"}).encode())
+        document = self.gateway.merged_openapi()
+        if path == OPENAPI_PATH:
+            return self._send(200, "application/json", json.dumps(document, indent=2).encode())
+        page = render_docs(document, OPENAPI_PATH).encode()
+        return self._send(200, "text/html; charset=utf-8", page)
+
+    def _send(
+        self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> int:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        return status
+
+    def _problem(self, error: errors.AppError, path: str) -> int:
+        incoming = self.headers.get("X-Correlation-ID", "")
+        correlation_id = incoming if _CORRELATION_ID.match(incoming) else str(uuid.uuid4())
+        document = errors.problem_document(error, correlation_id=correlation_id, instance=path)
+        headers = {"X-Correlation-ID": correlation_id, **error.headers}
+        if not self._body_read and self.command not in ("GET", "HEAD"):
+            # An unread body would be parsed as the next request on this connection.
+            self.close_connection = True
+            headers["Connection"] = "close"
+        body = json.dumps(document).encode()
+        return self._send(error.status, errors.PROBLEM_CONTENT_TYPE, body, headers)
+
+    # -- proxying -------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        self._body_read = True
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        length_header = self.headers.get("Content-Length")
+        if not length_header:
+            return b""
+        try:
+            length = int(length_header)
+        except ValueError:
+            self.close_connection = True
+            raise errors.BadRequestError(
+                "Content-Length is not a number", code="invalid_content_length"
+            ) from None
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            raise errors.PayloadTooLargeError(f"the gateway accepts at most {MAX_BODY_BYTES} bytes")
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes:
+        body = bytearray()
+        while True:
+            size_line = self.rfile.readline(1024)
+            try:
+                size = int(size_line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                self.close_connection = True
+                raise errors.BadRequestError(
+                    "malformed chunked body", code="invalid_chunked_body"
+                ) from None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers are hop-by-hop: dropped
+                return bytes(body)
+            if len(body) + size > MAX_BODY_BYTES:
+                self.close_connection = True
+                raise errors.PayloadTooLargeError(
+                    f"the gateway accepts at most {MAX_BODY_BYTES} bytes"
+                )
+            body += self.rfile.read(size)
+            self.rfile.readline(1024)
+
+    def _drain_body(self) -> None:
+        self._read_body()
+
+    def _forward(self, match: RouteMatch) -> int:
+        body = self._read_body()
+        connection_tokens = {
+            token.strip().lower() for token in self.headers.get("Connection", "").split(",")
+        }
+        skipped = _HOP_BY_HOP | connection_tokens | {"content-length", "x-forwarded-for"}
+        client_ip = self.client_address[0]
+        previous = ", ".join(self.headers.get_all("X-Forwarded-For") or [])
+        forwarded_for = f"{previous}, {client_ip}" if previous else client_ip
+        upstream = http.client.HTTPConnection(
+            self.gateway.upstream_host, match.route.port, timeout=UPSTREAM_TIMEOUT_SECONDS
+        )
+        try:
+            upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+            for name, value in self.headers.items():
+                if name.lower() not in skipped:
+                    upstream.putheader(name, value)
+            if "Host" not in self.headers:
+                upstream.putheader("Host", f"{self.gateway.upstream_host}:{match.route.port}")
+            upstream.putheader("X-Forwarded-For", forwarded_for)
+            if "X-Forwarded-Host" not in self.headers and "Host" in self.headers:
+                upstream.putheader("X-Forwarded-Host", self.headers["Host"])
+            if "X-Forwarded-Proto" not in self.headers:
+                upstream.putheader("X-Forwarded-Proto", "http")
+            if body or self.command in ("POST", "PUT", "PATCH"):
+                upstream.putheader("Content-Length", str(len(body)))
+            upstream.endheaders(body or None)
+            response = upstream.getresponse()
+            payload = response.read()
+            response_headers = response.getheaders()
+        except ConnectionRefusedError:
+            raise BadGatewayError(
+                f"function {match.route.function} is not answering on port {match.route.port}"
+            ) from None
+        except TimeoutError:
+            raise GatewayTimeoutError(
+                f"function {match.route.function} did not answer within "
+                f"{UPSTREAM_TIMEOUT_SECONDS:.0f}s"
+            ) from None
+        except (http.client.HTTPException, OSError) as exc:
+            raise BadGatewayError(
+                f"function {match.route.function} broke the connection ({type(exc).__name__})"
+            ) from None
+        finally:
+            upstream.close()
+        self.send_response_only(response.status, response.reason)
+        upstream_tokens = {
+            token.strip().lower()
+            for name, value in response_headers
+            if name.lower() == "connection"
+            for token in value.split(",")
+        }
+        declared_length: str | None = None
+        for name, value in response_headers:
+            lowered = name.lower()
+            if lowered == "content-length":
+                declared_length = value
+            elif lowered not in _HOP_BY_HOP and lowered not in upstream_tokens:
+                self.send_header(name, value)
+        if self.command == "HEAD" and declared_length is not None:
+            self.send_header("Content-Length", declared_length)
+        else:
+            self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+        return response.status
+
+
+class GatewayServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def build_server(gateway: Gateway, host: str, port: int) -> GatewayServer:
+    handler = type("BoundGatewayHandler", (GatewayHandler,), {"gateway": gateway})
+    return GatewayServer((host, port), handler)
+
+
+def serve(gateway: Gateway, host: str, port: int) -> None:
+    server = build_server(gateway, host, port)
+    sys.stdout.write(
+        json.dumps({"event": "gateway.started", "address": f"http://{host}:{port}"}) + "\n"
+    )
+    sys.stdout.flush()
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        server.server_close()

@@ -1,0 +1,538 @@
+"""Bring the whole local stack up, report on it, and take it down again.
+
+``up`` records every process group in the state file the moment it starts, so a
+crash half-way still leaves ``down`` everything it needs. If ``up`` fails it
+stops what it started, so a stack is either fully up or not there at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from emulator import emulators as emu
+from emulator.launch import (
+    FunctionSource,
+    function_command,
+    function_env,
+    helper_command,
+    helper_env,
+    probe_path,
+    resolve_source,
+)
+from emulator.processes import (
+    group_alive,
+    group_matches,
+    http_status,
+    log_since,
+    log_size,
+    log_tail,
+    port_open,
+    start_detached,
+    stop_groups,
+)
+from emulator.pubsub_setup import apply_plan, build_plan
+from emulator.scheduler import STARTED_EVENT as SCHEDULER_STARTED
+from emulator.scheduler import scheduled_topics
+from emulator.settings import StackConfig, check_port_clashes, function_ports
+from emulator.state import (
+    STOP_ORDER,
+    ProcessRecord,
+    StackState,
+    load_state,
+    remove_state,
+    save_state,
+)
+from shared.topology import Function, Manifest, load_manifest
+
+Say = Callable[[str], None]
+GATEWAY_HEALTH_PATH = "/_gateway/health"
+_EMULATORS = {"firestore": emu.FIRESTORE, "pubsub": emu.PUBSUB}
+
+
+class StackError(RuntimeError):
+    """The stack cannot be brought up or down; the message says why and what to do."""
+
+
+def _emulator_port(config: StackConfig, name: str) -> int:
+    return config.firestore_port if name == "firestore" else config.pubsub_port
+
+
+def _emulator_markers(host: str, port: int) -> list[str]:
+    # The gcloud wrapper shows --host-port=H:P; its Java child shows --port=P.
+    return [f"--host-port={host}:{port} ", f"--port={port} "]
+
+
+def _new_state(config: StackConfig) -> StackState:
+    return StackState(
+        project_id=config.project_id,
+        host=config.host,
+        gateway_port=config.gateway_port,
+        firestore_port=config.firestore_port,
+        pubsub_port=config.pubsub_port,
+        functions_base_port=config.functions_base_port,
+        manifest=str(config.manifest_path),
+        from_build=config.from_build,
+    )
+
+
+def _owned(record: ProcessRecord) -> bool:
+    return group_matches(record.pgid, record.markers)
+
+
+# -- up -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UpPlan:
+    manifest: Manifest
+    ports: dict[str, int]
+    sources: dict[str, FunctionSource]
+
+
+def prepare(config: StackConfig) -> UpPlan:
+    """Everything that can be checked before anything starts."""
+    manifest = load_manifest(config.manifest_path)
+    ports = function_ports(manifest, config.functions_base_port)
+    check_port_clashes(config, ports)
+    emu.check_prerequisites(emu.FIRESTORE, emu.PUBSUB)
+    sources = {fn.name: resolve_source(fn, config) for fn in manifest.functions}
+    return UpPlan(manifest, ports, sources)
+
+
+def _carry_over(config: StackConfig, previous: StackState | None, say: Say) -> StackState:
+    """Keep the previous run's emulators if they still answer; stop everything else of it."""
+    state = _new_state(config)
+    if previous is None:
+        return state
+    restart = []
+    for record in previous.processes:
+        if not _owned(record):
+            continue  # already gone (or its group id now belongs to someone else)
+        reusable = (
+            record.role == "emulator"
+            and record.port == _emulator_port(config, record.name)
+            and emu.is_answering(config.host, record.port)
+        )
+        if reusable:
+            state.put(record)
+            say(f"reusing the running {record.name} emulator on port {record.port}")
+        else:
+            restart.append(record)
+    if restart:
+        say("restarting " + ", ".join(r.name for r in restart))
+        stop_groups(r.pgid for r in sorted(restart, key=lambda r: STOP_ORDER.index(r.role)))
+    return state
+
+
+def _refuse_taken_ports(config: StackConfig, ports: dict[str, int], state: StackState) -> None:
+    wanted: dict[str, tuple[int, str]] = {
+        "gateway": (config.gateway_port, "--gateway-port / TRIBUTUM_GATEWAY_PORT"),
+        **{
+            f"function {name}": (port, "--functions-base-port / TRIBUTUM_FUNCTIONS_BASE_PORT")
+            for name, port in ports.items()
+        },
+    }
+    for name in _EMULATORS:
+        if state.find(name) is None:
+            flag = f"--{name}-port / TRIBUTUM_{name.upper()}_PORT"
+            wanted[f"{name} emulator"] = (_emulator_port(config, name), flag)
+    taken = [
+        f"port {port} ({what}; change it with {flag})"
+        for what, (port, flag) in wanted.items()
+        if port_open(config.host, port)
+    ]
+    if taken:
+        raise StackError(
+            f"ports needed by stack '{config.project_id}' are in use by processes that are not "
+            f"part of it (its state file is {config.state_path}): "
+            + "; ".join(taken)
+            + ". Stop those processes, or choose other ports."
+        )
+
+
+def _start_emulators(config: StackConfig, state: StackState, timeout: float) -> None:
+    launched = []
+    for name, spec in _EMULATORS.items():
+        if state.find(name) is not None:
+            continue
+        port = _emulator_port(config, name)
+        running, process = emu.launch_emulator(
+            spec, port=port, project_id=config.project_id, log_dir=config.log_dir, host=config.host
+        )
+        state.put(
+            ProcessRecord(
+                name=name,
+                role="emulator",
+                pgid=running.pgid,
+                port=port,
+                log=str(running.log_path),
+                markers=_emulator_markers(config.host, port),
+            )
+        )
+        save_state(config.state_path, state)
+        launched.append((running, process))
+    for running, process in launched:
+        emu.wait_for_emulator(running, process, timeout)
+
+
+def _start_functions(
+    config: StackConfig, plan: UpPlan, state: StackState
+) -> dict[str, subprocess.Popen[bytes]]:
+    processes = {}
+    for fn in plan.manifest.functions:
+        port = plan.ports[fn.name]
+        source = plan.sources[fn.name]
+        log_path = config.log_dir / f"{fn.name}.log"
+        process = start_detached(
+            function_command(fn, source, config.host, port),
+            log_path=log_path,
+            env=function_env(fn, source, config),
+            cwd=source.main.parent,
+        )
+        state.put(
+            ProcessRecord(
+                name=fn.name,
+                role="function",
+                pgid=process.pid,
+                port=port,
+                log=str(log_path),
+                markers=[f"--port {port} "],
+                kind=fn.kind,
+            )
+        )
+        save_state(config.state_path, state)
+        processes[fn.name] = process
+    return processes
+
+
+def function_answers(fn: Function, host: str, port: int) -> bool:
+    """An HTTP function answers any status to GET of its first route; an event one, TCP."""
+    path = probe_path(fn)
+    if path is None:
+        return port_open(host, port)
+    return http_status(f"http://{host}:{port}{path}", timeout=5.0) is not None
+
+
+def _wait_until(
+    checks: dict[str, Callable[[], bool]],
+    processes: dict[str, subprocess.Popen[bytes]],
+    logs: dict[str, Path],
+    timeout: float,
+) -> None:
+    pending = dict(checks)
+    deadline = time.monotonic() + timeout
+    while pending:
+        for name in list(pending):
+            if processes[name].poll() is not None:
+                raise StackError(
+                    f"{name} exited with status {processes[name].returncode} while starting; "
+                    f"end of {logs[name]}:\n{log_tail(logs[name])}"
+                )
+            if pending[name]():
+                del pending[name]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            names = ", ".join(pending)
+            raise StackError(
+                f"{names} did not answer within {timeout:.0f}s; see "
+                + ", ".join(str(logs[n]) for n in pending)
+            )
+        time.sleep(0.2)
+
+
+def _start_helpers(
+    config: StackConfig, manifest: Manifest, state: StackState, log_offsets: dict[str, int]
+) -> dict[str, subprocess.Popen[bytes]]:
+    processes = {}
+    gateway_log = config.log_dir / "gateway.log"
+    gateway = start_detached(
+        helper_command(
+            "_gateway",
+            "--port",
+            str(config.gateway_port),
+            "--host",
+            config.host,
+            "--manifest",
+            str(config.manifest_path),
+            "--functions-base-port",
+            str(config.functions_base_port),
+        ),
+        log_path=gateway_log,
+        env=helper_env(config),
+        cwd=config.repo_root,
+    )
+    state.put(
+        ProcessRecord(
+            name="gateway",
+            role="gateway",
+            pgid=gateway.pid,
+            port=config.gateway_port,
+            log=str(gateway_log),
+            markers=[f"_gateway --port {config.gateway_port} "],
+        )
+    )
+    save_state(config.state_path, state)
+    processes["gateway"] = gateway
+    if scheduled_topics(manifest):
+        scheduler_log = config.log_dir / "scheduler.log"
+        log_offsets["scheduler"] = log_size(scheduler_log)
+        scheduler = start_detached(
+            helper_command(
+                "_scheduler",
+                "--project",
+                config.project_id,
+                "--pubsub-address",
+                config.pubsub_address,
+                "--manifest",
+                str(config.manifest_path),
+            ),
+            log_path=scheduler_log,
+            env=helper_env(config),
+            cwd=config.repo_root,
+        )
+        state.put(
+            ProcessRecord(
+                name="scheduler",
+                role="scheduler",
+                pgid=scheduler.pid,
+                port=None,
+                log=str(scheduler_log),
+                markers=[f"_scheduler --project {config.project_id} "],
+            )
+        )
+        save_state(config.state_path, state)
+        processes["scheduler"] = scheduler
+    return processes
+
+
+def up(config: StackConfig, *, say: Say = print, timeout: float = 120.0) -> StackState:
+    """Start (or restart) the stack of ``config``; returns once every part answers."""
+    plan = prepare(config)
+    state = _carry_over(config, load_state(config.state_path), say)
+    save_state(config.state_path, state)
+    try:
+        _refuse_taken_ports(config, plan.ports, state)
+        if any(state.find(name) is None for name in _EMULATORS):
+            say(f"starting the emulators for project {config.project_id} ...")
+        _start_emulators(config, state, timeout)
+        apply_plan(
+            build_plan(plan.manifest, config.project_id, plan.ports, config.host),
+            config.pubsub_address,
+            config.project_id,
+        )
+        say(f"starting {len(plan.manifest.functions)} functions ...")
+        processes = _start_functions(config, plan, state)
+        log_offsets: dict[str, int] = {}
+        processes.update(_start_helpers(config, plan.manifest, state, log_offsets))
+        logs = {r.name: Path(r.log) for r in state.processes}
+        checks: dict[str, Callable[[], bool]] = {
+            fn.name: functools.partial(function_answers, fn, config.host, plan.ports[fn.name])
+            for fn in plan.manifest.functions
+        }
+        checks["gateway"] = lambda: http_status(f"{config.gateway_url}{GATEWAY_HEALTH_PATH}") == 200
+        if "scheduler" in processes:
+            # No port to probe: it is up once it has read the manifest and said so.
+            checks["scheduler"] = lambda: (
+                SCHEDULER_STARTED in log_since(logs["scheduler"], log_offsets["scheduler"])
+            )
+        _wait_until(checks, processes, logs, timeout)
+    except BaseException:
+        leftovers = stop_stack(state)
+        if not leftovers:
+            remove_state(config.state_path)
+        raise
+    return state
+
+
+def describe(config: StackConfig, state: StackState) -> str:
+    lines = [
+        f"Tributum local stack '{config.project_id}' is up.",
+        f"  gateway     {config.gateway_url}",
+        f"  docs        {config.gateway_url}/docs",
+        f"  openapi     {config.gateway_url}/openapi.json",
+        f"  firestore   {config.firestore_address}   (FIRESTORE_EMULATOR_HOST)",
+        f"  pubsub      {config.pubsub_address}   (PUBSUB_EMULATOR_HOST)",
+    ]
+    for record in state.processes:
+        if record.role == "function":
+            lines.append(f"  {record.name:<22} {record.kind:<5} http://{config.host}:{record.port}")
+    lines += [
+        f"  state file  {config.state_path}",
+        f"  logs        {config.log_dir}",
+        "Use the emulators from a shell:",
+        f"  export FIRESTORE_EMULATOR_HOST={config.firestore_address} "
+        f"PUBSUB_EMULATOR_HOST={config.pubsub_address} GOOGLE_CLOUD_PROJECT={config.project_id}",
+    ]
+    return "\n".join(lines)
+
+
+# -- down ---------------------------------------------------------------------------------
+
+
+def _shutdown_firestore(host: str, port: int) -> None:
+    """Firestore's own shutdown endpoint lets it exit cleanly before its group is signalled."""
+    request = urllib.request.Request(f"http://{host}:{port}/shutdown", method="POST")
+    with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=5):
+        pass
+
+
+def stop_stack(state: StackState, *, say: Say | None = None) -> list[str]:
+    """Stop every recorded group in order; return what is still alive or listening."""
+    stopped: list[ProcessRecord] = []
+    for role in STOP_ORDER:
+        records = [r for r in state.processes if r.role == role]
+        owned = []
+        for record in records:
+            if _owned(record):
+                owned.append(record)
+            elif group_alive(record.pgid) and say is not None:
+                say(
+                    f"process group {record.pgid} recorded for {record.name} now runs something "
+                    "else; left alone"
+                )
+        for record in owned:
+            if record.name == "firestore" and record.port is not None:
+                _shutdown_firestore(state.host, record.port)
+        stop_groups(r.pgid for r in owned)
+        stopped += owned
+    leftovers = [f"{r.name} (process group {r.pgid})" for r in state.processes if _owned(r)]
+    deadline = time.monotonic() + 5.0
+    listening = [r for r in stopped if r.port is not None and port_open(state.host, r.port)]
+    while listening and time.monotonic() < deadline:
+        time.sleep(0.2)
+        listening = [r for r in listening if port_open(state.host, r.port or 0)]
+    leftovers += [f"{r.name} (port {r.port} still answers)" for r in listening]
+    return leftovers
+
+
+def down(config: StackConfig, *, say: Say = print) -> bool:
+    """Stop the stack of ``config``; True when nothing of it is left running."""
+    state = load_state(config.state_path)
+    if state is None:
+        say(f"no local stack recorded for project {config.project_id} ({config.state_path})")
+        return True
+    leftovers = stop_stack(state, say=say)
+    if leftovers:
+        say("still running after down: " + "; ".join(leftovers))
+        return False
+    remove_state(config.state_path)
+    say(f"stack '{config.project_id}' is down")
+    return True
+
+
+# -- status, reset, logs ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentStatus:
+    name: str
+    role: str
+    port: int | None
+    pgid: int
+    running: bool
+    answering: bool
+
+    @property
+    def healthy(self) -> bool:
+        return self.running and self.answering
+
+
+def component_statuses(state: StackState) -> list[ComponentStatus]:
+    manifest: Manifest | None
+    try:
+        manifest = load_manifest(Path(state.manifest))
+    except (OSError, ValueError):
+        manifest = None
+    functions = manifest.functions_by_name if manifest else {}
+    statuses = []
+    for record in state.processes:
+        running = _owned(record)
+        answering = False
+        if running:
+            if record.role == "emulator" and record.port is not None:
+                answering = emu.is_answering(state.host, record.port)
+            elif record.role == "gateway":
+                url = f"http://{state.host}:{record.port}{GATEWAY_HEALTH_PATH}"
+                answering = http_status(url) == 200
+            elif record.role == "function" and record.port is not None:
+                fn = functions.get(record.name)
+                answering = (
+                    function_answers(fn, state.host, record.port)
+                    if fn is not None
+                    else port_open(state.host, record.port)
+                )
+            else:
+                answering = True  # the scheduler listens on nothing: alive is healthy
+        statuses.append(
+            ComponentStatus(record.name, record.role, record.port, record.pgid, running, answering)
+        )
+    return statuses
+
+
+def reset(config: StackConfig) -> None:
+    state = load_state(config.state_path)
+    record = state.find("firestore") if state else None
+    if state is None or record is None or record.port is None or not _owned(record):
+        raise StackError(
+            f"no running Firestore emulator recorded for project {config.project_id}; "
+            "start the stack with 'python -m emulator up'"
+        )
+    emu.clear_firestore(f"{state.host}:{record.port}", config.project_id)
+
+
+def log_files(config: StackConfig, name: str | None) -> list[Path]:
+    state = load_state(config.state_path)
+    available = {path.stem: path for path in sorted(config.log_dir.glob("*.log"))}
+    if state is not None:
+        available.update({r.name: Path(r.log) for r in state.processes})
+    if name is None:
+        return sorted(set(available.values()))
+    if name not in available:
+        known = ", ".join(sorted(available)) or "none yet"
+        raise StackError(f"no log named {name!r} in {config.log_dir} (known: {known})")
+    return [available[name]]
+
+
+def _last_lines(path: Path, count: int) -> list[str]:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - 256 * count))
+            text = handle.read().decode(errors="replace")
+    except FileNotFoundError:
+        return []
+    return text.splitlines()[-count:]
+
+
+def follow_lines(paths: list[Path], lines: int, follow: bool) -> Iterator[str]:
+    prefix = len(paths) > 1
+    positions: dict[Path, int] = {}
+    for path in paths:
+        if prefix:
+            yield f"==> {path.name} <=="
+        yield from _last_lines(path, lines)
+        positions[path] = path.stat().st_size if path.exists() else 0
+    while follow:
+        time.sleep(0.5)
+        for path in paths:
+            if not path.exists():
+                continue
+            size = path.stat().st_size
+            if size < positions[path]:
+                positions[path] = 0  # truncated or replaced
+            if size > positions[path]:
+                with path.open("rb") as handle:
+                    handle.seek(positions[path])
+                    chunk = handle.read().decode(errors="replace")
+                positions[path] = size
+                for line in chunk.splitlines():
+                    yield f"[{path.stem}] {line}" if prefix else line

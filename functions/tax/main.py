@@ -1,0 +1,225 @@
+"""tax: calculations with the tenant's rate catalog, and the catalog's admin API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.clients import firestore_client
+from shared.http import Page, PageQuery, Reply, RequestContext, Router
+from shared.tax import TaxCalculationRequest
+from shared.tax import service as tax
+
+router = Router("tax")
+CALCULATE = "tax:calculate"
+READ = "tax:read"
+ADMIN = "tax:admin"
+
+
+class JurisdictionPath(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(
+        max_length=80, description="jurisdiction code, a locality's '/' written '~' (US-CA~SF)"
+    )
+
+
+class RatePath(JurisdictionPath):
+    rate_id: str = Field(max_length=128, examples=["VAT.standard.2021-01-01"])
+
+
+class TotalsOut(BaseModel):
+    net: str
+    tax: str
+    gross: str
+
+
+class JurisdictionTotalOut(BaseModel):
+    jurisdiction: str
+    tax_amount: str
+
+
+class CalculationSummaryOut(BaseModel):
+    id: str
+    document_type: str
+    document_date: str
+    currency: str
+    totals: TotalsOut
+    jurisdiction_totals: list[JurisdictionTotalOut]
+    catalog_version: int
+    created_at: str
+    created_by: str
+
+
+class CalculationOut(CalculationSummaryOut):
+    request: dict[str, Any] = Field(description="the request as received, defaults filled in")
+    result: dict[str, Any] = Field(description="lines, breakdown, totals, reverse charge")
+
+
+class SourceOut(BaseModel):
+    publication: str
+    url: str
+    note: str
+
+
+class RateOut(BaseModel):
+    jurisdiction: str
+    tax: str
+    category: str
+    id: str
+    rate: str
+    valid_from: str
+    valid_to: str | None
+    compound: bool
+    source: SourceOut
+
+
+class CategoryOut(BaseModel):
+    jurisdiction: str
+    tax: str
+    code: str
+    kind: str
+    description: str
+    rates: list[dict[str, Any]]
+
+
+class JurisdictionOut(BaseModel):
+    code: str
+    name: str
+    source: SourceOut | None
+    taxes: list[dict[str, Any]]
+
+
+def _actor(ctx: RequestContext) -> tax.Actor:
+    return tax.Actor(user_id=str(ctx.principal.user_id), role=str(ctx.principal.role))
+
+
+def _code(ctx: RequestContext) -> str:
+    return tax.jurisdiction_code_from_path(ctx.params.code)
+
+
+def _changed(update: tax.CatalogUpdate[Any], status: int = 200) -> Reply:
+    return Reply(update.value, status=status, meta={"catalog_version": update.catalog_version})
+
+
+@router.post(
+    "/v1/tax/calculations",
+    body=TaxCalculationRequest,
+    response=CalculationOut,
+    status=201,
+    permission=CALCULATE,
+    idempotency="optional",
+)
+def create_calculation(ctx: RequestContext) -> Reply:
+    """Calculate the tax of an invoice or credit note and store the calculation."""
+    calculation = tax.create_calculation(
+        firestore_client(), ctx.tenant_id, ctx.body, created_by=str(ctx.principal.user_id)
+    )
+    return Reply(
+        calculation,
+        status=201,
+        headers={"Location": f"/v1/tax/calculations/{calculation.id}"},
+    )
+
+
+@router.get(
+    "/v1/tax/calculations", permission=READ, query=PageQuery, response=[CalculationSummaryOut]
+)
+def list_calculations(ctx: RequestContext) -> Page:
+    """The tenant's calculations, newest first (without request and result)."""
+    return tax.list_calculations(
+        firestore_client(), ctx.tenant_id, limit=ctx.query.limit, cursor=ctx.query.cursor
+    )
+
+
+@router.get("/v1/tax/calculations/{calculation_id}", permission=READ, response=CalculationOut)
+def get_calculation(ctx: RequestContext) -> tax.StoredCalculation:
+    """One stored calculation with its request and result."""
+    return tax.get_calculation(firestore_client(), ctx.tenant_id, ctx.path_params["calculation_id"])
+
+
+@router.get("/v1/tax/jurisdictions", permission=ADMIN, query=PageQuery, response=[JurisdictionOut])
+def list_jurisdictions(ctx: RequestContext) -> Page:
+    """The tenant's jurisdictions with their taxes, categories and rates."""
+    return tax.list_jurisdictions(
+        firestore_client(), ctx.tenant_id, limit=ctx.query.limit, cursor=ctx.query.cursor
+    )
+
+
+@router.post(
+    "/v1/tax/jurisdictions",
+    body=tax.NewJurisdictionRequest,
+    response=JurisdictionOut,
+    status=201,
+    permission=ADMIN,
+)
+def create_jurisdiction(ctx: RequestContext) -> Reply:
+    """Add a jurisdiction with its taxes, categories and rates."""
+    update = tax.create_jurisdiction(firestore_client(), ctx.tenant_id, ctx.body, actor=_actor(ctx))
+    return _changed(update, 201)
+
+
+@router.get(
+    "/v1/tax/jurisdictions/{code}",
+    params=JurisdictionPath,
+    permission=ADMIN,
+    response=JurisdictionOut,
+)
+def get_jurisdiction(ctx: RequestContext) -> dict[str, Any]:
+    """One jurisdiction with its taxes, categories and rates."""
+    return tax.get_jurisdiction(firestore_client(), ctx.tenant_id, _code(ctx))
+
+
+@router.post(
+    "/v1/tax/jurisdictions/{code}/rates",
+    params=JurisdictionPath,
+    body=tax.NewRateRequest,
+    response=RateOut,
+    status=201,
+    permission=ADMIN,
+)
+def add_rate(ctx: RequestContext) -> Reply:
+    """Add a rate; one that overlaps another of the same tax and category is refused."""
+    update = tax.add_rate(
+        firestore_client(), ctx.tenant_id, _code(ctx), ctx.body, actor=_actor(ctx)
+    )
+    return _changed(update, 201)
+
+
+@router.patch(
+    "/v1/tax/jurisdictions/{code}/rates/{rate_id}",
+    params=RatePath,
+    body=tax.RateUpdateRequest,
+    response=RateOut,
+    permission=ADMIN,
+)
+def update_rate(ctx: RequestContext) -> Reply:
+    """Close a rate (valid_to), reopen it (null) or correct its source."""
+    update = tax.update_rate(
+        firestore_client(),
+        ctx.tenant_id,
+        _code(ctx),
+        ctx.params.rate_id,
+        ctx.body,
+        actor=_actor(ctx),
+    )
+    return _changed(update)
+
+
+@router.post(
+    "/v1/tax/jurisdictions/{code}/categories",
+    params=JurisdictionPath,
+    body=tax.NewCategoryRequest,
+    response=CategoryOut,
+    status=201,
+    permission=ADMIN,
+)
+def add_category(ctx: RequestContext) -> Reply:
+    """Add the tenant's own category under one of the jurisdiction's taxes."""
+    update = tax.add_category(
+        firestore_client(), ctx.tenant_id, _code(ctx), ctx.body, actor=_actor(ctx)
+    )
+    return _changed(update, 201)
+
+
+handle = router.handler

@@ -1,0 +1,1 @@
+"""Deployment tooling: Terraform lives beside this package; packaging is infra/package.py."""

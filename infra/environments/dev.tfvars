@@ -1,0 +1,12 @@
+project_id         = "tributum-dev"
+region             = "europe-west1"
+environment        = "dev"
+firestore_location = "eur3"
+domains            = ["api.dev.tributum.dev"]
+log_level          = "DEBUG"
+
+# Pinned version number of every secret the manifest declares (see infra/README.md).
+secret_versions = {}
+
+# Extra TRIBUTUM_* settings for every function, e.g. CORS origins.
+function_environment = {}

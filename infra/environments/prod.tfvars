@@ -1,0 +1,14 @@
+project_id         = "tributum-prod"
+region             = "europe-west1"
+environment        = "prod"
+firestore_location = "eur3"
+domains            = ["api.tributum.dev"]
+log_level          = "INFO"
+
+# Pinned version number of every secret the manifest declares (see infra/README.md).
+secret_versions = {}
+
+# Extra TRIBUTUM_* settings for every function, e.g. CORS origins.
+function_environment = {}
+
+error_ratio_threshold = 0.02

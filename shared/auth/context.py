@@ -1,0 +1,66 @@
+"""Who is calling, and whether they may do what they ask."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from shared.auth.tokens import TokenClaims
+from shared.errors import ForbiddenError
+from shared.identity.roles import permissions_for
+
+
+@dataclass(frozen=True, slots=True)
+class AuthContext:
+    """The authenticated principal of a request (the router's ``ctx.principal``).
+
+    ``permissions`` come from the role through the permission matrix at verification
+    time, never from the token, so a matrix change applies to tokens already issued.
+    """
+
+    user_id: str
+    tenant_id: str
+    role: str
+    permissions: frozenset[str]
+    jti: str
+    issuer: str
+    expires_at: int
+    family_id: str | None = None
+
+    @classmethod
+    def from_claims(cls, claims: TokenClaims) -> AuthContext:
+        return cls(
+            user_id=claims.user_id,
+            tenant_id=claims.tenant_id,
+            role=claims.role,
+            permissions=permissions_for(claims.role),
+            jti=claims.jti,
+            issuer=claims.issuer,
+            expires_at=claims.expires_at,
+            family_id=claims.family_id,
+        )
+
+    @property
+    def expires_at_datetime(self) -> datetime:
+        return datetime.fromtimestamp(self.expires_at, tz=UTC)
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "user_id": self.user_id,
+            "tenant_id": self.tenant_id,
+            "role": self.role,
+            "permissions": sorted(self.permissions),
+        }
+
+
+def authorize(context: AuthContext, permission: str) -> None:
+    """Raise ``ForbiddenError`` unless ``context`` holds ``permission`` (deny by default)."""
+    if permission not in context.permissions:
+        raise ForbiddenError(
+            f"the {context.role} role lacks the permission {permission}",
+            code="permission_denied",
+            extra={"permission": permission},
+        )

@@ -1,0 +1,68 @@
+"""Google clients, imported lazily and created once per instance.
+
+functions-framework serves requests on several threads, so creation is guarded
+by a lock; the clients themselves are thread-safe. Both libraries read
+``FIRESTORE_EMULATOR_HOST`` / ``PUBSUB_EMULATOR_HOST`` and then talk to the
+emulators without credentials; in the cloud they use the function's service account.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from shared.config import get_settings
+
+if TYPE_CHECKING:
+    from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
+
+_lock = threading.Lock()
+_instances: dict[str, Any] = {}
+
+
+def _once(name: str, factory: Any) -> Any:
+    client = _instances.get(name)
+    if client is None:
+        with _lock:
+            client = _instances.get(name)
+            if client is None:
+                client = factory()
+                _instances[name] = client
+    return client
+
+
+def firestore_client() -> firestore.Client:
+    """The instance's Firestore client (emulator-aware)."""
+
+    def create() -> firestore.Client:
+        from google.cloud import firestore
+
+        settings = get_settings()
+        return firestore.Client(project=settings.project_id, database=settings.firestore_database)
+
+    client: firestore.Client = _once("firestore", create)
+    return client
+
+
+def publisher_client() -> pubsub_v1.PublisherClient:
+    """The instance's Pub/Sub publisher; message ordering on, for ordering keys."""
+
+    def create() -> pubsub_v1.PublisherClient:
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+
+        return pubsub_v1.PublisherClient(
+            publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
+        )
+
+    client: pubsub_v1.PublisherClient = _once("publisher", create)
+    return client
+
+
+def topic_path(topic: str) -> str:
+    return f"projects/{get_settings().project_id}/topics/{topic}"
+
+
+def reset_clients() -> None:
+    """Drop cached clients (tests that change the environment; after a fork)."""
+    with _lock:
+        _instances.clear()

@@ -1,0 +1,327 @@
+"""Firestore store and use cases for dead letters (collection ``dead_letters``)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+from shared import errors
+from shared.events.push import PushedMessage
+from shared.http.pagination import Page, decode_cursor, encode_cursor
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+DEAD_LETTER_COLLECTION = "dead_letters"
+DEAD_LETTER_SUFFIX = "-dlq"
+_PUBSUB_DLQ_ATTRIBUTE_PREFIX = "CloudPubSubDeadLetter"
+Status = Literal["stored", "replayed", "discarded"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: str
+    topic: str
+    tenant_id: str | None
+    event_id: str | None
+    event_type: str | None
+    reason: str
+    consumer: str | None
+    status: str
+    data_base64: str
+    data_text: str | None
+    attributes: dict[str, str]
+    delivery_count: int | None
+    source_subscription: str | None
+    seen_count: int
+    replay_count: int
+    first_seen: datetime
+    last_seen: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "topic": self.topic,
+            "tenant_id": self.tenant_id,
+            "event_id": self.event_id,
+            "event_type": self.event_type,
+            "reason": self.reason,
+            "consumer": self.consumer,
+            "status": self.status,
+            "data_base64": self.data_base64,
+            "data_text": self.data_text,
+            "attributes": self.attributes,
+            "delivery_count": self.delivery_count,
+            "source_subscription": self.source_subscription,
+            "seen_count": self.seen_count,
+            "replay_count": self.replay_count,
+            "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+        }
+
+    @classmethod
+    def from_document(cls, doc_id: str, doc: dict[str, Any]) -> DeadLetter:
+        return cls(
+            id=doc_id,
+            topic=doc["topic"],
+            tenant_id=doc.get("tenant_id"),
+            event_id=doc.get("event_id"),
+            event_type=doc.get("event_type"),
+            reason=doc["reason"],
+            consumer=doc.get("consumer"),
+            status=doc["status"],
+            data_base64=doc["data_base64"],
+            data_text=doc.get("data_text"),
+            attributes=dict(doc.get("attributes") or {}),
+            delivery_count=doc.get("delivery_count"),
+            source_subscription=doc.get("source_subscription"),
+            seen_count=int(doc.get("seen_count", 1)),
+            replay_count=int(doc.get("replay_count", 0)),
+            first_seen=doc["first_seen"],
+            last_seen=doc["last_seen"],
+        )
+
+
+def _envelope_fields(data: bytes, attributes: dict[str, str]) -> dict[str, str | None]:
+    """Tenant, event id and type, from attributes or, failing that, the envelope itself."""
+    fields: dict[str, str | None] = {
+        "tenant_id": attributes.get("tenant_id"),
+        "event_type": attributes.get("type"),
+        "event_id": None,
+    }
+    try:
+        envelope = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return fields
+    if isinstance(envelope, dict):
+        for key, field in (("tenant_id", "tenant_id"), ("type", "event_type"), ("id", "event_id")):
+            value = envelope.get(key)
+            if fields[field] is None and isinstance(value, str):
+                fields[field] = value
+    return fields
+
+
+def _text(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _new_document(
+    *,
+    topic: str,
+    data: bytes,
+    attributes: dict[str, str],
+    reason: str,
+    consumer: str | None,
+    delivery_count: int | None,
+    source_subscription: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "topic": topic,
+        **_envelope_fields(data, attributes),
+        "reason": reason,
+        "consumer": consumer,
+        "status": "stored",
+        "data_base64": base64.b64encode(data).decode("ascii"),
+        "data_text": _text(data),
+        "attributes": attributes,
+        "delivery_count": delivery_count,
+        "source_subscription": source_subscription,
+        "seen_count": 1,
+        "replay_count": 0,
+        "first_seen": now,
+        "last_seen": now,
+    }
+
+
+def _upsert(db: firestore.Client, doc_id: str, document: dict[str, Any]) -> DeadLetter:
+    """Create the record, or count one more sighting of it (redelivery of a dead letter)."""
+    from google.cloud import firestore as fs
+
+    ref = db.collection(DEAD_LETTER_COLLECTION).document(doc_id)
+
+    @fs.transactional
+    def write(transaction: Any) -> dict[str, Any]:
+        snapshot = ref.get(transaction=transaction)
+        if snapshot.exists:
+            current: dict[str, Any] = snapshot.to_dict() or {}
+            update = {"last_seen": document["last_seen"], "seen_count": current["seen_count"] + 1}
+            transaction.update(ref, update)
+            return {**current, **update}
+        transaction.create(ref, document)
+        return document
+
+    return DeadLetter.from_document(doc_id, write(db.transaction()))
+
+
+def record_dead_letter(db: firestore.Client, message: PushedMessage) -> DeadLetter:
+    """Store a message Pub/Sub forwarded to ``T-dlq`` after exhausting its delivery attempts."""
+    original = {
+        k: v
+        for k, v in message.attributes.items()
+        if not k.startswith(_PUBSUB_DLQ_ATTRIBUTE_PREFIX)
+    }
+    count = message.attributes.get(f"{_PUBSUB_DLQ_ATTRIBUTE_PREFIX}SourceDeliveryCount")
+    topic = message.topic.removesuffix(DEAD_LETTER_SUFFIX)
+    document = _new_document(
+        topic=topic,
+        data=message.data,
+        attributes=original,
+        reason="delivery attempts exhausted",
+        consumer=None,
+        delivery_count=int(count) if count and count.isdigit() else None,
+        source_subscription=message.attributes.get(
+            f"{_PUBSUB_DLQ_ATTRIBUTE_PREFIX}SourceSubscription"
+        ),
+        now=datetime.now(UTC),
+    )
+    # The dead-letter message's own id is stable across its redeliveries.
+    return _upsert(db, f"dlq-{message.message_id}", document)
+
+
+def record_rejected(
+    db: firestore.Client,
+    *,
+    topic: str,
+    message_id: str,
+    data: bytes,
+    attributes: dict[str, str],
+    reason: str,
+    consumer: str,
+) -> DeadLetter:
+    """Store a message a consumer rejected as permanently unprocessable, then acknowledged."""
+    document = _new_document(
+        topic=topic,
+        data=data,
+        attributes=attributes,
+        reason=reason,
+        consumer=consumer,
+        delivery_count=None,
+        source_subscription=None,
+        now=datetime.now(UTC),
+    )
+    key = hashlib.sha256(f"{consumer}:{topic}:{message_id}".encode()).hexdigest()[:40]
+    return _upsert(db, f"rej-{key}", document)
+
+
+def _owned(db: firestore.Client, tenant_id: str, dead_letter_id: str) -> Any:
+    ref = db.collection(DEAD_LETTER_COLLECTION).document(dead_letter_id)
+    snapshot = ref.get()
+    if not snapshot.exists or snapshot.get("tenant_id") != tenant_id:
+        # Another tenant's dead letter is indistinguishable from a missing one.
+        raise errors.NotFoundError(f"dead letter {dead_letter_id} not found")
+    return snapshot
+
+
+def get_dead_letter(db: firestore.Client, tenant_id: str, dead_letter_id: str) -> DeadLetter:
+    snapshot = _owned(db, tenant_id, dead_letter_id)
+    return DeadLetter.from_document(snapshot.id, snapshot.to_dict() or {})
+
+
+def list_dead_letters(
+    db: firestore.Client,
+    tenant_id: str,
+    *,
+    status: str | None = None,
+    topic: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = db.collection(DEAD_LETTER_COLLECTION).where(
+        filter=FieldFilter("tenant_id", "==", tenant_id)
+    )
+    if status:
+        query = query.where(filter=FieldFilter("status", "==", status))
+    if topic:
+        query = query.where(filter=FieldFilter("topic", "==", topic))
+    query = query.order_by("first_seen", direction="DESCENDING").order_by("__name__")
+    if cursor:
+        position = decode_cursor(cursor, required_keys=("first_seen", "id"))
+        ref = db.collection(DEAD_LETTER_COLLECTION).document(str(position["id"]))
+        query = query.start_after(
+            {"first_seen": datetime.fromisoformat(position["first_seen"]), "__name__": ref}
+        )
+    documents = list(query.limit(limit + 1).stream())
+    items = [DeadLetter.from_document(d.id, d.to_dict() or {}) for d in documents[:limit]]
+    next_cursor = None
+    if len(documents) > limit:
+        last = items[-1]
+        next_cursor = encode_cursor({"first_seen": last.first_seen.isoformat(), "id": last.id})
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def _transition(
+    db: firestore.Client,
+    tenant_id: str,
+    dead_letter_id: str,
+    *,
+    to: Status,
+    actor: dict[str, Any],
+    note: str | None,
+) -> DeadLetter:
+    from google.cloud import firestore as fs
+
+    ref = db.collection(DEAD_LETTER_COLLECTION).document(dead_letter_id)
+
+    @fs.transactional
+    def write(transaction: Any) -> dict[str, Any]:
+        snapshot = ref.get(transaction=transaction)
+        if not snapshot.exists or snapshot.get("tenant_id") != tenant_id:
+            raise errors.NotFoundError(f"dead letter {dead_letter_id} not found")
+        current: dict[str, Any] = snapshot.to_dict() or {}
+        if current["status"] == "discarded":
+            raise errors.ConflictError(
+                f"dead letter {dead_letter_id} was discarded", code="dead_letter_discarded"
+            )
+        now = datetime.now(UTC)
+        update: dict[str, Any] = {"status": to, f"{to}_at": now, f"{to}_by": actor}
+        if note:
+            update[f"{to}_note"] = note
+        if to == "replayed":
+            update["replay_count"] = current.get("replay_count", 0) + 1
+        transaction.update(ref, update)
+        return {**current, **update}
+
+    return DeadLetter.from_document(dead_letter_id, write(db.transaction()))
+
+
+def replay(
+    db: firestore.Client, tenant_id: str, dead_letter_id: str, *, actor: dict[str, Any]
+) -> DeadLetter:
+    """Publish the original message to its original topic again, then mark it replayed.
+
+    The publish happens first: if it fails, nothing is marked and the replay can be
+    retried. Consumers deduplicate by event id, so replaying twice is harmless.
+    """
+    from shared.events.publisher import publish_raw
+
+    current = get_dead_letter(db, tenant_id, dead_letter_id)
+    if current.status == "discarded":
+        raise errors.ConflictError(
+            f"dead letter {dead_letter_id} was discarded", code="dead_letter_discarded"
+        )
+    attributes = {**current.attributes, "replayed_from": dead_letter_id}
+    publish_raw([(current.topic, base64.b64decode(current.data_base64), attributes, "")])
+    return _transition(db, tenant_id, dead_letter_id, to="replayed", actor=actor, note=None)
+
+
+def discard(
+    db: firestore.Client,
+    tenant_id: str,
+    dead_letter_id: str,
+    *,
+    actor: dict[str, Any],
+    note: str | None = None,
+) -> DeadLetter:
+    """Mark a dead letter as deliberately dropped (kept for the record, never replayed)."""
+    return _transition(db, tenant_id, dead_letter_id, to="discarded", actor=actor, note=note)

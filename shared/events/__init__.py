@@ -1,0 +1,1 @@
+"""Events: the envelope, publishing, consuming, and the transactional outbox."""

@@ -1,0 +1,196 @@
+"""OpenAPI 3.1 from the routes' pydantic models: one document per function."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import models_json_schema
+
+if TYPE_CHECKING:
+    from shared.http.router import Route
+
+_REF = "#/components/schemas/{model}"
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "code", "correlation_id"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "stable machine-readable error code"},
+        "correlation_id": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message", "code"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "code": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+_ERROR_RESPONSES = {
+    "400": "Malformed request",
+    "401": "Missing or invalid credentials",
+    "403": "Not permitted",
+    "404": "Not found (also for another tenant's resources)",
+    "409": "Conflict",
+    "413": "Body too large",
+    "415": "Body is not JSON",
+    "422": "Invalid input or a business rule refused it",
+    "429": "Too many requests",
+}
+
+
+def _model_refs(routes: Sequence[Route]) -> tuple[dict[Any, Any], dict[str, Any]]:
+    models: list[type[BaseModel]] = []
+    for route in routes:
+        for model in (route.body, _response_model(route)):
+            if isinstance(model, type) and issubclass(model, BaseModel) and model not in models:
+                models.append(model)
+    if not models:
+        return {}, {}
+    keyed = [
+        (m, "validation" if any(r.body is m for r in routes) else "serialization") for m in models
+    ]
+    refs, schema = models_json_schema(keyed, ref_template=_REF)  # type: ignore[arg-type]
+    by_model = {m: refs[(m, mode)] for m, mode in keyed}  # type: ignore[index]
+    return by_model, schema.get("$defs", {})
+
+
+def _response_model(route: Route) -> Any:
+    response = route.response
+    if isinstance(response, list | tuple) and len(response) == 1:
+        return response[0]
+    return response
+
+
+def _data_schema(route: Route, refs: dict[Any, Any]) -> dict[str, Any]:
+    response = route.response
+    if response is None:
+        return {}
+    many = isinstance(response, list | tuple)
+    model = response[0] if many else response
+    item = refs[model] if model in refs else TypeAdapter(model).json_schema(ref_template=_REF)
+    return {"type": "array", "items": item} if many else item
+
+
+def _parameters(route: Route) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = []
+    path_props = (
+        route.params.model_json_schema().get("properties", {}) if route.params is not None else {}
+    )
+    for name in route.template.params:
+        params.append(
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": path_props.get(name, {"type": "string"}),
+            }
+        )
+    if route.query is not None:
+        schema = route.query.model_json_schema()
+        required = set(schema.get("required", []))
+        for name, prop in schema.get("properties", {}).items():
+            params.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in required,
+                    "schema": prop,
+                    **({"description": prop["description"]} if "description" in prop else {}),
+                }
+            )
+    if route.idempotency is not None:
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": route.idempotency == "required",
+                "description": "Replays return the first response with Idempotent-Replayed: true",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        )
+    return params
+
+
+def build_openapi(service: str, version: str, routes: Sequence[Route]) -> dict[str, Any]:
+    refs, components = _model_refs(routes)
+    components["Problem"] = _PROBLEM_SCHEMA
+    paths: dict[str, Any] = {}
+    for route in routes:
+        responses: dict[str, Any] = {}
+        if route.status == 204:
+            responses["204"] = {"description": "No content"}
+        else:
+            responses[str(route.status)] = {
+                "description": "Success",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["data", "meta"],
+                            "properties": {
+                                "data": _data_schema(route, refs),
+                                "meta": {
+                                    "type": "object",
+                                    "properties": {
+                                        "correlation_id": {"type": "string"},
+                                        "next_cursor": {"type": ["string", "null"]},
+                                    },
+                                },
+                            },
+                        }
+                    }
+                },
+            }
+        for status, description in _ERROR_RESPONSES.items():
+            responses[status] = {
+                "description": description,
+                "content": {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
+            }
+        operation: dict[str, Any] = {
+            "operationId": f"{service}.{route.operation_id}",
+            "summary": route.summary,
+            "tags": list(route.tags),
+            "parameters": _parameters(route),
+            "responses": responses,
+        }
+        if route.description and route.description != route.summary:
+            operation["description"] = route.description
+        if route.auth == "token":
+            operation["security"] = [{"bearerAuth": []}]
+            operation["x-permission"] = route.permission
+        else:
+            operation["security"] = []
+        if route.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": refs[route.body]}},
+            }
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"Tributum {service}", "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            },
+        },
+    }

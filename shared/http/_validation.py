@@ -1,0 +1,123 @@
+"""Request decoding: body limits, content type, JSON, and pydantic errors as field errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from shared.errors import (
+    BadRequestError,
+    FieldError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+_CODE_BY_PYDANTIC_TYPE = {
+    "missing": "missing",
+    "extra_forbidden": "unknown_field",
+    "string_type": "wrong_type",
+    "int_type": "wrong_type",
+    "bool_type": "wrong_type",
+    "dict_type": "wrong_type",
+    "list_type": "wrong_type",
+    "model_type": "wrong_type",
+    "float_type": "wrong_type",
+    "int_parsing": "wrong_type",
+    "bool_parsing": "wrong_type",
+    "string_too_short": "too_short",
+    "string_too_long": "too_long",
+    "too_short": "too_short",
+    "too_long": "too_long",
+    "literal_error": "not_allowed",
+    "enum": "not_allowed",
+    "string_pattern_mismatch": "bad_format",
+    "greater_than": "out_of_range",
+    "greater_than_equal": "out_of_range",
+    "less_than": "out_of_range",
+    "less_than_equal": "out_of_range",
+}
+
+
+def field_path(location: tuple[Any, ...], prefix: str = "") -> str:
+    parts = [str(p) for p in location if p not in ("body", "__root__")]
+    path = ".".join(parts)
+    if prefix:
+        return f"{prefix}.{path}" if path else prefix
+    return path or "body"
+
+
+def field_errors(exc: PydanticValidationError, prefix: str = "") -> list[FieldError]:
+    errors = []
+    for err in exc.errors(include_url=False, include_input=False):
+        code = _CODE_BY_PYDANTIC_TYPE.get(err["type"], "invalid")
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        errors.append(FieldError(field_path(tuple(err["loc"]), prefix), message, code))
+    return errors
+
+
+def check_content_type(content_type: str | None) -> None:
+    """JSON bodies only: ``application/json`` or a ``+json`` type, UTF-8 if a charset is named."""
+    if not content_type:
+        raise UnsupportedMediaTypeError(
+            "a body needs Content-Type: application/json", code="content_type_missing"
+        )
+    media, _, params = content_type.partition(";")
+    media = media.strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            f"Content-Type {media!r} is not supported; send application/json"
+        )
+    charset = params.strip().lower()
+    if charset.startswith("charset=") and charset.removeprefix("charset=").strip('"') not in (
+        "utf-8",
+        "utf8",
+    ):
+        raise UnsupportedMediaTypeError("JSON bodies must be UTF-8")
+
+
+def check_declared_length(content_length: int | None, limit: int) -> None:
+    if content_length is not None and content_length > limit:
+        raise PayloadTooLargeError(
+            f"body of {content_length} bytes exceeds {limit} bytes", extra={"max_bytes": limit}
+        )
+
+
+def parse_json(raw: bytes) -> Any:
+    if not raw:
+        raise BadRequestError("the request body is empty; send a JSON object", code="body_missing")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequestError(f"malformed JSON: {exc}", code="malformed_json") from None
+
+
+def validate_body(model: type[ModelT], raw: bytes) -> ModelT:
+    document = parse_json(raw)
+    if not isinstance(document, dict):
+        raise ValidationError.for_field("body", "must be a JSON object", "wrong_type")
+    try:
+        # JSON mode: strict types as JSON has them (no "12" for 12), ISO dates from strings.
+        return model.model_validate_json(raw, strict=True)
+    except PydanticValidationError as exc:
+        raise ValidationError("the request body is invalid", errors=field_errors(exc)) from None
+
+
+def validate_mapping(model: type[ModelT], values: Mapping[str, Any], prefix: str) -> ModelT:
+    """Query and path parameters arrive as strings: lax conversion, unknown names rejected."""
+    try:
+        return model.model_validate(dict(values))
+    except PydanticValidationError as exc:
+        raise ValidationError(
+            f"invalid {prefix} parameters", errors=field_errors(exc, prefix)
+        ) from None

@@ -1,0 +1,474 @@
+"""A router for functions-framework HTTP functions.
+
+One ``Router`` per function: it matches method + path, authenticates and
+authorizes, enforces idempotency keys, decodes and validates the request,
+calls the route's handler, and encodes the success envelope or an RFC 9457
+problem document. It also sets correlation ids, security and CORS headers,
+writes one access-log line per request, and generates the OpenAPI document
+from the routes' models.
+
+    router = Router("journal")
+
+    @router.post("/v1/journal-entries", body=PostEntry, response=EntryOut, status=201,
+                 permission="journal:post", idempotency="required")
+    def post_entry(ctx: RequestContext) -> EntryOut: ...
+
+    handle = router.handler          # the functions-framework target
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+from pydantic import BaseModel
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from shared import errors
+from shared.config import Settings, get_settings
+from shared.http import _headers, _validation
+from shared.http._routing import PathTemplate, RouteTable
+from shared.http.pagination import Page
+from shared.logger import bind_context, bind_request_context, get_logger, parse_trace_headers
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Request
+
+JSON_CONTENT_TYPE = "application/json"
+OPENAPI_PATH = "/_meta/openapi.json"
+_METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+AuthMode = Literal["public", "token"]
+IdempotencyMode = Literal["required", "optional"] | None
+Handler = Callable[["RequestContext"], Any]
+
+
+class Authenticator:
+    """Turns a request's credentials into a principal; the identity layer provides one."""
+
+    def authenticate(self, ctx: RequestContext) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def authorize(self, principal: Any, permission: str) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass(slots=True)
+class Reply:
+    """A handler's explicit answer: data plus status, headers and extra meta."""
+
+    data: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RequestContext:
+    request: Request
+    method: str
+    path: str
+    route: Route
+    correlation_id: str
+    path_params: dict[str, str]
+    client_ip: str | None
+    raw_body: bytes = b""
+    body: Any = None
+    query: Any = None
+    params: Any = None
+    principal: Any = None
+    idempotency_key: str | None = None
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.request.headers  # type: ignore[return-value]
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant of the authenticated principal: the only source of tenancy."""
+        if self.principal is None:
+            raise errors.UnauthorizedError("authentication required", code="token_missing")
+        return str(self.principal.tenant_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    template: PathTemplate
+    handler: Handler
+    auth: AuthMode
+    permission: str | None
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    params: type[BaseModel] | None
+    response: Any
+    status: int
+    idempotency: IdempotencyMode
+    summary: str
+    description: str
+    tags: tuple[str, ...]
+    before: tuple[Callable[[RequestContext], None], ...]
+
+    @property
+    def path(self) -> str:
+        return self.template.template
+
+    @property
+    def operation_id(self) -> str:
+        return self.handler.__name__
+
+
+def _default(value: Any) -> Any:
+    """orjson fallback: Decimal as string (money is never a float), models as JSON."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):  # Firestore's DatetimeWithNanoseconds subclass
+        return value.isoformat()
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+# Dataclasses go through `_default` so that their own `to_json()` decides their shape.
+_DUMPS_OPTIONS = orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=_default, option=_DUMPS_OPTIONS)
+
+
+class Router:
+    def __init__(
+        self,
+        service: str,
+        *,
+        version: str = "1.0.0",
+        authenticator: Authenticator | None = None,
+    ) -> None:
+        self.service = service
+        self.version = version
+        self._authenticator = authenticator
+        self._table = RouteTable()
+        self.routes: list[Route] = []
+        self._settings: Settings | None = None
+        self._log: Any = None
+        self._entry_point: Callable[[Request], WerkzeugResponse] | None = None
+
+    # -- registration ---------------------------------------------------------------------
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: AuthMode = "token",
+        permission: str | None = None,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        params: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+        idempotency: IdempotencyMode = None,
+        summary: str = "",
+        tags: Iterable[str] = (),
+        before: Iterable[Callable[[RequestContext], None]] = (),
+    ) -> Callable[[Handler], Handler]:
+        method = method.upper()
+        if auth == "token" and permission is None:
+            raise ValueError(f"{method} {path}: a token route must name its permission")
+        if body is not None and method not in _METHODS_WITH_BODY:
+            raise ValueError(f"{method} {path}: only POST, PUT and PATCH take a body")
+
+        def register(handler: Handler) -> Handler:
+            doc = (handler.__doc__ or "").strip()
+            route = Route(
+                method=method,
+                template=PathTemplate.parse(path),
+                handler=handler,
+                auth=auth,
+                permission=permission,
+                body=body,
+                query=query,
+                params=params,
+                response=response,
+                status=status,
+                idempotency=idempotency,
+                summary=summary or (doc.splitlines()[0] if doc else handler.__name__),
+                description=doc,
+                tags=tuple(tags) or (self.service,),
+                before=tuple(before),
+            )
+            self._table.add(method, route.template, route)
+            self.routes.append(route)
+            return handler
+
+        return register
+
+    def get(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("PATCH", path, **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("PUT", path, **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **options)
+
+    def openapi(self) -> dict[str, Any]:
+        from shared.http._openapi import build_openapi
+
+        return build_openapi(self.service, self.version, self.routes)
+
+    # -- serving --------------------------------------------------------------------------
+
+    @property
+    def handler(self) -> Callable[[Request], WerkzeugResponse]:
+        """The functions-framework entry point (it must be a plain function)."""
+        if self._entry_point is None:
+            dispatch = self.dispatch
+
+            def handle(request: Request) -> WerkzeugResponse:
+                return dispatch(request)
+
+            handle.__name__ = handle.__qualname__ = f"{self.service}_handler"
+            self._entry_point = handle
+        return self._entry_point
+
+    def dispatch(self, request: Request) -> WerkzeugResponse:
+        started = time.perf_counter()
+        settings = self._settings or self._load_settings()
+        incoming = request.headers.get("X-Correlation-ID", "")
+        correlation_id = incoming if _CORRELATION_ID.fullmatch(incoming) else str(uuid.uuid4())
+        trace_id, span_id = parse_trace_headers(request.headers)  # type: ignore[arg-type]
+        bind_request_context(correlation_id=correlation_id, trace_id=trace_id, span_id=span_id)
+        origin = request.headers.get("Origin")
+        route_label = "unmatched"
+        try:
+            response, route_label = self._respond(request, correlation_id, origin, settings)
+        except errors.AppError as exc:
+            response = self._problem(exc, correlation_id, request.path)
+            self._log_error(exc)
+        except Exception as exc:
+            self._log.exception("http.unhandled_exception", path=request.path)
+            internal = errors.InternalError(
+                "an unexpected error occurred; quote the correlation id when reporting it"
+            )
+            if settings.features.debug_errors:
+                internal.extra["debug"] = {"exception": type(exc).__name__, "message": str(exc)}
+            response = self._problem(internal, correlation_id, request.path)
+        self._finish(response, correlation_id, origin, settings)
+        self._log.info(
+            "http.request",
+            method=request.method,
+            path=request.path,
+            route=route_label,
+            status=response.status_code,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return response
+
+    def _load_settings(self) -> Settings:
+        self._settings = get_settings()
+        self._log = get_logger("shared.http", service=self.service)
+        return self._settings
+
+    def _respond(
+        self, request: Request, correlation_id: str, origin: str | None, settings: Settings
+    ) -> tuple[WerkzeugResponse, str]:
+        method = request.method.upper()
+        path = request.path
+        if path == OPENAPI_PATH and method == "GET" and settings.features.serve_openapi:
+            return self._json_response(self.openapi(), 200), OPENAPI_PATH
+        found = self._table.lookup(path)
+        if found is None:
+            raise errors.NotFoundError(f"no route for {path}", code="route_not_found")
+        methods, path_params = found
+        if method == "OPTIONS" and origin:
+            return self._preflight(origin, methods, settings), path
+        route = methods.get(method)
+        if not isinstance(route, Route):
+            raise errors.MethodNotAllowedError(list(methods))
+        ctx = RequestContext(
+            request=request,
+            method=method,
+            path=path,
+            route=route,
+            correlation_id=correlation_id,
+            path_params=path_params,
+            client_ip=_client_ip(request),
+        )
+        return self._run(ctx, settings), route.path
+
+    def _run(self, ctx: RequestContext, settings: Settings) -> WerkzeugResponse:
+        route = ctx.route
+        if route.auth == "token":
+            authenticator = self._authenticator or _default_authenticator()
+            ctx.principal = authenticator.authenticate(ctx)
+            bind_context(
+                tenant_id=getattr(ctx.principal, "tenant_id", None),
+                user_id=getattr(ctx.principal, "user_id", None),
+            )
+            if route.permission:
+                authenticator.authorize(ctx.principal, route.permission)
+        for hook in route.before:
+            hook(ctx)
+        if route.params is not None:
+            ctx.params = _validation.validate_mapping(route.params, ctx.path_params, "path")
+        if route.method in _METHODS_WITH_BODY:
+            ctx.raw_body = _read_body(ctx.request, settings.http.max_body_bytes)
+        if route.idempotency is not None:
+            from shared.http._idempotent import run_idempotent
+
+            return run_idempotent(self, ctx, settings)
+        return self._execute(ctx)
+
+    def _execute(self, ctx: RequestContext) -> WerkzeugResponse:
+        route = ctx.route
+        if route.query is not None:
+            ctx.query = _validation.validate_mapping(route.query, _query_values(ctx), "query")
+        elif ctx.request.args:
+            raise errors.ValidationError(
+                "this route takes no query parameters",
+                errors=[
+                    errors.FieldError(f"query.{name}", "unknown field", "unknown_field")
+                    for name in ctx.request.args
+                ],
+            )
+        if route.body is not None:
+            _validation.check_content_type(ctx.request.headers.get("Content-Type"))
+            ctx.body = _validation.validate_body(route.body, ctx.raw_body)
+        elif ctx.raw_body:
+            raise errors.BadRequestError("this route takes no body", code="body_not_allowed")
+        result = route.handler(ctx)
+        return self._encode(result, route.status, ctx.correlation_id)
+
+    def _encode(self, result: Any, status: int, correlation_id: str) -> WerkzeugResponse:
+        meta: dict[str, Any] = {"correlation_id": correlation_id}
+        headers: dict[str, str] = {}
+        if isinstance(result, Reply):
+            status, headers, data = result.status, result.headers, result.data
+            meta.update(result.meta)
+        else:
+            data = result
+        if isinstance(data, Page):
+            meta["next_cursor"] = data.next_cursor
+            meta.update(data.meta)
+            data = data.items
+        if status == 204:
+            return WerkzeugResponse(status=204, headers=headers)
+        response = self._json_response({"data": data, "meta": meta}, status)
+        for name, value in headers.items():
+            response.headers[name] = value
+        return response
+
+    def _json_response(
+        self, document: Any, status: int, content_type: str = JSON_CONTENT_TYPE
+    ) -> WerkzeugResponse:
+        return WerkzeugResponse(dumps(document), status=status, content_type=content_type)
+
+    def _problem(
+        self, error: errors.AppError, correlation_id: str, instance: str
+    ) -> WerkzeugResponse:
+        document = errors.problem_document(error, correlation_id=correlation_id, instance=instance)
+        response = self._json_response(document, error.status, errors.PROBLEM_CONTENT_TYPE)
+        for name, value in error.headers.items():
+            response.headers[name] = value
+        return response
+
+    def _preflight(
+        self, origin: str, methods: Mapping[str, object], settings: Settings
+    ) -> WerkzeugResponse:
+        if origin not in settings.http.cors_allow_origins:
+            raise errors.ForbiddenError(
+                f"origin {origin!r} is not allowed", code="cors_origin_denied"
+            )
+        response = WerkzeugResponse(status=204)
+        for name, value in _headers.preflight_headers(
+            origin, [*methods, "OPTIONS"], settings.http.cors_max_age_seconds
+        ):
+            response.headers[name] = value
+        return response
+
+    def _finish(
+        self,
+        response: WerkzeugResponse,
+        correlation_id: str,
+        origin: str | None,
+        settings: Settings,
+    ) -> None:
+        headers = response.headers
+        for name, value in _headers.SECURITY_HEADERS:
+            headers.setdefault(name, value)
+        headers["X-Correlation-ID"] = correlation_id
+        for name, value in _headers.cors_headers(origin, settings.http.cors_allow_origins):
+            headers[name] = value
+
+    def _log_error(self, exc: errors.AppError) -> None:
+        log = getattr(self._log, exc.severity.log_level)
+        log("http.error", code=exc.code, status=exc.status, detail=exc.detail)
+
+
+def _read_body(request: Request, limit: int) -> bytes:
+    _validation.check_declared_length(request.content_length, limit)
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise errors.PayloadTooLargeError(f"body exceeds {limit} bytes", extra={"max_bytes": limit})
+    return bytes(raw)
+
+
+def _query_values(ctx: RequestContext) -> dict[str, Any]:
+    args = ctx.request.args
+    values: dict[str, Any] = {}
+    fields = ctx.route.query.model_fields if ctx.route.query is not None else {}
+    for name in args:
+        many = args.getlist(name)
+        annotation = str(fields[name].annotation) if name in fields else ""
+        values[name] = many if ("list" in annotation or "tuple" in annotation) else many[-1]
+    return values
+
+
+def _client_ip(request: Request) -> str | None:
+    # Behind Google's front ends the first X-Forwarded-For hop is the client.
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    first = forwarded.split(",")[0].strip()
+    return first or request.remote_addr
+
+
+_DEFAULT_AUTHENTICATOR: Authenticator | None = None
+
+
+def _default_authenticator() -> Authenticator:
+    global _DEFAULT_AUTHENTICATOR
+    if _DEFAULT_AUTHENTICATOR is None:
+        try:
+            from shared.auth.http import BearerAuthenticator
+        except ImportError:
+            # A function packaged without the identity module cannot verify tokens: say so
+            # plainly instead of failing every protected request with a 500.
+            raise errors.ServiceUnavailableError(
+                "token verification is not available in this deployment",
+                code="auth_unavailable",
+            ) from None
+        _DEFAULT_AUTHENTICATOR = BearerAuthenticator()
+    return _DEFAULT_AUTHENTICATOR

@@ -1,0 +1,96 @@
+"""Request models of the payments use cases: pydantic v2, strict, unknown fields forbidden.
+
+The HTTP layer validates JSON bodies against these models (JSON mode: enums are
+their string values, datetimes ISO strings). They check shapes; meaning (an
+amount's decimals for the currency, what the payment's state allows) is checked
+by :mod:`shared.payments.domain` with stable codes. Amounts are decimal strings
+in major units, never JSON numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.http.pagination import MAX_PAGE_SIZE
+from shared.payments.domain import MAX_REASON_LENGTH, CaptureMode, PaymentStatus
+
+_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+# Parties are references into the caller's world (a customer, a merchant, an account).
+PARTY_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+METHOD_TOKEN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"  # noqa: S105 - a pattern
+REFERENCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+
+
+class CreatePaymentRequest(BaseModel):
+    """A payment from ``payer_ref`` to ``payee_ref``, charged to ``method_token``."""
+
+    model_config = _STRICT
+
+    amount: str = Field(min_length=1, max_length=40, examples=["49.90"])
+    currency: str = Field(pattern=CURRENCY_PATTERN, examples=["EUR"])
+    payer_ref: str = Field(pattern=PARTY_REF_PATTERN, examples=["cust_1042"])
+    payee_ref: str = Field(pattern=PARTY_REF_PATTERN, examples=["merchant_7"])
+    method_token: str = Field(
+        pattern=METHOD_TOKEN_PATTERN,
+        examples=["tok_approve"],
+        description="a tokenized payment method (never a card number)",
+    )
+    description: str = Field(default="", max_length=500)
+    tax_calculation_id: str | None = Field(
+        default=None,
+        pattern=REFERENCE_ID_PATTERN,
+        description="the tax calculation this payment settles, if any",
+    )
+    capture_mode: CaptureMode = Field(
+        default=CaptureMode.AUTOMATIC,
+        description="automatic: captured right after authorization; manual: capture or "
+        "cancel later through the API",
+    )
+
+
+class CapturePaymentRequest(BaseModel):
+    """Capture an authorized payment, in full (no amount) or in part."""
+
+    model_config = _STRICT
+
+    amount: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        examples=["20.00"],
+        description="at most the authorized amount; the rest of the authorization is released",
+    )
+
+
+class CancelPaymentRequest(BaseModel):
+    """Release an authorized, not yet captured payment."""
+
+    model_config = _STRICT
+
+    reason: str = Field(default="", max_length=MAX_REASON_LENGTH)
+
+
+class RefundPaymentRequest(BaseModel):
+    """Refund a captured payment, in full (no amount: everything still refundable) or in part."""
+
+    model_config = _STRICT
+
+    amount: str | None = Field(default=None, min_length=1, max_length=40, examples=["5.00"])
+    reason: str = Field(default="", max_length=MAX_REASON_LENGTH)
+
+
+class ListPaymentsQuery(BaseModel):
+    """Query parameters arrive as strings: lax, unknown names forbidden."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: PaymentStatus | None = None
+    payer_ref: str | None = Field(default=None, pattern=PARTY_REF_PATTERN)
+    created_from: datetime | None = Field(default=None, description="inclusive")
+    created_to: datetime | None = Field(default=None, description="exclusive")
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(default=None, max_length=2048)

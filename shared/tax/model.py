@@ -1,0 +1,209 @@
+"""The vocabulary of the tax engine: catalog entities, enums and error helpers.
+
+Catalog entities (:class:`Jurisdiction`, :class:`TaxDefinition`,
+:class:`TaxCategory`, :class:`TaxRate`) are plain frozen values; whoever
+stores them (a seed file now, Firestore later) builds a
+:class:`shared.tax.catalog.RateCatalog` from lists of them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
+from enum import StrEnum
+
+from shared.errors import BusinessRuleError, FieldError, ValidationError
+
+# All tax arithmetic runs in this context (entered with decimal.localcontext), so that a
+# caller's context cannot change a result; 50 digits hold any amount times any quantity.
+DECIMAL_CONTEXT = Context(
+    prec=50, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
+
+# ISO 3166-1 alpha-2 codes of the 27 EU member states (Greece is GR here even
+# though its VAT numbers use the EL prefix).
+EU_MEMBER_STATES: frozenset[str] = frozenset(
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+)
+
+# Country, optional ISO 3166-2 subdivision, optional locality: "US", "US-CA", "US-CA/SF".
+JURISDICTION_CODE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?(/[A-Z0-9][A-Z0-9_-]{0,63})?$")
+COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
+TAX_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
+CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+class CategoryKind(StrEnum):
+    """What a category means for the tax; custom category codes map onto one of these."""
+
+    STANDARD = "standard"
+    REDUCED = "reduced"
+    SUPER_REDUCED = "super_reduced"
+    ZERO_RATED = "zero_rated"
+    EXEMPT = "exempt"
+
+    @property
+    def needs_rate(self) -> bool:
+        """Zero-rated is 0 % by definition and exempt supplies carry no rate at all."""
+        return self not in (CategoryKind.ZERO_RATED, CategoryKind.EXEMPT)
+
+
+class Reason(StrEnum):
+    """Why a line's tax is what it is; one per tax on the line."""
+
+    STANDARD_RATED = "standard_rated"
+    REDUCED_RATED = "reduced_rated"
+    ZERO_RATED = "zero_rated"
+    PRODUCT_EXEMPT = "product_exempt"
+    CUSTOMER_EXEMPT = "customer_exempt"
+    REVERSE_CHARGE = "reverse_charge"
+    NOT_SUBJECT_TO_TAX = "not_subject_to_tax"
+
+    @property
+    def charges_tax(self) -> bool:
+        return self in (Reason.STANDARD_RATED, Reason.REDUCED_RATED)
+
+
+class DocumentType(StrEnum):
+    INVOICE = "invoice"
+    CREDIT_NOTE = "credit_note"
+
+
+class PriceMode(StrEnum):
+    """Exclusive: prices are net and tax is added. Inclusive: prices contain the tax."""
+
+    EXCLUSIVE = "exclusive"
+    INCLUSIVE = "inclusive"
+
+
+class RoundingScope(StrEnum):
+    """Where tax is rounded to the minor unit; see :mod:`shared.tax.engine`."""
+
+    LINE = "line"
+    DOCUMENT = "document"
+
+
+@dataclass(frozen=True, slots=True)
+class Jurisdiction:
+    """A place that levies taxes (or explicitly levies none, like US-OR)."""
+
+    code: str
+    name: str
+
+    @property
+    def country(self) -> str:
+        return self.code[:2]
+
+    @property
+    def region(self) -> str | None:
+        head = self.code.split("/", 1)[0]
+        return head if "-" in head else None
+
+    @property
+    def locality(self) -> str | None:
+        _, _, locality = self.code.partition("/")
+        return locality or None
+
+    @property
+    def parent_codes(self) -> tuple[str, ...]:
+        """Enclosing jurisdictions, outermost first: "US-CA/SF" -> ("US", "US-CA")."""
+        parents = [self.country] if self.code != self.country else []
+        region = self.region
+        if self.locality and region:
+            parents.append(region)
+        return tuple(parents)
+
+
+@dataclass(frozen=True, slots=True)
+class TaxDefinition:
+    """A tax levied by a jurisdiction.
+
+    ``order`` fixes the sequence of taxes on a line (a compound tax is levied on
+    the price plus every tax of a lower order). ``replaces`` names taxes of
+    enclosing jurisdictions this one stands in for, as ``"JURISDICTION:TAX"``
+    (Ontario's HST replaces Canada's GST).
+    """
+
+    jurisdiction: str
+    code: str
+    name: str
+    order: int
+    replaces: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.jurisdiction}:{self.code}"
+
+
+@dataclass(frozen=True, slots=True)
+class TaxCategory:
+    """A category of supply under one tax: a built-in code or a custom one with a kind."""
+
+    jurisdiction: str
+    tax: str
+    code: str
+    kind: CategoryKind
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a published figure comes from."""
+
+    publication: str
+    url: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TaxRate:
+    """A rate in percent, in force on [valid_from, valid_to); ``valid_to`` None is open.
+
+    ``compound`` is dated with the rate because it changes with the law: Quebec's
+    QST was levied on price plus GST until 2012 and on the price alone since 2013.
+    """
+
+    jurisdiction: str
+    tax: str
+    category: str
+    percent: Decimal
+    valid_from: date
+    valid_to: date | None
+    source: Source
+    compound: bool = False
+
+    def in_force_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
+
+    @property
+    def fraction(self) -> Decimal:
+        return self.percent / 100
+
+
+def invalid(field: str, message: str, code: str) -> ValidationError:
+    """A 422 for malformed or unknown input, with the same code at top level and field."""
+    return ValidationError(
+        f"{field}: {message}", code=code, errors=[FieldError(field, message, code)]
+    )
+
+
+def refused(field: str, message: str, code: str) -> BusinessRuleError:
+    """A 422 for well-formed input that a tax rule refuses."""
+    return BusinessRuleError(
+        f"{field}: {message}", code=code, errors=[FieldError(field, message, code)]
+    )
+
+
+def format_percent(percent: Decimal) -> str:
+    """ "19", "5.5", "9.975": no exponent, no trailing zeros."""
+    text = format(percent.normalize(), "f")
+    return text if text != "-0" else "0"

@@ -1,0 +1,225 @@
+"""Request models of the tax API, and their conversion into a :class:`TaxDocument`.
+
+The models are pydantic v2, strict, with unknown fields forbidden; the HTTP
+layer validates request bodies against them directly (JSON mode, so dates are
+ISO strings). They check shapes only. :meth:`TaxCalculationRequest.to_document`
+then checks meaning and raises :class:`shared.errors.ValidationError` with a
+stable code and a dotted field path:
+
+=======================  =================================================
+code                     field (example)
+=======================  =================================================
+unknown_currency         ``currency``
+currency_mismatch        ``lines.0.unit_price.currency``
+too_many_decimals        ``lines.0.unit_price.amount``
+negative_amount          ``lines.0.discount_amount.amount``
+invalid_amount           ``lines.0.unit_price.amount``
+invalid_quantity         ``lines.0.quantity``
+invalid_discount_percent ``lines.0.discount_percent``
+conflicting_discounts    ``lines.0.discount_percent``
+invalid_interval         ``buyer.exemption_certificates.0.valid_to``
+=======================  =================================================
+
+Catalog-dependent and business rules (unknown jurisdiction or category, no
+rate in force, negative quantity outside a credit note, discount larger than
+the line) are checked by the engine, which raises with the same field paths.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import Decimal, localcontext
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.money import MoneyError, Rounding, minor_unit, normalize_currency, parse_amount
+from shared.tax.document import Buyer, DocumentLine, ExemptionCertificate, Seller, TaxDocument
+from shared.tax.model import DECIMAL_CONTEXT, DocumentType, PriceMode, RoundingScope, invalid
+
+_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
+_JURISDICTION = r"^[A-Z]{2}(-[A-Z0-9]{1,3})?(/[A-Z0-9][A-Z0-9_-]{0,63})?$"
+_CATEGORY = r"^[a-z][a-z0-9_]{0,63}$"
+_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+_QUANTITY = re.compile(r"^-?(0|[1-9][0-9]{0,8})(\.[0-9]{1,6})?$")
+_PERCENT = re.compile(r"^(0|[1-9][0-9]{0,2})(\.[0-9]{1,4})?$")
+MAX_LINES = 500
+MAX_CERTIFICATES = 50
+
+
+class MoneyIn(BaseModel):
+    """An amount as a decimal string in major units, with its ISO 4217 currency."""
+
+    model_config = _STRICT
+    amount: str = Field(min_length=1, max_length=40, examples=["12.34"])
+    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
+
+
+class ExemptionCertificateIn(BaseModel):
+    model_config = _STRICT
+    id: str = Field(min_length=1, max_length=64)
+    jurisdiction: str = Field(pattern=_JURISDICTION, examples=["US-CA"])
+    tax: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]{0,15}$")
+    valid_from: date
+    valid_to: date | None = Field(default=None, description="exclusive: expired on this day")
+
+
+class SellerIn(BaseModel):
+    model_config = _STRICT
+    country: str = Field(pattern=r"^[A-Z]{2}$", examples=["DE"])
+    tax_id: str | None = Field(default=None, min_length=2, max_length=32)
+
+
+class BuyerIn(BaseModel):
+    model_config = _STRICT
+    country: str = Field(pattern=r"^[A-Z]{2}$", examples=["FR"])
+    tax_id: str | None = Field(default=None, min_length=2, max_length=32)
+    exemption_certificates: list[ExemptionCertificateIn] = Field(
+        default_factory=list, max_length=MAX_CERTIFICATES
+    )
+
+
+class LineIn(BaseModel):
+    model_config = _STRICT
+    id: str | None = Field(default=None, min_length=1, max_length=64)
+    description: str | None = Field(default=None, max_length=500)
+    quantity: str = Field(min_length=1, max_length=20, examples=["2", "1.5", "-1"])
+    unit_price: MoneyIn
+    discount_amount: MoneyIn | None = None
+    discount_percent: str | None = Field(default=None, max_length=10, examples=["10", "12.5"])
+    tax_category: str = Field(default="standard", pattern=_CATEGORY)
+    place_of_supply: str | None = Field(default=None, pattern=_JURISDICTION)
+
+
+class TaxCalculationRequest(BaseModel):
+    """Body of a tax calculation: an invoice or credit note, its parties and lines."""
+
+    model_config = _STRICT
+    document_type: DocumentType = DocumentType.INVOICE
+    document_date: date
+    currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
+    price_mode: PriceMode = PriceMode.EXCLUSIVE
+    rounding: Rounding = Rounding.HALF_UP
+    rounding_scope: RoundingScope = RoundingScope.LINE
+    place_of_supply: str = Field(pattern=_JURISDICTION, examples=["DE", "US-CA", "CA-QC"])
+    seller: SellerIn
+    buyer: BuyerIn | None = None
+    lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
+
+    def to_document(self) -> TaxDocument:
+        """Exact values from the strings, or a ``ValidationError`` naming the field."""
+        with localcontext(DECIMAL_CONTEXT):
+            return self._to_document()
+
+    def _to_document(self) -> TaxDocument:
+        currency = _currency(self.currency)
+        return TaxDocument(
+            document_type=self.document_type,
+            document_date=self.document_date,
+            currency=currency,
+            price_mode=self.price_mode,
+            rounding=self.rounding,
+            rounding_scope=self.rounding_scope,
+            place_of_supply=self.place_of_supply,
+            seller=Seller(country=self.seller.country, tax_id=self.seller.tax_id),
+            buyer=_buyer(self.buyer) if self.buyer else None,
+            lines=tuple(_line(line, currency, f"lines.{i}") for i, line in enumerate(self.lines)),
+        )
+
+
+def _currency(code: str) -> str:
+    try:
+        return normalize_currency(code)
+    except MoneyError as exc:
+        raise invalid("currency", str(exc), "unknown_currency") from None
+
+
+def _buyer(buyer: BuyerIn) -> Buyer:
+    certificates = []
+    for i, certificate in enumerate(buyer.exemption_certificates):
+        if certificate.valid_to is not None and certificate.valid_to <= certificate.valid_from:
+            raise invalid(
+                f"buyer.exemption_certificates.{i}.valid_to",
+                "valid_to must be after valid_from",
+                "invalid_interval",
+            )
+        certificates.append(
+            ExemptionCertificate(
+                certificate_id=certificate.id,
+                jurisdiction=certificate.jurisdiction,
+                tax=certificate.tax,
+                valid_from=certificate.valid_from,
+                valid_to=certificate.valid_to,
+            )
+        )
+    return Buyer(buyer.country, buyer.tax_id, tuple(certificates))
+
+
+def _line(line: LineIn, currency: str, path: str) -> DocumentLine:
+    if line.discount_amount is not None and line.discount_percent is not None:
+        raise invalid(
+            f"{path}.discount_percent",
+            "give discount_amount or discount_percent, not both",
+            "conflicting_discounts",
+        )
+    return DocumentLine(
+        line_id=line.id,
+        description=line.description,
+        quantity=_quantity(line.quantity, f"{path}.quantity"),
+        unit_price=_money(line.unit_price, currency, f"{path}.unit_price"),
+        discount_amount=(
+            _money(line.discount_amount, currency, f"{path}.discount_amount")
+            if line.discount_amount is not None
+            else None
+        ),
+        discount_percent=(
+            _percent(line.discount_percent, f"{path}.discount_percent")
+            if line.discount_percent is not None
+            else None
+        ),
+        tax_category=line.tax_category,
+        place_of_supply=line.place_of_supply,
+    )
+
+
+def _money(money: MoneyIn, currency: str, path: str) -> Decimal:
+    if money.currency != currency:
+        raise invalid(
+            f"{path}.currency",
+            f"{money.currency} does not match the document currency {currency}",
+            "currency_mismatch",
+        )
+    try:
+        return parse_amount(money.amount, currency)
+    except MoneyError as exc:
+        raise invalid(
+            f"{path}.amount", str(exc), _amount_error_code(money.amount, currency)
+        ) from None
+
+
+def _amount_error_code(text: str, currency: str) -> str:
+    if text.startswith("-"):
+        return "negative_amount"
+    if _DECIMAL.match(text) and len(text.partition(".")[2]) > minor_unit(currency):
+        return "too_many_decimals"
+    return "invalid_amount"
+
+
+def _quantity(text: str, path: str) -> Decimal:
+    if not _QUANTITY.match(text):
+        raise invalid(
+            path,
+            f"quantity must be a decimal string with at most 6 decimals, got {text!r}",
+            "invalid_quantity",
+        )
+    return Decimal(text)
+
+
+def _percent(text: str, path: str) -> Decimal:
+    if not _PERCENT.match(text) or Decimal(text) > 100:
+        raise invalid(
+            path,
+            f"a percentage from 0 to 100 with at most 4 decimals, got {text!r}",
+            "invalid_discount_percent",
+        )
+    return Decimal(text)

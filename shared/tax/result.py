@@ -1,0 +1,201 @@
+"""What a calculation returns: per-line and per-jurisdiction figures, each explained.
+
+Every amount is a ``Decimal`` with the currency's exponent; ``to_json()``
+renders them as decimal strings (``"12.30"``) and rates as percent strings
+(``"19"``, ``"9.975"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, localcontext
+from typing import Any
+
+from shared.money import Rounding, format_amount
+from shared.tax.model import (
+    DECIMAL_CONTEXT,
+    DocumentType,
+    PriceMode,
+    Reason,
+    RoundingScope,
+    format_percent,
+)
+
+REVERSE_CHARGE_LEGEND = (
+    "Reverse charge: VAT to be accounted for by the customer "
+    "(Council Directive 2006/112/EC, Articles 194-196)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LineTax:
+    """One tax on one line.
+
+    ``rate`` is the percentage actually charged (0 unless the reason charges
+    tax); ``taxable_amount`` is the base: the line's net amount, plus the
+    line's earlier taxes for a compound tax. ``tax`` is None only when the
+    place of supply levies no tax at all.
+    """
+
+    jurisdiction: str
+    tax: str | None
+    category: str
+    rate: Decimal
+    compound: bool
+    taxable_amount: Decimal
+    tax_amount: Decimal
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    """A line's amounts: extension = quantity * unit price; net + tax = gross."""
+
+    index: int
+    line_id: str | None
+    place_of_supply: str
+    tax_category: str
+    quantity: Decimal
+    unit_price: Decimal
+    extension: Decimal
+    discount: Decimal
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+    taxes: tuple[LineTax, ...]
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        """Distinct reasons of the line's taxes, in levy order."""
+        return tuple(dict.fromkeys(t.reason for t in self.taxes))
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownRow:
+    """Totals of one jurisdiction's tax at one rate for one reason (an invoice's tax summary)."""
+
+    jurisdiction: str
+    tax: str | None
+    rate: Decimal
+    reason: Reason
+    taxable_amount: Decimal
+    tax_amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class JurisdictionTotal:
+    jurisdiction: str
+    tax_amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ReverseCharge:
+    """Why the seller charged no VAT: the buyer accounts for it under its own VAT id."""
+
+    seller_country: str
+    buyer_country: str
+    buyer_tax_id: str
+    seller_tax_id: str | None
+    legend: str = REVERSE_CHARGE_LEGEND
+
+
+@dataclass(frozen=True, slots=True)
+class TaxCalculation:
+    document_type: DocumentType
+    document_date: date
+    currency: str
+    price_mode: PriceMode
+    rounding: Rounding
+    rounding_scope: RoundingScope
+    place_of_supply: str
+    lines: tuple[LineResult, ...]
+    breakdown: tuple[BreakdownRow, ...]
+    jurisdictions: tuple[JurisdictionTotal, ...]
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+    reverse_charge: ReverseCharge | None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON types; amounts and rates as decimal strings."""
+        with localcontext(DECIMAL_CONTEXT):
+            return self._json()
+
+    def _json(self) -> dict[str, Any]:
+        amount = self._amount
+        return {
+            "document_type": self.document_type.value,
+            "document_date": self.document_date.isoformat(),
+            "currency": self.currency,
+            "price_mode": self.price_mode.value,
+            "rounding": self.rounding.value,
+            "rounding_scope": self.rounding_scope.value,
+            "place_of_supply": self.place_of_supply,
+            "totals": {
+                "net": amount(self.net),
+                "tax": amount(self.tax),
+                "gross": amount(self.gross),
+            },
+            "lines": [self._line_json(line) for line in self.lines],
+            "breakdown": [
+                {
+                    "jurisdiction": row.jurisdiction,
+                    "tax": row.tax,
+                    "rate": format_percent(row.rate),
+                    "reason": row.reason.value,
+                    "taxable_amount": amount(row.taxable_amount),
+                    "tax_amount": amount(row.tax_amount),
+                }
+                for row in self.breakdown
+            ],
+            "jurisdictions": [
+                {"jurisdiction": total.jurisdiction, "tax_amount": amount(total.tax_amount)}
+                for total in self.jurisdictions
+            ],
+            "reverse_charge": (
+                {
+                    "seller_country": self.reverse_charge.seller_country,
+                    "buyer_country": self.reverse_charge.buyer_country,
+                    "buyer_tax_id": self.reverse_charge.buyer_tax_id,
+                    "seller_tax_id": self.reverse_charge.seller_tax_id,
+                    "legend": self.reverse_charge.legend,
+                }
+                if self.reverse_charge
+                else None
+            ),
+        }
+
+    def _amount(self, value: Decimal) -> str:
+        # A credit note's zero tax is computed as -0; nobody wants to read "-0.00".
+        return format_amount(abs(value) if value.is_zero() else value, self.currency)
+
+    def _line_json(self, line: LineResult) -> dict[str, Any]:
+        amount = self._amount
+        return {
+            "index": line.index,
+            "id": line.line_id,
+            "place_of_supply": line.place_of_supply,
+            "tax_category": line.tax_category,
+            "quantity": str(line.quantity),
+            "unit_price": amount(line.unit_price),
+            "extension": amount(line.extension),
+            "discount": amount(line.discount),
+            "net": amount(line.net),
+            "tax": amount(line.tax),
+            "gross": amount(line.gross),
+            "reasons": [reason.value for reason in line.reasons],
+            "taxes": [
+                {
+                    "jurisdiction": tax.jurisdiction,
+                    "tax": tax.tax,
+                    "category": tax.category,
+                    "rate": format_percent(tax.rate),
+                    "compound": tax.compound,
+                    "taxable_amount": amount(tax.taxable_amount),
+                    "tax_amount": amount(tax.tax_amount),
+                    "reason": tax.reason.value,
+                }
+                for tax in line.taxes
+            ],
+        }

@@ -1,0 +1,175 @@
+"""Fixtures shared by every test layer.
+
+Unit tests need nothing. Integration and end-to-end tests talk to the real
+Firestore and Pub/Sub emulators: the ``emulators`` session fixture reuses ones
+already answering at ``FIRESTORE_EMULATOR_HOST`` / ``PUBSUB_EMULATOR_HOST`` and
+otherwise starts its own (ports from ``TRIBUTUM_TEST_FIRESTORE_PORT`` and
+``TRIBUTUM_TEST_PUBSUB_PORT``) and stops them by process group at the end.
+Tests use their own project id, so they never touch a running local stack's data.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from emulator import emulators as emu
+
+if TYPE_CHECKING:
+    from google.cloud import firestore, pubsub_v1
+
+TEST_PROJECT_ID = os.environ.get("TRIBUTUM_TEST_PROJECT_ID", "demo-tributum-test")
+
+
+@dataclass(frozen=True)
+class Emulators:
+    project_id: str
+    firestore_address: str
+    pubsub_address: str
+
+
+def _configured(variable: str) -> tuple[str, int] | None:
+    value = os.environ.get(variable)
+    if not value:
+        return None
+    host, _, port = value.rpartition(":")
+    return host or "127.0.0.1", int(port)
+
+
+def _ensure(
+    spec: emu.EmulatorSpec,
+    variable: str,
+    default_port: int,
+    log_dir: Path,
+    started: list[emu.RunningEmulator],
+) -> str:
+    configured = _configured(variable)
+    if configured and emu.is_answering(*configured):
+        return f"{configured[0]}:{configured[1]}"
+    host, port = configured or ("127.0.0.1", default_port)
+    if emu.is_answering(host, port):
+        return f"{host}:{port}"
+    running = emu.start_emulator(
+        spec, port=port, host=host, project_id=TEST_PROJECT_ID, log_dir=log_dir
+    )
+    started.append(running)
+    return running.address
+
+
+@pytest.fixture(scope="session")
+def emulators() -> Iterator[Emulators]:
+    try:
+        emu.check_prerequisites(emu.FIRESTORE, emu.PUBSUB)
+    except emu.EmulatorUnavailableError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    started: list[emu.RunningEmulator] = []
+    log_dir = Path(tempfile.mkdtemp(prefix="tributum-emulators-"))
+    try:
+        firestore_address = _ensure(
+            emu.FIRESTORE,
+            "FIRESTORE_EMULATOR_HOST",
+            int(os.environ.get("TRIBUTUM_TEST_FIRESTORE_PORT", "8781")),
+            log_dir,
+            started,
+        )
+        pubsub_address = _ensure(
+            emu.PUBSUB,
+            "PUBSUB_EMULATOR_HOST",
+            int(os.environ.get("TRIBUTUM_TEST_PUBSUB_PORT", "8782")),
+            log_dir,
+            started,
+        )
+        os.environ.update(
+            {
+                "FIRESTORE_EMULATOR_HOST": firestore_address,
+                "PUBSUB_EMULATOR_HOST": pubsub_address,
+                "GOOGLE_CLOUD_PROJECT": TEST_PROJECT_ID,
+                "TRIBUTUM_PROJECT_ID": TEST_PROJECT_ID,
+                "TRIBUTUM_ENV": "local",
+            }
+        )
+        yield Emulators(TEST_PROJECT_ID, firestore_address, pubsub_address)
+    finally:
+        for running in reversed(started):
+            emu.stop_process_group(running.pgid)
+
+
+@pytest.fixture(scope="session")
+def _firestore_session_client(emulators: Emulators) -> firestore.Client:
+    from google.cloud import firestore
+
+    return firestore.Client(project=emulators.project_id)
+
+
+def _point_shared_code_at(emulators: Emulators) -> None:
+    """Re-assert the emulator environment and drop cached settings and clients.
+
+    Functions under test read settings and clients once per process; a test that changed
+    either must not leak its project or hosts into the next one.
+    """
+    from shared.clients import reset_clients
+    from shared.config import reset_settings
+
+    os.environ.update(
+        {
+            "FIRESTORE_EMULATOR_HOST": emulators.firestore_address,
+            "PUBSUB_EMULATOR_HOST": emulators.pubsub_address,
+            "GOOGLE_CLOUD_PROJECT": emulators.project_id,
+            "TRIBUTUM_PROJECT_ID": emulators.project_id,
+            "TRIBUTUM_ENV": "local",
+        }
+    )
+    reset_settings()
+    reset_clients()
+
+
+@pytest.fixture
+def firestore_client(
+    emulators: Emulators, _firestore_session_client: firestore.Client
+) -> firestore.Client:
+    """A Firestore client on an emptied emulator database; shared code points at it too."""
+    _point_shared_code_at(emulators)
+    emu.clear_firestore(emulators.firestore_address, emulators.project_id)
+    return _firestore_session_client
+
+
+@pytest.fixture(scope="session")
+def pubsub_publisher(emulators: Emulators) -> pubsub_v1.PublisherClient:
+    from google.cloud import pubsub_v1
+
+    return pubsub_v1.PublisherClient()
+
+
+@pytest.fixture(scope="session")
+def pubsub_subscriber(emulators: Emulators) -> Iterator[pubsub_v1.SubscriberClient]:
+    from google.cloud import pubsub_v1
+
+    client = pubsub_v1.SubscriberClient()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def unique_name() -> Any:
+    """Unique, Pub/Sub-valid names so tests never share topics or subscriptions."""
+
+    def make(prefix: str) -> str:
+        return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+    return make
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = str(item.path)
+        if f"{os.sep}integration{os.sep}" in path:
+            item.add_marker(pytest.mark.integration)
+        elif f"{os.sep}e2e{os.sep}" in path:
+            item.add_marker(pytest.mark.e2e)

@@ -1,0 +1,61 @@
+"""Push delivery, dead-lettering and the scheduler, through the real Pub/Sub emulator."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from emulator.scheduler import TICK_TYPE
+from shared.events.envelope import EventEnvelope
+from tests.e2e.conftest import StackHandle, wait_for
+
+
+def test_a_published_message_reaches_its_consumer_by_push(stack: StackHandle) -> None:
+    marker = f"order-{uuid.uuid4().hex}"
+    message_id = stack.pubsub().publish("e2e-orders", marker.encode(), {"correlation_id": marker})
+    delivery = wait_for(
+        lambda: stack.firestore().get(f"e2e_deliveries/{message_id}"),
+        timeout=30,
+        what="the recorder to store the message",
+    )
+    assert delivery["topic"] == "e2e-orders"  # read from the push endpoint's path
+    assert delivery["data"] == marker
+    assert delivery["attributes"]["correlation_id"] == marker
+    assert delivery["cloud_event_type"] == "google.cloud.pubsub.topic.v1.messagePublished"
+
+
+def test_a_message_that_always_fails_lands_on_the_dead_letter_topic(stack: StackHandle) -> None:
+    payload = f"poison-{uuid.uuid4().hex}".encode()
+    pubsub = stack.pubsub()
+    message_id = pubsub.publish("e2e-poison", payload)
+
+    def dead_letter() -> dict[str, object] | None:
+        for received in pubsub.pull("e2e-poison-dlq-sub"):
+            if received["message"]["data"] == payload:
+                return dict(received["message"])
+        return None
+
+    forwarded = wait_for(dead_letter, timeout=90, what="the message on e2e-poison-dlq-sub")
+    attributes = forwarded["attributes"]
+    assert isinstance(attributes, dict)
+    assert attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == "5"
+    assert attributes["CloudPubSubDeadLetterSourceSubscription"] == "e2e-poison--e2e_failing"
+    attempts = stack.firestore().get(f"e2e_attempts/{message_id}")
+    assert attempts is not None
+    assert attempts["attempts"] == 5
+
+
+def test_the_scheduler_publishes_tick_envelopes(stack: StackHandle) -> None:
+    def tick() -> dict[str, object] | None:
+        deliveries = stack.firestore().list("e2e_deliveries")
+        return next((d for d in deliveries if d["topic"] == "e2e-ticks"), None)
+
+    delivery = wait_for(tick, timeout=30, what="a tick from the scheduler (every 5 s)")
+    envelope = EventEnvelope.from_bytes(str(delivery["data"]).encode())
+    assert envelope.type == TICK_TYPE
+    assert envelope.subject == "e2e-ticks"
+    assert envelope.data == {"topic": "e2e-ticks"}
+    attributes = delivery["attributes"]
+    assert isinstance(attributes, dict)
+    assert attributes["type"] == TICK_TYPE
+    assert json.loads(str(delivery["data"]))["tenant_id"] == "*"

@@ -1,0 +1,168 @@
+"""Dead letters: stored from a dead-letter push, listed per tenant, replayed, discarded."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+import pytest
+from cloudevents.http import CloudEvent
+
+from shared.events.envelope import new_event
+from tests.support.http import Principal, RouterClient, StaticAuthenticator, load_function
+
+ADMIN = Principal("u-admin", "tenant-a", "admin", frozenset({"dead_letters:admin"}))
+OTHER_ADMIN = Principal("u-other", "tenant-b", "admin", frozenset({"dead_letters:admin"}))
+VIEWER = Principal("u-viewer", "tenant-a", "viewer", frozenset())
+
+
+def _dead_letter_event(
+    project: str, topic: str, envelope_bytes: bytes, message_id: str, attributes: dict[str, str]
+) -> CloudEvent:
+    return CloudEvent(
+        {
+            "type": "google.cloud.pubsub.topic.v1.messagePublished",
+            "source": f"//pubsub.googleapis.com/projects/{project}/topics/{topic}-dlq",
+            "id": message_id,
+        },
+        {
+            "message": {
+                "data": base64.b64encode(envelope_bytes).decode(),
+                "attributes": attributes,
+                "messageId": message_id,
+                "publishTime": "2026-11-23T00:00:00Z",
+            }
+        },
+    )
+
+
+@pytest.fixture
+def api(firestore_client: Any) -> RouterClient:
+    module = load_function("dead_letters_api")
+    module.router._authenticator = StaticAuthenticator(
+        {"admin": ADMIN, "other": OTHER_ADMIN, "viewer": VIEWER}
+    )
+    return RouterClient(module.router)
+
+
+def _store_one(emulators: Any, topic: str, message_id: str = "m-1") -> dict[str, Any]:
+    envelope = new_event(
+        "probe.happened", source="test", subject="s", tenant_id="tenant-a", data={"n": 1}
+    )
+    attributes = {
+        **envelope.attributes(),
+        "CloudPubSubDeadLetterSourceDeliveryCount": "5",
+        "CloudPubSubDeadLetterSourceSubscription": f"{topic}--consumer",
+    }
+    load_function("dead_letters").handle(
+        _dead_letter_event(emulators.project_id, topic, envelope.to_bytes(), message_id, attributes)
+    )
+    return {"envelope": envelope}
+
+
+def test_a_dead_letter_is_stored_once_and_redelivery_counts_sightings(
+    api: RouterClient, emulators: Any, firestore_client: Any
+) -> None:
+    stored = _store_one(emulators, "probe-topic")
+    _store_one(emulators, "probe-topic")  # Pub/Sub redelivers the dead letter itself
+    page = api.get("/v1/dead-letters", token="admin")
+    assert page.status == 200
+    [item] = page.data
+    assert item["topic"] == "probe-topic"
+    assert item["event_id"] == stored["envelope"].id
+    assert item["delivery_count"] == 5
+    assert item["seen_count"] == 2
+    assert item["status"] == "stored"
+    assert "CloudPubSubDeadLetterSourceDeliveryCount" not in item["attributes"]
+    assert orjson.loads(item["data_text"])["id"] == stored["envelope"].id
+
+
+def test_other_tenants_and_non_admins_see_nothing(api: RouterClient, emulators: Any) -> None:
+    _store_one(emulators, "probe-topic")
+    assert api.get("/v1/dead-letters", token="other").data == []
+    item_id = api.get("/v1/dead-letters", token="admin").data[0]["id"]
+    assert api.get(f"/v1/dead-letters/{item_id}", token="other").status == 404
+    assert api.get("/v1/dead-letters", token="viewer").status == 403
+    assert api.get("/v1/dead-letters").status == 401
+
+
+def test_replay_publishes_to_the_original_topic(
+    api: RouterClient,
+    emulators: Any,
+    pubsub_publisher: Any,
+    pubsub_subscriber: Any,
+    unique_name: Any,
+) -> None:
+    topic = unique_name("replay-topic")
+    topic_path = pubsub_publisher.topic_path(emulators.project_id, topic)
+    subscription = pubsub_subscriber.subscription_path(emulators.project_id, unique_name("rs"))
+    pubsub_publisher.create_topic(name=topic_path)
+    pubsub_subscriber.create_subscription(name=subscription, topic=topic_path)
+    stored = _store_one(emulators, topic)
+    item_id = api.get("/v1/dead-letters", token="admin").data[0]["id"]
+
+    replayed = api.post(f"/v1/dead-letters/{item_id}/replay", token="admin")
+
+    assert replayed.status == 200, replayed.json
+    assert replayed.data["status"] == "replayed"
+    assert replayed.data["replay_count"] == 1
+    pulled = pubsub_subscriber.pull(subscription=subscription, max_messages=5, timeout=10)
+    [message] = pulled.received_messages
+    assert orjson.loads(message.message.data)["id"] == stored["envelope"].id
+    assert message.message.attributes["replayed_from"] == item_id
+    assert message.message.attributes["type"] == "probe.happened"
+
+
+def test_discarded_dead_letters_cannot_be_replayed(api: RouterClient, emulators: Any) -> None:
+    _store_one(emulators, "probe-topic")
+    item_id = api.get("/v1/dead-letters", token="admin").data[0]["id"]
+    discarded = api.post(
+        f"/v1/dead-letters/{item_id}/discard",
+        token="admin",
+        json={"note": "duplicate of an order we refunded by hand"},
+    )
+    assert discarded.status == 200
+    assert discarded.data["status"] == "discarded"
+    refused = api.post(f"/v1/dead-letters/{item_id}/replay", token="admin")
+    assert refused.status == 409
+    assert refused.json["code"] == "dead_letter_discarded"
+
+
+def test_bad_discard_body_is_rejected_and_changes_nothing(
+    api: RouterClient, emulators: Any
+) -> None:
+    _store_one(emulators, "probe-topic")
+    item_id = api.get("/v1/dead-letters", token="admin").data[0]["id"]
+    answer = api.post(
+        f"/v1/dead-letters/{item_id}/discard", token="admin", json={"note": "x", "force": True}
+    )
+    assert answer.status == 422
+    assert answer.json["errors"][0]["field"] == "force"
+    assert api.get(f"/v1/dead-letters/{item_id}", token="admin").data["status"] == "stored"
+
+
+def test_pagination_walks_every_dead_letter_once(api: RouterClient, emulators: Any) -> None:
+    for n in range(5):
+        _store_one(emulators, "probe-topic", message_id=f"m-{n}")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = api.get("/v1/dead-letters", token="admin", query=query)
+        assert page.status == 200
+        seen += [item["id"] for item in page.data]
+        cursor = page.json["meta"]["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted({f"dlq-m-{n}" for n in range(5)})
+
+
+def test_a_malformed_push_is_acknowledged_without_storing(api: RouterClient) -> None:
+    load_function("dead_letters").handle(
+        CloudEvent(
+            {"type": "x", "source": "//pubsub.googleapis.com/projects/p/topics/t-dlq"},
+            {"not": "a message"},
+        )
+    )
+    assert api.get("/v1/dead-letters", token="admin").data == []
