@@ -85,8 +85,11 @@ def parse_amount(value: Any, currency: str, *, allow_negative: bool = False) -> 
     if not _AMOUNT_PATTERN.match(text):
         raise MoneyError(f"amount must be a plain decimal string, got {text!r}")
     amount = Decimal(text)
-    if amount < 0 and not allow_negative:
+    # The sign is checked on the text: Decimal("-0") is not < 0 but prints as "-0.00".
+    if text.startswith("-") and not allow_negative:
         raise MoneyError("amount must not be negative")
+    if amount.is_zero():
+        amount = abs(amount)
     places = minor_unit(currency)
     exponent = amount.as_tuple().exponent
     assert isinstance(exponent, int)  # finite by the pattern above
@@ -117,8 +120,15 @@ def from_minor_units(units: int, currency: str) -> Decimal:
 
 
 def format_amount(amount: Decimal, currency: str) -> str:
-    """Decimal string with exactly the currency's decimals (``"12.30"``)."""
-    return str(amount.quantize(quantum(currency)))
+    """Decimal string with exactly the currency's decimals (``"12.30"``).
+
+    Never rounds: an amount finer than the currency is a bug upstream (round it first
+    with :func:`round_to_currency` and an explicit mode), so it raises MoneyError.
+    """
+    exact = amount.quantize(quantum(currency))
+    if exact != amount:
+        raise MoneyError(f"{amount} has more decimals than {currency} allows; round it explicitly")
+    return str(abs(exact) if exact.is_zero() else exact)
 
 
 @dataclass(frozen=True, slots=True)

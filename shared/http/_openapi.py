@@ -76,13 +76,20 @@ def _response_model(route: Route) -> Any:
     return response
 
 
-def _data_schema(route: Route, refs: dict[Any, Any]) -> dict[str, Any]:
+def _data_schema(route: Route, refs: dict[Any, Any], components: dict[str, Any]) -> dict[str, Any]:
     response = route.response
     if response is None:
         return {}
     many = isinstance(response, list | tuple)
     model = response[0] if many else response
-    item = refs[model] if model in refs else TypeAdapter(model).json_schema(ref_template=_REF)
+    if model in refs:
+        item = refs[model]
+    else:
+        # A type such as list[Item]: its models' schemas come back under $defs while its
+        # $refs point at the components, so they move there (or the $refs dangle).
+        item = TypeAdapter(model).json_schema(ref_template=_REF, mode="serialization")
+        for name, definition in item.pop("$defs", {}).items():
+            components.setdefault(name, definition)
     return {"type": "array", "items": item} if many else item
 
 
@@ -143,7 +150,7 @@ def build_openapi(service: str, version: str, routes: Sequence[Route]) -> dict[s
                             "type": "object",
                             "required": ["data", "meta"],
                             "properties": {
-                                "data": _data_schema(route, refs),
+                                "data": _data_schema(route, refs, components),
                                 "meta": {
                                     "type": "object",
                                     "properties": {

@@ -108,7 +108,9 @@ def validate_body(model: type[ModelT], raw: bytes) -> ModelT:
         raise ValidationError.for_field("body", "must be a JSON object", "wrong_type")
     try:
         # JSON mode: strict types as JSON has them (no "12" for 12), ISO dates from strings.
-        return model.model_validate_json(raw, strict=True)
+        # extra='forbid' here, not only on the model: a model that forgot it must not
+        # let a misspelt field through silently.
+        return model.model_validate_json(raw, strict=True, extra="forbid")
     except PydanticValidationError as exc:
         raise ValidationError("the request body is invalid", errors=field_errors(exc)) from None
 
@@ -116,7 +118,7 @@ def validate_body(model: type[ModelT], raw: bytes) -> ModelT:
 def validate_mapping(model: type[ModelT], values: Mapping[str, Any], prefix: str) -> ModelT:
     """Query and path parameters arrive as strings: lax conversion, unknown names rejected."""
     try:
-        return model.model_validate(dict(values))
+        return model.model_validate(dict(values), extra="forbid")
     except PydanticValidationError as exc:
         raise ValidationError(
             f"invalid {prefix} parameters", errors=field_errors(exc, prefix)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+import types
+import typing
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -263,9 +265,11 @@ class Router:
         trace_id, span_id = parse_trace_headers(request.headers)  # type: ignore[arg-type]
         bind_request_context(correlation_id=correlation_id, trace_id=trace_id, span_id=span_id)
         origin = request.headers.get("Origin")
-        route_label = "unmatched"
+        # Filled in by _respond as soon as a route matches, so a request the route then
+        # rejects or fails on is still logged under its route.
+        matched: list[str] = []
         try:
-            response, route_label = self._respond(request, correlation_id, origin, settings)
+            response = self._respond(request, correlation_id, origin, settings, matched)
         except errors.AppError as exc:
             response = self._problem(exc, correlation_id, request.path)
             self._log_error(exc)
@@ -282,7 +286,7 @@ class Router:
             "http.request",
             method=request.method,
             path=request.path,
-            route=route_label,
+            route=matched[-1] if matched else "unmatched",
             status=response.status_code,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
@@ -294,21 +298,29 @@ class Router:
         return self._settings
 
     def _respond(
-        self, request: Request, correlation_id: str, origin: str | None, settings: Settings
-    ) -> tuple[WerkzeugResponse, str]:
+        self,
+        request: Request,
+        correlation_id: str,
+        origin: str | None,
+        settings: Settings,
+        matched: list[str],
+    ) -> WerkzeugResponse:
         method = request.method.upper()
         path = request.path
         if path == OPENAPI_PATH and method == "GET" and settings.features.serve_openapi:
-            return self._json_response(self.openapi(), 200), OPENAPI_PATH
+            matched.append(OPENAPI_PATH)
+            return self._json_response(self.openapi(), 200)
         found = self._table.lookup(path)
         if found is None:
             raise errors.NotFoundError(f"no route for {path}", code="route_not_found")
         methods, path_params = found
         if method == "OPTIONS" and origin:
-            return self._preflight(origin, methods, settings), path
+            matched.append(path)
+            return self._preflight(origin, methods, settings)
         route = methods.get(method)
         if not isinstance(route, Route):
             raise errors.MethodNotAllowedError(list(methods))
+        matched.append(route.path)
         ctx = RequestContext(
             request=request,
             method=method,
@@ -318,7 +330,7 @@ class Router:
             path_params=path_params,
             client_ip=_client_ip(request),
         )
-        return self._run(ctx, settings), route.path
+        return self._run(ctx, settings)
 
     def _run(self, ctx: RequestContext, settings: Settings) -> WerkzeugResponse:
         route = ctx.route
@@ -443,9 +455,22 @@ def _query_values(ctx: RequestContext) -> dict[str, Any]:
     fields = ctx.route.query.model_fields if ctx.route.query is not None else {}
     for name in args:
         many = args.getlist(name)
-        annotation = str(fields[name].annotation) if name in fields else ""
-        values[name] = many if ("list" in annotation or "tuple" in annotation) else many[-1]
+        repeated = name in fields and _is_sequence(fields[name].annotation)
+        values[name] = many if repeated else many[-1]
     return values
+
+
+_SEQUENCE_ORIGINS = (list, tuple, set, frozenset)
+
+
+def _is_sequence(annotation: Any) -> bool:
+    """Whether a query parameter takes every value given (?tag=a&tag=b), through Optional."""
+    origin = typing.get_origin(annotation)
+    if origin in _SEQUENCE_ORIGINS or annotation in _SEQUENCE_ORIGINS:
+        return True
+    if origin in (typing.Union, types.UnionType, typing.Annotated):
+        return any(_is_sequence(arg) for arg in typing.get_args(annotation))
+    return False
 
 
 def _client_ip(request: Request) -> str | None:

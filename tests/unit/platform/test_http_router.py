@@ -419,14 +419,6 @@ def test_a_route_without_a_body_model_refuses_a_body(client: RouterClient, calls
     assert calls.count == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared/http/_validation.py validate_body()/validate_mapping() rely on each model "
-    "declaring extra='forbid': a model left at pydantic's default (ignore) lets a misspelt "
-    "field through silently, against the HTTP contract ('unknown fields rejected'); "
-    "Router.route() in shared/http/router.py should refuse body/query/params models whose "
-    "model_config.get('extra') != 'forbid' at registration",
-)
 def test_a_route_must_refuse_unknown_body_fields_even_if_its_model_forgot_to() -> None:
     class Lenient(BaseModel):  # extra="ignore", pydantic's default
         amount: str
@@ -522,13 +514,6 @@ def test_a_scalar_query_parameter_given_twice_takes_the_last(
     assert calls.seen[0].query.limit == 7
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared/http/router.py _query_values(): a parameter is treated as a list when "
-    "'list' or 'tuple' appears anywhere in str(annotation), so Literal['listed', ...] (or an "
-    "enum named e.g. Checklist) receives a list and a valid ?status=listed is a 422; decide "
-    "with typing.get_origin()/get_args() (list, tuple, set, looking through Optional)",
-)
 def test_a_scalar_whose_type_mentions_list_is_still_a_scalar(
     calls: Calls, logs: LogCapture
 ) -> None:
@@ -773,13 +758,6 @@ def test_the_access_log_carries_the_trace(client: RouterClient, logs: LogCapture
     assert line["logging.googleapis.com/spanId"] == "00f067aa0ba902b7"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared/http/router.py dispatch(): route_label is only assigned when _respond() "
-    "returns, so every rejected or failed request on a matched route is logged with "
-    "route='unmatched'; per-route error rates cannot be computed. Record the matched "
-    "template before running the route (e.g. on a mutable the except branches can read)",
-)
 def test_the_access_log_names_the_route_of_a_rejected_request(
     client: RouterClient, logs: LogCapture
 ) -> None:

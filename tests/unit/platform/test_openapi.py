@@ -260,13 +260,6 @@ def test_no_content_has_no_body(document: dict[str, Any]) -> None:
     assert "200" not in responses
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shared/http/_openapi.py _data_schema(): a response given as a type such as "
-    "list[Item] goes through TypeAdapter(...).json_schema(), whose $defs stay inline while "
-    "its $ref points at #/components/schemas/Item, which _model_refs() never added; the "
-    "document is invalid (dangling $ref). Merge the adapter's $defs into components",
-)
 def test_a_generic_response_type_keeps_the_document_valid() -> None:
     class Item(BaseModel):
         name: str
