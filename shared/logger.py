@@ -15,8 +15,11 @@ import re
 import sys
 import threading
 from collections.abc import Mapping, MutableMapping
+from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
 import orjson
 import structlog
@@ -73,26 +76,40 @@ def is_sensitive_key(key: str) -> bool:
     return False
 
 
+# Values that cannot hold a secret under a key: returned as they are without inspection.
+# Checked by exact type, because isinstance() against the Mapping ABC on every value was
+# most of a log line's cost.
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None), bytes, Decimal, datetime, date, UUID})
+
+
 def redact(value: Any, depth: int = 0) -> Any:
     """Copy of ``value`` with sensitive keys' values replaced, at any depth."""
+    kind = type(value)
+    if kind in _LEAF_TYPES:
+        return value
+    is_mapping = kind is dict or isinstance(value, Mapping)
+    if not is_mapping and not isinstance(value, list | tuple):
+        return value
     if depth > _MAX_DEPTH:
         # Too deep to inspect cheaply: never let an unchecked container reach the logs.
-        return REDACTED if isinstance(value, Mapping | list | tuple) else value
-    if isinstance(value, Mapping):
+        return REDACTED
+    if is_mapping:
         return {
-            k: (REDACTED if isinstance(k, str) and is_sensitive_key(k) else redact(v, depth + 1))
+            k: (
+                REDACTED
+                if isinstance(k, str) and is_sensitive_key(k)
+                else (v if type(v) in _LEAF_TYPES else redact(v, depth + 1))
+            )
             for k, v in value.items()
         }
-    if isinstance(value, list | tuple):
-        return [redact(item, depth + 1) for item in value]
-    return value
+    return [item if type(item) in _LEAF_TYPES else redact(item, depth + 1) for item in value]
 
 
 def _redact_processor(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     for key, value in event_dict.items():
         if is_sensitive_key(key):
             event_dict[key] = REDACTED
-        elif isinstance(value, Mapping | list | tuple):
+        elif type(value) not in _LEAF_TYPES:
             event_dict[key] = redact(value)
     return event_dict
 

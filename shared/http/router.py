@@ -430,8 +430,12 @@ class Router:
         settings: Settings,
     ) -> None:
         headers = response.headers
+        # Headers.setdefault finds a missing header by raising KeyError, which cost more
+        # than the rest of a small request; one pass over the names set so far is cheap.
+        present = {name.lower() for name, _ in headers.items()}
         for name, value in _headers.SECURITY_HEADERS:
-            headers.setdefault(name, value)
+            if name.lower() not in present:
+                headers.add(name, value)
         headers["X-Correlation-ID"] = correlation_id
         for name, value in _headers.cors_headers(origin, settings.http.cors_allow_origins):
             headers[name] = value
