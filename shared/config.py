@@ -35,6 +35,9 @@ class HttpSettings(_Section):
     cors_allow_origins: tuple[str, ...] = ()
     cors_max_age_seconds: int = Field(default=600, ge=0, le=86_400)
     default_page_size: int = Field(default=50, ge=1, le=100)
+    # How many proxies in front of the function append to X-Forwarded-For: Google's front
+    # end adds one (the client's address, last); an external load balancer adds one more.
+    trusted_proxy_hops: int = Field(default=1, ge=0, le=5)
 
 
 class AuthSettings(_Section):

@@ -6,7 +6,9 @@ domains            = ["api.tributum.dev"]
 log_level          = "INFO"
 
 # Pinned version number of every secret the manifest declares (see infra/README.md).
-secret_versions = {}
+secret_versions = {
+  "jwt-signing-keys" = "1"
+}
 
 # Extra TRIBUTUM_* settings for every function, e.g. CORS origins.
 function_environment = {}

@@ -93,10 +93,20 @@ def _data_schema(route: Route, refs: dict[Any, Any], components: dict[str, Any])
     return {"type": "array", "items": item} if many else item
 
 
-def _parameters(route: Route) -> list[dict[str, Any]]:
+def _parameter_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    """A path or query model's schema; its $defs (enums, nested models) move to components."""
+    schema = model.model_json_schema(ref_template=_REF)
+    for name, definition in schema.pop("$defs", {}).items():
+        components.setdefault(name, definition)
+    return schema
+
+
+def _parameters(route: Route, components: dict[str, Any]) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = []
     path_props = (
-        route.params.model_json_schema().get("properties", {}) if route.params is not None else {}
+        _parameter_schema(route.params, components).get("properties", {})
+        if route.params is not None
+        else {}
     )
     for name in route.template.params:
         params.append(
@@ -108,7 +118,7 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
             }
         )
     if route.query is not None:
-        schema = route.query.model_json_schema()
+        schema = _parameter_schema(route.query, components)
         required = set(schema.get("required", []))
         for name, prop in schema.get("properties", {}).items():
             params.append(
@@ -141,6 +151,11 @@ def build_openapi(service: str, version: str, routes: Sequence[Route]) -> dict[s
         responses: dict[str, Any] = {}
         if route.status == 204:
             responses["204"] = {"description": "No content"}
+        elif not route.envelope:
+            responses[str(route.status)] = {
+                "description": "Success (the document itself, without the envelope)",
+                "content": {"application/json": {"schema": _data_schema(route, refs, components)}},
+            }
         else:
             responses[str(route.status)] = {
                 "description": "Success",
@@ -174,7 +189,7 @@ def build_openapi(service: str, version: str, routes: Sequence[Route]) -> dict[s
             "operationId": f"{service}.{route.operation_id}",
             "summary": route.summary,
             "tags": list(route.tags),
-            "parameters": _parameters(route),
+            "parameters": _parameters(route, components),
             "responses": responses,
         }
         if route.description and route.description != route.summary:

@@ -119,6 +119,8 @@ class Route:
     description: str
     tags: tuple[str, ...]
     before: tuple[Callable[[RequestContext], None], ...]
+    # False: the data is the whole body (documents others fetch as they are, e.g. a JWKS).
+    envelope: bool = True
 
     @property
     def path(self) -> str:
@@ -190,6 +192,7 @@ class Router:
         summary: str = "",
         tags: Iterable[str] = (),
         before: Iterable[Callable[[RequestContext], None]] = (),
+        envelope: bool = True,
     ) -> Callable[[Handler], Handler]:
         method = method.upper()
         if auth == "token" and permission is None:
@@ -215,6 +218,7 @@ class Router:
                 description=doc,
                 tags=tuple(tags) or (self.service,),
                 before=tuple(before),
+                envelope=envelope,
             )
             self._table.add(method, route.template, route)
             self.routes.append(route)
@@ -328,7 +332,7 @@ class Router:
             route=route,
             correlation_id=correlation_id,
             path_params=path_params,
-            client_ip=_client_ip(request),
+            client_ip=_client_ip(request, settings.http.trusted_proxy_hops),
         )
         return self._run(ctx, settings)
 
@@ -373,9 +377,11 @@ class Router:
         elif ctx.raw_body:
             raise errors.BadRequestError("this route takes no body", code="body_not_allowed")
         result = route.handler(ctx)
-        return self._encode(result, route.status, ctx.correlation_id)
+        return self._encode(result, route.status, ctx.correlation_id, envelope=route.envelope)
 
-    def _encode(self, result: Any, status: int, correlation_id: str) -> WerkzeugResponse:
+    def _encode(
+        self, result: Any, status: int, correlation_id: str, *, envelope: bool = True
+    ) -> WerkzeugResponse:
         meta: dict[str, Any] = {"correlation_id": correlation_id}
         headers: dict[str, str] = {}
         if isinstance(result, Reply):
@@ -389,7 +395,8 @@ class Router:
             data = data.items
         if status == 204:
             return WerkzeugResponse(status=204, headers=headers)
-        response = self._json_response({"data": data, "meta": meta}, status)
+        document = {"data": data, "meta": meta} if envelope else data
+        response = self._json_response(document, status)
         for name, value in headers.items():
             response.headers[name] = value
         return response
@@ -477,11 +484,18 @@ def _is_sequence(annotation: Any) -> bool:
     return False
 
 
-def _client_ip(request: Request) -> str | None:
-    # Behind Google's front ends the first X-Forwarded-For hop is the client.
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    first = forwarded.split(",")[0].strip()
-    return first or request.remote_addr
+def _client_ip(request: Request, trusted_hops: int) -> str | None:
+    """The caller's address as the last ``trusted_hops`` proxies saw it.
+
+    Every proxy appends the address it received from, so only the entries our own
+    front ends added can be trusted: a client may send any X-Forwarded-For it likes,
+    and taking its first entry would let it choose its own rate-limit bucket.
+    """
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",")]
+    hops = [hop for hop in hops if hop]
+    if trusted_hops and len(hops) >= trusted_hops:
+        return hops[-trusted_hops]
+    return request.remote_addr
 
 
 _DEFAULT_AUTHENTICATOR: Authenticator | None = None

@@ -67,6 +67,7 @@ from shared.payments.requests import (
     CreatePaymentRequest,
     RefundPaymentRequest,
 )
+from shared.payments.tax_link import check_tax_calculation
 from shared.resilience import RetryPolicy, is_firestore_contention, retry_call
 
 if TYPE_CHECKING:
@@ -136,6 +137,8 @@ def create_payment(
         created_by=actor,
         now=_now(),
     )
+    # Calculations never change once stored, so checking before the transaction is enough.
+    check_tax_calculation(db, tenant_id, payment)
     ref = payment_ref(db, tenant_id, payment.id)
 
     def attempt(transaction: Any) -> tuple[Payment, list[StagedEvent]]:

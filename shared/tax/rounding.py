@@ -36,3 +36,46 @@ def allocate(
     for i in ranked[: abs(difference)]:
         shares[i] += direction * unit
     return shares
+
+
+def apportion(weights: Sequence[int], seats: int) -> list[int]:
+    """Split ``seats`` whole units over non-negative ``weights`` by highest averages.
+
+    Webster / Sainte-Laguë: member j's k-th unit (k = 0, 1, ...) claims with priority
+    ``w_j / (k + 1/2)``, and the ``seats`` highest claims win (ties to the later
+    member). Unlike rounding each share and handing out the difference, this is
+    *house monotone*: one more seat never takes a unit from any member. A refund's
+    tax shares are differences of two apportionments (cumulative refunds), so
+    monotonicity is what keeps every share of every refund non-negative. When each
+    exact quota ``w_j * seats / sum(w)`` is whole, the shares are exactly those quotas.
+    """
+    from fractions import Fraction
+
+    if any(w < 0 for w in weights) or seats < 0:
+        raise ValueError("weights and seats must not be negative")
+    total = sum(weights)
+    if total == 0:
+        if seats:
+            raise ValueError("cannot apportion seats over zero weights")
+        return [0] * len(weights)
+    shares = [w * seats // total for w in weights]
+
+    def next_claim(j: int) -> tuple[Fraction, int]:
+        return Fraction(2 * weights[j], 2 * shares[j] + 1), j
+
+    def last_claim(j: int) -> tuple[Fraction, int]:
+        return Fraction(2 * weights[j], 2 * shares[j] - 1), j
+
+    members = range(len(weights))
+    while sum(shares) < seats:
+        shares[max(next_claim(j) for j in members)[1]] += 1
+    while True:
+        holding = [j for j in members if shares[j] > 0]
+        if not holding:
+            return shares
+        weakest = min(last_claim(j) for j in holding)
+        strongest = max(next_claim(j) for j in members)
+        if strongest <= weakest:
+            return shares
+        shares[weakest[1]] -= 1
+        shares[strongest[1]] += 1

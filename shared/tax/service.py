@@ -35,7 +35,13 @@ from shared.errors import (
 from shared.events.audit import audit_event
 from shared.events.envelope import EventEnvelope
 from shared.http.pagination import Page, decode_cursor, encode_cursor
-from shared.money import MoneyError, Rounding, round_to_currency, to_minor_units
+from shared.money import (
+    MoneyError,
+    Rounding,
+    from_minor_units,
+    round_to_currency,
+    to_minor_units,
+)
 from shared.tax import store
 from shared.tax.catalog import RateCatalog
 from shared.tax.engine import calculate
@@ -48,7 +54,7 @@ from shared.tax.model import (
     invalid,
 )
 from shared.tax.requests import TaxCalculationRequest
-from shared.tax.rounding import allocate
+from shared.tax.rounding import allocate, apportion
 from shared.tax.store import CatalogCache, CatalogChange, CatalogSnapshot, JurisdictionDocument
 
 if TYPE_CHECKING:
@@ -428,7 +434,16 @@ def _allocated_share(
     with localcontext(DECIMAL_CONTEXT):
         exact = [totals[code] * refunded / gross for code in codes]
         total = round_to_currency(sum(exact, Decimal(0)), currency, rounding)
-        shares = allocate(exact, total, currency, rounding)
+        weights = [to_minor_units(totals[code], currency) for code in codes]
+        sign = -1 if any(w < 0 for w in weights) else 1
+        if all(sign * w >= 0 for w in weights):
+            # Apportioned by highest averages, not allocate(): a later cumulative share
+            # must never be below an earlier one, or a small refund would reverse
+            # negative tax in one jurisdiction (and more in another).
+            units = apportion([sign * w for w in weights], sign * to_minor_units(total, currency))
+            shares = [from_minor_units(sign * u, currency) for u in units]
+        else:
+            shares = allocate(exact, total, currency, rounding)
     return dict(zip(codes, shares, strict=True))
 
 

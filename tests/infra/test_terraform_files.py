@@ -149,7 +149,8 @@ def test_the_indexes_the_ledger_and_users_queries_need_are_declared() -> None:
         (i["collection_group"], tuple(f["field"] for f in i["fields"]))
         for i in _firestore_config()["composite_indexes"]
     }
-    assert ("entries", ("account_id", "effective_date")) in declared
+    # LedgerService.list_account_entries: account_ids CONTAINS, effective_date range/order.
+    assert ("entries", ("account_ids", "effective_date")) in declared
     assert ("users_read", ("tenant_id", "created_at")) in declared
 
 

@@ -903,3 +903,57 @@ def test_the_handler_is_a_plain_function_named_after_the_service() -> None:
     handler = router.handler
     assert handler is router.handler
     assert handler.__name__ == "journal_handler"
+
+
+# -- bare documents and client addresses -------------------------------------------------------
+
+
+def test_a_bare_route_answers_its_data_alone_with_the_usual_headers() -> None:
+    router = Router("bare")
+
+    @router.get("/.well-known/keys", auth="public", envelope=False)
+    def keys(ctx: RequestContext) -> Reply:
+        return Reply({"keys": [{"kid": "k1"}]}, headers={"Cache-Control": "public, max-age=300"})
+
+    response = RouterClient(router).get("/.well-known/keys", headers={"X-Correlation-ID": "c-9"})
+    assert response.status_code == 200
+    assert orjson.loads(response.get_data()) == {"keys": [{"kid": "k1"}]}
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    assert response.headers["X-Correlation-ID"] == "c-9"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "hops", "expected"),
+    [
+        # What the client wrote comes first; the front end appends the address it saw.
+        ("6.6.6.6, 203.0.113.7", 1, "203.0.113.7"),
+        ("203.0.113.7", 1, "203.0.113.7"),
+        # Behind a load balancer too: the client as the load balancer saw it.
+        ("6.6.6.6, 203.0.113.7, 35.191.0.1", 2, "203.0.113.7"),
+        # Fewer entries than trusted hops: nothing in the header can be trusted, so the
+        # socket peer it is (the test client has none).
+        ("203.0.113.7", 2, None),
+        ("", 1, None),
+        ("6.6.6.6", 0, None),
+    ],
+)
+def test_the_client_address_is_the_one_our_proxies_saw(
+    forwarded: str, hops: int, expected: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.config import reset_settings
+
+    monkeypatch.setenv("TRIBUTUM_HTTP__TRUSTED_PROXY_HOPS", str(hops))
+    reset_settings()
+    seen: list[str | None] = []
+    router = Router("addresses")
+
+    @router.get("/v1/whoami", auth="public")
+    def whoami(ctx: RequestContext) -> dict[str, str]:
+        seen.append(ctx.client_ip)
+        return {}
+
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    assert RouterClient(router).get("/v1/whoami", headers=headers).status_code == 200
+    reset_settings()
+    assert seen == [expected]

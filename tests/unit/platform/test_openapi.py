@@ -305,3 +305,46 @@ def test_serving_the_document_can_be_turned_off(
 ) -> None:
     monkeypatch.setenv("TRIBUTUM_FEATURES__SERVE_OPENAPI", "false")
     assert problem(RouterClient(build_router()).get("/_meta/openapi.json"))["status"] == 404
+
+
+def test_enum_query_and_path_parameters_keep_the_document_valid() -> None:
+    from enum import StrEnum
+
+    class Colour(StrEnum):
+        RED = "red"
+        BLUE = "blue"
+
+    class ColourQuery(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        colour: Colour | None = None
+
+    class ColourPath(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        colour: Colour
+
+    def list_paints(ctx: RequestContext) -> None:
+        return None
+
+    def get_paint(ctx: RequestContext) -> None:
+        return None
+
+    router = Router("enums")
+    router.get("/v1/paints", auth="public", query=ColourQuery)(list_paints)
+    router.get("/v1/paints/{colour}", auth="public", params=ColourPath)(get_paint)
+    document = router.openapi()
+    assert_valid_openapi_31(document)
+    assert document["components"]["schemas"]["Colour"]["enum"] == ["red", "blue"]
+
+
+def test_a_bare_route_documents_its_data_without_the_envelope() -> None:
+    class KeySetOut(BaseModel):
+        keys: list[dict[str, str]]
+
+    router = Router("bare")
+    router.get("/.well-known/keys", auth="public", response=KeySetOut, envelope=False)(_handler)
+    document = router.openapi()
+    assert_valid_openapi_31(document)
+    schema = document["paths"]["/.well-known/keys"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"]
+    assert schema == {"$ref": "#/components/schemas/KeySetOut"}

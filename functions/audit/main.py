@@ -1,0 +1,98 @@
+"""audit: read and verify the tenant's tamper-evident audit trail (admins and owners)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.audit import VerifyReport, list_records, verify_chain
+from shared.clients import firestore_client
+from shared.http import Page, PageQuery, RequestContext, Router
+from shared.identity.roles import Permission
+
+router = Router("audit")
+READ = Permission.AUDIT_READ.value
+
+
+class AuditQuery(PageQuery):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    actor: str | None = Field(
+        default=None, max_length=200, description="a user id, or system:<name>"
+    )
+    action: str | None = Field(default=None, max_length=200, examples=["payment.created"])
+    resource_type: str | None = Field(default=None, max_length=100, examples=["payment"])
+    resource_id: str | None = Field(default=None, max_length=500)
+    occurred_from: datetime | None = Field(default=None, description="inclusive")
+    occurred_to: datetime | None = Field(default=None, description="exclusive")
+
+
+class ResourceOut(BaseModel):
+    type: str | None
+    id: str | None
+
+
+class AuditRecordOut(BaseModel):
+    seq: int
+    hash: str | None
+    prev_hash: str | None
+    event_id: str | None
+    action: str | None
+    actor: dict[str, Any] | None
+    actor_id: str | None
+    resource: ResourceOut
+    outcome: str | None
+    details: dict[str, Any] | None
+    occurred_at: str | None
+    recorded_at: str | None
+    correlation_id: str | None
+    source: str | None
+    subject: str | None
+
+
+class ChainProblemOut(BaseModel):
+    kind: str
+    seq: int | None
+    detail: str
+
+
+class VerifyReportOut(BaseModel):
+    tenant_id: str
+    ok: bool
+    records_checked: int
+    last_seq: int
+    last_hash: str | None
+    head_seq: int | None
+    head_hash: str | None
+    first_problem: ChainProblemOut | None
+    problems: list[ChainProblemOut]
+    problem_count: int
+
+
+@router.get("/v1/audit", permission=READ, query=AuditQuery, response=[AuditRecordOut])
+def list_audit_records(ctx: RequestContext) -> Page:
+    """The tenant's audit records, most recent first; filters by actor, action, resource, time."""
+    q: AuditQuery = ctx.query
+    return list_records(
+        firestore_client(),
+        ctx.tenant_id,
+        actor=q.actor,
+        action=q.action,
+        resource_type=q.resource_type,
+        resource_id=q.resource_id,
+        occurred_from=q.occurred_from,
+        occurred_to=q.occurred_to,
+        limit=q.limit,
+        cursor=q.cursor,
+    )
+
+
+@router.get("/v1/audit/verify", permission=READ, response=VerifyReportOut)
+def verify_audit_chain(ctx: RequestContext) -> VerifyReport:
+    """Re-hash the tenant's chain; reports the first record altered, removed or misplaced."""
+    return verify_chain(firestore_client(), ctx.tenant_id)
+
+
+handle = router.handler

@@ -1,0 +1,76 @@
+"""auth: login (token pair), refresh-token rotation, logout, and the public signing keys."""
+
+from __future__ import annotations
+
+import threading
+
+from shared.auth.runtime import password_hasher, session_service, token_verifier
+from shared.clients import firestore_client
+from shared.http import Reply, RequestContext, Router
+from shared.ratelimit import LoginThrottle
+from shared.users import login
+from shared.users.requests import JwksOut, LoginRequest, RefreshRequest, TokenOut
+
+router = Router("auth")
+JWKS_PATH = "/.well-known/jwks.json"
+# Verifiers may cache the keys this long; a new key is published ahead of its use.
+JWKS_MAX_AGE_SECONDS = 300
+
+_throttle_lock = threading.Lock()
+_throttle: LoginThrottle | None = None
+
+
+def _login_throttle() -> LoginThrottle:
+    global _throttle
+    with _throttle_lock:
+        if _throttle is None:
+            _throttle = LoginThrottle.firestore(firestore_client())
+        return _throttle
+
+
+@router.post("/v1/auth/token", auth="public", body=LoginRequest, response=TokenOut)
+def issue_tokens(ctx: RequestContext) -> Reply:
+    """Email and password for an access token and a refresh token (429 when throttled)."""
+    pair = login.log_in(
+        firestore_client(),
+        raw_email=ctx.body.email,
+        password=ctx.body.password,
+        client_ip=ctx.client_ip,
+        throttle=_login_throttle(),
+        hasher=password_hasher(),
+        sessions=session_service(),
+    )
+    return Reply(pair, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/v1/auth/refresh", auth="public", body=RefreshRequest, response=TokenOut)
+def refresh_tokens(ctx: RequestContext) -> Reply:
+    """A new token pair for a refresh token; a reused one revokes its whole session."""
+    pair = login.refresh(
+        firestore_client(),
+        ctx.body.refresh_token,
+        sessions=session_service(),
+        verifier=token_verifier(),
+        client_ip=ctx.client_ip,
+    )
+    return Reply(pair, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/v1/auth/logout", permission="users:read_self", status=204)
+def log_out(ctx: RequestContext) -> Reply:
+    """Revoke the presented access token and end its session's refresh tokens."""
+    login.log_out(firestore_client(), ctx.principal, sessions=session_service())
+    return Reply(None, status=204)
+
+
+# JWT libraries and gateways fetch the JWKS as a bare {"keys": [...]} document.
+@router.get(JWKS_PATH, auth="public", response=JwksOut, envelope=False)
+def signing_keys(ctx: RequestContext) -> Reply:
+    """The public keys that verify tokens now (JWKS), including keys in a rotation overlap."""
+    return Reply(
+        token_verifier().jwks(),
+        headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE_SECONDS}"},
+    )
+
+
+handle = router.handler

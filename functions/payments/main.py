@@ -1,0 +1,228 @@
+"""payments: create, read, list, capture, cancel and refund payments (issue #5).
+
+Requests are accepted here and carried out by the ``process_payment`` consumer: a
+new payment answers 202 in ``requested`` with a ``payment.requested`` event staged
+in the same transaction; capture, cancel and refunds answer 202 with the pending
+action or refund. Clients poll ``GET /v1/payments/{payment_id}`` for the outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.clients import firestore_client
+from shared.http import Page, Reply, RequestContext, Router
+from shared.identity.roles import Permission
+from shared.payments import (
+    CancelPaymentRequest,
+    CapturePaymentRequest,
+    CreatePaymentRequest,
+    ListPaymentsQuery,
+    Payment,
+    RefundPaymentRequest,
+    RefundRequested,
+)
+from shared.payments import service as payments
+
+router = Router("payments")
+READ = Permission.PAYMENTS_READ.value
+CREATE = Permission.PAYMENTS_CREATE.value
+CAPTURE = Permission.PAYMENTS_CAPTURE.value
+REFUND = Permission.PAYMENTS_REFUND.value
+
+
+class PaymentPath(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payment_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class RefundOut(BaseModel):
+    id: str
+    amount: str
+    status: str
+    reason: str
+    requested_at: str
+    completed_at: str | None
+    provider_reference: str | None
+    ledger_entry_id: str | None
+    failure_code: str | None
+    failure_reason: str | None
+
+
+class PendingActionOut(BaseModel):
+    id: str
+    type: str
+    amount: str | None
+    reason: str
+    requested_at: str
+
+
+class PaymentOut(BaseModel):
+    id: str
+    status: str
+    amount: str
+    currency: str
+    authorized_amount: str
+    captured_amount: str
+    refunded_amount: str
+    refundable_amount: str
+    payer_ref: str
+    payee_ref: str
+    description: str
+    tax_calculation_id: str | None
+    capture_mode: str
+    provider_reference: str | None
+    failure_code: str | None
+    failure_reason: str | None
+    refunds: list[RefundOut]
+    pending_action: PendingActionOut | None
+    ledger_hold_id: str | None
+    ledger_capture_entry_id: str | None
+    authorization_expires_at: str | None
+    version: int
+    created_at: str
+    updated_at: str
+    authorized_at: str | None
+    captured_at: str | None
+    settled_at: str | None
+    cancelled_at: str | None
+    failed_at: str | None
+    created_by: dict[str, Any]
+
+
+class RefundRequestedOut(BaseModel):
+    payment: PaymentOut
+    refund: RefundOut
+
+
+def _actor(ctx: RequestContext) -> dict[str, str]:
+    return {"user_id": str(ctx.principal.user_id), "role": str(ctx.principal.role)}
+
+
+def _out(payment: Payment) -> dict[str, Any]:
+    # The method token stays server-side: it is a credential for charging the payer.
+    return payment.to_json(include_method_token=False)
+
+
+def _accepted(payment: Payment) -> Reply:
+    return Reply(_out(payment), status=202, headers={"Location": f"/v1/payments/{payment.id}"})
+
+
+@router.post(
+    "/v1/payments",
+    body=CreatePaymentRequest,
+    response=PaymentOut,
+    status=202,
+    permission=CREATE,
+    idempotency="required",
+)
+def create_payment(ctx: RequestContext) -> Reply:
+    """Request a payment; it is authorized (and captured, in automatic mode) asynchronously."""
+    payment = payments.create_payment(
+        firestore_client(),
+        ctx.tenant_id,
+        ctx.body,
+        actor=_actor(ctx),
+        correlation_id=ctx.correlation_id,
+    )
+    return _accepted(payment)
+
+
+@router.get("/v1/payments", permission=READ, query=ListPaymentsQuery, response=[PaymentOut])
+def list_payments(ctx: RequestContext) -> Page:
+    """The tenant's payments, newest first; filters by status, payer and creation time."""
+    q: ListPaymentsQuery = ctx.query
+    page = payments.list_payments(
+        firestore_client(),
+        ctx.tenant_id,
+        status=q.status,
+        payer_ref=q.payer_ref,
+        created_from=q.created_from,
+        created_to=q.created_to,
+        limit=q.limit,
+        cursor=q.cursor,
+    )
+    return Page([_out(p) for p in page.items], page.next_cursor)
+
+
+@router.get("/v1/payments/{payment_id}", params=PaymentPath, permission=READ, response=PaymentOut)
+def get_payment(ctx: RequestContext) -> dict[str, Any]:
+    """One payment with its refunds and any pending capture or cancellation."""
+    return _out(payments.get_payment(firestore_client(), ctx.tenant_id, ctx.params.payment_id))
+
+
+@router.post(
+    "/v1/payments/{payment_id}/capture",
+    params=PaymentPath,
+    body=CapturePaymentRequest,
+    response=PaymentOut,
+    status=202,
+    permission=CAPTURE,
+    idempotency="required",
+)
+def capture_payment(ctx: RequestContext) -> Reply:
+    """Capture an authorized payment, in full or in part (the rest is released)."""
+    payment = payments.request_capture(
+        firestore_client(),
+        ctx.tenant_id,
+        ctx.params.payment_id,
+        ctx.body,
+        actor=_actor(ctx),
+        correlation_id=ctx.correlation_id,
+    )
+    return _accepted(payment)
+
+
+@router.post(
+    "/v1/payments/{payment_id}/cancel",
+    params=PaymentPath,
+    body=CancelPaymentRequest,
+    response=PaymentOut,
+    status=202,
+    permission=CAPTURE,
+    idempotency="required",
+)
+def cancel_payment(ctx: RequestContext) -> Reply:
+    """Release an authorized payment that was not captured."""
+    payment = payments.request_cancel(
+        firestore_client(),
+        ctx.tenant_id,
+        ctx.params.payment_id,
+        ctx.body,
+        actor=_actor(ctx),
+        correlation_id=ctx.correlation_id,
+    )
+    return _accepted(payment)
+
+
+@router.post(
+    "/v1/payments/{payment_id}/refunds",
+    params=PaymentPath,
+    body=RefundPaymentRequest,
+    response=RefundRequestedOut,
+    status=202,
+    permission=REFUND,
+    idempotency="required",
+)
+def refund_payment(ctx: RequestContext) -> Reply:
+    """Refund a captured payment in full or in part; never more than what is still captured."""
+    requested: RefundRequested = payments.request_refund(
+        firestore_client(),
+        ctx.tenant_id,
+        ctx.params.payment_id,
+        ctx.body,
+        actor=_actor(ctx),
+        correlation_id=ctx.correlation_id,
+    )
+    payment = requested.payment
+    return Reply(
+        {"payment": _out(payment), "refund": requested.refund.to_json(payment.currency)},
+        status=202,
+        headers={"Location": f"/v1/payments/{payment.id}"},
+    )
+
+
+handle = router.handler

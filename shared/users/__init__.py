@@ -1,0 +1,10 @@
+"""Users and tenants: the write model, its events, and the ``users_read`` projection.
+
+* ``model``: pure rules (new users, profile and role changes, versioning, what the
+  projection keeps);
+* ``requests``: the pydantic models of the identity functions and of the event data;
+* ``service``: the Firestore use cases of the signup, auth and users functions;
+* ``projection``: the ``project_users`` consumer's effect.
+
+``service`` and ``projection`` import Firestore lazily; ``model`` has no I/O.
+"""

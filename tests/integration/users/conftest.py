@@ -1,0 +1,134 @@
+"""The identity functions (signup, auth, users, project_users) against the emulators.
+
+Nothing stands in for the identity stack: tokens are issued by the real session
+service from a locally generated signing key, and every protected route goes
+through the router's default ``BearerAuthenticator``. The topics the functions
+publish to exist, so publishing after a commit really happens; the projection is
+fed by push deliveries of the events the write side put in its outbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import orjson
+import pytest
+from google.api_core.exceptions import AlreadyExists
+
+from shared.auth.runtime import reset_auth_runtime, session_service
+from shared.clients import reset_clients
+from shared.config import reset_settings
+from shared.events.audit import AUDIT_TOPIC
+from shared.events.outbox import OUTBOX_COLLECTION
+from shared.users.model import USER_EVENTS_TOPIC
+from tests.integration.events.conftest import push_event
+from tests.support.http import Answer, RouterClient, load_function
+
+# Collections a refused signup or user change must leave as they were.
+WRITE_COLLECTIONS = ("users", "user_emails", "tenants", "outbox")
+PASSWORD = "correct horse battery staple"
+
+
+def documents(db: Any, collection: str) -> dict[str, dict[str, Any]]:
+    return {s.id: s.to_dict() or {} for s in db.collection(collection).stream()}
+
+
+def snapshot_of_writes(db: Any) -> dict[str, dict[str, dict[str, Any]]]:
+    return {name: documents(db, name) for name in WRITE_COLLECTIONS}
+
+
+def outbox_events(db: Any, event_type: str | None = None) -> list[dict[str, Any]]:
+    """The outbox's envelopes (oldest first) with the record's topic and status added."""
+    records = sorted(documents(db, OUTBOX_COLLECTION).values(), key=lambda r: r["created_at"])
+    envelopes = [
+        {**orjson.loads(r["data"]), "_topic": r["topic"], "_status": r["status"]} for r in records
+    ]
+    return [e for e in envelopes if event_type is None or e["type"] == event_type]
+
+
+@dataclass
+class Identity:
+    """The four functions and the database, with helpers for the common steps."""
+
+    db: Any
+    project_id: str
+    signup: RouterClient
+    auth: RouterClient
+    users: RouterClient
+    projector: ModuleType
+    projected_ids: set[str]
+
+    def sign_up(self, email: str, name: str = "Ada Lovelace", **extra: Any) -> Answer:
+        body = {"email": email, "password": PASSWORD, "name": name, **extra}
+        return self.signup.post("/v1/signup", json=body)
+
+    def owner(self, email: str) -> dict[str, Any]:
+        answer = self.sign_up(email)
+        assert answer.status == 201, answer.json
+        user: dict[str, Any] = answer.data
+        return user
+
+    def token_for(self, user: dict[str, Any], role: str | None = None) -> str:
+        pair = session_service().start(
+            user_id=user["id"], tenant_id=user["tenant_id"], role=role or user["role"]
+        )
+        return pair.access.token
+
+    def login(self, email: str, password: str = PASSWORD) -> Answer:
+        return self.auth.post("/v1/auth/token", json={"email": email, "password": password})
+
+    def project(self) -> int:
+        """Push every user event of the outbox not pushed yet to project_users."""
+        pushed = 0
+        for envelope in outbox_events(self.db):
+            if envelope["_topic"] != USER_EVENTS_TOPIC or envelope["id"] in self.projected_ids:
+                continue
+            self.push(envelope)
+            self.projected_ids.add(envelope["id"])
+            pushed += 1
+        return pushed
+
+    def push(self, envelope: dict[str, Any]) -> None:
+        data = orjson.dumps({k: v for k, v in envelope.items() if not k.startswith("_")})
+        attributes = {"type": envelope["type"], "correlation_id": envelope["correlation_id"]}
+        self.projector.handle(push_event(self.project_id, USER_EVENTS_TOPIC, data, attributes))
+
+
+@pytest.fixture
+def identity(
+    firestore_client: Any,
+    emulators: Any,
+    pubsub_publisher: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Identity]:
+    monkeypatch.setenv("TRIBUTUM_SECRETS__BACKEND", "local")
+    monkeypatch.setenv("TRIBUTUM_SECRETS__LOCAL_DIR", str(tmp_path / "secrets"))
+    monkeypatch.delenv("TRIBUTUM_SECRET_JWT_SIGNING_KEYS", raising=False)
+    reset_settings()
+    reset_clients()
+    reset_auth_runtime()
+    for topic in (USER_EVENTS_TOPIC, AUDIT_TOPIC):
+        with contextlib.suppress(AlreadyExists):
+            pubsub_publisher.create_topic(
+                name=pubsub_publisher.topic_path(emulators.project_id, topic)
+            )
+    auth = load_function("auth")
+    yield Identity(
+        db=firestore_client,
+        project_id=emulators.project_id,
+        signup=RouterClient(load_function("signup").router),
+        auth=RouterClient(auth.router),
+        users=RouterClient(load_function("users").router),
+        projector=load_function("project_users"),
+        projected_ids=set(),
+    )
+    auth._throttle = None
+    reset_auth_runtime()
+    reset_settings()
+    reset_clients()
