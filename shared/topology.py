@@ -166,8 +166,11 @@ class Topic(_Strict):
 class Secret(_Strict):
     name: str
     description: str
-    # Local backend: how a dev value is produced on first start.
-    local: Literal["ec_p256_private_key", "random_token"] = "random_token"
+    # Local backend: how a dev value is produced on first start ("derived_from_signing_keys":
+    # the public halves of the local signing key, see shared/auth/runtime.py).
+    local: Literal["ec_p256_private_key", "random_token", "derived_from_signing_keys"] = (
+        "random_token"
+    )
 
     @field_validator("name")
     @classmethod

@@ -7,7 +7,8 @@ log_level          = "INFO"
 
 # Pinned version number of every secret the manifest declares (see infra/README.md).
 secret_versions = {
-  "jwt-signing-keys" = "1"
+  "jwt-signing-keys"      = "1"
+  "jwt-verification-keys" = "1"
 }
 
 # Extra TRIBUTUM_* settings for every function, e.g. CORS origins.

@@ -59,18 +59,13 @@ def thumbprint(public_key: ec.EllipticCurvePublicKey) -> str:
 
 
 @dataclass(frozen=True)
-class SigningKey:
+class VerificationKey:
+    """The public half of a signing key, with the same validity: all a verifier needs."""
+
     kid: str
-    private_key: ec.EllipticCurvePrivateKey
+    public_key: ec.EllipticCurvePublicKey
     created_at: datetime
     retired_at: datetime | None = None
-
-    @property
-    def public_key(self) -> ec.EllipticCurvePublicKey:
-        return self.private_key.public_key()
-
-    def signs_at(self, now: datetime) -> bool:
-        return self.created_at <= now and (self.retired_at is None or now < self.retired_at)
 
     def verifies_at(self, now: datetime, overlap: timedelta) -> bool:
         """Whether tokens signed by this key are accepted at ``now``.
@@ -91,6 +86,37 @@ class SigningKey:
             "alg": ALGORITHM,
             "use": "sig",
         }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.jwk(),
+            "created_at": _iso(self.created_at),
+            "retired_at": _iso(self.retired_at) if self.retired_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key: ec.EllipticCurvePrivateKey
+    created_at: datetime
+    retired_at: datetime | None = None
+
+    @property
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return self.private_key.public_key()
+
+    def public(self) -> VerificationKey:
+        return VerificationKey(self.kid, self.public_key, self.created_at, self.retired_at)
+
+    def signs_at(self, now: datetime) -> bool:
+        return self.created_at <= now and (self.retired_at is None or now < self.retired_at)
+
+    def verifies_at(self, now: datetime, overlap: timedelta) -> bool:
+        return self.public().verifies_at(now, overlap)
+
+    def jwk(self) -> dict[str, str]:
+        return self.public().jwk()
 
     def to_json(self) -> dict[str, Any]:
         pem = self.private_key.private_bytes(
@@ -181,6 +207,61 @@ class KeySet:
         """Drop keys whose overlap window has ended (they verify nothing any more)."""
         return KeySet(key for key in self._keys if key.verifies_at(now, overlap))
 
+    def public(self) -> VerificationKeySet:
+        """The public halves: the value of the verification-keys secret."""
+        return VerificationKeySet(key.public() for key in self._keys)
+
+
+class VerificationKeySet:
+    """Public keys only, with their validity: what functions that only verify tokens hold.
+
+    Its secret (``jwt-verification-keys``) is ``{"keys": [JWK + created_at/retired_at]}``,
+    written beside each new version of the signing keys (``python -m shared.auth.keytool``).
+    A private key set is accepted too and reduced to its public halves, so a local
+    stack can derive it from its development signing key.
+    """
+
+    def __init__(self, keys: Iterable[VerificationKey]) -> None:
+        self._keys = tuple(sorted(keys, key=lambda k: k.created_at, reverse=True))
+        if not self._keys:
+            raise KeySetError("the key set holds no keys")
+        self._by_kid: dict[str, VerificationKey] = {}
+        for key in self._keys:
+            if key.kid in self._by_kid:
+                raise KeySetError(f"duplicate kid {key.kid!r} in the key set")
+            self._by_kid[key.kid] = key
+
+    @property
+    def keys(self) -> tuple[VerificationKey, ...]:
+        return self._keys
+
+    @classmethod
+    def from_secret(cls, value: str) -> VerificationKeySet:
+        text = value.strip()
+        if text.startswith("-----BEGIN") or '"private_key"' in text:
+            return KeySet.from_secret(text).public()
+        try:
+            document = json.loads(text)
+        except ValueError:
+            raise KeySetError("the verification key set is not JSON") from None
+        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+            raise KeySetError('the verification key set must be a JSON object {"keys": [...]}')
+        return cls(_parse_public_key(entry, index) for index, entry in enumerate(document["keys"]))
+
+    def to_secret(self) -> str:
+        return json.dumps({"keys": [key.to_json() for key in self._keys]}, indent=2)
+
+    def verification_key(
+        self, kid: str, now: datetime, overlap: timedelta
+    ) -> VerificationKey | None:
+        key = self._by_kid.get(kid)
+        if key is None or not key.verifies_at(now, overlap):
+            return None
+        return key
+
+    def jwks(self, now: datetime, overlap: timedelta) -> dict[str, list[dict[str, str]]]:
+        return {"keys": [key.jwk() for key in self._keys if key.verifies_at(now, overlap)]}
+
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -224,3 +305,38 @@ def _parse_key(entry: object, index: int) -> SigningKey:
     if retired_at is not None and retired_at < created_at:
         raise KeySetError(f"{where}.retired_at is before its created_at")
     return SigningKey(kid, _load_private_key(pem, f"{where}.private_key"), created_at, retired_at)
+
+
+def _b64url_decode(value: object, what: str) -> int:
+    if not isinstance(value, str) or not value:
+        raise KeySetError(f"{what} must be a base64url string")
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except ValueError:
+        raise KeySetError(f"{what} is not base64url") from None
+    if len(raw) != 32:
+        raise KeySetError(f"{what} must encode 32 bytes (P-256)")
+    return int.from_bytes(raw, "big")
+
+
+def _parse_public_key(entry: object, index: int) -> VerificationKey:
+    where = f"keys[{index}]"
+    if not isinstance(entry, dict):
+        raise KeySetError(f"{where} must be an object")
+    kid = entry.get("kid")
+    if not isinstance(kid, str) or not kid or len(kid) > 128:
+        raise KeySetError(f"{where}.kid must be a non-empty string of at most 128 characters")
+    if entry.get("kty") != "EC" or entry.get("crv") != "P-256":
+        raise KeySetError(f"{where} must be an EC P-256 JWK (ES256)")
+    x = _b64url_decode(entry.get("x"), f"{where}.x")
+    y = _b64url_decode(entry.get("y"), f"{where}.y")
+    try:
+        public_key = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+    except ValueError:
+        raise KeySetError(f"{where} is not a point on P-256") from None
+    created_at = _parse_time(entry.get("created_at"), f"{where}.created_at")
+    retired_raw = entry.get("retired_at")
+    retired_at = None if retired_raw is None else _parse_time(retired_raw, f"{where}.retired_at")
+    if retired_at is not None and retired_at < created_at:
+        raise KeySetError(f"{where}.retired_at is before its created_at")
+    return VerificationKey(kid, public_key, created_at, retired_at)

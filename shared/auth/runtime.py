@@ -3,9 +3,13 @@
     from shared.auth.runtime import password_hasher, session_service, token_verifier
 
 HTTP functions get token verification through the router without calling these; the
-signup, auth and users functions use ``session_service()`` and ``password_hasher()``.
-Signing keys come from the secret ``jwt-signing-keys`` (a JSON key set, or a PEM key:
-the local backend generates one on first use).
+auth function uses ``session_service()``, signup and users ``password_hasher()``.
+
+Two secrets, for least privilege: ``jwt-signing-keys`` (private; a JSON key set or a
+PEM key) only where tokens are issued, and ``jwt-verification-keys`` (the public
+halves, see :class:`~shared.auth.keys.VerificationKeySet`) wherever tokens are
+checked. Locally the signing key is generated on first use and, when no verification
+secret is set, the verification keys are derived from it.
 """
 
 from __future__ import annotations
@@ -13,43 +17,63 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from shared.auth.families import FirestoreRefreshTokenFamilies
-from shared.auth.keys import KeySet
+from shared.auth.keys import KeySet, VerificationKeySet
 from shared.auth.passwords import PasswordHasher
 from shared.auth.revocation import FirestoreRevocationStore
 from shared.auth.sessions import SessionService
 from shared.auth.tokens import TokenIssuer, TokenSettings, TokenVerifier
 from shared.identity.passwords import PasswordPolicy
-from shared.secrets import GeneratedSecretKind, SecretStore, secret_store
+from shared.secrets import GeneratedSecretKind, SecretNotFoundError, SecretStore, secret_store
 
 SIGNING_KEYS_SECRET = "jwt-signing-keys"  # noqa: S105 - a secret's name
+VERIFICATION_KEYS_SECRET = "jwt-verification-keys"  # noqa: S105 - a secret's name
 GENERATED_SECRETS: dict[str, GeneratedSecretKind] = {SIGNING_KEYS_SECRET: "ec_p256_private_key"}
 
 T = TypeVar("T")
+K = TypeVar("K", KeySet, VerificationKeySet)
 _lock = threading.RLock()
 _instances: dict[str, Any] = {}
 
 
-class SecretKeySource:
+class SecretKeySource(Generic[K]):
     """The current key set from a secret; re-parsed only when the secret's value changes."""
 
-    def __init__(self, store: SecretStore, name: str = SIGNING_KEYS_SECRET) -> None:
+    def __init__(
+        self,
+        store: SecretStore,
+        name: str,
+        parse: Callable[[str], K],
+        *,
+        fallback: str | None = None,
+    ) -> None:
         self._store = store
         self._name = name
+        self._parse: Callable[[str], K] = parse
+        # Local backend only: read this secret instead when ``name`` is not set.
+        self._fallback = fallback
         self._lock = threading.Lock()
-        self._parsed: tuple[str, KeySet] | None = None
+        self._parsed: tuple[str, K] | None = None
 
-    def __call__(self) -> KeySet:
-        value = self._store.get(self._name)
+    def _value(self) -> str:
+        try:
+            return self._store.get(self._name)
+        except SecretNotFoundError:
+            if self._fallback is None:
+                raise
+            return self._store.get(self._fallback)
+
+    def __call__(self) -> K:
+        value = self._value()
         parsed = self._parsed
         if parsed is not None and parsed[0] == value:
             return parsed[1]
         with self._lock:
             parsed = self._parsed
             if parsed is None or parsed[0] != value:
-                parsed = (value, KeySet.from_secret(value))
+                parsed = (value, self._parse(value))
                 self._parsed = parsed
             return parsed[1]
 
@@ -92,8 +116,29 @@ def token_settings() -> TokenSettings:
     return _once("token_settings", build)
 
 
-def key_source() -> SecretKeySource:
-    return _once("key_source", lambda: SecretKeySource(instance_secret_store()))
+def key_source() -> SecretKeySource[KeySet]:
+    """The private signing keys (only functions that issue tokens hold this secret)."""
+    return _once(
+        "key_source",
+        lambda: SecretKeySource(instance_secret_store(), SIGNING_KEYS_SECRET, KeySet.from_secret),
+    )
+
+
+def verification_key_source() -> SecretKeySource[VerificationKeySet]:
+    """The public verification keys; locally derived from the dev signing key if unset."""
+
+    def build() -> SecretKeySource[VerificationKeySet]:
+        from shared.config import get_settings
+
+        local = get_settings().secrets_backend != "secret_manager"
+        return SecretKeySource(
+            instance_secret_store(),
+            VERIFICATION_KEYS_SECRET,
+            VerificationKeySet.from_secret,
+            fallback=SIGNING_KEYS_SECRET if local else None,
+        )
+
+    return _once("verification_key_source", build)
 
 
 def token_verifier() -> TokenVerifier:
@@ -101,7 +146,9 @@ def token_verifier() -> TokenVerifier:
         from shared.clients import firestore_client
 
         return TokenVerifier(
-            token_settings(), key_source(), FirestoreRevocationStore(firestore_client())
+            token_settings(),
+            verification_key_source(),
+            FirestoreRevocationStore(firestore_client()),
         )
 
     return _once("token_verifier", build)

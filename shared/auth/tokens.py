@@ -25,11 +25,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import jwt
 
-from shared.auth.keys import ALGORITHM, KeySet, KeySetError
+from shared.auth.keys import ALGORITHM, KeySet, KeySetError, VerificationKeySet
 from shared.errors import ServiceUnavailableError, UnauthorizedError
 from shared.identity.roles import ROLE_NAMES, Role
 from shared.logger import get_logger
@@ -63,6 +63,8 @@ _MAX_ID_LENGTH = 128
 DEFAULT_LEEWAY_SECONDS = 10
 
 KeySource = Callable[[], KeySet]
+# Verifying needs only public keys: functions that never sign hold no private key.
+VerificationKeySource = Callable[[], KeySet | VerificationKeySet]
 
 
 def _log() -> Any:
@@ -233,7 +235,7 @@ class TokenVerifier:
     def __init__(
         self,
         settings: TokenSettings,
-        keys: KeySource,
+        keys: VerificationKeySource,
         revocations: RevocationStore,
         *,
         clock: Callable[[], float] = time.time,
@@ -308,11 +310,14 @@ class TokenVerifier:
         return _claims_from_payload(payload)
 
 
+_Keys = TypeVar("_Keys", bound=KeySet | VerificationKeySet)
+
+
 def _unavailable() -> ServiceUnavailableError:
     return ServiceUnavailableError("token signing keys are unavailable", code="auth_unavailable")
 
 
-def _current_keys(keys: KeySource) -> KeySet:
+def _current_keys(keys: Callable[[], _Keys]) -> _Keys:
     """The key set now; a broken or unreadable secret is our fault (503), not the caller's."""
     try:
         return keys()
