@@ -13,6 +13,8 @@ from shared.users.requests import UserSnapshot
 @event_consumer(
     "project_users",
     accepts={USER_CREATED: [1], USER_UPDATED: [1], USER_ROLE_CHANGED: [1]},
+    # Its only effect is the projection inside run_once, which deduplicates itself.
+    check_duplicate_first=False,
 )
 def handle(envelope: EventEnvelope, context: EventContext) -> None:
     snapshot = context.parse_data(UserSnapshot)

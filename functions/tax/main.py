@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.clients import firestore_client
 from shared.http import Page, PageQuery, Reply, RequestContext, Router
+from shared.ratelimit import RateLimit, TokenBucketLimiter, limit_route
 from shared.tax import TaxCalculationRequest
 from shared.tax import service as tax
 
@@ -102,6 +103,11 @@ def _changed(update: tax.CatalogUpdate[Any], status: int = 200) -> Reply:
     return Reply(update.value, status=status, meta={"catalog_version": update.catalog_version})
 
 
+# Calculations are the expensive route: a per-instance burst guard per tenant keeps one
+# tenant's batch job from starving the others on the same instance.
+CALCULATION_BURST = TokenBucketLimiter(RateLimit(limit=50, window_seconds=1))
+
+
 @router.post(
     "/v1/tax/calculations",
     body=TaxCalculationRequest,
@@ -109,6 +115,7 @@ def _changed(update: tax.CatalogUpdate[Any], status: int = 200) -> Reply:
     status=201,
     permission=CALCULATE,
     idempotency="optional",
+    before=[limit_route(CALCULATION_BURST, per="tenant")],
 )
 def create_calculation(ctx: RequestContext) -> Reply:
     """Calculate the tax of an invoice or credit note and store the calculation."""

@@ -91,6 +91,11 @@ class ConsumerSpec:
     max_age: timedelta | None = None
     processed_ttl: timedelta = DEFAULT_PROCESSED_TTL
     transaction_attempts: int = DEFAULT_TRANSACTION_ATTEMPTS
+    # Read the processed record before calling the handler, so a duplicate never reaches
+    # it. Needed when a handler acts outside run_once (calls a provider); a handler whose
+    # every effect goes through run_once is deduplicated by run_once's own transactional
+    # read, and may turn this off to save a round trip per event.
+    check_duplicate_first: bool = True
 
     def __post_init__(self) -> None:
         if not _CONSUMER_NAME.match(self.name):
@@ -433,7 +438,7 @@ def deliver(
     context = EventContext(spec, envelope, message, db_factory)
     started = time.monotonic()
     try:
-        if context.already_processed():
+        if spec.check_duplicate_first and context.already_processed():
             log.info("event.duplicate")
             return "duplicate"
         handler(envelope, context)
@@ -468,6 +473,7 @@ def event_consumer(
     max_age: timedelta | None = None,
     processed_ttl: timedelta = DEFAULT_PROCESSED_TTL,
     transaction_attempts: int = DEFAULT_TRANSACTION_ATTEMPTS,
+    check_duplicate_first: bool = True,
     db_factory: Callable[[], firestore.Client] | None = None,
 ) -> Callable[[Handler], CloudEventFunction]:
     """Turn ``handler(envelope, context)`` into a CloudEvent function for push deliveries.
@@ -475,6 +481,8 @@ def event_consumer(
     ``accepts`` maps each event type to the schema versions the handler understands;
     ``max_age`` drops events older than it (must be shorter than ``processed_ttl``,
     the lifetime of processed records, so a late redelivery cannot run twice).
+    ``check_duplicate_first=False`` is for handlers whose only effects go through
+    ``context.run_once`` (see :class:`ConsumerSpec`).
     """
     spec = ConsumerSpec(
         name=name,
@@ -483,6 +491,7 @@ def event_consumer(
         max_age=max_age,
         processed_ttl=processed_ttl,
         transaction_attempts=transaction_attempts,
+        check_duplicate_first=check_duplicate_first,
     )
 
     def decorate(handler: Handler) -> CloudEventFunction:

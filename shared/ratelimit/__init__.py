@@ -2,6 +2,7 @@
 
 from shared.ratelimit.base import RateLimit, RateLimitDecision, RateLimiter, key_digest
 from shared.ratelimit.firestore import RATE_LIMITS_COLLECTION, FirestoreFixedWindowLimiter
+from shared.ratelimit.http import limit_route
 from shared.ratelimit.login import (
     LOGIN_ACCOUNT_RATE,
     LOGIN_ADDRESS_RATE,
@@ -22,4 +23,5 @@ __all__ = [
     "RateLimiter",
     "TokenBucketLimiter",
     "key_digest",
+    "limit_route",
 ]

@@ -11,7 +11,10 @@ from shared.events.envelope import EventEnvelope
 EFFECTS = "bench_effects_consumer"
 
 
-@event_consumer("bench_consumer", accepts={"bench.event_published": [1]})
+# As project_users: every effect is inside run_once, which deduplicates on its own.
+@event_consumer(
+    "bench_consumer", accepts={"bench.event_published": [1]}, check_duplicate_first=False
+)
 def handle(envelope: EventEnvelope, context: EventContext) -> None:
     ref = context.db.collection(EFFECTS).document(envelope.id)
 

@@ -86,6 +86,27 @@ def test_a_redelivered_event_has_one_effect(platform: Any, emulators: Any) -> No
     assert ttl == timedelta(days=30)
 
 
+@event_consumer(
+    "balance_projector_lean", accepts={"ledger.entry_posted": [1]}, check_duplicate_first=False
+)
+def project_balance_lean(envelope: EventEnvelope, context: EventContext) -> None:
+    context.run_once(_add_to_balance(context.db, envelope))
+
+
+def test_without_the_first_check_run_once_alone_still_deduplicates(
+    platform: Any, emulators: Any, json_logs: Any
+) -> None:
+    envelope = _posted()
+    cloud_event = push_envelope(emulators.project_id, TOPIC, envelope)
+
+    for _ in range(3):
+        project_balance_lean(cloud_event)
+
+    assert _applied(platform) == 1
+    outcomes = [line["message"] for line in json_logs() if line["message"].startswith("event.")]
+    assert outcomes == ["event.processed", "event.duplicate", "event.duplicate"]
+
+
 def test_concurrent_duplicate_deliveries_have_one_effect(platform: Any, emulators: Any) -> None:
     envelope = _posted()
     cloud_event = push_envelope(emulators.project_id, TOPIC, envelope)
