@@ -222,6 +222,14 @@ def _decode_value(value: dict[str, Any]) -> Any:
     return raw
 
 
+def _encode_value(value: bool | int | str) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"booleanValue": value}
+    if isinstance(value, int):
+        return {"integerValue": str(value)}
+    return {"stringValue": value}
+
+
 class FirestoreRest:
     """Reads from the Firestore emulator's REST API (no credentials needed there)."""
 
@@ -234,6 +242,17 @@ class FirestoreRest:
             return None
         assert reply.status == 200, reply.body
         return {k: _decode_value(v) for k, v in reply.json().get("fields", {}).items()}
+
+    def set(self, path: str, fields: dict[str, bool | int | str]) -> None:
+        """Create or replace the document at ``path`` with scalar ``fields``."""
+        body = {"fields": {name: _encode_value(value) for name, value in fields.items()}}
+        reply = http(
+            "PATCH",
+            f"{self.base}/{urllib.parse.quote(path)}",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps(body).encode(),
+        )
+        assert reply.status == 200, reply.body
 
     def list(self, collection: str) -> list[dict[str, Any]]:
         reply = http("GET", f"{self.base}/{urllib.parse.quote(collection)}?pageSize=300")
