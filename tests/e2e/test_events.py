@@ -25,21 +25,20 @@ def test_a_published_message_reaches_its_consumer_by_push(stack: StackHandle) ->
 
 
 def test_a_message_that_always_fails_lands_on_the_dead_letter_topic(stack: StackHandle) -> None:
-    payload = f"poison-{uuid.uuid4().hex}".encode()
-    pubsub = stack.pubsub()
-    message_id = pubsub.publish("e2e-poison", payload)
+    payload = f"poison-{uuid.uuid4().hex}"
+    message_id = stack.pubsub().publish("e2e-poison", payload.encode())
 
+    # e2e-poison-dlq-sub pushes to the real dead_letters function, which stores it.
     def dead_letter() -> dict[str, object] | None:
-        for received in pubsub.pull("e2e-poison-dlq-sub"):
-            if received["message"]["data"] == payload:
-                return dict(received["message"])
+        for letter in stack.firestore().list("dead_letters"):
+            if letter.get("topic") == "e2e-poison" and letter.get("data_text") == payload:
+                return letter
         return None
 
-    forwarded = wait_for(dead_letter, timeout=90, what="the message on e2e-poison-dlq-sub")
-    attributes = forwarded["attributes"]
-    assert isinstance(attributes, dict)
-    assert attributes["CloudPubSubDeadLetterSourceDeliveryCount"] == "5"
-    assert attributes["CloudPubSubDeadLetterSourceSubscription"] == "e2e-poison--e2e_failing"
+    stored = wait_for(dead_letter, timeout=120, what="the poison message in dead_letters")
+    assert stored["delivery_count"] == 5
+    assert stored["source_subscription"] == "e2e-poison--e2e_failing"
+    assert stored["reason"] == "delivery attempts exhausted"
     attempts = stack.firestore().get(f"e2e_attempts/{message_id}")
     assert attempts is not None
     assert attempts["attempts"] == 5
