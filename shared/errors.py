@@ -114,6 +114,18 @@ class ConflictError(AppError):
     status, code, title, severity = 409, "conflict", "Conflict", Severity.LOW
 
 
+class PreconditionFailedError(AppError):
+    """An ``If-Match`` that no longer matches: the resource changed since it was read."""
+
+    status, code, title, severity = 412, "precondition_failed", "Precondition failed", Severity.LOW
+
+
+class BadPreconditionError(AppError):
+    """An ``If-Match`` header that is not an entity tag this API issued."""
+
+    status, code, title, severity = 400, "bad_precondition", "Bad precondition", Severity.LOW
+
+
 class BusinessRuleError(AppError):
     """A well-formed request that the rules refuse (unbalanced entry, closed account...)."""
 

@@ -108,7 +108,19 @@ def _out(payment: Payment) -> dict[str, Any]:
 
 
 def _accepted(payment: Payment) -> Reply:
-    return Reply(_out(payment), status=202, headers={"Location": f"/v1/payments/{payment.id}"})
+    return Reply(
+        _out(payment),
+        status=202,
+        headers={
+            "Location": f"/v1/payments/{payment.id}",
+            "ETag": payments.entity_tag(payment.version),
+        },
+    )
+
+
+def _if_match(ctx: RequestContext) -> int | None:
+    """``If-Match: "v3"`` makes the change conditional on the version the client read."""
+    return payments.version_from_if_match(ctx.request.headers.get("If-Match"))
 
 
 @router.post(
@@ -149,9 +161,10 @@ def list_payments(ctx: RequestContext) -> Page:
 
 
 @router.get("/v1/payments/{payment_id}", params=PaymentPath, permission=READ, response=PaymentOut)
-def get_payment(ctx: RequestContext) -> dict[str, Any]:
-    """One payment with its refunds and any pending capture or cancellation."""
-    return _out(payments.get_payment(firestore_client(), ctx.tenant_id, ctx.params.payment_id))
+def get_payment(ctx: RequestContext) -> Reply:
+    """One payment with its refunds and any pending capture or cancellation (with its ETag)."""
+    payment = payments.get_payment(firestore_client(), ctx.tenant_id, ctx.params.payment_id)
+    return Reply(_out(payment), headers={"ETag": payments.entity_tag(payment.version)})
 
 
 @router.post(
@@ -172,6 +185,7 @@ def capture_payment(ctx: RequestContext) -> Reply:
         ctx.body,
         actor=_actor(ctx),
         correlation_id=ctx.correlation_id,
+        expected_version=_if_match(ctx),
     )
     return _accepted(payment)
 
@@ -194,6 +208,7 @@ def cancel_payment(ctx: RequestContext) -> Reply:
         ctx.body,
         actor=_actor(ctx),
         correlation_id=ctx.correlation_id,
+        expected_version=_if_match(ctx),
     )
     return _accepted(payment)
 
@@ -216,6 +231,7 @@ def refund_payment(ctx: RequestContext) -> Reply:
         ctx.body,
         actor=_actor(ctx),
         correlation_id=ctx.correlation_id,
+        expected_version=_if_match(ctx),
     )
     payment = requested.payment
     return Reply(

@@ -19,13 +19,14 @@ commit (an ambiguous failure, retried) returns it instead of applying it twice.
 The processor-side ``record_*`` use cases are idempotent: recording an outcome
 that is already recorded changes nothing and returns ``changed=False``.
 
-``expected_version`` (e.g. from an ``If-Match`` header) makes an API change
-conditional on the version the client read: a mismatch is 409
-``payment_version_mismatch``.
+``expected_version`` (from an ``If-Match`` header: GET answers ``ETag: "v3"``) makes
+an API change conditional on the version the client read: a mismatch is 412
+``payment_version_mismatch`` with the current ``ETag``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,8 +35,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from shared.errors import (
     AppError,
-    ConflictError,
+    BadPreconditionError,
     NotFoundError,
+    PreconditionFailedError,
     ServiceUnavailableError,
     ValidationError,
 )
@@ -82,6 +84,7 @@ PROCESSOR_ACTOR: Mapping[str, str] = {"system": "payments.processor"}
 # under contention; both clear up when the contenders spread out.
 TRANSACTION_ATTEMPTS = 3
 CONTENTION_RETRY = RetryPolicy(max_attempts=8, base_delay_seconds=0.05, max_delay_seconds=1.0)
+_ENTITY_TAG = re.compile(r'(?:W/)?"v([1-9][0-9]{0,9})"')
 
 Actor = Mapping[str, Any]
 Publisher = Callable[["firestore.Client", Sequence[StagedEvent]], None]
@@ -770,11 +773,30 @@ def _read(transaction: Any, ref: Any, payment_id: str) -> Payment:
 
 def _check_version(payment: Payment, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != payment.version:
-        raise ConflictError(
+        raise PreconditionFailedError(
             f"the payment is at version {payment.version}, not {expected_version}",
             code="payment_version_mismatch",
             extra={"current_version": payment.version},
+            headers={"ETag": entity_tag(payment.version)},
         )
+
+
+def entity_tag(version: int) -> str:
+    """The strong ETag of a payment version, as GET answers it and If-Match takes it."""
+    return f'"v{version}"'
+
+
+def version_from_if_match(header: str | None) -> int | None:
+    """The version an ``If-Match`` header asks for; None without one ("*" included)."""
+    if header is None or header.strip() == "*":
+        return None
+    match = _ENTITY_TAG.fullmatch(header.strip())
+    if match is None:
+        raise BadPreconditionError(
+            'If-Match must be one entity tag as GET returned it, e.g. "v3"',
+            code="bad_if_match",
+        )
+    return int(match.group(1))
 
 
 def _not_found(payment_id: str) -> NotFoundError:

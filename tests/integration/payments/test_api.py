@@ -277,3 +277,41 @@ def test_concurrent_capture_and_cancel_accept_exactly_one(stack: Stack) -> None:
     final = stack.get(payment_id)["status"]
     winner = next(a for a, status in answers.items() if status == 202)
     assert final == {"capture": "settled", "cancel": "cancelled"}[winner]
+
+
+def test_if_match_makes_a_capture_conditional_on_the_version_read(stack: Stack) -> None:
+    payment_id = stack.create(amount="40.00", capture_mode="manual").data["id"]
+    stack.process()
+    read = stack.api.get(f"/v1/payments/{payment_id}", token="clerk")
+    etag = read.headers["ETag"]
+    assert etag == f'"v{read.data["version"]}"'
+    before = dump_without_idempotency(stack.db)
+
+    stale = stack.api.post(
+        f"/v1/payments/{payment_id}/capture",
+        json={},
+        token="clerk",
+        headers={**stack.key(), "If-Match": f'"v{read.data["version"] - 1}"'},
+    )
+    assert stale.status == 412, stale.json
+    assert stale.json["code"] == "payment_version_mismatch"
+    assert stale.headers["ETag"] == etag
+    malformed = stack.api.post(
+        f"/v1/payments/{payment_id}/capture",
+        json={},
+        token="clerk",
+        headers={**stack.key(), "If-Match": "version-3"},
+    )
+    assert malformed.status == 400, malformed.json
+    assert malformed.json["code"] == "bad_if_match"
+    assert dump_without_idempotency(stack.db) == before
+
+    current = stack.api.post(
+        f"/v1/payments/{payment_id}/capture",
+        json={},
+        token="clerk",
+        headers={**stack.key(), "If-Match": etag},
+    )
+    assert current.status == 202, current.json
+    assert current.headers["ETag"] == f'"v{current.data["version"]}"'
+    assert current.data["version"] > read.data["version"]

@@ -256,3 +256,24 @@ def test_events_never_carry_the_method_token() -> None:
     payment = requested()
     assert "method_token" in payment.to_json()
     assert "method_token" not in payment.to_json(include_method_token=False)
+
+
+@pytest.mark.parametrize(
+    ("header", "version"),
+    [(None, None), ("*", None), ('"v3"', 3), ('W/"v12"', 12), (' "v7" ', 7)],
+)
+def test_if_match_names_the_version_read(header: str | None, version: int | None) -> None:
+    from shared.payments.service import entity_tag, version_from_if_match
+
+    assert version_from_if_match(header) == version
+    if version is not None:
+        assert version_from_if_match(entity_tag(version)) == version
+
+
+@pytest.mark.parametrize("header", ['"3"', "v3", '"v0"', '"v3", "v4"', '"vx"', ""])
+def test_an_if_match_this_api_never_issued_is_a_400(header: str) -> None:
+    from shared.errors import BadPreconditionError
+    from shared.payments.service import version_from_if_match
+
+    with pytest.raises(BadPreconditionError):
+        version_from_if_match(header)
