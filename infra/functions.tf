@@ -131,6 +131,9 @@ resource "google_cloudfunctions2_function" "function" {
       TRIBUTUM_FUNCTION_NAME      = each.key
       TRIBUTUM_FIRESTORE_DATABASE = google_firestore_database.main.name
       TRIBUTUM_LOG_LEVEL          = var.log_level
+      # Behind the load balancer, X-Forwarded-For ends "<client>, <load balancer>": the
+      # client is the second entry from the end. Direct traffic has only the client's.
+      TRIBUTUM_HTTP__TRUSTED_PROXY_HOPS = each.value.ingress == "internal-and-gclb" ? "2" : "1"
       # The pinned versions, for code that reads Secret Manager itself.
       TRIBUTUM_SECRETS__VERSIONS = jsonencode({
         for secret in each.value.secrets : secret => lookup(var.secret_versions, secret, "")
