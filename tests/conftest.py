@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from emulator import emulators as emu
+from tests.support.firestore_indexes import RECORDER, declared_indexes, missing_indexes
 
 if TYPE_CHECKING:
     from google.cloud import firestore, pubsub_v1
@@ -173,3 +174,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.integration)
         elif f"{os.sep}e2e{os.sep}" in path:
             item.add_marker(pytest.mark.e2e)
+
+
+# -- Firestore indexes: the emulator never asks for one, production does -----------------------
+
+_QUERIES = RECORDER
+INDEX_CONFIG = Path(__file__).resolve().parents[1] / "infra" / "firestore_indexes.yaml"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _QUERIES.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _QUERIES.uninstall()
+    missing = missing_indexes(_QUERIES.shapes, declared_indexes(INDEX_CONFIG))
+    if not missing:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"  {need.describe()}" for need in missing]
+    message = (
+        "queries the tests ran need composite indexes missing from "
+        "infra/firestore_indexes.yaml (production would refuse them):\n" + "\n".join(lines)
+    )
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    if session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
