@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.http import Page, Reply, RequestContext, Router
@@ -32,10 +30,6 @@ class AccountPath(BaseModel):
     account_id: str = Field(min_length=1, max_length=100)
 
 
-def _actor(ctx: RequestContext) -> dict[str, Any]:
-    return {"user_id": str(ctx.principal.user_id), "role": str(ctx.principal.role)}
-
-
 @router.post(
     "/v1/accounts",
     body=CreateAccountRequest,
@@ -47,7 +41,7 @@ def _actor(ctx: RequestContext) -> dict[str, Any]:
 def create_account(ctx: RequestContext) -> Reply:
     """Open an account; its code is unique in the tenant."""
     account = ledger_service().create_account(
-        ctx.tenant_id, ctx.body, actor=_actor(ctx), correlation_id=ctx.correlation_id
+        ctx.tenant_id, ctx.body, actor=ctx.actor, correlation_id=ctx.correlation_id
     )
     return Reply(account, status=201, headers={"Location": f"/v1/accounts/{account.id}"})
 
@@ -97,7 +91,7 @@ def update_account(ctx: RequestContext) -> AccountWithBalances:
         ctx.tenant_id,
         ctx.params.account_id,
         request,
-        actor=_actor(ctx),
+        actor=ctx.actor,
         correlation_id=ctx.correlation_id,
     )
 

@@ -45,10 +45,6 @@ class DeadLetterOut(BaseModel):
     last_seen: str
 
 
-def _actor(ctx: RequestContext) -> dict[str, str]:
-    return {"user_id": str(ctx.principal.user_id), "role": str(ctx.principal.role)}
-
-
 @router.get(
     "/v1/dead-letters", permission=PERMISSION, query=DeadLetterQuery, response=[DeadLetterOut]
 )
@@ -79,7 +75,7 @@ def get_dead_letter(ctx: RequestContext) -> deadletters.DeadLetter:
 def replay_dead_letter(ctx: RequestContext) -> deadletters.DeadLetter:
     """Publish the message to its original topic again (consumers dedupe by event id)."""
     return deadletters.replay(
-        firestore_client(), ctx.tenant_id, ctx.path_params["dead_letter_id"], actor=_actor(ctx)
+        firestore_client(), ctx.tenant_id, ctx.path_params["dead_letter_id"], actor=ctx.actor
     )
 
 
@@ -96,7 +92,7 @@ def discard_dead_letter(ctx: RequestContext) -> deadletters.DeadLetter:
         firestore_client(),
         ctx.tenant_id,
         ctx.path_params["dead_letter_id"],
-        actor=_actor(ctx),
+        actor=ctx.actor,
         note=body.note,
     )
 

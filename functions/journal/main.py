@@ -9,8 +9,6 @@ already committed instead of posting a second one.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.http import Page, Reply, RequestContext, Router
@@ -41,10 +39,6 @@ class AccountPath(BaseModel):
     account_id: str = Field(min_length=1, max_length=100)
 
 
-def _actor(ctx: RequestContext) -> dict[str, Any]:
-    return {"user_id": str(ctx.principal.user_id), "role": str(ctx.principal.role)}
-
-
 @router.post(
     "/v1/journal-entries",
     body=PostEntryRequest,
@@ -57,7 +51,7 @@ def post_entry(ctx: RequestContext) -> Reply:
     """Post a balanced entry, or open a two-phase hold with ``pending: true``."""
     request = with_entry_id_from_key(ctx.body, ctx.idempotency_key)
     entry = ledger_service().post_entry(
-        ctx.tenant_id, request, actor=_actor(ctx), correlation_id=ctx.correlation_id
+        ctx.tenant_id, request, actor=ctx.actor, correlation_id=ctx.correlation_id
     )
     return Reply(entry, status=201, headers={"Location": f"/v1/journal-entries/{entry.id}"})
 
@@ -109,7 +103,7 @@ def reverse_entry(ctx: RequestContext) -> Reply:
         ctx.tenant_id,
         ctx.params.entry_id,
         ctx.body,
-        actor=_actor(ctx),
+        actor=ctx.actor,
         correlation_id=ctx.correlation_id,
     )
     return Reply(
@@ -133,7 +127,7 @@ def post_pending(ctx: RequestContext) -> HoldTransition:
         ctx.tenant_id,
         ctx.params.entry_id,
         ctx.body,
-        actor=_actor(ctx),
+        actor=ctx.actor,
         correlation_id=ctx.correlation_id,
     )
 
@@ -152,7 +146,7 @@ def void_pending(ctx: RequestContext) -> HoldTransition:
         ctx.tenant_id,
         ctx.params.entry_id,
         ctx.body,
-        actor=_actor(ctx),
+        actor=ctx.actor,
         correlation_id=ctx.correlation_id,
     )
 

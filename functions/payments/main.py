@@ -98,10 +98,6 @@ class RefundRequestedOut(BaseModel):
     refund: RefundOut
 
 
-def _actor(ctx: RequestContext) -> dict[str, str]:
-    return {"user_id": str(ctx.principal.user_id), "role": str(ctx.principal.role)}
-
-
 def _out(payment: Payment) -> dict[str, Any]:
     # The method token stays server-side: it is a credential for charging the payer.
     return payment.to_json(include_method_token=False)
@@ -137,7 +133,7 @@ def create_payment(ctx: RequestContext) -> Reply:
         firestore_client(),
         ctx.tenant_id,
         ctx.body,
-        actor=_actor(ctx),
+        actor=ctx.actor,
         correlation_id=ctx.correlation_id,
     )
     return _accepted(payment)
@@ -183,7 +179,7 @@ def capture_payment(ctx: RequestContext) -> Reply:
         ctx.tenant_id,
         ctx.params.payment_id,
         ctx.body,
-        actor=_actor(ctx),
+        actor=ctx.actor,
         correlation_id=ctx.correlation_id,
         expected_version=_if_match(ctx),
     )
@@ -206,7 +202,7 @@ def cancel_payment(ctx: RequestContext) -> Reply:
         ctx.tenant_id,
         ctx.params.payment_id,
         ctx.body,
-        actor=_actor(ctx),
+        actor=ctx.actor,
         correlation_id=ctx.correlation_id,
         expected_version=_if_match(ctx),
     )
@@ -229,7 +225,7 @@ def refund_payment(ctx: RequestContext) -> Reply:
         ctx.tenant_id,
         ctx.params.payment_id,
         ctx.body,
-        actor=_actor(ctx),
+        actor=ctx.actor,
         correlation_id=ctx.correlation_id,
         expected_version=_if_match(ctx),
     )

@@ -27,7 +27,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -141,18 +141,27 @@ def generate_signing_key(now: datetime, *, kid: str | None = None) -> SigningKey
     )
 
 
+AnyKey = TypeVar("AnyKey", SigningKey, VerificationKey)
+
+
+def _newest_first_by_kid(keys: Iterable[AnyKey]) -> tuple[tuple[AnyKey, ...], dict[str, AnyKey]]:
+    """The keys newest first, and by kid; refuses an empty set and duplicate kids."""
+    ordered = tuple(sorted(keys, key=lambda k: k.created_at, reverse=True))
+    if not ordered:
+        raise KeySetError("the key set holds no keys")
+    by_kid: dict[str, AnyKey] = {}
+    for key in ordered:
+        if key.kid in by_kid:
+            raise KeySetError(f"duplicate kid {key.kid!r} in the key set")
+        by_kid[key.kid] = key
+    return ordered, by_kid
+
+
 class KeySet:
     """An immutable set of signing keys with unique ``kid`` values."""
 
     def __init__(self, keys: Iterable[SigningKey]) -> None:
-        self._keys = tuple(sorted(keys, key=lambda k: k.created_at, reverse=True))
-        if not self._keys:
-            raise KeySetError("the key set holds no keys")
-        self._by_kid: dict[str, SigningKey] = {}
-        for key in self._keys:
-            if key.kid in self._by_kid:
-                raise KeySetError(f"duplicate kid {key.kid!r} in the key set")
-            self._by_kid[key.kid] = key
+        self._keys, self._by_kid = _newest_first_by_kid(keys)
 
     @property
     def keys(self) -> tuple[SigningKey, ...]:
@@ -222,14 +231,7 @@ class VerificationKeySet:
     """
 
     def __init__(self, keys: Iterable[VerificationKey]) -> None:
-        self._keys = tuple(sorted(keys, key=lambda k: k.created_at, reverse=True))
-        if not self._keys:
-            raise KeySetError("the key set holds no keys")
-        self._by_kid: dict[str, VerificationKey] = {}
-        for key in self._keys:
-            if key.kid in self._by_kid:
-                raise KeySetError(f"duplicate kid {key.kid!r} in the key set")
-            self._by_kid[key.kid] = key
+        self._keys, self._by_kid = _newest_first_by_kid(keys)
 
     @property
     def keys(self) -> tuple[VerificationKey, ...]:

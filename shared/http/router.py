@@ -101,6 +101,13 @@ class RequestContext:
             raise errors.UnauthorizedError("authentication required", code="token_missing")
         return str(self.principal.tenant_id)
 
+    @property
+    def actor(self) -> dict[str, str]:
+        """Who is acting, as audit records and events name them: ``user_id`` and ``role``."""
+        if self.principal is None:
+            raise errors.UnauthorizedError("authentication required", code="token_missing")
+        return {"user_id": str(self.principal.user_id), "role": str(self.principal.role)}
+
 
 @dataclass(frozen=True, slots=True)
 class Route:
