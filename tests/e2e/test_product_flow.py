@@ -225,6 +225,32 @@ def test_a_client_signs_up_books_entries_pays_and_audits(product: StackHandle) -
     assert sum(remaining, Decimal(0)) == Decimal("7.49")
     assert owner.ok("GET", "/v1/ledger/trial-balance")["balanced"] is True
 
+    # A declined card fails the payment and posts nothing.
+    books_before = owner.ok("GET", "/v1/ledger/trial-balance")
+    books_before.pop("as_of")
+    declined = owner.ok(
+        "POST",
+        "/v1/payments",
+        {
+            "amount": "20.00",
+            "currency": "CAD",
+            "payer_ref": "cust_1043",
+            "payee_ref": "merchant_7",
+            "method_token": "tok_decline",
+        },
+        idempotency_key=f"pay-{uuid.uuid4().hex}",
+    )
+    failed = wait_for(
+        lambda: _payment_in(owner, declined["id"], "failed"),
+        timeout=90,
+        what="the declined payment to fail",
+    )
+    assert failed["failure_code"] == "card_declined"
+    assert failed["ledger_hold_id"] is None
+    books_after = owner.ok("GET", "/v1/ledger/trial-balance")
+    books_after.pop("as_of")
+    assert books_after == books_before
+
     # Everything above left a tamper-evident audit trail (audit_writer by push).
     wait_for(
         lambda: len(owner.ok("GET", "/v1/audit?limit=100")) >= 2 or None,
