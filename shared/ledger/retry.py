@@ -18,36 +18,28 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from shared.errors import ServiceUnavailableError
 from shared.logger import get_logger
-from shared.resilience import is_firestore_contention
+from shared.resilience import RetryPolicy, is_firestore_contention, retry_call
 
 T = TypeVar("T")
 _log = get_logger("shared.ledger.retry")
-# One generator for every caller: seeding a new one per call costs more than a posting.
-_JITTER = random.Random()  # noqa: S311 - jitter, not security
 
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    attempts: int = 12
-    base_delay_seconds: float = 0.02
-    max_delay_seconds: float = 1.0
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Full jitter: uniform in [0, min(cap, base * 2^attempt)]."""
-        ceiling = min(self.max_delay_seconds, self.base_delay_seconds * (2**attempt))
-        return rng.uniform(0, ceiling)
-
-
-DEFAULT_RETRY = RetryPolicy()
-
-
+DEFAULT_RETRY = RetryPolicy(max_attempts=12, base_delay_seconds=0.02, max_delay_seconds=1.0)
 # Kept under the name the ledger's callers and tests use.
 is_contention = is_firestore_contention
+
+
+class _Sleeper:
+    """A ``shared.resilience.Clock`` whose sleeping the caller chooses (tests record it)."""
+
+    def __init__(self, sleep: Callable[[float], None]) -> None:
+        self.sleep = sleep
+
+    def monotonic(self) -> float:
+        return time.monotonic()
 
 
 def with_retry(
@@ -58,20 +50,26 @@ def with_retry(
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
 ) -> T:
-    """Run ``operation``; on contention wait a jittered backoff and run it again."""
-    chooser = rng or _JITTER
-    for attempt in range(policy.attempts):
-        try:
-            return operation()
-        except Exception as exc:
-            if not is_contention(exc):
-                raise
-            if attempt == policy.attempts - 1:
-                _log.warning("ledger.contention_gave_up", operation=name, attempts=policy.attempts)
-                raise ServiceUnavailableError(
-                    "the ledger is busy with concurrent changes to the same accounts; retry",
-                    code="ledger_contention",
-                    headers={"Retry-After": "1"},
-                ) from exc
-            sleep(policy.delay(attempt, chooser))
-    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+    """Run ``operation``; on contention wait a jittered backoff and run it again.
+
+    The retrying is :func:`shared.resilience.retry_call`'s; what the ledger adds is
+    the answer once the attempts are spent: a 503 the client may retry.
+    """
+    try:
+        return retry_call(
+            operation,
+            policy=policy,
+            is_retryable=is_contention,
+            clock=_Sleeper(sleep),
+            rng=rng,
+            name=name,
+        )
+    except Exception as exc:
+        if not is_contention(exc):
+            raise
+        _log.warning("ledger.contention_gave_up", operation=name, attempts=policy.max_attempts)
+        raise ServiceUnavailableError(
+            "the ledger is busy with concurrent changes to the same accounts; retry",
+            code="ledger_contention",
+            headers={"Retry-After": "1"},
+        ) from exc

@@ -88,8 +88,9 @@ from shared.ledger.requests import (
     UpdateAccountRequest,
     VoidPendingRequest,
 )
-from shared.ledger.retry import DEFAULT_RETRY, RetryPolicy, with_retry
+from shared.ledger.retry import DEFAULT_RETRY, with_retry
 from shared.logger import get_logger
+from shared.resilience import RetryPolicy
 
 if TYPE_CHECKING:
     from google.cloud import firestore

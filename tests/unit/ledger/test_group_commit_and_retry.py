@@ -30,7 +30,8 @@ from shared.ledger.repository import (
     entry_from_document,
     entry_to_document,
 )
-from shared.ledger.retry import RetryPolicy, is_contention, with_retry
+from shared.ledger.retry import is_contention, with_retry
+from shared.resilience import RetryPolicy
 from tests.unit.ledger.support import account
 
 # -- group commit -----------------------------------------------------------------------
@@ -179,7 +180,7 @@ def test_retry_backs_off_with_jitter_then_succeeds() -> None:
             raise Aborted("busy")
         return "done"
 
-    policy = RetryPolicy(attempts=5, base_delay_seconds=0.1, max_delay_seconds=0.3)
+    policy = RetryPolicy(max_attempts=5, base_delay_seconds=0.1, max_delay_seconds=0.3)
     result = with_retry(flaky, policy=policy, sleep=sleeps.append, rng=random.Random(7))
     assert result == "done"
     assert len(sleeps) == 3
@@ -191,7 +192,7 @@ def test_retry_gives_up_with_a_503() -> None:
         raise Aborted("busy")
 
     with pytest.raises(ServiceUnavailableError) as excinfo:
-        with_retry(always, policy=RetryPolicy(attempts=3), sleep=lambda s: None)
+        with_retry(always, policy=RetryPolicy(max_attempts=3), sleep=lambda s: None)
     assert excinfo.value.code == "ledger_contention"
     assert excinfo.value.headers == {"Retry-After": "1"}
 
