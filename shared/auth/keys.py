@@ -27,7 +27,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -144,29 +144,42 @@ def generate_signing_key(now: datetime, *, kid: str | None = None) -> SigningKey
 AnyKey = TypeVar("AnyKey", SigningKey, VerificationKey)
 
 
-def _newest_first_by_kid(keys: Iterable[AnyKey]) -> tuple[tuple[AnyKey, ...], dict[str, AnyKey]]:
-    """The keys newest first, and by kid; refuses an empty set and duplicate kids."""
-    ordered = tuple(sorted(keys, key=lambda k: k.created_at, reverse=True))
-    if not ordered:
-        raise KeySetError("the key set holds no keys")
-    by_kid: dict[str, AnyKey] = {}
-    for key in ordered:
-        if key.kid in by_kid:
-            raise KeySetError(f"duplicate kid {key.kid!r} in the key set")
-        by_kid[key.kid] = key
-    return ordered, by_kid
+class _KeyRing(Generic[AnyKey]):
+    """Keys with unique ``kid`` values, newest first: what both key sets have in common."""
 
-
-class KeySet:
-    """An immutable set of signing keys with unique ``kid`` values."""
-
-    def __init__(self, keys: Iterable[SigningKey]) -> None:
-        self._keys, self._by_kid = _newest_first_by_kid(keys)
+    def __init__(self, keys: Iterable[AnyKey]) -> None:
+        self._keys: tuple[AnyKey, ...] = tuple(
+            sorted(keys, key=lambda k: k.created_at, reverse=True)
+        )
+        if not self._keys:
+            raise KeySetError("the key set holds no keys")
+        self._by_kid: dict[str, AnyKey] = {}
+        for key in self._keys:
+            if key.kid in self._by_kid:
+                raise KeySetError(f"duplicate kid {key.kid!r} in the key set")
+            self._by_kid[key.kid] = key
 
     @property
-    def keys(self) -> tuple[SigningKey, ...]:
+    def keys(self) -> tuple[AnyKey, ...]:
         """Newest first."""
         return self._keys
+
+    def to_secret(self) -> str:
+        return json.dumps({"keys": [key.to_json() for key in self._keys]}, indent=2)
+
+    def verification_key(self, kid: str, now: datetime, overlap: timedelta) -> AnyKey | None:
+        key = self._by_kid.get(kid)
+        if key is None or not key.verifies_at(now, overlap):
+            return None
+        return key
+
+    def jwks(self, now: datetime, overlap: timedelta) -> dict[str, list[dict[str, str]]]:
+        """The public JWKS: every key that verifies now, retired-but-in-overlap included."""
+        return {"keys": [key.jwk() for key in self._keys if key.verifies_at(now, overlap)]}
+
+
+class KeySet(_KeyRing[SigningKey]):
+    """An immutable set of signing keys with unique ``kid`` values."""
 
     @classmethod
     def generate(cls, now: datetime, *, kid: str | None = None) -> KeySet:
@@ -179,32 +192,14 @@ class KeySet:
         if text.startswith("-----BEGIN"):
             private_key = _load_private_key(text, "the PEM secret")
             return cls([SigningKey(thumbprint(private_key.public_key()), private_key, _EPOCH)])
-        try:
-            document = json.loads(text)
-        except ValueError:
-            raise KeySetError("the key set is neither JSON nor a PEM private key") from None
-        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-            raise KeySetError('the key set must be a JSON object {"keys": [...]}')
-        return cls(_parse_key(entry, index) for index, entry in enumerate(document["keys"]))
-
-    def to_secret(self) -> str:
-        return json.dumps({"keys": [key.to_json() for key in self._keys]}, indent=2)
+        entries = _key_entries(text, "the key set", "neither JSON nor a PEM private key")
+        return cls(_parse_key(entry, index) for index, entry in enumerate(entries))
 
     def signing_key(self, now: datetime) -> SigningKey:
         for key in self._keys:
             if key.signs_at(now):
                 return key
         raise KeySetError("no key in the key set may sign now (all retired or not yet active)")
-
-    def verification_key(self, kid: str, now: datetime, overlap: timedelta) -> SigningKey | None:
-        key = self._by_kid.get(kid)
-        if key is None or not key.verifies_at(now, overlap):
-            return None
-        return key
-
-    def jwks(self, now: datetime, overlap: timedelta) -> dict[str, list[dict[str, str]]]:
-        """The public JWKS: every key that verifies now, retired-but-in-overlap included."""
-        return {"keys": [key.jwk() for key in self._keys if key.verifies_at(now, overlap)]}
 
     def rotated(self, now: datetime, *, kid: str | None = None) -> KeySet:
         """A new key signs from ``now``; keys still signing are retired at ``now``."""
@@ -221,7 +216,7 @@ class KeySet:
         return VerificationKeySet(key.public() for key in self._keys)
 
 
-class VerificationKeySet:
+class VerificationKeySet(_KeyRing[VerificationKey]):
     """Public keys only, with their validity: what functions that only verify tokens hold.
 
     Its secret (``jwt-verification-keys``) is ``{"keys": [JWK + created_at/retired_at]}``,
@@ -230,39 +225,24 @@ class VerificationKeySet:
     stack can derive it from its development signing key.
     """
 
-    def __init__(self, keys: Iterable[VerificationKey]) -> None:
-        self._keys, self._by_kid = _newest_first_by_kid(keys)
-
-    @property
-    def keys(self) -> tuple[VerificationKey, ...]:
-        return self._keys
-
     @classmethod
     def from_secret(cls, value: str) -> VerificationKeySet:
         text = value.strip()
         if text.startswith("-----BEGIN") or '"private_key"' in text:
             return KeySet.from_secret(text).public()
-        try:
-            document = json.loads(text)
-        except ValueError:
-            raise KeySetError("the verification key set is not JSON") from None
-        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-            raise KeySetError('the verification key set must be a JSON object {"keys": [...]}')
-        return cls(_parse_public_key(entry, index) for index, entry in enumerate(document["keys"]))
+        entries = _key_entries(text, "the verification key set", "not JSON")
+        return cls(_parse_public_key(entry, index) for index, entry in enumerate(entries))
 
-    def to_secret(self) -> str:
-        return json.dumps({"keys": [key.to_json() for key in self._keys]}, indent=2)
 
-    def verification_key(
-        self, kid: str, now: datetime, overlap: timedelta
-    ) -> VerificationKey | None:
-        key = self._by_kid.get(kid)
-        if key is None or not key.verifies_at(now, overlap):
-            return None
-        return key
-
-    def jwks(self, now: datetime, overlap: timedelta) -> dict[str, list[dict[str, str]]]:
-        return {"keys": [key.jwk() for key in self._keys if key.verifies_at(now, overlap)]}
+def _key_entries(text: str, what: str, not_json: str) -> list[object]:
+    """The entries of a ``{"keys": [...]}`` secret."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise KeySetError(f"{what} is {not_json}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise KeySetError(f'{what} must be a JSON object {{"keys": [...]}}')
+    return list(document["keys"])
 
 
 def _iso(moment: datetime) -> str:
@@ -291,21 +271,32 @@ def _load_private_key(pem: str, what: str) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def _parse_key(entry: object, index: int) -> SigningKey:
+def _entry_identity(entry: object, index: int) -> tuple[str, dict[str, Any], str]:
+    """Where an entry is (for messages), the entry as a mapping, and its ``kid``."""
     where = f"keys[{index}]"
     if not isinstance(entry, dict):
         raise KeySetError(f"{where} must be an object")
     kid = entry.get("kid")
     if not isinstance(kid, str) or not kid or len(kid) > 128:
         raise KeySetError(f"{where}.kid must be a non-empty string of at most 128 characters")
-    pem = entry.get("private_key")
-    if not isinstance(pem, str):
-        raise KeySetError(f"{where}.private_key must be a PEM string")
+    return where, entry, kid
+
+
+def _validity(entry: dict[str, Any], where: str) -> tuple[datetime, datetime | None]:
     created_at = _parse_time(entry.get("created_at"), f"{where}.created_at")
     retired_raw = entry.get("retired_at")
     retired_at = None if retired_raw is None else _parse_time(retired_raw, f"{where}.retired_at")
     if retired_at is not None and retired_at < created_at:
         raise KeySetError(f"{where}.retired_at is before its created_at")
+    return created_at, retired_at
+
+
+def _parse_key(raw: object, index: int) -> SigningKey:
+    where, entry, kid = _entry_identity(raw, index)
+    pem = entry.get("private_key")
+    if not isinstance(pem, str):
+        raise KeySetError(f"{where}.private_key must be a PEM string")
+    created_at, retired_at = _validity(entry, where)
     return SigningKey(kid, _load_private_key(pem, f"{where}.private_key"), created_at, retired_at)
 
 
@@ -321,13 +312,8 @@ def _b64url_decode(value: object, what: str) -> int:
     return int.from_bytes(raw, "big")
 
 
-def _parse_public_key(entry: object, index: int) -> VerificationKey:
-    where = f"keys[{index}]"
-    if not isinstance(entry, dict):
-        raise KeySetError(f"{where} must be an object")
-    kid = entry.get("kid")
-    if not isinstance(kid, str) or not kid or len(kid) > 128:
-        raise KeySetError(f"{where}.kid must be a non-empty string of at most 128 characters")
+def _parse_public_key(raw: object, index: int) -> VerificationKey:
+    where, entry, kid = _entry_identity(raw, index)
     if entry.get("kty") != "EC" or entry.get("crv") != "P-256":
         raise KeySetError(f"{where} must be an EC P-256 JWK (ES256)")
     x = _b64url_decode(entry.get("x"), f"{where}.x")
@@ -336,9 +322,5 @@ def _parse_public_key(entry: object, index: int) -> VerificationKey:
         public_key = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
     except ValueError:
         raise KeySetError(f"{where} is not a point on P-256") from None
-    created_at = _parse_time(entry.get("created_at"), f"{where}.created_at")
-    retired_raw = entry.get("retired_at")
-    retired_at = None if retired_raw is None else _parse_time(retired_raw, f"{where}.retired_at")
-    if retired_at is not None and retired_at < created_at:
-        raise KeySetError(f"{where}.retired_at is before its created_at")
+    created_at, retired_at = _validity(entry, where)
     return VerificationKey(kid, public_key, created_at, retired_at)
