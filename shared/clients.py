@@ -9,13 +9,16 @@ emulators without credentials; in the cloud they use the function's service acco
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from shared.config import get_settings
 
 if TYPE_CHECKING:
     from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
 
+D = TypeVar("D")
+T = TypeVar("T")
 _lock = threading.Lock()
 _instances: dict[str, Any] = {}
 
@@ -66,3 +69,30 @@ def reset_clients() -> None:
     """Drop cached clients (tests that change the environment; after a fork)."""
     with _lock:
         _instances.clear()
+
+
+class PerInstance(Generic[D, T]):
+    """One ``T`` per instance, built from the instance's ``D`` on first use.
+
+    Use cases that keep per-instance state over a client (a service's group committer
+    and caches) are built once and shared by every request; when the ``D`` they were
+    built over is replaced (tests reset the clients between cases), they are rebuilt.
+    """
+
+    def __init__(self, dependency: Callable[[], D], build: Callable[[D], T]) -> None:
+        self._dependency = dependency
+        self._build = build
+        self._lock = threading.Lock()
+        self._built: tuple[D, T] | None = None
+
+    def __call__(self) -> T:
+        current = self._dependency()
+        built = self._built
+        if built is not None and built[0] is current:
+            return built[1]
+        with self._lock:
+            built = self._built
+            if built is None or built[0] is not current:
+                built = (current, self._build(current))
+                self._built = built
+            return built[1]

@@ -9,22 +9,14 @@ for this one. It is rebuilt only if the instance's Firestore client was replaced
 
 from __future__ import annotations
 
-import threading
+from typing import TYPE_CHECKING
 
-from shared.clients import firestore_client
+from shared.clients import PerInstance, firestore_client
 from shared.ledger.service import LedgerService
 
-_lock = threading.Lock()
-_service: LedgerService | None = None
+if TYPE_CHECKING:
+    from google.cloud import firestore
 
-
-def ledger_service() -> LedgerService:
-    global _service
-    db = firestore_client()
-    service = _service
-    if service is not None and service.db is db:
-        return service
-    with _lock:
-        if _service is None or _service.db is not db:
-            _service = LedgerService(db)
-        return _service
+ledger_service: PerInstance[firestore.Client, LedgerService] = PerInstance(
+    firestore_client, LedgerService
+)

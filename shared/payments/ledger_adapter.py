@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
+from shared.clients import PerInstance
 from shared.errors import AppError, BusinessRuleError, ConflictError
 from shared.ledger import (
     AccountType,
@@ -51,6 +52,7 @@ from shared.ledger import (
     VoidPendingRequest,
     parse_request,
 )
+from shared.ledger.instance import ledger_service
 from shared.money import format_amount, from_minor_units
 from shared.payments.domain import Payment, Refund, RefundStatus
 from shared.tax.service import get_calculation, proportional_tax
@@ -407,20 +409,7 @@ def refund_taxes(
     )
 
 
-_instance_lock = threading.Lock()
-_instance: LedgerPaymentsAdapter | None = None
-
-
-def payments_ledger() -> LedgerPaymentsAdapter:
-    """The instance's adapter over the instance's :func:`~shared.ledger.instance.ledger_service`."""
-    global _instance
-    from shared.ledger.instance import ledger_service
-
-    service = ledger_service()
-    adapter = _instance
-    if adapter is not None and adapter.ledger is service:
-        return adapter
-    with _instance_lock:
-        if _instance is None or _instance.ledger is not service:
-            _instance = LedgerPaymentsAdapter(service)
-        return _instance
+# The instance's adapter over the instance's ledger service.
+payments_ledger: PerInstance[LedgerService, LedgerPaymentsAdapter] = PerInstance(
+    ledger_service, LedgerPaymentsAdapter
+)
