@@ -9,6 +9,9 @@ already committed instead of posting a second one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.http import Page, Reply, RequestContext, Router
@@ -27,6 +30,7 @@ from shared.ledger.instance import ledger_service
 from shared.ledger.responses import EntryOut, HoldTransitionOut, ReversalOut
 
 router = Router("journal")
+T = TypeVar("T")
 
 
 class EntryPath(BaseModel):
@@ -37,6 +41,17 @@ class EntryPath(BaseModel):
 class AccountPath(BaseModel):
     model_config = ConfigDict(extra="forbid")
     account_id: str = Field(min_length=1, max_length=100)
+
+
+def _on_entry(ctx: RequestContext, use_case: Callable[..., T]) -> T:
+    """A use case on the entry of the path, with the body, who asks and the correlation id."""
+    return use_case(
+        ctx.tenant_id,
+        ctx.params.entry_id,
+        ctx.body,
+        actor=ctx.actor,
+        correlation_id=ctx.correlation_id,
+    )
 
 
 @router.post(
@@ -99,13 +114,7 @@ def list_account_entries(ctx: RequestContext) -> Page:
 )
 def reverse_entry(ctx: RequestContext) -> Reply:
     """Post the mirror image of a posted entry, linked to it; an entry reverses once."""
-    reversal = ledger_service().reverse_entry(
-        ctx.tenant_id,
-        ctx.params.entry_id,
-        ctx.body,
-        actor=ctx.actor,
-        correlation_id=ctx.correlation_id,
-    )
+    reversal = _on_entry(ctx, ledger_service().reverse_entry)
     return Reply(
         reversal,
         status=201,
@@ -123,13 +132,7 @@ def reverse_entry(ctx: RequestContext) -> Reply:
 )
 def post_pending(ctx: RequestContext) -> HoldTransition:
     """Post a pending entry in full, by one amount, or per line; the rest is released."""
-    return ledger_service().post_pending(
-        ctx.tenant_id,
-        ctx.params.entry_id,
-        ctx.body,
-        actor=ctx.actor,
-        correlation_id=ctx.correlation_id,
-    )
+    return _on_entry(ctx, ledger_service().post_pending)
 
 
 @router.post(
@@ -142,13 +145,7 @@ def post_pending(ctx: RequestContext) -> HoldTransition:
 )
 def void_pending(ctx: RequestContext) -> HoldTransition:
     """Void a pending entry: everything it reserved is released, nothing is posted."""
-    return ledger_service().void_pending(
-        ctx.tenant_id,
-        ctx.params.entry_id,
-        ctx.body,
-        actor=ctx.actor,
-        correlation_id=ctx.correlation_id,
-    )
+    return _on_entry(ctx, ledger_service().void_pending)
 
 
 handle = router.handler

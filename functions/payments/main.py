@@ -8,7 +8,8 @@ action or refund. Clients poll ``GET /v1/payments/{payment_id}`` for the outcome
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,7 @@ from shared.payments import (
 from shared.payments import service as payments
 
 router = Router("payments")
+T = TypeVar("T")
 READ = Permission.PAYMENTS_READ.value
 CREATE = Permission.PAYMENTS_CREATE.value
 CAPTURE = Permission.PAYMENTS_CAPTURE.value
@@ -114,9 +116,18 @@ def _accepted(payment: Payment) -> Reply:
     )
 
 
-def _if_match(ctx: RequestContext) -> int | None:
-    """``If-Match: "v3"`` makes the change conditional on the version the client read."""
-    return payments.version_from_if_match(ctx.request.headers.get("If-Match"))
+def _change(ctx: RequestContext, use_case: Callable[..., T]) -> T:
+    """A change to one payment, with who asks and, from ``If-Match: "v3"``, the version
+    the client read (the change is refused if the payment has moved on since)."""
+    return use_case(
+        firestore_client(),
+        ctx.tenant_id,
+        ctx.params.payment_id,
+        ctx.body,
+        actor=ctx.actor,
+        correlation_id=ctx.correlation_id,
+        expected_version=payments.version_from_if_match(ctx.request.headers.get("If-Match")),
+    )
 
 
 @router.post(
@@ -174,16 +185,7 @@ def get_payment(ctx: RequestContext) -> Reply:
 )
 def capture_payment(ctx: RequestContext) -> Reply:
     """Capture an authorized payment, in full or in part (the rest is released)."""
-    payment = payments.request_capture(
-        firestore_client(),
-        ctx.tenant_id,
-        ctx.params.payment_id,
-        ctx.body,
-        actor=ctx.actor,
-        correlation_id=ctx.correlation_id,
-        expected_version=_if_match(ctx),
-    )
-    return _accepted(payment)
+    return _accepted(_change(ctx, payments.request_capture))
 
 
 @router.post(
@@ -197,16 +199,7 @@ def capture_payment(ctx: RequestContext) -> Reply:
 )
 def cancel_payment(ctx: RequestContext) -> Reply:
     """Release an authorized payment that was not captured."""
-    payment = payments.request_cancel(
-        firestore_client(),
-        ctx.tenant_id,
-        ctx.params.payment_id,
-        ctx.body,
-        actor=ctx.actor,
-        correlation_id=ctx.correlation_id,
-        expected_version=_if_match(ctx),
-    )
-    return _accepted(payment)
+    return _accepted(_change(ctx, payments.request_cancel))
 
 
 @router.post(
@@ -220,15 +213,7 @@ def cancel_payment(ctx: RequestContext) -> Reply:
 )
 def refund_payment(ctx: RequestContext) -> Reply:
     """Refund a captured payment in full or in part; never more than what is still captured."""
-    requested: RefundRequested = payments.request_refund(
-        firestore_client(),
-        ctx.tenant_id,
-        ctx.params.payment_id,
-        ctx.body,
-        actor=ctx.actor,
-        correlation_id=ctx.correlation_id,
-        expected_version=_if_match(ctx),
-    )
+    requested: RefundRequested = _change(ctx, payments.request_refund)
     payment = requested.payment
     return Reply(
         {"payment": _out(payment), "refund": requested.refund.to_json(payment.currency)},
