@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench_platform import SERVER_THREADS, server_env
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
@@ -45,7 +47,6 @@ if str(REPO_ROOT) not in sys.path:
 BENCH_FUNCTIONS = Path(__file__).resolve().parent / "functions"
 HOST = "127.0.0.1"
 PROJECT_ID = "demo-tributum-bench"
-SERVER_THREADS = str(4 * (os.cpu_count() or 1))
 GOAL_RATIO = 0.8
 EVENT_TYPE = "bench.event_published"
 ROUND_TIMEOUT_SECONDS = 180.0
@@ -87,18 +88,9 @@ _groups: list[int] = []
 
 
 def _stop_group(pgid: int) -> None:
-    with suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        with suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
+    from emulator.emulators import stop_process_group
+
+    stop_process_group(pgid)
     if pgid in _groups:
         _groups.remove(pgid)
 
@@ -248,20 +240,10 @@ def main(argv: list[str] | None = None) -> int:
         from emulator import emulators as emu
 
         emu.clear_firestore(addresses["FIRESTORE_EMULATOR_HOST"], PROJECT_ID)
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith("TRIBUTUM_") and key not in ("THREADS", "WORKERS")
-        }
-        env.update(
+        env = server_env(
             {
                 **addresses,
-                "PYTHONPATH": str(REPO_ROOT),
-                "THREADS": SERVER_THREADS,
-                "TRIBUTUM_ENV": "local",
-                "TRIBUTUM_LOG_FORMAT": "json",
                 "TRIBUTUM_LOG_LEVEL": "WARNING",
-                "TRIBUTUM_FUNCTION_NAME": "bench",
                 "TRIBUTUM_PROJECT_ID": PROJECT_ID,
                 "GOOGLE_CLOUD_PROJECT": PROJECT_ID,
             }
