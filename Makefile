@@ -3,19 +3,31 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# pyproject.toml holds the direct pins; requirements.lock the whole tree, with hashes.
+LOCK := requirements.lock
+STAMP := $(VENV)/.installed-$(shell sha1sum $(LOCK) | cut -c1-12)
 
 .PHONY: up down status reset logs test test-unit test-integration test-e2e lint typecheck \
-        package bench install clean
+        package bench install lock checkov clean
 
-## install: create .venv with every pinned dependency (re-runs when pyproject.toml changes)
+## install: create .venv with exactly what requirements.lock pins (re-runs when the lock changes)
+# Hash-checking mode: a package or dependency the lock does not pin with a hash fails the
+# install. The repository itself is not installed; pytest's pythonpath makes it importable.
 install: $(STAMP)
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --requirement $(LOCK)
 	@rm -f $(VENV)/.installed-* && touch $@
+
+## lock: re-resolve requirements.lock from pyproject.toml's pins (run after editing them)
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	  --generate-hashes --custom-compile-command "make lock" --quiet --output-file $(LOCK)
+
+## checkov: the Terraform scanner of the infra tests, in its own .venv-checkov/
+checkov:
+	@PYTHON=$(PYTHON) bash infra/install-checkov.sh
 
 ## up: start the whole local stack (emulators, every function, the gateway) in the background
 up: install
@@ -34,7 +46,7 @@ logs: install
 	$(BIN)/python -m emulator logs $(FUNCTION)
 
 ## test: lint, types, then every test layer (unit, integration, e2e) against the real emulators
-test: install lint typecheck
+test: install checkov lint typecheck
 	@$(BIN)/python -m pytest; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 

@@ -3,8 +3,8 @@
 #
 # checkov pins dozens of dependencies that would clash with the project's own
 # pins, so it never goes into .venv. The infra tests run .venv-checkov/bin/checkov
-# and fail with a pointer to this script when it is missing. Re-running is cheap:
-# an installed venv with the pinned version is left alone.
+# and fail with a pointer to this script when it is missing; `make test` runs it
+# first. Re-running is cheap: an installed venv with the pinned version is left alone.
 set -euo pipefail
 
 CHECKOV_VERSION="3.3.30"

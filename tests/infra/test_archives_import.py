@@ -1,14 +1,15 @@
 """Every packaged archive imports in a fresh interpreter with only its own requirements.
 
-For each distinct requirements.txt, a site directory is assembled from the
-project's virtualenv holding exactly the distributions pip would install for it:
-the pinned requirements and, recursively, what their metadata requires (markers
-and extras evaluated). Each file is linked from the distribution's RECORD, so a
-namespace package such as ``google`` carries only the parts that belong to the
-closure. The archive then runs in ``python -I -S`` with ``sys.path`` limited to
-the archive, that site directory and the standard library: an import that needs
-an undeclared distribution, or a module from the repository, fails here as it
-would in the cloud build.
+Each requirements.txt pins the whole closure of the function's requirements; first
+the installed metadata confirms it is closed (what the direct requirements need,
+recursively with markers and extras evaluated, is all pinned there). Then, for each
+distinct requirements.txt, a site directory is assembled from the project's
+virtualenv holding exactly the distributions it pins (at the pinned versions).
+Each file is linked from the distribution's RECORD, so a namespace package such as
+``google`` carries only the parts that belong to the set. The archive then runs in
+``python -I -S`` with ``sys.path`` limited to the archive, that site directory and
+the standard library: an import that needs an undeclared distribution, or a module
+from the repository, fails here as it would in the cloud build.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from infra.package import PackagedFunction, canonical_name
+from infra.package import PackagedFunction, canonical_name, direct_requirements
 from shared.topology import load_manifest
 
 BOOTSTRAP = r"""
@@ -84,6 +85,22 @@ def requirement_closure(requirements: list[str]) -> dict[str, metadata.Distribut
     return found
 
 
+def pinned_distributions(pins: tuple[str, ...]) -> dict[str, metadata.Distribution]:
+    """The installed distributions of a requirements.txt's pins that apply on this machine."""
+    found: dict[str, metadata.Distribution] = {}
+    for pin in pins:
+        requirement = Requirement(pin)
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        distribution = metadata.distribution(requirement.name)
+        assert requirement.specifier.contains(distribution.version, prereleases=True), (
+            f"the virtualenv has {requirement.name} {distribution.version}, not {pin}; "
+            "run `make install`"
+        )
+        found[canonical_name(requirement.name)] = distribution
+    return found
+
+
 def build_site(distributions: dict[str, metadata.Distribution], target: Path) -> None:
     """Link every file the distributions installed into ``target`` (a site directory)."""
     for distribution in distributions.values():
@@ -107,12 +124,22 @@ def site_for(requirements: tuple[str, ...], root: Path) -> Path:
     if requirements not in _sites:
         target = root / f"site-{len(_sites)}"
         target.mkdir(parents=True)
-        build_site(requirement_closure(list(requirements)), target)
+        build_site(pinned_distributions(requirements), target)
         _sites[requirements] = target
     return _sites[requirements]
 
 
 FUNCTIONS = [f.name for f in load_manifest().functions]
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_requirements_hold_everything_the_direct_ones_need(
+    name: str, packaged: dict[str, PackagedFunction]
+) -> None:
+    needed = requirement_closure(direct_requirements(load_manifest().functions_by_name[name]))
+    pinned = {canonical_name(Requirement(pin).name) for pin in packaged[name].requirements}
+    missing = sorted(set(needed) - pinned)
+    assert not missing, f"{name}: requirements.txt lacks {missing}, which its requirements need"
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
