@@ -1,4 +1,14 @@
-"""Liveness and readiness checks (readiness: Firestore and Pub/Sub answer)."""
+"""Liveness and readiness checks (readiness: Firestore and Pub/Sub answer).
+
+Each dependency check first gets its client (the instance's, created on first use:
+imports, credentials and channel set-up, which take seconds on a busy cold instance
+but say nothing about the dependency), then makes one round trip within
+``READINESS_DEADLINE_SECONDS``. Only the round trip is timed and bounded: a slow
+first client creation must not read as an unreachable dependency, while a
+dependency that refuses connections or never answers in time is reported not ready.
+Callers that wait for readiness (a deployment, the local stack, tests) poll until
+their own deadline: one 503 from a starting instance is not a verdict.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +22,11 @@ from shared import errors
 from shared.clients import firestore_client, publisher_client
 from shared.config import get_settings
 
-CHECK_TIMEOUT_SECONDS = 2.0
+# Each check's round trip. The health function's timeout is 10 s (functions/manifest.yaml):
+# this leaves room for creating the clients on a cold instance and for answering. The first
+# request to a cold dependency (and any request on a busy machine) can take seconds, so
+# a deadline of a couple of seconds reports a dependency that answers as unreachable.
+READINESS_DEADLINE_SECONDS = 7.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,49 +46,75 @@ class CheckResult:
         return result
 
 
-def _firestore_check() -> None:
+@dataclass(frozen=True, slots=True)
+class DependencyCheck:
+    """``client`` returns the client to check (no round trip); ``probe`` makes one.
+
+    ``probe`` gets the client and the seconds its round trip may take, and raises if
+    the dependency does not answer in time.
+    """
+
+    client: Callable[[], Any]
+    probe: Callable[[Any, float], None]
+
+
+def _firestore_probe(client: Any, timeout: float) -> None:
     # Reading a missing document is the cheapest round trip that proves access.
-    firestore_client().collection("_health").document("probe").get(
-        timeout=CHECK_TIMEOUT_SECONDS, retry=None
-    )
+    client.collection("_health").document("probe").get(timeout=timeout, retry=None)
 
 
-def _pubsub_check() -> None:
+def _pubsub_probe(client: Any, timeout: float) -> None:
     # Any answer from the service proves it reachable. NotFound (or PermissionDenied) for a
     # probe topic is such an answer and needs no permission beyond what every function has.
     from google.api_core import exceptions
 
     topic = f"projects/{get_settings().project_id}/topics/tributum-readiness-probe"
     try:
-        publisher_client().get_topic(
-            request={"topic": topic}, timeout=CHECK_TIMEOUT_SECONDS, retry=None
-        )
+        client.get_topic(request={"topic": topic}, timeout=timeout, retry=None)
     except (exceptions.NotFound, exceptions.PermissionDenied):
         return
 
 
-CHECKS: dict[str, Callable[[], None]] = {"firestore": _firestore_check, "pubsub": _pubsub_check}
+CHECKS: dict[str, DependencyCheck] = {
+    "firestore": DependencyCheck(firestore_client, _firestore_probe),
+    "pubsub": DependencyCheck(publisher_client, _pubsub_probe),
+}
 
 
-def _run(name: str, check: Callable[[], None]) -> CheckResult:
+def _failed(name: str, started: float, exc: Exception) -> CheckResult:
+    elapsed = round((time.perf_counter() - started) * 1000, 1)
+    # The class name says what failed without echoing connection details.
+    return CheckResult(name, False, elapsed, type(exc).__name__)
+
+
+def _run(name: str, check: DependencyCheck, deadline_seconds: float) -> CheckResult:
     started = time.perf_counter()
     try:
-        check()
+        client = check.client()
     except Exception as exc:
-        elapsed = round((time.perf_counter() - started) * 1000, 1)
-        # The class name says what failed without echoing connection details.
-        return CheckResult(name, False, elapsed, type(exc).__name__)
+        return _failed(name, started, exc)
+    started = time.perf_counter()
+    try:
+        check.probe(client, deadline_seconds)
+    except Exception as exc:
+        return _failed(name, started, exc)
     return CheckResult(name, True, round((time.perf_counter() - started) * 1000, 1))
 
 
-_pool = ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="readiness")
-
-
-def readiness(checks: dict[str, Callable[[], None]] | None = None) -> dict[str, Any]:
+def readiness(
+    checks: dict[str, DependencyCheck] | None = None,
+    *,
+    deadline_seconds: float = READINESS_DEADLINE_SECONDS,
+) -> dict[str, Any]:
     """Run every dependency check in parallel; raise a 503 naming the ones that failed."""
     selected = checks or CHECKS
-    futures = {name: _pool.submit(_run, name, check) for name, check in selected.items()}
-    results = {name: future.result() for name, future in futures.items()}
+    # Threads of this call only: concurrent probes never wait behind each other's deadlines.
+    with ThreadPoolExecutor(max_workers=len(selected), thread_name_prefix="readiness") as pool:
+        futures = {
+            name: pool.submit(_run, name, check, deadline_seconds)
+            for name, check in selected.items()
+        }
+        results = {name: future.result() for name, future in futures.items()}
     report = {name: r.to_json() for name, r in results.items()}
     failed = sorted(name for name, r in results.items() if not r.ok)
     if failed:

@@ -244,7 +244,12 @@ def list_dead_letters(
         query = query.where(filter=FieldFilter("status", "==", status))
     if topic:
         query = query.where(filter=FieldFilter("topic", "==", topic))
-    query = query.order_by("first_seen", direction="DESCENDING").order_by("__name__")
+    # The id breaks ties in the same direction as first_seen: that is the order the
+    # declared indexes end in (Firestore sorts an index's implicit id like its last
+    # field), where an ascending id after a descending field needs an index of its own.
+    query = query.order_by("first_seen", direction="DESCENDING").order_by(
+        "__name__", direction="DESCENDING"
+    )
     if cursor:
         position = decode_cursor(cursor, required_keys=("first_seen", "id"))
         ref = db.collection(DEAD_LETTER_COLLECTION).document(str(position["id"]))
@@ -311,7 +316,7 @@ def replay(
             f"dead letter {dead_letter_id} was discarded", code="dead_letter_discarded"
         )
     attributes = {**current.attributes, "replayed_from": dead_letter_id}
-    publish_raw([(current.topic, base64.b64decode(current.data_base64), attributes, "")])
+    publish_raw([(current.topic, base64.b64decode(current.data_base64), attributes)])
     return _transition(db, tenant_id, dead_letter_id, to="replayed", actor=actor, note=None)
 
 

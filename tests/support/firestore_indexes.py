@@ -15,6 +15,15 @@ composite index: equality fields first (any order), the array-contains field,
 then the sort fields in order and direction (an inequality field is sorted
 ascending implicitly). Several equality filters may be served by merging indexes
 that share the sort suffix, as Firestore does.
+
+The document id (``__name__``) ends every sort. A query that does not order by it
+explicitly is sorted by it in the direction of its last sort field; an index,
+likewise, ends with ``__name__`` in the direction of its last field unless it
+declares ``__name__`` itself. So ``created_at DESC, __name__ ASC`` is not served by
+the index ``(created_at DESC)``, which sorts ``__name__`` descending: it needs an
+index that declares ``__name__ ASCENDING`` (or the query should order the id
+descending). Equality and array-contains filters sorted by the id alone are
+served by single-field indexes, which exist in both directions.
 """
 
 from __future__ import annotations
@@ -49,6 +58,7 @@ class QueryShape:
     contains: str | None
     inequalities: frozenset[str]
     orders: tuple[tuple[str, str], ...]  # (field, ASCENDING|DESCENDING), document id excluded
+    document_id_order: str | None = None  # an explicit __name__ sort's direction
 
 
 @dataclass(frozen=True)
@@ -57,14 +67,32 @@ class IndexNeed:
     scope: str  # COLLECTION | COLLECTION_GROUP
     equalities: frozenset[str]
     contains: str | None
-    orders: tuple[tuple[str, str], ...]
+    orders: tuple[tuple[str, str], ...]  # may end with the document id's sort
 
     def describe(self) -> str:
+        """The fields to declare, ``__name__`` only where it is not implied."""
         fields = [f"{f} ==" for f in sorted(self.equalities)]
         if self.contains:
             fields.append(f"{self.contains} CONTAINS")
-        fields += [f"{f} {d}" for f, d in self.orders]
+        orders = with_document_id(self.orders)
+        if orders[-1] == (DOCUMENT_ID, _implied_document_id_order(orders[:-1])):
+            orders = orders[:-1]
+        fields += [f"{f} {d}" for f, d in orders]
         return f"{self.collection} ({self.scope}): " + ", ".join(fields)
+
+
+def _implied_document_id_order(orders: tuple[tuple[str, str], ...]) -> str:
+    return orders[-1][1] if orders else "ASCENDING"
+
+
+def with_document_id(orders: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """``orders`` ending with the document id's sort, implied from the last field if absent.
+
+    Holds for a query's sort and for an index's fields alike.
+    """
+    if orders and orders[-1][0] == DOCUMENT_ID:
+        return orders
+    return (*orders, (DOCUMENT_ID, _implied_document_id_order(orders)))
 
 
 def shape_of(structured_query: Any) -> QueryShape | None:
@@ -82,18 +110,22 @@ def shape_of(structured_query: Any) -> QueryShape | None:
             contains = field
         elif operator in _INEQUALITY:
             inequalities.add(field)
-    orders = tuple(
-        (order.field.field_path, order.direction.name)
-        for order in structured_query.order_by
-        if order.field.field_path != DOCUMENT_ID
-    )
+    orders: list[tuple[str, str]] = []
+    document_id_order: str | None = None
+    for order in structured_query.order_by:
+        if order.field.field_path == DOCUMENT_ID:
+            # Document ids are unique: nothing sorted after the id changes the order.
+            document_id_order = order.direction.name
+            break
+        orders.append((order.field.field_path, order.direction.name))
     return QueryShape(
         collection=source.collection_id,
         collection_group=bool(source.all_descendants),
         equalities=frozenset(equalities),
         contains=contains,
         inequalities=frozenset(inequalities),
-        orders=orders,
+        orders=tuple(orders),
+        document_id_order=document_id_order,
     )
 
 
@@ -116,8 +148,18 @@ def index_need(shape: QueryShape) -> IndexNeed | None:
         if field not in ordered and field != DOCUMENT_ID:
             orders.insert(0, (field, "ASCENDING"))
     if not orders:
-        return None  # equality / array-contains only: single-field indexes merge
-    fields = len(shape.equalities - ordered) + (1 if shape.contains else 0) + len(orders)
+        # Equality / array-contains only, sorted by the id at most: single-field
+        # indexes (ascending and descending, each ending in the id) merge.
+        return None
+    implied = _implied_document_id_order(tuple(orders))
+    document_id_order = shape.document_id_order or implied
+    # An id sort against the implied direction is one more field the index must declare.
+    fields = (
+        len(shape.equalities - ordered)
+        + (1 if shape.contains else 0)
+        + len(orders)
+        + (0 if document_id_order == implied else 1)
+    )
     if fields < 2:
         return None  # one field: its automatic single-field index serves it
     return IndexNeed(
@@ -125,7 +167,7 @@ def index_need(shape: QueryShape) -> IndexNeed | None:
         scope="COLLECTION_GROUP" if shape.collection_group else "COLLECTION",
         equalities=frozenset(shape.equalities - ordered),
         contains=shape.contains,
-        orders=tuple(orders),
+        orders=(*orders, (DOCUMENT_ID, document_id_order)),
     )
 
 
@@ -158,9 +200,11 @@ def served(need: IndexNeed, declared: list[IndexNeed]) -> bool:
     """Whether the declared indexes serve ``need``.
 
     An index serves it when it holds some of the need's equality fields first (in any
-    order), then exactly its sort fields. Firestore merges such indexes for a query
-    with several equality filters, so together they must cover every equality field.
+    order), then exactly its sort fields, the document id's direction included.
+    Firestore merges such indexes for a query with several equality filters, so
+    together they must cover every equality field.
     """
+    need_orders = with_document_id(need.orders)
     covered: set[str] = set()
     for index in declared:
         if (index.collection, index.scope, index.contains) != (
@@ -169,10 +213,11 @@ def served(need: IndexNeed, declared: list[IndexNeed]) -> bool:
             need.contains,
         ):
             continue
-        split = len(index.orders) - len(need.orders)
-        if split < 0 or index.orders[split:] != need.orders:
+        index_orders = with_document_id(index.orders)
+        split = len(index_orders) - len(need_orders)
+        if split < 0 or index_orders[split:] != need_orders:
             continue
-        head = {field for field, _ in index.orders[:split]}
+        head = {field for field, _ in index_orders[:split]}
         if head <= need.equalities and (head or not need.equalities):
             covered |= head
             if covered == need.equalities:
