@@ -1,4 +1,4 @@
-# The Firestore database, its TTL fields and composite indexes (firestore_indexes.yaml).
+# The Firestore database, its TTL fields, composite indexes (firestore_indexes.yaml) and daily backups.
 
 locals {
   firestore_config = yamldecode(file("${path.module}/firestore_indexes.yaml"))
@@ -78,4 +78,13 @@ resource "google_firestore_index" "composite" {
       array_config = fields.value.array_config
     }
   }
+}
+
+# Daily backups besides point-in-time recovery (which reaches back 7 days, in place):
+# a backup survives a deleted or corrupted database and restores into a new one.
+resource "google_firestore_backup_schedule" "daily" {
+  database  = google_firestore_database.main.name
+  retention = "${var.firestore_backup_retention_days * 86400}s"
+
+  daily_recurrence {}
 }

@@ -3,6 +3,46 @@
 
 locals {
   archives = { for name in keys(local.functions) : name => "${path.module}/../build/${name}.zip" }
+
+  behind_load_balancer = var.entry_point == "load_balancer"
+
+  # Without the load balancer, HTTP functions are reached on their own URLs.
+  function_ingress = {
+    for name, f in local.functions : name => (
+      f.kind == "http" && !local.behind_load_balancer ? "ALLOW_ALL" : local.ingress_settings[f.ingress]
+    )
+  }
+
+  # Proxies that append to X-Forwarded-For in front of a function. Google's front end
+  # always appends the address it saw; the load balancer's makes the header end
+  # "<client>, <load balancer>", so the client is the second entry from the end.
+  trusted_proxy_hops = {
+    for name, f in local.functions : name => (
+      local.behind_load_balancer && f.ingress == "internal-and-gclb" ? 2 : 1
+    )
+  }
+
+  # The value of every source a variable of the manifest's environment may name.
+  environment_sources = {
+    for name, f in local.functions : name => {
+      deployment         = "cloud"
+      project_id         = var.project_id
+      function_name      = name
+      firestore_database = google_firestore_database.main.name
+      log_level          = var.log_level
+      trusted_proxy_hops = tostring(local.trusted_proxy_hops[name])
+      # The pinned Secret Manager versions the function reads (shared/secrets).
+      secret_versions = jsonencode({ for secret in f.secrets : secret => lookup(var.secret_versions, secret, "") })
+      # functions-framework's gunicorn serves this many requests at once per instance.
+      concurrency = tostring(f.concurrency)
+    }
+  }
+
+  function_environment = {
+    for name in keys(local.functions) : name => merge(var.function_environment, {
+      for variable, source in local.manifest_environment : variable => local.environment_sources[name][source]
+    })
+  }
 }
 
 resource "google_storage_bucket" "sources" {
@@ -78,19 +118,28 @@ resource "google_service_account" "builder" {
   description  = "Cloud Build identity that turns the source archives into function images."
 }
 
-# What a function build needs: write its logs, push the image, read the source archive.
+# What the google provider's custom build service account example for 2nd-gen functions
+# grants: write build logs, push the image, and read the source that Cloud Functions
+# copies into its own gcf-v2-sources-<project number>-<region> bucket (which only
+# exists after the first deployment, so it cannot be granted on the bucket itself).
 resource "google_project_iam_member" "builder" {
-  for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer"])
+  for_each = toset(["roles/logging.logWriter", "roles/artifactregistry.writer", "roles/storage.objectAdmin"])
 
   project = var.project_id
   role    = each.key
   member  = "serviceAccount:${google_service_account.builder.email}"
 }
 
-resource "google_storage_bucket_iam_member" "builder_sources" {
-  bucket = google_storage_bucket.sources.name
-  role   = "roles/storage.objectViewer"
-  member = "serviceAccount:${google_service_account.builder.email}"
+# New IAM grants take a while to reach every Google service; a build started at once
+# fails to read its source. The provider's example waits the same way.
+resource "time_sleep" "builder_iam_propagation" {
+  create_duration = "60s"
+
+  triggers = {
+    roles = join(",", sort([for grant in google_project_iam_member.builder : grant.role]))
+  }
+
+  depends_on = [google_project_iam_member.builder]
 }
 
 resource "google_cloudfunctions2_function" "function" {
@@ -110,6 +159,8 @@ resource "google_cloudfunctions2_function" "function" {
       storage_source {
         bucket = google_storage_bucket.sources.name
         object = google_storage_bucket_object.source[each.key].name
+        # The uploaded object's own generation: a later overwrite cannot change what is built.
+        generation = google_storage_bucket_object.source[each.key].generation
       }
     }
   }
@@ -121,36 +172,13 @@ resource "google_cloudfunctions2_function" "function" {
     min_instance_count               = each.value.min_instances
     max_instance_count               = each.value.max_instances
     max_instance_request_concurrency = each.value.concurrency
-    ingress_settings                 = local.ingress_settings[each.value.ingress]
+    ingress_settings                 = local.function_ingress[each.key]
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.function[each.key].email
 
-    environment_variables = merge(var.function_environment, {
-      TRIBUTUM_ENV                = "cloud"
-      TRIBUTUM_PROJECT_ID         = var.project_id
-      TRIBUTUM_FUNCTION_NAME      = each.key
-      TRIBUTUM_FIRESTORE_DATABASE = google_firestore_database.main.name
-      TRIBUTUM_LOG_LEVEL          = var.log_level
-      # Behind the load balancer, X-Forwarded-For ends "<client>, <load balancer>": the
-      # client is the second entry from the end. Direct traffic has only the client's.
-      TRIBUTUM_HTTP__TRUSTED_PROXY_HOPS = each.value.ingress == "internal-and-gclb" ? "2" : "1"
-      # The pinned versions, for code that reads Secret Manager itself.
-      TRIBUTUM_SECRETS__VERSIONS = jsonencode({
-        for secret in each.value.secrets : secret => lookup(var.secret_versions, secret, "")
-      })
-      # functions-framework's gunicorn serves this many requests at once per instance.
-      THREADS = tostring(each.value.concurrency)
-    })
-
-    dynamic "secret_environment_variables" {
-      for_each = toset(each.value.secrets)
-      content {
-        key        = local.secrets[secret_environment_variables.value].env_var
-        project_id = var.project_id
-        secret     = google_secret_manager_secret.secret[secret_environment_variables.value].secret_id
-        version    = lookup(var.secret_versions, secret_environment_variables.value, "")
-      }
-    }
+    # Secrets are not environment variables: the code reads Secret Manager at the
+    # versions pinned in TRIBUTUM_SECRETS__VERSIONS (shared/secrets).
+    environment_variables = local.function_environment[each.key]
   }
 
   labels = {
@@ -158,6 +186,10 @@ resource "google_cloudfunctions2_function" "function" {
   }
 
   lifecycle {
+    # Cloud Functions adds LOG_EXECUTION_ID=true itself; the provider already suppresses
+    # that diff, and this keeps it suppressed should the provider stop doing so.
+    ignore_changes = [service_config[0].environment_variables["LOG_EXECUTION_ID"]]
+
     precondition {
       condition     = alltrue([for secret in each.value.secrets : contains(keys(var.secret_versions), secret)])
       error_message = "Function ${each.key} uses secrets without a pinned version in secret_versions."
@@ -169,20 +201,21 @@ resource "google_cloudfunctions2_function" "function" {
   }
 
   depends_on = [
-    google_project_iam_member.builder,
-    google_storage_bucket_iam_member.builder_sources,
+    time_sleep.builder_iam_propagation,
     google_project_iam_member.function_datastore,
     google_secret_manager_secret_iam_member.function_accessor,
   ]
 }
 
-resource "google_cloud_run_service_iam_member" "invoker" {
-  # checkov:skip=CKV_GCP_102:Functions marked invokers: public in the manifest serve the internet; they authenticate requests themselves (JWT), the rest are never public.
+# run.invoker on the Cloud Run service behind each 2nd-gen function (named like the
+# function). Functions marked invokers: public in the manifest serve the internet
+# (allUsers) and authenticate every request themselves (JWT); no other gets allUsers.
+resource "google_cloud_run_v2_service_iam_member" "invoker" {
   for_each = local.invoker_grants
 
   project  = var.project_id
   location = var.region
-  service  = google_cloudfunctions2_function.function[each.value.function].service_config[0].service
+  name     = google_cloudfunctions2_function.function[each.value.function].name
   role     = "roles/run.invoker"
   member   = each.value.member
 }

@@ -8,6 +8,9 @@
 # Templates are ordered so that a literal segment wins over a wildcard in the same
 # place (/v1/users/me before /v1/users/*). Unmatched paths go to
 # var.default_route_function, whose router answers a problem+json 404.
+#
+# With entry_point = "function_urls" none of this exists (every resource here has a
+# count or for_each of zero) and clients call the functions' own URLs.
 
 locals {
   routes = flatten([
@@ -44,29 +47,38 @@ locals {
   ])
 }
 
+locals {
+  load_balancer_count     = local.behind_load_balancer ? 1 : 0
+  load_balanced_functions = { for name, f in local.http_functions : name => f if local.behind_load_balancer }
+}
+
 resource "google_compute_global_address" "api" {
+  count = local.load_balancer_count
+
   name = "tributum-api"
 }
 
 resource "google_compute_region_network_endpoint_group" "function" {
-  for_each = local.http_functions
+  for_each = local.load_balanced_functions
 
   name                  = "neg-${each.value.deployed_name}"
   region                = var.region
   network_endpoint_type = "SERVERLESS"
 
+  # A 2nd-gen function is a Cloud Run service of the function's name: the NEG takes
+  # that short name (a cloud_function block is for 1st-gen functions).
   cloud_run {
-    service = google_cloudfunctions2_function.function[each.key].service_config[0].service
+    service = google_cloudfunctions2_function.function[each.key].name
   }
 }
 
 resource "google_compute_backend_service" "function" {
-  for_each = local.http_functions
+  for_each = local.load_balanced_functions
 
   name                  = "be-${each.value.deployed_name}"
   load_balancing_scheme = "EXTERNAL_MANAGED"
   protocol              = "HTTPS"
-  security_policy       = var.security_policy
+  security_policy       = var.cloud_armor_enabled ? google_compute_security_policy.api[0].id : null
 
   backend {
     group = google_compute_region_network_endpoint_group.function[each.key].id
@@ -79,6 +91,8 @@ resource "google_compute_backend_service" "function" {
 }
 
 resource "google_compute_url_map" "api" {
+  count = local.load_balancer_count
+
   name            = "tributum-api"
   default_service = google_compute_backend_service.function[var.default_route_function].id
 
@@ -120,37 +134,53 @@ resource "google_compute_url_map" "api" {
   }
 }
 
+# A managed certificate's domains cannot change in place: a new set of domains is a
+# new certificate (named by their hash), attached before the old one is deleted.
 resource "google_compute_managed_ssl_certificate" "api" {
-  name = "tributum-api"
+  count = local.load_balancer_count
+
+  name = "tributum-api-${substr(sha256(join(",", sort(var.domains))), 0, 10)}"
 
   managed {
     domains = var.domains
   }
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "google_compute_ssl_policy" "api" {
+  count = local.load_balancer_count
+
   name            = "tributum-api"
   profile         = "RESTRICTED"
   min_tls_version = "TLS_1_2"
 }
 
 resource "google_compute_target_https_proxy" "api" {
+  count = local.load_balancer_count
+
   name             = "tributum-api"
-  url_map          = google_compute_url_map.api.id
-  ssl_certificates = [google_compute_managed_ssl_certificate.api.id]
-  ssl_policy       = google_compute_ssl_policy.api.id
+  url_map          = google_compute_url_map.api[0].id
+  ssl_certificates = [google_compute_managed_ssl_certificate.api[0].id]
+  ssl_policy       = google_compute_ssl_policy.api[0].id
 }
 
 resource "google_compute_global_forwarding_rule" "https" {
+  count = local.load_balancer_count
+
   name                  = "tributum-api-https"
   load_balancing_scheme = "EXTERNAL_MANAGED"
-  ip_address            = google_compute_global_address.api.id
+  ip_address            = google_compute_global_address.api[0].id
   port_range            = "443"
-  target                = google_compute_target_https_proxy.api.id
+  target                = google_compute_target_https_proxy.api[0].id
 }
 
 # Plain HTTP only redirects to HTTPS.
 resource "google_compute_url_map" "https_redirect" {
+  count = local.load_balancer_count
+
   name = "tributum-api-https-redirect"
 
   default_url_redirect {
@@ -161,14 +191,18 @@ resource "google_compute_url_map" "https_redirect" {
 }
 
 resource "google_compute_target_http_proxy" "https_redirect" {
+  count = local.load_balancer_count
+
   name    = "tributum-api-https-redirect"
-  url_map = google_compute_url_map.https_redirect.id
+  url_map = google_compute_url_map.https_redirect[0].id
 }
 
 resource "google_compute_global_forwarding_rule" "http" {
+  count = local.load_balancer_count
+
   name                  = "tributum-api-http"
   load_balancing_scheme = "EXTERNAL_MANAGED"
-  ip_address            = google_compute_global_address.api.id
+  ip_address            = google_compute_global_address.api[0].id
   port_range            = "80"
-  target                = google_compute_target_http_proxy.https_redirect.id
+  target                = google_compute_target_http_proxy.https_redirect[0].id
 }

@@ -47,7 +47,7 @@ locals {
           max_delivery_attempts = try(c.retry.max_delivery_attempts, 5)
           minimum_backoff       = try(c.retry.minimum_backoff_seconds, 10)
           maximum_backoff       = try(c.retry.maximum_backoff_seconds, 600)
-          ack_deadline_seconds  = try(c.retry.ack_deadline_seconds, 60)
+          ack_deadline_seconds  = try(c.retry.ack_deadline_seconds, 90)
         }
       ]
       consumes_dead_letters = try(f.consumes_dead_letters, false)
@@ -78,7 +78,7 @@ locals {
   default_retry = {
     minimum_backoff      = 10
     maximum_backoff      = 600
-    ack_deadline_seconds = 60
+    ack_deadline_seconds = 90
   }
 
   topics = {
@@ -102,9 +102,20 @@ locals {
   secrets = {
     for s in try(local.manifest.secrets, []) : s.name => {
       description = s.description
-      env_var     = "TRIBUTUM_SECRET_${upper(replace(s.name, "-", "_"))}"
     }
   }
+
+  # The manifest's environment: variable name -> the source of its value (functions.tf
+  # supplies every source). Absent in a manifest that declares none.
+  manifest_environment = try(local.manifest.environment, {})
+
+  # Set by Cloud Run and the functions buildpack themselves (shared/topology.py's
+  # PLATFORM_VARIABLES): neither the manifest nor function_environment may name them.
+  platform_environment_variables = [
+    "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION",
+    "FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE", "FUNCTION_SOURCE", "LOG_EXECUTION_ID",
+  ]
+  reserved_environment_variables = concat(keys(local.manifest_environment), local.platform_environment_variables)
 
   # One push subscription T--F per (consumed topic, consumer).
   push_subscriptions = {

@@ -1,8 +1,37 @@
-# Alerts: each function's 5xx rate, the backlog on every dead-letter subscription,
-# and ledger reconciliation discrepancies.
+# Alerts: each function's 5xx rate, messages dead-lettered by every push subscription,
+# the backlog on every dead-letter subscription, dead letters stored or rejected by the
+# code (log-based), and ledger reconciliation discrepancies (log-based). Every alert
+# notifies the same channels: notification_channels plus the alert_email channel.
+
+locals {
+  notification_channels = concat(
+    var.notification_channels,
+    google_monitoring_notification_channel.email[*].id,
+  )
+
+  # Log events that mean a message ended up as a dead letter, with the severity each
+  # is logged at: the dead_letters function storing what Pub/Sub forwarded, and
+  # consumers recording a message they reject (shared/events/consumer.py).
+  dead_letter_log_events = {
+    "dead_letter.stored"         = "WARNING"
+    "dead_letter.malformed_push" = "ERROR"
+    "event.rejected"             = "ERROR"
+    "event.malformed_push"       = "ERROR"
+  }
+}
+
+resource "google_monitoring_notification_channel" "email" {
+  count = var.alert_email == null ? 0 : 1
+
+  display_name = "Tributum ${var.environment} alerts"
+  type         = "email"
+  labels = {
+    email_address = var.alert_email
+  }
+}
 
 # shared/logger.py writes the structlog event name as `message` in Cloud Logging's
-# JSON; `event` is matched too so the metric survives a change of that mapping.
+# JSON; `event` is matched too so the metrics survive a change of that mapping.
 resource "google_logging_metric" "ledger_discrepancy" {
   name        = "ledger_discrepancies"
   description = "Ledger reconciliation discrepancies (log event ledger.discrepancy at ERROR)."
@@ -26,10 +55,53 @@ resource "google_logging_metric" "ledger_discrepancy" {
   }
 }
 
+resource "google_logging_metric" "dead_letters" {
+  name        = "dead_letters_recorded"
+  description = "Dead letters stored by the dead_letters function or recorded by a consumer that rejected a message."
+  filter = join(" OR ", [
+    for event, severity in local.dead_letter_log_events :
+    "(severity>=${severity} AND (jsonPayload.message=\"${event}\" OR jsonPayload.event=\"${event}\"))"
+  ])
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "Dead letters recorded"
+
+    labels {
+      key         = "function"
+      value_type  = "STRING"
+      description = "Function that recorded the dead letter."
+    }
+    labels {
+      key         = "event"
+      value_type  = "STRING"
+      description = "Log event: dead_letter.stored, event.rejected..."
+    }
+  }
+
+  label_extractors = {
+    function = "EXTRACT(labels.function)"
+    event    = "EXTRACT(jsonPayload.message)"
+  }
+}
+
+# An alert policy on a log-based metric created in the same apply is refused until the
+# metric has propagated (a known provider race): the policies wait for this.
+resource "time_sleep" "log_metrics_propagation" {
+  create_duration = "60s"
+
+  triggers = {
+    ledger_discrepancy = google_logging_metric.ledger_discrepancy.id
+    dead_letters       = google_logging_metric.dead_letters.id
+  }
+}
+
 resource "google_monitoring_alert_policy" "ledger_discrepancy" {
   display_name          = "Tributum ${var.environment}: ledger discrepancy"
   combiner              = "OR"
-  notification_channels = var.notification_channels
+  notification_channels = local.notification_channels
 
   conditions {
     display_name = "ledger.discrepancy logged"
@@ -56,6 +128,43 @@ resource "google_monitoring_alert_policy" "ledger_discrepancy" {
     mime_type = "text/markdown"
     content   = "The scheduled reconciliation found an account whose balance differs from the sum of its posted lines, or a tenant whose balances do not sum to zero. The log entries carry the account and the difference."
   }
+
+  depends_on = [time_sleep.log_metrics_propagation]
+}
+
+resource "google_monitoring_alert_policy" "dead_letters_recorded" {
+  display_name          = "Tributum ${var.environment}: dead letters recorded"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = "dead letter stored or message rejected"
+
+    condition_threshold {
+      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.dead_letters.name}\" AND resource.type=\"cloud_run_revision\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.event"]
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A message became a dead letter: Pub/Sub gave up delivering it (dead_letter.stored), a consumer rejected it as permanently unprocessable (event.rejected), or it was not a Pub/Sub message at all (*.malformed_push). Inspect it through the dead-letters API, then replay or discard it."
+  }
+
+  depends_on = [time_sleep.log_metrics_propagation]
 }
 
 resource "google_monitoring_alert_policy" "function_5xx" {
@@ -63,14 +172,15 @@ resource "google_monitoring_alert_policy" "function_5xx" {
 
   display_name          = "Tributum ${var.environment}: ${each.key} 5xx rate"
   combiner              = "OR"
-  notification_channels = var.notification_channels
+  notification_channels = local.notification_channels
 
   conditions {
     display_name = "${each.key}: share of requests answered 5xx"
 
+    # service_name is the Cloud Run service's short name, which is the function's name.
     condition_threshold {
-      filter             = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${google_cloudfunctions2_function.function[each.key].service_config[0].service}\" AND metric.labels.response_code_class=\"5xx\""
-      denominator_filter = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${google_cloudfunctions2_function.function[each.key].service_config[0].service}\""
+      filter             = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${google_cloudfunctions2_function.function[each.key].name}\" AND metric.labels.response_code_class=\"5xx\""
+      denominator_filter = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND resource.labels.service_name=\"${google_cloudfunctions2_function.function[each.key].name}\""
       comparison         = "COMPARISON_GT"
       threshold_value    = var.error_ratio_threshold
       duration           = "300s"
@@ -101,12 +211,46 @@ resource "google_monitoring_alert_policy" "function_5xx" {
   }
 }
 
+# Pub/Sub counts what each source subscription forwards to its dead-letter topic.
+resource "google_monitoring_alert_policy" "dead_lettered" {
+  for_each = local.push_subscriptions
+
+  display_name          = "Tributum ${var.environment}: ${each.key} dead-lettered messages"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = "${each.key} forwarded messages to ${local.topics[each.value.topic].dead_letter_topic}"
+
+    condition_threshold {
+      filter          = "metric.type=\"pubsub.googleapis.com/subscription/dead_letter_message_count\" AND resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.push[each.key].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period   = "300s"
+        per_series_aligner = "ALIGN_DELTA"
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "${each.value.function} failed to process messages of ${each.value.topic} ${each.value.max_delivery_attempts} times, so Pub/Sub forwarded them to ${local.topics[each.value.topic].dead_letter_topic}. They are stored as dead letters: inspect them through the dead-letters API, fix the cause, then replay or discard them."
+  }
+}
+
 resource "google_monitoring_alert_policy" "dead_letter_backlog" {
   for_each = local.topics
 
   display_name          = "Tributum ${var.environment}: dead letters waiting on ${each.value.dead_letter_subscription}"
   combiner              = "OR"
-  notification_channels = var.notification_channels
+  notification_channels = local.notification_channels
 
   conditions {
     display_name = "${each.value.dead_letter_subscription} undelivered messages"

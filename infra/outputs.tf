@@ -1,10 +1,10 @@
 output "api_ip_address" {
-  description = "Address to point the API domains' A records at."
-  value       = google_compute_global_address.api.address
+  description = "Address to point the API domains' A records at (null with entry_point = function_urls)."
+  value       = one(google_compute_global_address.api[*].address)
 }
 
 output "function_urls" {
-  description = "Direct URL of every function, by manifest name."
+  description = "Direct URL of every function, by manifest name (the API's entry with entry_point = function_urls)."
   value       = { for name, f in google_cloudfunctions2_function.function : name => f.service_config[0].uri }
 }
 

@@ -83,7 +83,7 @@ resource "google_pubsub_subscription" "push" {
     ttl = ""
   }
 
-  depends_on = [google_cloud_run_service_iam_member.invoker]
+  depends_on = [google_cloud_run_v2_service_iam_member.invoker]
 }
 
 # T-dlq-sub on every dead-letter topic: pushed to the function that consumes dead
@@ -121,7 +121,7 @@ resource "google_pubsub_subscription" "dead_letter" {
     ttl = ""
   }
 
-  depends_on = [google_cloud_run_service_iam_member.invoker]
+  depends_on = [google_cloud_run_v2_service_iam_member.invoker]
 }
 
 # Dead-lettering needs the Pub/Sub service agent to publish to the dead-letter
@@ -140,4 +140,37 @@ resource "google_pubsub_subscription_iam_member" "dead_letter_source_subscriber"
   subscription = google_pubsub_subscription.push[each.key].name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
+}
+
+# Systems outside Tributum on the public topics: publishers of requests, subscribers
+# to results (roles/pubsub.subscriber on a topic lets them attach a subscription of
+# their own project). Only topics the manifest marks public accept such grants.
+locals {
+  public_topic_members = {
+    "roles/pubsub.publisher"  = var.public_topic_publishers
+    "roles/pubsub.subscriber" = var.public_topic_subscribers
+  }
+
+  public_topic_grants = {
+    for grant in flatten([
+      for role, by_topic in local.public_topic_members : [
+        for topic, members in by_topic : [for member in members : { role = role, topic = topic, member = member }]
+      ]
+    ]) : "${grant.role}|${grant.topic}|${grant.member}" => grant
+  }
+}
+
+resource "google_pubsub_topic_iam_member" "public" {
+  for_each = local.public_topic_grants
+
+  topic  = google_pubsub_topic.topic[each.value.topic].name
+  role   = each.value.role
+  member = each.value.member
+
+  lifecycle {
+    precondition {
+      condition     = try(local.topics[each.value.topic].public, false)
+      error_message = "${each.value.topic} is not a public topic of the manifest: outside members are granted on public topics only."
+    }
+  }
 }

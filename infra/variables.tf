@@ -68,9 +68,20 @@ variable "private_invokers" {
 }
 
 variable "function_environment" {
-  description = "Extra TRIBUTUM_* settings for every function (e.g. TRIBUTUM_HTTP__CORS_ALLOW_ORIGINS); the fixed ones win."
+  description = "Extra TRIBUTUM_* settings for every function (e.g. TRIBUTUM_HTTP__CORS_ALLOW_ORIGINS), besides the manifest's environment."
   type        = map(string)
   default     = {}
+
+  # The manifest's `environment` and the platform own their names: an operator's value
+  # would silently lose to (or override) them. Secrets come from Secret Manager only:
+  # no secret value in the environment, no switch to the local secrets backend.
+  validation {
+    condition = alltrue([
+      for name in keys(var.function_environment) :
+      !contains(local.reserved_environment_variables, name) && !startswith(name, "TRIBUTUM_SECRET_") && name != "TRIBUTUM_SECRETS__BACKEND"
+    ])
+    error_message = "function_environment must not set a variable of the manifest's environment, one the platform sets (PORT, K_SERVICE, K_REVISION, K_CONFIGURATION, FUNCTION_TARGET, FUNCTION_SIGNATURE_TYPE, FUNCTION_SOURCE, LOG_EXECUTION_ID), a TRIBUTUM_SECRET_* value or TRIBUTUM_SECRETS__BACKEND (secrets are read from Secret Manager)."
+  }
 }
 
 variable "log_level" {
@@ -88,6 +99,22 @@ variable "notification_channels" {
   description = "Monitoring notification channel ids (projects/P/notificationChannels/N) every alert notifies."
   type        = list(string)
   default     = []
+
+  validation {
+    condition     = alltrue([for id in var.notification_channels : can(regex("^projects/[^/]+/notificationChannels/[0-9]+$", id))])
+    error_message = "notification_channels holds channel ids of the form projects/P/notificationChannels/N."
+  }
+}
+
+variable "alert_email" {
+  description = "E-mail address that every alert notifies through a channel this module creates (null: none)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alert_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email))
+    error_message = "alert_email must be an e-mail address."
+  }
 }
 
 variable "error_ratio_threshold" {
@@ -107,8 +134,101 @@ variable "dead_letter_backlog_threshold" {
   default     = 0
 }
 
-variable "security_policy" {
-  description = "Optional Cloud Armor security policy id attached to every API backend."
+variable "entry_point" {
+  description = "How clients reach the HTTP functions: through the API load balancer (\"load_balancer\") or on their own function URLs (\"function_urls\", no load balancer is created)."
+  type        = string
+  default     = "load_balancer"
+
+  validation {
+    condition     = contains(["load_balancer", "function_urls"], var.entry_point)
+    error_message = "entry_point must be load_balancer or function_urls."
+  }
+}
+
+variable "cloud_armor_enabled" {
+  description = "Attach the Cloud Armor policy (credential endpoint rate ban, preconfigured WAF rules) to every API backend."
+  type        = bool
+  default     = true
+}
+
+variable "waf_sensitivity" {
+  description = "Sensitivity of the preconfigured WAF rules (1 blocks the surest attacks only; 4 also suspicious requests, with more false positives)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = contains([1, 2, 3, 4], var.waf_sensitivity)
+    error_message = "waf_sensitivity is 1, 2, 3 or 4."
+  }
+}
+
+variable "credential_requests_per_minute" {
+  description = "POST requests per minute one client address may send to the public credential endpoints (token, refresh, signup) before Cloud Armor bans it."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.credential_requests_per_minute >= 1 && floor(var.credential_requests_per_minute) == var.credential_requests_per_minute
+    error_message = "credential_requests_per_minute is a positive whole number."
+  }
+}
+
+variable "credential_ban_seconds" {
+  description = "How long Cloud Armor bans a client address that exceeded credential_requests_per_minute."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.credential_ban_seconds >= 60 && var.credential_ban_seconds <= 86400
+    error_message = "credential_ban_seconds is between 60 and 86400."
+  }
+}
+
+variable "firestore_backup_retention_days" {
+  description = "Days each daily Firestore backup is kept (Firestore keeps daily backups at most 7 days)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.firestore_backup_retention_days >= 1 && var.firestore_backup_retention_days <= 7 && floor(var.firestore_backup_retention_days) == var.firestore_backup_retention_days
+    error_message = "firestore_backup_retention_days is a whole number from 1 to 7."
+  }
+}
+
+variable "public_topic_publishers" {
+  description = "Members outside Tributum that may publish to a public topic, by topic name (e.g. { \"ledger-posting-requests\" = [\"serviceAccount:erp@partner.iam.gserviceaccount.com\"] })."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue(flatten([for members in values(var.public_topic_publishers) : [for member in members : can(regex("^(serviceAccount|user|group|domain|principal|principalSet):.+$", member))]]))
+    error_message = "public_topic_publishers holds IAM members (serviceAccount:..., group:..., principal:...); allUsers and allAuthenticatedUsers are refused."
+  }
+}
+
+variable "public_topic_subscribers" {
+  description = "Members outside Tributum that may attach subscriptions to a public topic, by topic name (e.g. { \"ledger-posting-results\" = [\"serviceAccount:erp@partner.iam.gserviceaccount.com\"] })."
+  type        = map(list(string))
+  default     = {}
+
+  validation {
+    condition     = alltrue(flatten([for members in values(var.public_topic_subscribers) : [for member in members : can(regex("^(serviceAccount|user|group|domain|principal|principalSet):.+$", member))]]))
+    error_message = "public_topic_subscribers holds IAM members (serviceAccount:..., group:..., principal:...); allUsers and allAuthenticatedUsers are refused."
+  }
+}
+
+variable "tf_state_bucket" {
+  description = "Bucket of this environment's Terraform state (the one in environments/<env>.gcs.tfbackend); the build accounts are granted on it."
+  type        = string
+}
+
+variable "build_repository" {
+  description = "Cloud Build (2nd gen) repository the build triggers watch, projects/P/locations/R/connections/C/repositories/N; null creates no triggers."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.build_repository == null || can(regex("^projects/[^/]+/locations/[^/]+/connections/[^/]+/repositories/[^/]+$", var.build_repository))
+    error_message = "build_repository is a Cloud Build repository id: projects/P/locations/R/connections/C/repositories/N."
+  }
 }

@@ -48,14 +48,17 @@ def firestore_client() -> firestore.Client:
 
 
 def publisher_client() -> pubsub_v1.PublisherClient:
-    """The instance's Pub/Sub publisher; message ordering on, for ordering keys."""
+    """The instance's Pub/Sub publisher.
+
+    No message ordering: every consumer is idempotent and independent of arrival order
+    (projections keep the newer version, the audit chain serialises per tenant), so no
+    message carries an ordering key.
+    """
 
     def create() -> pubsub_v1.PublisherClient:
         from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
-        return pubsub_v1.PublisherClient(
-            publisher_options=pubsub_v1.types.PublisherOptions(enable_message_ordering=True)
-        )
+        return pubsub_v1.PublisherClient()
 
     client: pubsub_v1.PublisherClient = _once("publisher", create)
     return client

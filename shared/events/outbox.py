@@ -50,7 +50,6 @@ _log = get_logger("shared.events.outbox")
 class StagedEvent:
     topic: str
     envelope: EventEnvelope
-    ordering_key: str = ""
 
 
 _collector: ContextVar[list[StagedEvent] | None] = ContextVar("outbox_collector", default=None)
@@ -75,8 +74,6 @@ def add_to_outbox(
     db: firestore.Client,
     topic: str,
     envelope: EventEnvelope,
-    *,
-    ordering_key: str = "",
 ) -> StagedEvent:
     """Stage ``envelope`` for ``topic`` in the same transaction (or batch) as the change."""
     now = datetime.now(UTC)
@@ -86,7 +83,6 @@ def add_to_outbox(
             "topic": topic,
             "data": envelope.to_bytes(),
             "attributes": envelope.attributes(),
-            "ordering_key": ordering_key,
             "tenant_id": envelope.tenant_id,
             "type": envelope.type,
             "status": STATUS_PENDING,
@@ -96,7 +92,7 @@ def add_to_outbox(
             "expires_at": None,
         },
     )
-    staged = StagedEvent(topic, envelope, ordering_key)
+    staged = StagedEvent(topic, envelope)
     collected = _collector.get()
     if collected is not None:
         collected.append(staged)
@@ -112,7 +108,7 @@ def publish_committed(db: firestore.Client, staged: Sequence[StagedEvent]) -> No
 
     if not staged:
         return
-    publish_envelopes([(s.topic, s.envelope, s.ordering_key) for s in staged])
+    publish_envelopes([(s.topic, s.envelope) for s in staged])
     _mark_published(db, [s.envelope.id for s in staged])
 
 
@@ -212,12 +208,7 @@ def relay_pending(
     records = _claim(db, refs, owner=uuid.uuid4().hex, lease=lease)
     if not records:
         return 0
-    publish_raw(
-        [
-            (r["topic"], r["data"], dict(r["attributes"]), r.get("ordering_key") or "")
-            for r in records
-        ]
-    )
+    publish_raw([(r["topic"], r["data"], dict(r["attributes"])) for r in records])
     retry_call(
         lambda: _mark_published(db, [r["id"] for r in records]),
         policy=_MARK_RETRY,

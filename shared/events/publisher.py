@@ -1,4 +1,10 @@
-"""Publishing with the instance's one publisher client; every future is awaited."""
+"""Publishing with the instance's one publisher client; every future is awaited.
+
+Messages carry no ordering key. No subscription enables message ordering, and no
+consumer needs it: each is idempotent by event id, the users projection keeps the
+newest version only, the audit chain serialises appends per tenant itself, ledger
+events are facts, and payment processing acts on the payment's stored state.
+"""
 
 from __future__ import annotations
 
@@ -10,36 +16,33 @@ from shared.events.envelope import EventEnvelope
 PUBLISH_TIMEOUT_SECONDS = 30.0
 
 
-def publish_raw(messages: Sequence[tuple[str, bytes, dict[str, str], str]]) -> list[str]:
-    """Publish (topic, data, attributes, ordering key) tuples; returns message ids.
+def publish_raw(messages: Sequence[tuple[str, bytes, dict[str, str]]]) -> list[str]:
+    """Publish (topic, data, attributes) triples; returns message ids.
 
     Raises the first publish error after every future has settled, so the caller
     knows nothing was silently dropped.
     """
     client = publisher_client()
     futures = [
-        client.publish(topic_path(topic), data, ordering_key=key, **attributes)
-        for topic, data, attributes, key in messages
+        client.publish(topic_path(topic), data, **attributes)
+        for topic, data, attributes in messages
     ]
     ids: list[str] = []
     first_error: BaseException | None = None
-    for (topic, _, _, key), future in zip(messages, futures, strict=True):
+    for future in futures:
         try:
             ids.append(future.result(timeout=PUBLISH_TIMEOUT_SECONDS))
         except Exception as exc:
             first_error = first_error or exc
-            if key:
-                # An ordering key pauses after a failure until resumed explicitly.
-                client.resume_publish(topic_path(topic), key)
     if first_error is not None:
         raise first_error
     return ids
 
 
-def publish_envelopes(messages: Sequence[tuple[str, EventEnvelope, str]]) -> list[str]:
-    """Publish (topic, envelope, ordering key) tuples."""
-    return publish_raw([(t, e.to_bytes(), e.attributes(), k) for t, e, k in messages])
+def publish_envelopes(messages: Sequence[tuple[str, EventEnvelope]]) -> list[str]:
+    """Publish (topic, envelope) pairs."""
+    return publish_raw([(t, e.to_bytes(), e.attributes()) for t, e in messages])
 
 
-def publish_event(topic: str, envelope: EventEnvelope, ordering_key: str = "") -> str:
-    return publish_envelopes([(topic, envelope, ordering_key)])[0]
+def publish_event(topic: str, envelope: EventEnvelope) -> str:
+    return publish_envelopes([(topic, envelope)])[0]

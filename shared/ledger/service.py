@@ -555,7 +555,6 @@ class LedgerService:
                 resource=("ledger_entry", original.id),
                 details={"reversal_entry_id": reversal_id},
                 correlation_id=correlation_id,
-                ordering=original.id,
             )
             return Reversal(updated, reversal), staging.events
 
@@ -616,7 +615,6 @@ class LedgerService:
                 resource=("ledger_entry", hold.id),
                 details={"posting_entry_id": posting_id, "partial": posting.lines != hold.lines},
                 correlation_id=correlation_id,
-                ordering=hold.id,
             )
             return HoldTransition(resolved, posting), staging.events
 
@@ -879,7 +877,6 @@ class LedgerService:
             resource=("ledger_entry", entry.id),
             details={"lines": len(entry.lines), "accounts": entry.account_ids},
             correlation_id=command.correlation_id,
-            ordering=entry.id,
         )
 
     # -- internals: holds -------------------------------------------------------------
@@ -932,7 +929,6 @@ class LedgerService:
                 resource=("ledger_entry", hold.id),
                 details={"reason": reason} if reason else {},
                 correlation_id=correlation_id,
-                ordering=hold.id,
             )
             return HoldTransition(resolved), staging.events
 
@@ -1135,7 +1131,6 @@ class LedgerService:
         resource: tuple[str, str],
         details: dict[str, Any],
         correlation_id: str | None,
-        ordering: str | None = None,
     ) -> _Staging:
         """Stage a ledger event and its audit event in the caller's transaction."""
         staging = _Staging()
@@ -1147,11 +1142,7 @@ class LedgerService:
             data=data,
             correlation_id=correlation_id,
         )
-        # Events about one entry (a hold, then its posting) keep their order.
-        key = f"{tenant_id}/{ordering}" if ordering else ""
-        staging.events.append(
-            add_to_outbox(transaction, self.db, LEDGER_TOPIC, event, ordering_key=key)
-        )
+        staging.events.append(add_to_outbox(transaction, self.db, LEDGER_TOPIC, event))
         audit = audit_event(
             action,
             tenant_id=tenant_id,

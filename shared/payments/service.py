@@ -692,15 +692,7 @@ def _stage(
             "payment": payment.to_json(include_method_token=False),
         },
     )
-    staged = [
-        add_to_outbox(
-            transaction,
-            db,
-            PAYMENTS_TOPIC,
-            event,
-            ordering_key=f"{payment.tenant_id}/{payment.id}",
-        )
-    ]
+    staged = [add_to_outbox(transaction, db, PAYMENTS_TOPIC, event)]
     audit = audit_event(
         action,
         tenant_id=payment.tenant_id,

@@ -7,7 +7,11 @@ Two scenarios drive the Terraform checks:
 * ``fixture``: tests/infra/fixtures/manifest.yaml (every topology feature) read in
   place of the real manifest, with fixtures/fixture.tfvars;
 * ``minimal``: fixtures/manifest_minimal.yaml, where every optional part is absent
-  (no dead-letter consumer, secrets, schedules or private functions).
+  (no dead-letter consumer, secrets, schedules or private functions), with the
+  fixture variables less every optional input (no alert e-mail, notification
+  channels, public topic members or build repository);
+* ``function_urls``: the fixture manifest and variables with
+  ``entry_point = "function_urls"``: no load balancer, HTTP functions on their URLs.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ class Scenario:
     def local(self, name: str) -> Any:
         return self.evaluator.local(name)
 
+    @property
+    def behind_load_balancer(self) -> bool:
+        return self.variables.get("entry_point", "load_balancer") == "load_balancer"
+
 
 @pytest.fixture(scope="session")
 def terraform_module() -> TerraformModule:
@@ -69,8 +77,27 @@ def real_scenario(
     return Scenario("real", load_manifest(), variables, evaluator, evaluator.plan(), packaged)
 
 
-def _stand_in_scenario(name: str, module: TerraformModule, manifest_path: Path) -> Scenario:
-    variables = load_tfvars(FIXTURE_TFVARS)
+# Optional inputs the fixture variables set and the minimal scenario leaves out.
+OPTIONAL_INPUTS = (
+    "alert_email",
+    "notification_channels",
+    "public_topic_publishers",
+    "public_topic_subscribers",
+    "build_repository",
+    "function_environment",
+)
+
+
+def _stand_in_scenario(
+    name: str,
+    module: TerraformModule,
+    manifest_path: Path,
+    *,
+    overrides: dict[str, Any] | None = None,
+    omit: tuple[str, ...] = (),
+) -> Scenario:
+    variables = {k: v for k, v in load_tfvars(FIXTURE_TFVARS).items() if k not in omit}
+    variables.update(overrides or {})
     evaluator = Evaluator(
         module,
         variables,
@@ -89,9 +116,25 @@ def fixture_scenario(terraform_module: TerraformModule) -> Scenario:
 
 @pytest.fixture(scope="session")
 def minimal_scenario(terraform_module: TerraformModule) -> Scenario:
-    return _stand_in_scenario("minimal", terraform_module, MINIMAL_MANIFEST)
+    return _stand_in_scenario("minimal", terraform_module, MINIMAL_MANIFEST, omit=OPTIONAL_INPUTS)
+
+
+@pytest.fixture(scope="session")
+def function_urls_scenario(terraform_module: TerraformModule) -> Scenario:
+    return _stand_in_scenario(
+        "function_urls",
+        terraform_module,
+        FIXTURE_MANIFEST,
+        overrides={"entry_point": "function_urls"},
+    )
+
+
+@pytest.fixture(params=["real", "fixture", "minimal", "function_urls"])
+def scenario(request: pytest.FixtureRequest) -> Iterator[Scenario]:
+    yield request.getfixturevalue(f"{request.param}_scenario")
 
 
 @pytest.fixture(params=["real", "fixture", "minimal"])
-def scenario(request: pytest.FixtureRequest) -> Iterator[Scenario]:
+def lb_scenario(request: pytest.FixtureRequest) -> Iterator[Scenario]:
+    """The scenarios with the API load balancer (the default entry point)."""
     yield request.getfixturevalue(f"{request.param}_scenario")

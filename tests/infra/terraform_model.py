@@ -161,6 +161,25 @@ def _name(tree: Tree) -> str:
     raise EvalError(f"expected a name, found {tree.data}")
 
 
+def _reference_text(tree: Tree) -> str:
+    """``a.b.c`` for a plain reference expression (what ``depends_on`` holds)."""
+    if tree.data == "expr_term":
+        return _reference_text(_children(tree)[0])
+    if tree.data == "identifier":
+        return str(tree.children[0])
+    if tree.data == "get_attr_expr_term":
+        target, accessor = _children(tree)
+        return f"{_reference_text(target)}.{_name(_children(accessor)[0])}"
+    if tree.data == "index_expr_term":
+        target, accessor = _children(tree)
+        if accessor.data == "short_index":
+            key: Any = int(str(_tokens(accessor)[-1]))
+        else:
+            key = Evaluator(TerraformModule(Path()), {}).expr(_children(accessor)[0], {})
+        return f"{_reference_text(target)}[{json.dumps(key)}]"
+    raise EvalError(f"expected a reference, found {tree.data}")
+
+
 def parse_file(path: Path) -> list[tuple[str, Tree | Block]]:
     """Top-level items of one file: ("attribute", tree) or ("block", Block)."""
     tree = parses_to_tree(path.read_text(encoding="utf-8"))
@@ -430,7 +449,47 @@ class Evaluator:
         instances = self.instances(mode, type_, name)
         if list(instances) == [None]:
             return InstanceRef(self, mode, type_, name, None)
-        return {key: InstanceRef(self, mode, type_, name, key) for key in instances}
+        refs = [InstanceRef(self, mode, type_, name, key) for key in instances]
+        if "count" in self._meta_arguments(mode, type_, name):
+            # A counted resource is a list, empty when count is 0.
+            return refs
+        return {ref.key: ref for ref in refs}
+
+    def _meta_arguments(self, mode: str, type_: str, name: str) -> dict[str, Tree]:
+        block = self._block_of(mode, type_, name)
+        return {
+            n: node
+            for kind, n, node in body_items(block.body, block.file)
+            if kind == "attribute" and isinstance(node, Tree)
+        }
+
+    def lifecycle(self, type_: str, name: str) -> dict[str, Any]:
+        """A resource's ``lifecycle`` arguments; ``ignore_changes`` and
+        ``replace_triggered_by`` as the references they list."""
+        block = self._block_of("resource", type_, name)
+        settings: dict[str, Any] = {}
+        for kind, block_name, node in body_items(block.body, block.file):
+            if kind != "block" or block_name != "lifecycle":
+                continue
+            assert isinstance(node, Block)
+            for inner_kind, argument, inner in body_items(node.body, node.file):
+                if inner_kind != "attribute":
+                    continue
+                assert isinstance(inner, Tree)
+                if argument in ("ignore_changes", "replace_triggered_by"):
+                    items = _children(_children(inner)[0] if inner.data == "expr_term" else inner)
+                    settings[argument] = [_reference_text(item) for item in items]
+                else:
+                    settings[argument] = self.expr(inner, {})
+        return settings
+
+    def depends_on(self, type_: str, name: str) -> list[str]:
+        """The addresses a resource's ``depends_on`` lists, as written."""
+        node = self._meta_arguments("resource", type_, name).get("depends_on")
+        if node is None:
+            return []
+        tuple_node = _children(node)[0] if node.data == "expr_term" else node
+        return [_reference_text(item) for item in _children(tuple_node)]
 
     def instance_attribute(self, ref: InstanceRef, attr: str) -> Any:
         cache_key = (ref.address, attr)
@@ -491,12 +550,19 @@ class Evaluator:
         return problems
 
     def _evaluate_body(
-        self, block: Block, scope: dict[str, Any], where: str, errors: list[str]
+        self,
+        block: Block,
+        scope: dict[str, Any],
+        where: str,
+        errors: list[str],
+        *,
+        nested: bool = False,
     ) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for kind, name, node in body_items(block.body, block.file):
             if kind == "attribute":
-                if name in META_ARGUMENTS:
+                # Meta-arguments exist on resources only: a nested block's `count` is data.
+                if name in META_ARGUMENTS and not nested:
                     continue
                 assert isinstance(node, Tree)
                 try:
@@ -511,7 +577,7 @@ class Evaluator:
                 self._expand_dynamic(node, scope, f"{where}.{node.labels[0]}", errors, result)
             else:
                 result.setdefault(name, []).append(
-                    self._evaluate_body(node, scope, f"{where}.{name}", errors)
+                    self._evaluate_body(node, scope, f"{where}.{name}", errors, nested=True)
                 )
         return result
 
@@ -544,7 +610,9 @@ class Evaluator:
         blocks = into.setdefault(label, [])
         for key, value in _items(collection):
             inner = {**scope, iterator: {"key": key, "value": value}}
-            blocks.append(self._evaluate_body(content, inner, f"{where}[{key!r}]", errors))
+            blocks.append(
+                self._evaluate_body(content, inner, f"{where}[{key!r}]", errors, nested=True)
+            )
 
     # ----------------------------------------------------------------- expressions
 

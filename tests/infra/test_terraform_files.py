@@ -39,18 +39,40 @@ def test_every_terraform_file_parses(path: Path) -> None:
     assert parsed, f"{path.name} is empty"
 
 
-def test_google_provider_is_pinned_to_at_least_version_5() -> None:
+def _terraform_block() -> dict[str, Any]:
     with (INFRA_DIR / "versions.tf").open(encoding="utf-8") as stream:
         terraform = hcl2.load(stream)["terraform"]
-    block = terraform[0] if isinstance(terraform, list) else terraform
-    providers = block["required_providers"]
-    providers = providers[0] if isinstance(providers, list) else providers
-    google = providers["google"]
-    assert google["source"].strip('"') == "hashicorp/google"
-    version = google["version"].strip('"')
-    major = re.match(r"^~>\s*(\d+)\.\d+", version)
-    assert major and int(major[1]) >= 5, version
-    assert "gcs" in json.dumps(block["backend"]), "remote state in a GCS backend"
+    block: dict[str, Any] = terraform[0] if isinstance(terraform, list) else terraform
+    return block
+
+
+def _providers() -> dict[str, Any]:
+    providers = _terraform_block()["required_providers"]
+    result: dict[str, Any] = providers[0] if isinstance(providers, list) else providers
+    return result
+
+
+@pytest.mark.parametrize(
+    ("name", "source"), [("google", "hashicorp/google"), ("time", "hashicorp/time")]
+)
+def test_every_provider_is_pinned_to_an_exact_release(name: str, source: str) -> None:
+    provider = _providers()[name]
+    assert provider["source"].strip('"') == source
+    version = provider["version"].strip('"')
+    # "~>" or ">=" would let `terraform init` pick a newer provider than the one reviewed.
+    assert re.fullmatch(r"=\s*\d+\.\d+\.\d+", version), f"{name}: {version}"
+
+
+def test_the_google_provider_is_a_6_x_release_and_state_is_remote() -> None:
+    version = _providers()["google"]["version"].strip('"')
+    assert re.fullmatch(r"=\s*6\.\d+\.\d+", version), version
+    assert "gcs" in json.dumps(_terraform_block()["backend"]), "remote state in a GCS backend"
+
+
+def test_terraform_is_new_enough_for_validations_that_read_the_manifest() -> None:
+    required = _terraform_block()["required_version"].strip('"')
+    minimum = re.match(r">=\s*1\.(\d+)", required)
+    assert minimum and int(minimum[1]) >= 9, required
 
 
 def test_terraform_fmt_check() -> None:

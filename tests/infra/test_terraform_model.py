@@ -210,3 +210,95 @@ def test_tfvars_load_as_literals(tmp_path: Path) -> None:
     path = tmp_path / "x.tfvars"
     path.write_text('name = "a"\nlist = ["b", 2]\nmap = { "k-1" = "v" }\nflag = false\n')
     assert load_tfvars(path) == {"name": "a", "list": ["b", 2], "map": {"k-1": "v"}, "flag": False}
+
+
+def test_a_counted_resource_is_a_list_even_when_empty(tmp_path: Path) -> None:
+    text = """
+variable "on" {
+  type = bool
+}
+resource "google_a" "a" {
+  count = var.on ? 1 : 0
+  name  = "a"
+}
+resource "google_b" "b" {
+  name = one(google_a.a[*].name)
+  ids  = concat(["x"], google_a.a[*].id)
+}
+"""
+    on = _plan(tmp_path, text, {"on": True})
+    assert on.errors == []
+    assert set(on.of("google_a", "a")) == {0}
+    assert on.single("google_b", "b").body == {
+        "name": "a",
+        "ids": ["x", Unknown("${google_a.a[0].id}")],
+    }
+    off = _plan(tmp_path, text, {"on": False})
+    assert off.of("google_a", "a") == {}
+    assert off.single("google_b", "b").body == {"name": None, "ids": ["x"]}
+
+
+def test_an_index_into_a_counted_resource_that_has_no_instances_fails(tmp_path: Path) -> None:
+    plan = _plan(
+        tmp_path,
+        """
+resource "google_a" "a" {
+  count = 0
+}
+resource "google_b" "b" {
+  target = google_a.a[0].id
+}
+""",
+    )
+    assert plan.errors == ["google_b.b.target: index 0 out of range for list of 0"]
+
+
+def test_depends_on_and_lifecycle_read_as_written(tmp_path: Path) -> None:
+    module = _module(
+        tmp_path,
+        """
+resource "time_sleep" "wait" {
+  create_duration = "60s"
+}
+resource "google_a" "a" {
+  name = "a"
+
+  lifecycle {
+    create_before_destroy = true
+    ignore_changes        = [config[0].env["LOG_ID"], labels]
+  }
+
+  depends_on = [time_sleep.wait, google_b.b]
+}
+resource "google_b" "b" {
+  name = "b"
+}
+""",
+    )
+    evaluator = Evaluator(module, {})
+    assert evaluator.depends_on("google_a", "a") == ["time_sleep.wait", "google_b.b"]
+    assert evaluator.depends_on("google_b", "b") == []
+    assert evaluator.lifecycle("google_a", "a") == {
+        "create_before_destroy": True,
+        "ignore_changes": ['config[0].env["LOG_ID"]', "labels"],
+    }
+    assert evaluator.lifecycle("google_b", "b") == {}
+
+
+def test_count_inside_a_nested_block_is_an_argument(tmp_path: Path) -> None:
+    plan = _plan(
+        tmp_path,
+        """
+resource "google_a" "a" {
+  rule {
+    threshold {
+      count        = 30
+      interval_sec = 60
+    }
+  }
+}
+""",
+    )
+    assert plan.single("google_a", "a").body["rule"] == [
+        {"threshold": [{"count": 30, "interval_sec": 60}]}
+    ]

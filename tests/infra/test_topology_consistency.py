@@ -14,12 +14,20 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
+from emulator import runtime_contract
 from infra.package import PackagedFunction
-from shared.topology import MANIFEST_PATH, Function, Manifest, RetryPolicy
+from shared.topology import (
+    MANIFEST_PATH,
+    PLATFORM_VARIABLES,
+    EnvironmentSource,
+    Function,
+    Manifest,
+    RetryPolicy,
+)
 from tests.infra.conftest import ENVIRONMENTS_DIR, REPO_ROOT, Scenario
 from tests.infra.terraform_model import (
     Evaluator,
@@ -33,12 +41,6 @@ INGRESS = {
     "all": "ALLOW_ALL",
     "internal": "ALLOW_INTERNAL_ONLY",
     "internal-and-gclb": "ALLOW_INTERNAL_AND_GCLB",
-}
-FIXED_ENVIRONMENT = {
-    "TRIBUTUM_ENV",
-    "TRIBUTUM_PROJECT_ID",
-    "TRIBUTUM_FUNCTION_NAME",
-    "TRIBUTUM_FIRESTORE_DATABASE",
 }
 _REFERENCE_KEY = re.compile(r'^\$\{(?P<address>[a-z0-9_]+\.[a-z0-9_]+)\["(?P<key>[^"]+)"\]')
 
@@ -102,17 +104,34 @@ def test_every_function_is_deployed_as_the_manifest_describes(scenario: Scenario
         assert build["entry_point"] == fn.entry_point
         storage = build["source"][0]["storage_source"][0]
         assert storage["object"] == _source_object(scenario, fn)
+        # Built from the uploaded object's own generation, never "whatever is there now".
+        assert storage["generation"] == Unknown(
+            f'${{google_storage_bucket_object.source["{fn.name}"].generation}}'
+        )
         assert service["available_memory"] == fn.scaling.memory
         assert service["available_cpu"] == fn.scaling.cpu
         assert service["timeout_seconds"] == fn.scaling.timeout_seconds
         assert service["min_instance_count"] == fn.scaling.min_instances
         assert service["max_instance_count"] == fn.scaling.max_instances
         assert service["max_instance_request_concurrency"] == fn.scaling.concurrency
-        assert service["ingress_settings"] == INGRESS[fn.ingress]
+        assert service["ingress_settings"] == expected_ingress(scenario, fn)
+        assert "secret_environment_variables" not in service, "secrets come from Secret Manager"
         assert (
             referenced_key(service["service_account_email"], "google_service_account.function")
             == fn.name
         )
+
+
+def expected_ingress(scenario: Scenario, fn: Function) -> str:
+    """The manifest's ingress; HTTP functions on their own URLs take traffic from anywhere."""
+    if fn.kind == "http" and not scenario.behind_load_balancer:
+        return "ALLOW_ALL"
+    return INGRESS[fn.ingress]
+
+
+def expected_proxy_hops(scenario: Scenario, fn: Function) -> str:
+    """Behind the load balancer X-Forwarded-For ends "<client>, <load balancer>"."""
+    return "2" if scenario.behind_load_balancer and fn.ingress == "internal-and-gclb" else "1"
 
 
 def _source_object(scenario: Scenario, fn: Function) -> Any:
@@ -125,22 +144,104 @@ def _source_object(scenario: Scenario, fn: Function) -> Any:
     return planned["name"]
 
 
-def test_functions_get_their_environment(scenario: Scenario) -> None:
+def test_functions_get_exactly_the_manifests_environment(scenario: Scenario) -> None:
     functions = scenario.plan.of("google_cloudfunctions2_function", "function")
+    extra = scenario.variables.get("function_environment", {})
+    declared = scenario.manifest.environment
     for fn in scenario.manifest.functions:
         env = functions[fn.name].block("service_config")["environment_variables"]
-        assert env["TRIBUTUM_ENV"] == "cloud"
-        assert env["TRIBUTUM_PROJECT_ID"] == scenario.variables["project_id"]
-        assert env["TRIBUTUM_FUNCTION_NAME"] == fn.name
-        assert env["TRIBUTUM_FIRESTORE_DATABASE"] == scenario.variables.get(
-            "firestore_database", "(default)"
-        )
-        assert env["THREADS"] == str(fn.scaling.concurrency)
-        versions = json.loads(env["TRIBUTUM_SECRETS__VERSIONS"])
-        assert versions == {s: scenario.variables["secret_versions"][s] for s in fn.secrets}
-        for name, value in scenario.variables.get("function_environment", {}).items():
-            if name not in FIXED_ENVIRONMENT:
-                assert env[name] == value
+        assert set(env) == set(declared) | set(extra), fn.name
+        expected_by_source = {
+            "deployment": "cloud",
+            "project_id": scenario.variables["project_id"],
+            "function_name": fn.name,
+            "firestore_database": scenario.variables.get("firestore_database", "(default)"),
+            "log_level": scenario.variables.get("log_level", "INFO"),
+            "trusted_proxy_hops": expected_proxy_hops(scenario, fn),
+            "secret_versions": json.dumps(
+                {s: scenario.variables["secret_versions"][s] for s in sorted(fn.secrets)},
+                separators=(",", ":"),
+            ),
+            "concurrency": str(fn.scaling.concurrency),
+        }
+        assert set(expected_by_source) == set(get_args(EnvironmentSource))
+        for name, source in declared.items():
+            assert env[name] == expected_by_source[source], (fn.name, name)
+        for name, value in extra.items():
+            assert env[name] == value
+
+
+def test_terraform_supplies_every_environment_source(scenario: Scenario) -> None:
+    sources = scenario.local("environment_sources")
+    assert set(sources) == {f.name for f in scenario.manifest.functions}
+    for supplied in sources.values():
+        assert set(supplied) == set(get_args(EnvironmentSource))
+
+
+def test_the_environment_of_a_few_real_functions(real_scenario: Scenario) -> None:
+    functions = real_scenario.plan.of("google_cloudfunctions2_function", "function")
+
+    def env(name: str) -> dict[str, str]:
+        return dict(functions[name].block("service_config")["environment_variables"])
+
+    common = {
+        "TRIBUTUM_ENV": "cloud",
+        "TRIBUTUM_PROJECT_ID": "tributum-dev",
+        "TRIBUTUM_FIRESTORE_DATABASE": "(default)",
+        "TRIBUTUM_LOG_LEVEL": "DEBUG",
+    }
+    assert env("auth") == {
+        **common,
+        "TRIBUTUM_FUNCTION_NAME": "auth",
+        "TRIBUTUM_HTTP__TRUSTED_PROXY_HOPS": "2",
+        "TRIBUTUM_SECRETS__VERSIONS": '{"jwt-signing-keys":"1","jwt-verification-keys":"1"}',
+        "THREADS": "4",
+    }
+    assert env("process_payment") == {
+        **common,
+        "TRIBUTUM_FUNCTION_NAME": "process_payment",
+        "TRIBUTUM_HTTP__TRUSTED_PROXY_HOPS": "1",
+        "TRIBUTUM_SECRETS__VERSIONS": "{}",
+        "THREADS": "8",
+    }
+    assert env("journal")["THREADS"] == "32"
+
+
+def test_the_fixture_maps_one_source_to_two_variables(fixture_scenario: Scenario) -> None:
+    functions = fixture_scenario.plan.of("google_cloudfunctions2_function", "function")
+    env = functions["users_query"].block("service_config")["environment_variables"]
+    assert env["THREADS"] == env["FIXTURE_WORKERS"] == "40"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        *sorted(PLATFORM_VARIABLES),
+        "TRIBUTUM_ENV",
+        "THREADS",
+        "TRIBUTUM_SECRET_JWT_SIGNING_KEYS",
+        "TRIBUTUM_SECRETS__BACKEND",
+    ],
+)
+def test_function_environment_cannot_take_over_a_reserved_variable(
+    real_scenario: Scenario, name: str
+) -> None:
+    variables = {**real_scenario.variables, "function_environment": {name: "x"}}
+    evaluator = Evaluator(real_scenario.evaluator.module, variables)
+    problems = evaluator.variable_problems()
+    assert len(problems) == 1 and problems[0].startswith("var.function_environment"), problems
+
+
+def test_terraform_reserves_exactly_the_platforms_variables(real_scenario: Scenario) -> None:
+    assert set(real_scenario.local("platform_environment_variables")) == PLATFORM_VARIABLES
+
+
+def test_the_platforms_own_variable_is_left_to_the_platform(scenario: Scenario) -> None:
+    # Cloud Functions sets LOG_EXECUTION_ID itself; a plan must not fight it.
+    lifecycle = scenario.evaluator.lifecycle("google_cloudfunctions2_function", "function")
+    assert lifecycle["ignore_changes"] == [
+        'service_config[0].environment_variables["LOG_EXECUTION_ID"]'
+    ]
 
 
 def test_each_function_runs_as_its_own_service_account(scenario: Scenario) -> None:
@@ -169,7 +270,7 @@ def test_publishers_hold_publisher_on_exactly_their_topics(scenario: Scenario) -
     assert actual == expected
 
 
-def test_secrets_are_declared_granted_and_mounted(scenario: Scenario) -> None:
+def test_secrets_are_declared_granted_and_pinned(scenario: Scenario) -> None:
     declared = {s.name for s in scenario.manifest.secrets}
     secrets = scenario.plan.of("google_secret_manager_secret", "secret")
     assert set(secrets) == declared
@@ -186,15 +287,19 @@ def test_secrets_are_declared_granted_and_mounted(scenario: Scenario) -> None:
         assert function
         actual.add((function[1], grant.body["secret_id"]))
     assert actual == expected
+    # One mechanism: the code reads Secret Manager at the pinned versions; no secret
+    # value is ever in a function's environment.
     functions = scenario.plan.of("google_cloudfunctions2_function", "function")
     for fn in scenario.manifest.functions:
-        mounted = functions[fn.name].block("service_config")["secret_environment_variables"]
-        assert {m["secret"]: m["version"] for m in mounted} == {
-            s: scenario.variables["secret_versions"][s] for s in fn.secrets
-        }
-        for mount in mounted:
-            assert mount["key"] == "TRIBUTUM_SECRET_" + mount["secret"].upper().replace("-", "_")
-            assert mount["version"].isdigit(), "versions are pinned, never latest"
+        service = functions[fn.name].block("service_config")
+        assert "secret_environment_variables" not in service
+        assert not any(
+            name.startswith("TRIBUTUM_SECRET_") for name in service["environment_variables"]
+        )
+        if "TRIBUTUM_SECRETS__VERSIONS" in scenario.manifest.environment:
+            pinned = json.loads(service["environment_variables"]["TRIBUTUM_SECRETS__VERSIONS"])
+            assert pinned == {s: scenario.variables["secret_versions"][s] for s in fn.secrets}
+            assert all(version.isdigit() for version in pinned.values()), "never latest"
 
 
 def test_topics_and_dead_letter_topics_follow_the_naming_rules(scenario: Scenario) -> None:
@@ -282,6 +387,7 @@ def test_dead_letter_subscriptions_push_to_the_dead_letter_consumer_or_keep_mess
     subscriptions = scenario.plan.of("google_pubsub_subscription", "dead_letter")
     for topic in scenario.manifest.topics:
         body = subscriptions[topic.name].body
+        assert body["ack_deadline_seconds"] == RetryPolicy().ack_deadline_seconds
         assert body["message_retention_duration"] == "604800s"
         assert body["expiration_policy"] == [{"ttl": ""}]
         assert "dead_letter_policy" not in body
@@ -327,14 +433,14 @@ def test_invokers(scenario: Scenario) -> None:
             expected |= {(fn.name, m) for m in scenario.variables.get("private_invokers", [])}
         if fn.consumes or fn.consumes_dead_letters:
             expected.add((fn.name, push_member))
-    grants = scenario.plan.of("google_cloud_run_service_iam_member", "invoker")
+    # The Cloud Run service behind a 2nd-gen function has the function's (short) name.
+    by_service_name = {f.name.replace("_", "-"): f.name for f in manifest.functions}
+    grants = scenario.plan.of("google_cloud_run_v2_service_iam_member", "invoker")
     actual = set()
     for grant in grants.values():
         assert grant.body["role"] == "roles/run.invoker"
-        service = grant.body["service"]
-        function = referenced_key(service, "google_cloudfunctions2_function.function")
-        assert service.text.endswith(".service_config[0].service}")
-        actual.add((function, grant.body["member"]))
+        assert grant.body["location"] == scenario.variables["region"]
+        actual.add((by_service_name[grant.body["name"]], grant.body["member"]))
     assert actual == expected
     assert ("allUsers" in {m for _, m in actual}) == any(
         f.kind == "http" and f.invokers == "public" for f in manifest.functions
@@ -390,20 +496,20 @@ def _http_functions(manifest: Manifest) -> dict[str, Function]:
     return {f.name: f for f in manifest.functions if f.kind == "http"}
 
 
-def test_every_route_reaches_its_function_through_the_load_balancer(scenario: Scenario) -> None:
-    url_map = scenario.plan.single("google_compute_url_map", "api")
-    for fn in _http_functions(scenario.manifest).values():
+def test_every_route_reaches_its_function_through_the_load_balancer(lb_scenario: Scenario) -> None:
+    url_map = lb_scenario.plan.of("google_compute_url_map", "api")[0]
+    for fn in _http_functions(lb_scenario.manifest).values():
         for route in fn.routes:
             assert _route(url_map, route.method, _sample_path(route.path)) == fn.name, (
                 f"{route.method} {route.path}"
             )
 
 
-def test_url_map_has_no_rule_the_manifest_does_not_explain(scenario: Scenario) -> None:
-    url_map = scenario.plan.single("google_compute_url_map", "api")
+def test_url_map_has_no_rule_the_manifest_does_not_explain(lb_scenario: Scenario) -> None:
+    url_map = lb_scenario.plan.of("google_compute_url_map", "api")[0]
     rules = url_map.block("path_matcher")["route_rules"]
     owners: dict[str, set[str]] = {}
-    for fn in _http_functions(scenario.manifest).values():
+    for fn in _http_functions(lb_scenario.manifest).values():
         for route in fn.routes:
             owners.setdefault(re.sub(r"\{[a-z_]+\}", "*", route.path), set()).add(fn.name)
     priorities = [r["priority"] for r in rules]
@@ -417,13 +523,15 @@ def test_url_map_has_no_rule_the_manifest_does_not_explain(scenario: Scenario) -
         assert template.count("*") <= 5, "path templates allow at most 5 wildcards"
 
 
-def test_a_path_owned_by_one_function_also_reaches_it_for_other_methods(scenario: Scenario) -> None:
-    url_map = scenario.plan.single("google_compute_url_map", "api")
-    for fn in _http_functions(scenario.manifest).values():
+def test_a_path_owned_by_one_function_also_reaches_it_for_other_methods(
+    lb_scenario: Scenario,
+) -> None:
+    url_map = lb_scenario.plan.of("google_compute_url_map", "api")[0]
+    for fn in _http_functions(lb_scenario.manifest).values():
         for route in fn.routes:
             others = {
                 g.name
-                for g in _http_functions(scenario.manifest).values()
+                for g in _http_functions(lb_scenario.manifest).values()
                 for r in g.routes
                 if g.name != fn.name
                 and re.sub(r"\{[a-z_]+\}", "*", r.path) == re.sub(r"\{[a-z_]+\}", "*", route.path)
@@ -432,22 +540,21 @@ def test_a_path_owned_by_one_function_also_reaches_it_for_other_methods(scenario
                 assert _route(url_map, "OPTIONS", _sample_path(route.path)) == fn.name
 
 
-def test_every_http_function_has_a_backend_and_nothing_else_does(scenario: Scenario) -> None:
-    http = set(_http_functions(scenario.manifest))
-    negs = scenario.plan.of("google_compute_region_network_endpoint_group", "function")
-    backends = scenario.plan.of("google_compute_backend_service", "function")
+def test_every_http_function_has_a_backend_and_nothing_else_does(lb_scenario: Scenario) -> None:
+    http = set(_http_functions(lb_scenario.manifest))
+    negs = lb_scenario.plan.of("google_compute_region_network_endpoint_group", "function")
+    backends = lb_scenario.plan.of("google_compute_backend_service", "function")
     assert set(negs) == set(backends) == http
     for name in http:
-        cloud_run = negs[name].block("cloud_run")
-        assert (
-            referenced_key(cloud_run["service"], "google_cloudfunctions2_function.function") == name
-        )
+        # The short name of the function's Cloud Run service, never its full resource path.
+        assert negs[name].block("cloud_run") == {"service": name.replace("_", "-")}
+        assert "cloud_function" not in negs[name].body
         group = backends[name].block("backend")["group"]
         assert (
             referenced_key(group, "google_compute_region_network_endpoint_group.function") == name
         )
         assert backends[name].body["load_balancing_scheme"] == "EXTERNAL_MANAGED"
-    default = scenario.plan.single("google_compute_url_map", "api").body["default_service"]
+    default = lb_scenario.plan.of("google_compute_url_map", "api")[0].body["default_service"]
     assert referenced_key(default, "google_compute_backend_service.function") in http
 
 
@@ -459,9 +566,11 @@ def test_every_function_has_a_5xx_alert(scenario: Scenario) -> None:
     assert set(alerts) == {f.name for f in scenario.manifest.functions}
     for name, alert in alerts.items():
         condition = alert.block("conditions")["condition_threshold"][0]
-        assert 'metric.labels.response_code_class="5xx"' in condition["filter"].text
-        assert f'function["{name}"].service_config[0].service' in condition["filter"].text
-        assert f'function["{name}"]' in condition["denominator_filter"].text
+        # Cloud Monitoring labels a revision with its service's short name.
+        service_name = f'resource.labels.service_name="{name.replace("_", "-")}"'
+        assert 'metric.labels.response_code_class="5xx"' in condition["filter"]
+        assert service_name in condition["filter"]
+        assert service_name in condition["denominator_filter"]
 
 
 def test_every_dead_letter_subscription_has_a_backlog_alert(scenario: Scenario) -> None:
@@ -497,5 +606,461 @@ def test_environment_tfvars_plan_cleanly(
     assert evaluator.variable_problems() == []
     assert evaluator.plan().errors == []
     backend = (ENVIRONMENTS_DIR / f"{environment}.gcs.tfbackend").read_text(encoding="utf-8")
-    assert re.search(r'^bucket\s*=\s*"[a-z0-9._-]+"', backend, re.M)
+    bucket = re.search(r'^bucket\s*=\s*"([a-z0-9._-]+)"', backend, re.M)
+    assert bucket and variables["tf_state_bucket"] == bucket[1], "the build accounts' state bucket"
     assert re.search(rf'^prefix\s*=\s*".*{environment}"', backend, re.M)
+
+
+# ----------------------------------------------------------------------- alerts
+
+
+ALERT_POLICIES = [
+    "ledger_discrepancy",
+    "dead_letters_recorded",
+    "function_5xx",
+    "dead_lettered",
+    "dead_letter_backlog",
+]
+
+
+def test_every_alert_notifies_the_configured_channels(scenario: Scenario) -> None:
+    declared_alerts = {
+        name
+        for (type_, name) in scenario.evaluator.module.resources
+        if type_ == "google_monitoring_alert_policy"
+    }
+    assert declared_alerts == set(ALERT_POLICIES), "a new alert policy belongs in this test"
+    emails = scenario.plan.of("google_monitoring_notification_channel", "email")
+    expected = list(scenario.variables.get("notification_channels", []))
+    if "alert_email" in scenario.variables:
+        assert [e.body for e in emails.values()] == [
+            {
+                "display_name": f"Tributum {scenario.variables['environment']} alerts",
+                "type": "email",
+                "labels": {"email_address": scenario.variables["alert_email"]},
+            }
+        ]
+        expected.append(Unknown("${google_monitoring_notification_channel.email[0].id}"))
+    else:
+        assert emails == {}
+    for name in ALERT_POLICIES:
+        for alert in scenario.plan.of("google_monitoring_alert_policy", name).values():
+            assert alert.body["notification_channels"] == expected, name
+
+
+def test_every_push_subscription_alerts_on_messages_it_dead_letters(scenario: Scenario) -> None:
+    alerts = scenario.plan.of("google_monitoring_alert_policy", "dead_lettered")
+    manifest = scenario.manifest
+    expected = {
+        manifest.push_subscription(f, c.topic) for f in manifest.functions for c in f.consumes
+    }
+    assert set(alerts) == expected
+    for subscription, alert in alerts.items():
+        condition = alert.block("conditions")["condition_threshold"][0]
+        assert (
+            'metric.type="pubsub.googleapis.com/subscription/dead_letter_message_count"'
+            in (condition["filter"])
+        )
+        assert f'resource.labels.subscription_id="{subscription}"' in condition["filter"]
+        assert condition["comparison"] == "COMPARISON_GT" and condition["threshold_value"] == 0
+
+
+# The log events (and severities) that record a dead letter, where the code logs them.
+DEAD_LETTER_LOG_EVENTS = {
+    "dead_letter.stored": ("WARNING", "functions/dead_letters/main.py", "log.warning"),
+    "dead_letter.malformed_push": ("ERROR", "functions/dead_letters/main.py", "log.error"),
+    "event.rejected": ("ERROR", "shared/events/consumer.py", "log.error"),
+    "event.malformed_push": ("ERROR", "shared/events/consumer.py", "log.error"),
+}
+
+
+def test_dead_letters_the_code_records_are_counted_and_alerted(scenario: Scenario) -> None:
+    metric = scenario.plan.single("google_logging_metric", "dead_letters").body
+    for event, (severity, path, call) in DEAD_LETTER_LOG_EVENTS.items():
+        source = (REPO_ROOT / path).read_text(encoding="utf-8")
+        assert re.search(rf'{re.escape(call)}\(\s*"{re.escape(event)}"', source), (event, path)
+        clause = f'(severity>={severity} AND (jsonPayload.message="{event}"'
+        assert clause in metric["filter"], event
+    assert metric["filter"].count("severity>=") == len(DEAD_LETTER_LOG_EVENTS)
+    assert metric["label_extractors"]["event"] == "EXTRACT(jsonPayload.message)"
+    alert = scenario.plan.single("google_monitoring_alert_policy", "dead_letters_recorded")
+    condition = alert.block("conditions")["condition_threshold"][0]
+    assert f'metric.type="logging.googleapis.com/user/{metric["name"]}"' in condition["filter"]
+
+
+def test_alerts_on_log_based_metrics_wait_for_the_metrics(scenario: Scenario) -> None:
+    evaluator = scenario.evaluator
+    for alert in ("ledger_discrepancy", "dead_letters_recorded"):
+        assert "time_sleep.log_metrics_propagation" in evaluator.depends_on(
+            "google_monitoring_alert_policy", alert
+        )
+    wait = scenario.plan.single("time_sleep", "log_metrics_propagation").body
+    assert wait["create_duration"] == "60s"
+    assert wait["triggers"] == {
+        metric: Unknown(f"${{google_logging_metric.{metric}.id}}")
+        for metric in ("ledger_discrepancy", "dead_letters")
+    }
+
+
+# ----------------------------------------------------------------------- builds, backups
+
+
+def test_function_builds_get_the_roles_of_the_providers_builder_example(
+    scenario: Scenario,
+) -> None:
+    grants = scenario.plan.of("google_project_iam_member", "builder")
+    assert {g.body["role"] for g in grants.values()} == {
+        "roles/logging.logWriter",
+        "roles/artifactregistry.writer",
+        # Cloud Functions copies each source into its own gcf-v2-sources-* bucket.
+        "roles/storage.objectAdmin",
+    }
+    for grant in grants.values():
+        assert grant.body["member"] == Unknown(
+            "serviceAccount:${google_service_account.builder.email}"
+        )
+    evaluator = scenario.evaluator
+    assert evaluator.depends_on("time_sleep", "builder_iam_propagation") == [
+        "google_project_iam_member.builder"
+    ]
+    assert (
+        scenario.plan.single("time_sleep", "builder_iam_propagation").body["create_duration"]
+        == "60s"
+    )
+    assert "time_sleep.builder_iam_propagation" in evaluator.depends_on(
+        "google_cloudfunctions2_function", "function"
+    )
+
+
+def test_firestore_is_backed_up_daily(scenario: Scenario) -> None:
+    schedule = scenario.plan.single("google_firestore_backup_schedule", "daily").body
+    days = scenario.variables.get("firestore_backup_retention_days", 7)
+    assert schedule == {
+        "database": scenario.variables.get("firestore_database", "(default)"),
+        "retention": f"{days * 86400}s",
+        "daily_recurrence": [{}],
+    }
+
+
+@pytest.mark.parametrize("days", [0, 8, 2.5])
+def test_backup_retention_stays_within_what_firestore_keeps(
+    fixture_scenario: Scenario, days: float
+) -> None:
+    variables = {**fixture_scenario.variables, "firestore_backup_retention_days": days}
+    evaluator = Evaluator(
+        fixture_scenario.evaluator.module,
+        variables,
+        file_overrides={MANIFEST_PATH: fixture_scenario.evaluator.file_overrides[MANIFEST_PATH]},
+        missing_files_unknown=True,
+    )
+    assert any("firestore_backup_retention_days" in p for p in evaluator.variable_problems())
+
+
+# ----------------------------------------------------------------------- public topics
+
+
+def test_outside_members_are_granted_on_the_public_topics_they_are_named_for(
+    scenario: Scenario,
+) -> None:
+    grants = scenario.plan.of("google_pubsub_topic_iam_member", "public")
+    expected = {
+        (role, topic, member)
+        for role, variable in (
+            ("roles/pubsub.publisher", "public_topic_publishers"),
+            ("roles/pubsub.subscriber", "public_topic_subscribers"),
+        )
+        for topic, members in scenario.variables.get(variable, {}).items()
+        for member in members
+    }
+    assert {(g.body["role"], g.body["topic"], g.body["member"]) for g in grants.values()} == (
+        expected
+    )
+    public = {t.name for t in scenario.manifest.topics if t.public}
+    assert {topic for _, topic, _ in expected} <= public
+
+
+def test_outside_members_on_an_internal_topic_fail_the_plan(fixture_scenario: Scenario) -> None:
+    variables = {
+        **fixture_scenario.variables,
+        "public_topic_publishers": {
+            "ledger-events": ["serviceAccount:x@p.iam.gserviceaccount.com"]
+        },
+    }
+    evaluator = Evaluator(
+        fixture_scenario.evaluator.module,
+        variables,
+        file_overrides={MANIFEST_PATH: fixture_scenario.evaluator.file_overrides[MANIFEST_PATH]},
+        missing_files_unknown=True,
+    )
+    errors = evaluator.plan().errors
+    assert any("ledger-events is not a public topic" in e for e in errors), errors
+
+
+def test_public_topic_members_must_not_be_everyone(real_scenario: Scenario) -> None:
+    for variable in ("public_topic_publishers", "public_topic_subscribers"):
+        variables = {**real_scenario.variables, variable: {"ledger-posting-requests": ["allUsers"]}}
+        problems = Evaluator(real_scenario.evaluator.module, variables).variable_problems()
+        assert len(problems) == 1 and variable in problems[0]
+
+
+# ----------------------------------------------------------------------- entry points
+
+
+LOAD_BALANCER_SINGLETONS = [
+    ("google_compute_global_address", "api"),
+    ("google_compute_url_map", "api"),
+    ("google_compute_managed_ssl_certificate", "api"),
+    ("google_compute_ssl_policy", "api"),
+    ("google_compute_target_https_proxy", "api"),
+    ("google_compute_global_forwarding_rule", "https"),
+    ("google_compute_url_map", "https_redirect"),
+    ("google_compute_target_http_proxy", "https_redirect"),
+    ("google_compute_global_forwarding_rule", "http"),
+]
+
+
+def test_the_load_balancer_is_the_default_entry_point(lb_scenario: Scenario) -> None:
+    assert "entry_point" not in lb_scenario.variables
+    for type_, name in LOAD_BALANCER_SINGLETONS:
+        assert set(lb_scenario.plan.of(type_, name)) == {0}, f"{type_}.{name}"
+
+
+def test_function_urls_create_no_load_balancer(function_urls_scenario: Scenario) -> None:
+    plan = function_urls_scenario.plan
+    assert plan.errors == []
+    for type_, name in [
+        *LOAD_BALANCER_SINGLETONS,
+        ("google_compute_region_network_endpoint_group", "function"),
+        ("google_compute_backend_service", "function"),
+        ("google_compute_security_policy", "api"),
+    ]:
+        assert plan.of(type_, name) == {}, f"{type_}.{name}"
+    functions = plan.of("google_cloudfunctions2_function", "function")
+    for fn in function_urls_scenario.manifest.functions:
+        service = functions[fn.name].block("service_config")
+        env = service["environment_variables"]
+        if fn.kind == "http":
+            # Google's front end appends the client's address: it is the last entry.
+            assert service["ingress_settings"] == "ALLOW_ALL"
+            assert env["TRIBUTUM_HTTP__TRUSTED_PROXY_HOPS"] == "1"
+        else:
+            assert service["ingress_settings"] == INGRESS[fn.ingress]
+    assert any(f.ingress == "internal-and-gclb" for f in function_urls_scenario.manifest.functions)
+
+
+def test_http_functions_behind_the_load_balancer_trust_two_hops(real_scenario: Scenario) -> None:
+    functions = real_scenario.plan.of("google_cloudfunctions2_function", "function")
+    for fn in real_scenario.manifest.functions:
+        service = functions[fn.name].block("service_config")
+        if fn.kind == "http":
+            assert fn.ingress == "internal-and-gclb", "HTTP functions take traffic from the LB only"
+            assert service["ingress_settings"] == "ALLOW_INTERNAL_AND_GCLB"
+            assert service["environment_variables"]["TRIBUTUM_HTTP__TRUSTED_PROXY_HOPS"] == "2"
+
+
+def test_a_change_of_domains_replaces_the_certificate_before_deleting_it(
+    lb_scenario: Scenario,
+) -> None:
+    certificate = lb_scenario.plan.of("google_compute_managed_ssl_certificate", "api")[0].body
+    domains = lb_scenario.variables["domains"]
+    assert certificate["managed"] == [{"domains": domains}]
+    assert re.fullmatch(r"tributum-api-[0-9a-f]{10}", certificate["name"])
+    lifecycle = lb_scenario.evaluator.lifecycle("google_compute_managed_ssl_certificate", "api")
+    assert lifecycle["create_before_destroy"] is True
+    others = {**lb_scenario.variables, "domains": [*domains, "other.tributum.dev"]}
+    evaluator = Evaluator(
+        lb_scenario.evaluator.module,
+        others,
+        file_overrides=lb_scenario.evaluator.file_overrides,
+        missing_files_unknown=True,
+    )
+    renamed = evaluator.plan().of("google_compute_managed_ssl_certificate", "api")[0]
+    assert renamed.body["name"] != certificate["name"]
+    proxy = lb_scenario.plan.of("google_compute_target_https_proxy", "api")[0].body
+    assert proxy["ssl_certificates"] == [
+        Unknown("${google_compute_managed_ssl_certificate.api[0].id}")
+    ]
+
+
+# ----------------------------------------------------------------------- cloud armor
+
+
+def _credential_routes(manifest: Manifest) -> set[str]:
+    return {
+        r.path
+        for f in manifest.functions
+        for r in f.routes
+        if r.auth == "public" and r.method == "POST"
+    }
+
+
+def test_cloud_armor_guards_every_backend_by_default(lb_scenario: Scenario) -> None:
+    policies = lb_scenario.plan.of("google_compute_security_policy", "api")
+    assert set(policies) == {0}
+    policy = policies[0].body
+    for backend in lb_scenario.plan.of("google_compute_backend_service", "function").values():
+        assert backend.body["security_policy"] == Unknown(
+            "${google_compute_security_policy.api[0].id}"
+        )
+    rules = {rule["priority"]: rule for rule in policy["rule"]}
+    assert rules[2147483647]["action"] == "allow"
+    assert rules[900]["match"][0]["expr"][0]["expression"] == (
+        "evaluatePreconfiguredExpr('cve-canary')"
+    )
+    sensitivity = lb_scenario.variables.get("waf_sensitivity", 1)
+    waf = [
+        rule["match"][0]["expr"][0]["expression"]
+        for priority, rule in sorted(rules.items())
+        if 1000 <= priority < 2000
+    ]
+    for rule_set in ("sqli", "xss", "lfi", "rfi", "rce"):
+        expression = (
+            f"evaluatePreconfiguredWaf('{rule_set}-v33-stable', {{'sensitivity': {sensitivity}}})"
+        )
+        assert expression in waf
+    assert not any("methodenforcement" in e for e in waf), "the API uses PATCH"
+    assert all(rules[p]["action"] == "deny(403)" for p in rules if 900 <= p < 2000)
+    assert policy["advanced_options_config"] == [
+        {"json_parsing": "STANDARD", "log_level": "NORMAL"}
+    ]
+
+
+def test_cloud_armor_bans_clients_that_hammer_the_credential_endpoints(
+    lb_scenario: Scenario,
+) -> None:
+    policy = lb_scenario.plan.of("google_compute_security_policy", "api")[0].body
+    bans = [rule for rule in policy["rule"] if rule["action"] == "rate_based_ban"]
+    credential = _credential_routes(lb_scenario.manifest)
+    if not credential:
+        assert bans == []
+        return
+    (ban,) = bans
+    expression = ban["match"][0]["expr"][0]["expression"]
+    head = "request.method == 'POST' && request.path.matches('"
+    assert expression.startswith(head) and expression.endswith("')")
+    pattern = re.compile(expression[len(head) : -2])
+    for fn in lb_scenario.manifest.functions:
+        for route in fn.routes:
+            matched = pattern.fullmatch(_sample_path(route.path)) is not None
+            assert matched == (route.path in credential), route.path
+    if lb_scenario.name == "real":
+        assert credential == {"/v1/auth/token", "/v1/auth/refresh", "/v1/signup"}
+    options = ban["rate_limit_options"][0]
+    per_minute = lb_scenario.variables.get("credential_requests_per_minute", 30)
+    assert options["enforce_on_key"] == "IP"
+    assert options["exceed_action"] == "deny(429)"
+    assert options["rate_limit_threshold"] == [{"count": per_minute, "interval_sec": 60}]
+    assert options["ban_duration_sec"] == lb_scenario.variables.get("credential_ban_seconds", 600)
+
+
+def test_cloud_armor_can_be_turned_off(real_scenario: Scenario) -> None:
+    variables = {**real_scenario.variables, "cloud_armor_enabled": False}
+    plan = Evaluator(
+        real_scenario.evaluator.module,
+        variables,
+        file_overrides=real_scenario.evaluator.file_overrides,
+    ).plan()
+    assert plan.errors == []
+    assert plan.of("google_compute_security_policy", "api") == {}
+    for backend in plan.of("google_compute_backend_service", "function").values():
+        assert backend.body["security_policy"] is None
+
+
+# ----------------------------------------------------------------------- builds in the cloud
+
+
+READ_ONLY_ROLES = {
+    "roles/viewer",
+    "roles/iam.securityReviewer",
+    "roles/logging.logWriter",
+    "roles/serviceusage.serviceUsageConsumer",
+}
+
+
+def test_branch_builds_plan_as_an_account_that_cannot_apply(scenario: Scenario) -> None:
+    planner = Unknown("serviceAccount:${google_service_account.planner.email}")
+    project_roles = {
+        g.body["role"]
+        for g in scenario.plan.of("google_project_iam_member", "planner").values()
+        if g.body["member"] == planner
+    }
+    assert project_roles == READ_ONLY_ROLES
+    bucket_grants = {
+        (g.body["bucket"], g.body["role"])
+        for g in scenario.plan.instances.values()
+        if g.type == "google_storage_bucket_iam_member" and g.body["member"] == planner
+    }
+    assert bucket_grants == {
+        (scenario.variables["tf_state_bucket"], "roles/storage.objectViewer"),
+        (f"{scenario.variables['project_id']}-function-sources", "roles/storage.objectViewer"),
+    }
+    for instance in scenario.plan.instances.values():
+        if instance.body.get("member") == planner:
+            assert instance.body["role"] in READ_ONLY_ROLES | {"roles/storage.objectViewer"}
+
+
+def test_only_main_builds_run_as_the_deployer(scenario: Scenario) -> None:
+    plan_triggers = scenario.plan.of("google_cloudbuild_trigger", "plan")
+    deploy_triggers = scenario.plan.of("google_cloudbuild_trigger", "deploy")
+    if scenario.variables.get("build_repository") is None:
+        assert plan_triggers == deploy_triggers == {}
+        return
+    plan, deploy = plan_triggers[0].body, deploy_triggers[0].body
+    assert plan["service_account"] == Unknown("${google_service_account.planner.id}")
+    assert deploy["service_account"] == Unknown("${google_service_account.deployer.id}")
+    assert plan["repository_event_config"][0]["push"] == [
+        {"branch": "^main$", "invert_regex": True}
+    ]
+    assert deploy["repository_event_config"][0]["push"] == [{"branch": "^main$"}]
+    assert plan["substitutions"]["_DEPLOY"] == "false"
+    assert deploy["substitutions"]["_DEPLOY"] == "true"
+    for trigger in (plan, deploy):
+        assert trigger["filename"] == "cloudbuild.yaml"
+        assert trigger["substitutions"]["_TF_STATE_BUCKET"] == scenario.variables["tf_state_bucket"]
+        assert trigger["substitutions"]["_ENV"] == scenario.variables["environment"]
+
+
+def test_the_deployer_acts_only_as_the_accounts_it_deploys(scenario: Scenario) -> None:
+    grants = scenario.plan.of("google_service_account_iam_member", "deployer_acts_as")
+    expected = {f"function-{f.name}" for f in scenario.manifest.functions}
+    expected |= {"builder", "push-invoker", "planner", "deployer"}
+    assert set(grants) == expected
+    for grant in grants.values():
+        assert grant.body["role"] == "roles/iam.serviceAccountUser"
+    project_roles = {
+        g.body["role"] for g in scenario.plan.of("google_project_iam_member", "deployer").values()
+    }
+    assert "roles/iam.serviceAccountUser" not in project_roles
+    assert "roles/owner" not in project_roles and "roles/editor" not in project_roles
+
+
+def test_the_readme_lists_exactly_the_deployers_roles(real_scenario: Scenario) -> None:
+    readme = (REPO_ROOT / "infra" / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Permissions of the deploying account", 1)[1].split("\n## ", 1)[0]
+    table_roles = {
+        role
+        for line in section.splitlines()
+        if line.startswith("| `roles/")
+        for role in re.findall(r"`(roles/[\w.]+)`", line.split("|")[1])
+    }
+    assert table_roles == set(real_scenario.local("deployer_roles"))
+
+
+def test_terraform_and_the_local_stack_supply_the_same_environment(
+    lb_scenario: Scenario,
+) -> None:
+    functions = lb_scenario.plan.of("google_cloudfunctions2_function", "function")
+    sources = lb_scenario.local("environment_sources")
+    extra = set(lb_scenario.variables.get("function_environment", {}))
+    for fn in lb_scenario.manifest.functions:
+        local_sources = runtime_contract.environment_sources(
+            fn, project_id="demo-x", log_level="INFO"
+        )
+        assert set(sources[fn.name]) == set(local_sources)
+        # The local gateway stands in for the load balancer: the same hops.
+        assert sources[fn.name]["trusted_proxy_hops"] == local_sources["trusted_proxy_hops"]
+        local_env = runtime_contract.deployment_environment(
+            lb_scenario.manifest, fn, project_id="demo-x"
+        )
+        env = functions[fn.name].block("service_config")["environment_variables"]
+        assert set(env) - extra == set(local_env), fn.name

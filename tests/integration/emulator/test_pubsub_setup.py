@@ -11,7 +11,7 @@ RETRY = {
     "max_delivery_attempts": 6,
     "minimum_backoff_seconds": 1,
     "maximum_backoff_seconds": 3,
-    "ack_deadline_seconds": 20,
+    "ack_deadline_seconds": 90,
 }
 
 
@@ -46,7 +46,7 @@ def test_apply_creates_everything_and_is_idempotent(emulators: Any, unique_name:
     assert push["pushConfig"]["pushEndpoint"] == (
         f"http://127.0.0.1:18999/projects/{emulators.project_id}/topics/{topic}"
     )
-    assert push["ackDeadlineSeconds"] == 20
+    assert push["ackDeadlineSeconds"] == 90
     assert push["retryPolicy"] == {"minimumBackoff": "1s", "maximumBackoff": "3s"}
     assert push["deadLetterPolicy"] == {
         "deadLetterTopic": f"projects/{emulators.project_id}/topics/{topic}-dlq",

@@ -10,7 +10,7 @@ FAST_RETRY = {
     "max_delivery_attempts": 5,
     "minimum_backoff_seconds": 1,
     "maximum_backoff_seconds": 4,
-    "ack_deadline_seconds": 15,
+    "ack_deadline_seconds": 90,
 }
 
 

@@ -53,7 +53,7 @@ def test_each_consumed_topic_gets_a_push_subscription_with_the_manifest_policy()
     assert sub.push_endpoint == "http://127.0.0.1:8702/projects/demo-plan/topics/ledger-events"
     assert sub.resource(PROJECT) == {
         "topic": "projects/demo-plan/topics/ledger-events",
-        "ackDeadlineSeconds": 15,
+        "ackDeadlineSeconds": 90,
         "pushConfig": {"pushEndpoint": sub.push_endpoint},
         "retryPolicy": {"minimumBackoff": "1s", "maximumBackoff": "4s"},
         "deadLetterPolicy": {
@@ -68,7 +68,7 @@ def test_the_default_retry_policy_applies_when_the_manifest_sets_none() -> None:
     plan = build_plan(manifest, PROJECT, function_ports(manifest, 8700), "127.0.0.1")
     sub = plan.subscription("user-events--projector")
     assert (sub.minimum_backoff_seconds, sub.maximum_backoff_seconds) == (10, 600)
-    assert (sub.ack_deadline_seconds, sub.max_delivery_attempts) == (60, 5)
+    assert (sub.ack_deadline_seconds, sub.max_delivery_attempts) == (90, 5)
     assert sub.dead_letter_topic == "user-events-dlq"
 
 

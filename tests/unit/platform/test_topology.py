@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from shared.http import Router
-from shared.topology import MANIFEST_PATH, Manifest, load_manifest
+from shared.topology import ACK_DEADLINE_MARGIN_SECONDS, MANIFEST_PATH, Manifest, load_manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -200,6 +200,54 @@ def test_only_one_dead_letter_consumer() -> None:
             {"name": name, "kind": "event", "description": "dl", "consumes_dead_letters": True}
         )
     _refused(document, "only one function may consume the dead-letter topics")
+
+
+def test_the_default_ack_deadline_outlasts_the_default_timeout() -> None:
+    projector = Manifest.model_validate(minimal()).functions_by_name["projector"]
+    deadline = projector.consumes[0].retry.ack_deadline_seconds
+    assert deadline >= projector.scaling.timeout_seconds + ACK_DEADLINE_MARGIN_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("timeout", "ack_deadline", "valid"),
+    [(60, 90, True), (60, 89, False), (120, 150, True), (120, 120, False), (570, 600, True)],
+)
+def test_a_consumers_ack_deadline_is_its_timeout_plus_the_margin(
+    timeout: int, ack_deadline: int, valid: bool
+) -> None:
+    document = minimal()
+    projector = document["functions"][1]
+    projector["scaling"] = {"timeout_seconds": timeout}
+    projector["consumes"][0]["retry"] = {"ack_deadline_seconds": ack_deadline}
+    if valid:
+        Manifest.model_validate(document)
+    else:
+        _refused(document, "projector", "ledger-events", "at least scaling.timeout_seconds + 30")
+
+
+def test_a_consumer_slower_than_the_longest_ack_deadline_is_refused() -> None:
+    document = minimal()
+    document["functions"][1]["scaling"] = {"timeout_seconds": 571}
+    document["functions"][1]["consumes"][0]["retry"] = {"ack_deadline_seconds": 600}
+    _refused(document, "projector", "(601s")
+
+
+@pytest.mark.parametrize(("timeout", "valid"), [(60, True), (61, False)])
+def test_the_dead_letter_consumer_fits_the_default_ack_deadline(timeout: int, valid: bool) -> None:
+    document = minimal()
+    document["functions"].append(
+        {
+            "name": "dead_letters",
+            "kind": "event",
+            "description": "keeps dead letters",
+            "consumes_dead_letters": True,
+            "scaling": {"timeout_seconds": timeout},
+        }
+    )
+    if valid:
+        Manifest.model_validate(document)
+    else:
+        _refused(document, "dead_letters", "the dead-letter topics")
 
 
 def test_load_manifest_reads_a_file(tmp_path: Path) -> None:
