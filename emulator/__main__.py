@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--from-build",
         action="store_true",
-        help="run each function from build/<name>/ (made by infra/package.py)",
+        help="run build/<name>/ in its own virtualenv (made by infra/package.py --venvs)",
     )
     up.add_argument(
         "--foreground",

@@ -36,6 +36,8 @@ UPSTREAM_TIMEOUT_SECONDS = 120.0
 OPENAPI_FETCH_TIMEOUT_SECONDS = 5.0
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
+# What Google's load balancer adds to every request it forwards.
+VIA = "1.1 google"
 # RFC 9110 §7.6.1: meaningful for one connection only, never forwarded.
 _HOP_BY_HOP = frozenset(
     {
@@ -262,9 +264,11 @@ class GatewayHandler(BaseHTTPRequestHandler):
             token.strip().lower() for token in self.headers.get("Connection", "").split(",")
         }
         skipped = _HOP_BY_HOP | connection_tokens | {"content-length", "x-forwarded-for"}
-        client_ip = self.client_address[0]
+        # As Google's external Application Load Balancer does: append the client's
+        # address and then its own, so functions trust the same two hops in both places.
+        hops = f"{self.client_address[0]}, {self.connection.getsockname()[0]}"
         previous = ", ".join(self.headers.get_all("X-Forwarded-For") or [])
-        forwarded_for = f"{previous}, {client_ip}" if previous else client_ip
+        forwarded_for = f"{previous}, {hops}" if previous else hops
         upstream = http.client.HTTPConnection(
             self.gateway.upstream_host, match.route.port, timeout=UPSTREAM_TIMEOUT_SECONDS
         )
@@ -280,6 +284,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
                 upstream.putheader("X-Forwarded-Host", self.headers["Host"])
             if "X-Forwarded-Proto" not in self.headers:
                 upstream.putheader("X-Forwarded-Proto", "http")
+            upstream.putheader("Via", VIA)
             if body or self.command in ("POST", "PUT", "PATCH"):
                 upstream.putheader("Content-Length", str(len(body)))
             upstream.endheaders(body or None)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from emulator import runtime_contract
 from emulator.settings import StackConfig
-from shared.topology import Function
+from shared.topology import Function, Manifest
 
 
 class FunctionSourceError(RuntimeError):
@@ -18,15 +21,35 @@ class FunctionSourceError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class FunctionSource:
-    main: Path
-    import_root: Path  # what PYTHONPATH must hold for ``import shared`` to work
+    """Where a function runs from: its deployable folder and its environment's scripts."""
+
+    folder: Path  # main.py and a copy of shared/ at the root, as in the uploaded archive
+    bin_dir: Path  # holds the functions-framework console script
+
+    @property
+    def main(self) -> Path:
+        return self.folder / "main.py"
 
 
-def resolve_source(fn: Function, config: StackConfig) -> FunctionSource:
-    """Source tree: next to the manifest, then ``functions/``; ``--from-build``: ``build/<name>``.
+def own_folder(fn: Function, config: StackConfig) -> Path:
+    """A function's own files: next to the manifest first, then ``functions/``.
 
     Looking next to the manifest first lets a test manifest declare its own
     functions beside it while still using the real ones from ``functions/``.
+    """
+    candidates = [config.manifest_path.parent / fn.name, config.repo_root / fn.folder]
+    for candidate in dict.fromkeys(candidates):
+        if (candidate / "main.py").is_file():
+            return candidate
+    looked = ", ".join(str(c / "main.py") for c in dict.fromkeys(candidates))
+    raise FunctionSourceError(f"function {fn.name}: no main.py at {looked}")
+
+
+def resolve_source(fn: Function, config: StackConfig) -> FunctionSource:
+    """From the source tree: a staged copy of the archive's layout, run by this venv.
+
+    ``--from-build``: ``build/<name>/`` as packaged, run by a virtualenv installed only
+    from that folder's own ``requirements.txt`` (what the cloud's build installs).
     """
     if config.from_build:
         folder = config.build_dir / fn.name
@@ -35,64 +58,72 @@ def resolve_source(fn: Function, config: StackConfig) -> FunctionSource:
                 f"{folder / 'main.py'} does not exist; package the functions first "
                 "(python infra/package.py) or start without --from-build"
             )
-        return FunctionSource(folder / "main.py", folder)
-    candidates = [
-        config.manifest_path.parent / fn.name / "main.py",
-        config.repo_root / fn.folder / "main.py",
-    ]
-    for candidate in dict.fromkeys(candidates):
-        if candidate.is_file():
-            return FunctionSource(candidate, config.repo_root)
-    looked = ", ".join(str(c) for c in dict.fromkeys(candidates))
-    raise FunctionSourceError(f"function {fn.name}: no main.py at {looked}")
+        from infra.package import function_venv
+
+        return FunctionSource(folder, function_venv(config.build_dir, fn.name) / "bin")
+    own_folder(fn, config)  # fail before anything starts when its code is missing
+    return FunctionSource(config.run_dir / fn.name, Path(sys.executable).parent)
 
 
-def _executable(name: str) -> str:
-    """A console script of this interpreter's environment (the venv), else from PATH."""
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else name
+def stage_source(fn: Function, config: StackConfig, source: FunctionSource) -> None:
+    """Lay out a source-tree function as its archive would be: its files plus shared/.
+
+    The cloud runs ``main.py`` from the archive's root with ``shared/`` beside it and
+    no PYTHONPATH; a staged copy gives the local process the same layout.
+    """
+    if config.from_build:
+        return
+    from infra.package import source_files
+
+    files = source_files(fn, config.repo_root, folder=own_folder(fn, config))
+    staging = Path(tempfile.mkdtemp(prefix=f".{fn.name}.", dir=_ensure(source.folder.parent)))
+    try:
+        for relative, original in files.items():
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(original, target)
+        if source.folder.exists():
+            shutil.rmtree(source.folder)
+        staging.rename(source.folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
 
 
-def function_command(fn: Function, source: FunctionSource, host: str, port: int) -> list[str]:
-    return [
-        _executable("functions-framework"),
-        "--source",
-        str(source.main),
-        "--target",
-        fn.entry_point,
-        "--signature-type",
-        fn.signature_type,
-        "--port",
-        str(port),
-        "--host",
-        host,
-    ]
+def _ensure(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def function_command(source: FunctionSource) -> list[str]:
+    """The cloud's command: the bare functions-framework script (settings come from the env)."""
+    [script] = runtime_contract.COMMAND
+    return [str(source.bin_dir / script)]
 
 
 def function_env(
+    manifest: Manifest,
     fn: Function,
-    source: FunctionSource,
     config: StackConfig,
+    port: int,
     base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    env = dict(os.environ if base is None else base)
-    env.update(
-        {
-            "PYTHONPATH": str(source.import_root),
-            "FIRESTORE_EMULATOR_HOST": config.firestore_address,
-            "PUBSUB_EMULATOR_HOST": config.pubsub_address,
-            "GOOGLE_CLOUD_PROJECT": config.project_id,
-            "TRIBUTUM_PROJECT_ID": config.project_id,
-            "TRIBUTUM_ENV": "local",
-            "TRIBUTUM_FUNCTION_NAME": fn.name,
-            "TRIBUTUM_LOCAL_SECRETS_DIR": str(config.secrets_dir),
-            # The same folder under the name shared.config's nested settings read.
-            "TRIBUTUM_SECRETS__LOCAL_DIR": str(config.secrets_dir),
-            "TRIBUTUM_LOG_FORMAT": "json",
-            "PYTHONUNBUFFERED": "1",
-        }
+    return runtime_contract.function_environment(
+        manifest,
+        fn,
+        port=port,
+        project_id=config.project_id,
+        firestore_address=config.firestore_address,
+        pubsub_address=config.pubsub_address,
+        secrets_dir=config.secrets_dir,
+        log_level=config.log_level,
+        base=base,
     )
-    return env
+
+
+def function_markers(port: int) -> list[str]:
+    """How ``down`` recognises a function's process group: its PORT variable."""
+    return [f" PORT={port} "]
 
 
 def probe_path(fn: Function) -> str | None:

@@ -28,6 +28,9 @@ class GroupMember:
     pid: int
     state: str
     cmdline: str
+    # " NAME=value " for each variable: functions are started exactly as the cloud starts
+    # them (a bare command, settings in the environment), so that is where they differ.
+    environ: str = ""
 
 
 def group_members(pgid: int) -> list[GroupMember]:
@@ -50,7 +53,12 @@ def group_members(pgid: int) -> list[GroupMember]:
             # NUL-separated arguments, each followed by one space, so that a marker
             # ending in a space never matches a longer argument ("--port 80" in "--port 8080").
             text = cmdline.replace(b"\0", b" ").decode(errors="replace")
-            members.append(GroupMember(int(entry.name), state, text))
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                environ = b""
+            variables = " " + environ.replace(b"\0", b" ").decode(errors="replace")
+            members.append(GroupMember(int(entry.name), state, text, variables))
     return members
 
 
@@ -69,11 +77,19 @@ def group_alive(pgid: int) -> bool:
 
 
 def group_matches(pgid: int, markers: Sequence[str]) -> bool:
-    """True if a live member's command line shows one of ``markers`` (no markers: any)."""
+    """True if a live member's command line or environment shows one of ``markers``.
+
+    No markers: any live member. A marker such as ``" PORT=8700 "`` matches one
+    variable exactly; ``"--port 8700 "`` one argument.
+    """
     members = group_members(pgid)
     if not markers:
         return bool(members)
-    return any(marker in member.cmdline for member in members for marker in markers)
+    return any(
+        marker in member.cmdline or marker in member.environ
+        for member in members
+        for marker in markers
+    )
 
 
 def start_detached(

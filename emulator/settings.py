@@ -29,6 +29,8 @@ ENV_FIRESTORE_PORT = "TRIBUTUM_FIRESTORE_PORT"
 ENV_PUBSUB_PORT = "TRIBUTUM_PUBSUB_PORT"
 ENV_FUNCTIONS_BASE_PORT = "TRIBUTUM_FUNCTIONS_BASE_PORT"
 ENV_MANIFEST = "TRIBUTUM_MANIFEST"
+ENV_LOG_LEVEL = "TRIBUTUM_LOG_LEVEL"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # Google Cloud project ids: 6-30 characters (the Pub/Sub emulator rejects shorter ones).
 _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -49,6 +51,8 @@ class StackConfig:
     repo_root: Path = REPO_ROOT
     from_build: bool = False
     host: str = HOST
+    # Terraform's log_level for the local functions (TRIBUTUM_LOG_LEVEL when `up` runs).
+    log_level: str = "INFO"
 
     @property
     def local_dir(self) -> Path:
@@ -64,6 +68,11 @@ class StackConfig:
         # own folder so that two stacks running the same functions never share a log.
         base = self.local_dir / "logs"
         return base if self.project_id == DEFAULT_PROJECT_ID else base / self.project_id
+
+    @property
+    def run_dir(self) -> Path:
+        """Where source-tree functions are staged in their archive layout, per stack."""
+        return self.local_dir / "run" / self.project_id
 
     @property
     def secrets_dir(self) -> Path:
@@ -84,6 +93,15 @@ class StackConfig:
     @property
     def gateway_url(self) -> str:
         return f"http://{self.host}:{self.gateway_port}"
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in _LOG_LEVELS:
+        raise StackConfigError(
+            f"{ENV_LOG_LEVEL} must be one of {', '.join(_LOG_LEVELS)}, got {raw!r}"
+        )
+    return level
 
 
 def _port(name: str, raw: str | int) -> int:
@@ -131,6 +149,7 @@ def load_config(
             functions_base_port, ENV_FUNCTIONS_BASE_PORT, DEFAULT_FUNCTIONS_BASE_PORT
         ),
         from_build=from_build,
+        log_level=_log_level(env.get(ENV_LOG_LEVEL) or "INFO"),
     )
     if manifest is not None:
         config = replace(config, manifest_path=manifest.resolve())

@@ -21,10 +21,12 @@ from emulator.launch import (
     FunctionSource,
     function_command,
     function_env,
+    function_markers,
     helper_command,
     helper_env,
     probe_path,
     resolve_source,
+    stage_source,
 )
 from emulator.processes import (
     group_alive,
@@ -38,6 +40,7 @@ from emulator.processes import (
     stop_groups,
 )
 from emulator.pubsub_setup import apply_plan, build_plan
+from emulator.readiness import NotReadyError, wait_until_ready
 from emulator.scheduler import STARTED_EVENT as SCHEDULER_STARTED
 from emulator.scheduler import scheduled_topics
 from emulator.settings import StackConfig, check_port_clashes, function_ports
@@ -53,6 +56,7 @@ from shared.topology import Function, Manifest, load_manifest
 
 Say = Callable[[str], None]
 GATEWAY_HEALTH_PATH = "/_gateway/health"
+READINESS_PATH = "/v1/health/ready"
 _EMULATORS = {"firestore": emu.FIRESTORE, "pubsub": emu.PUBSUB}
 
 
@@ -189,12 +193,13 @@ def _start_functions(
     for fn in plan.manifest.functions:
         port = plan.ports[fn.name]
         source = plan.sources[fn.name]
+        stage_source(fn, config, source)
         log_path = config.log_dir / f"{fn.name}.log"
         process = start_detached(
-            function_command(fn, source, config.host, port),
+            function_command(source),
             log_path=log_path,
-            env=function_env(fn, source, config),
-            cwd=source.main.parent,
+            env=function_env(plan.manifest, fn, config, port),
+            cwd=source.folder,
         )
         state.put(
             ProcessRecord(
@@ -203,7 +208,7 @@ def _start_functions(
                 pgid=process.pid,
                 port=port,
                 log=str(log_path),
-                markers=[f"--port {port} "],
+                markers=function_markers(port),
                 kind=fn.kind,
             )
         )
@@ -313,6 +318,25 @@ def _start_helpers(
     return processes
 
 
+def _wait_for_readiness(config: StackConfig, manifest: Manifest, timeout: float) -> None:
+    """Return once the readiness route answers 200 through the gateway, if there is one.
+
+    Answering at all is not being ready: the emulators' first request can take seconds on
+    a busy machine, so ``up`` returns only when a client's first call would succeed.
+    """
+    routed = any(
+        route.method == "GET" and route.path == READINESS_PATH
+        for fn in manifest.functions
+        for route in fn.routes
+    )
+    if not routed:
+        return
+    try:
+        wait_until_ready(f"{config.gateway_url}{READINESS_PATH}", timeout=timeout)
+    except NotReadyError as exc:
+        raise StackError(str(exc)) from None
+
+
 def up(config: StackConfig, *, say: Say = print, timeout: float = 120.0) -> StackState:
     """Start (or restart) the stack of ``config``; returns once every part answers."""
     plan = prepare(config)
@@ -344,6 +368,7 @@ def up(config: StackConfig, *, say: Say = print, timeout: float = 120.0) -> Stac
                 SCHEDULER_STARTED in log_since(logs["scheduler"], log_offsets["scheduler"])
             )
         _wait_until(checks, processes, logs, timeout)
+        _wait_for_readiness(config, plan.manifest, timeout)
     except BaseException:
         leftovers = stop_stack(state)
         if not leftovers:

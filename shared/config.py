@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     function_name: str = "unknown"
     firestore_database: str = "(default)"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "console"] | None = None  # None: json in the cloud
+    # None: Cloud Logging JSON, in the cloud and on the local stack alike; console lines in tests.
+    log_format: Literal["json", "console"] | None = None
     http: HttpSettings = HttpSettings()
     auth: AuthSettings = AuthSettings()
     secrets: SecretsSettings = SecretsSettings()
@@ -104,7 +105,7 @@ class Settings(BaseSettings):
     def effective_log_format(self) -> str:
         if self.log_format is not None:
             return self.log_format
-        return "json" if self.env == "cloud" else "console"
+        return "console" if self.env == "test" else "json"
 
     @property
     def secrets_backend(self) -> str:
@@ -121,6 +122,17 @@ class Settings(BaseSettings):
             os.environ.get("FIRESTORE_EMULATOR_HOST") or os.environ.get("PUBSUB_EMULATOR_HOST")
         ):
             raise ConfigError("emulator hosts are set but TRIBUTUM_ENV is 'cloud'")
+        if self.env == "cloud" and self.secrets_backend == "secret_manager":
+            unpinned = sorted(
+                name
+                for name, version in self.secrets.versions.items()
+                if not (version.isdigit() and int(version) > 0)
+            )
+            if unpinned:
+                raise ConfigError(
+                    f"{ENV_PREFIX}SECRETS{NESTED_DELIMITER}VERSIONS pins no version number for "
+                    f"{', '.join(unpinned)}; set Terraform's secret_versions for each"
+                )
 
 
 def _variable_name(location: tuple[str | int, ...]) -> str:

@@ -6,6 +6,11 @@
 * Request context (correlation id, trace, tenant...) lives in contextvars, so the
   threads functions-framework serves requests on never mix their fields.
 * Sensitive keys are redacted at any depth before anything is written.
+* Lines go to whatever ``sys.stdout`` is at the moment of writing, as text. Cloud
+  Functions sets ``LOG_EXECUTION_ID=true``, and functions-framework then swaps
+  ``sys.stdout`` for a text wrapper during each request (it re-reads each JSON line
+  and adds the execution id): a stream captured at start, or its byte ``buffer``,
+  would bypass or break that wrapper.
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ from structlog.contextvars import bind_contextvars, clear_contextvars, get_conte
 from structlog.typing import EventDict, WrappedLogger
 
 REDACTED = "[REDACTED]"
+# The platform's id for the request being served, carried into the ``execution_id``
+# label: Cloud Functions sends it, and functions-framework's middleware generates one
+# when it is missing.
+EXECUTION_ID_HEADER = "Function-Execution-Id"
 
 # Key fragments that mark a value as sensitive wherever they appear in a key name.
 _SENSITIVE_FRAGMENTS = (
@@ -130,6 +139,7 @@ class _CloudLoggingShape:
 
     def __init__(self, project_id: str, function_name: str) -> None:
         self._project_id = project_id
+        self._function_name = function_name
         self._labels = {"function": function_name}
 
     def __call__(self, _: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
@@ -144,12 +154,48 @@ class _CloudLoggingShape:
         span = event_dict.pop("span_id", None)
         if span:
             event_dict["logging.googleapis.com/spanId"] = span
-        event_dict["logging.googleapis.com/labels"] = self._labels
+        execution_id = event_dict.pop("execution_id", None)
+        event_dict["logging.googleapis.com/labels"] = (
+            {"function": self._function_name, "execution_id": execution_id}
+            if execution_id
+            else self._labels
+        )
         return event_dict
 
 
 def _orjson_dumps(event_dict: EventDict, **_: Any) -> bytes:
     return orjson.dumps(event_dict, default=str)
+
+
+class StdoutLineLogger:
+    """Writes each rendered line, as text, to the ``sys.stdout`` of the moment.
+
+    Looked up on every write because functions-framework replaces ``sys.stdout``
+    while it serves a request when ``LOG_EXECUTION_ID`` is on (the cloud's default);
+    flushed on every line because a process's stdout is a pipe, not a terminal.
+    """
+
+    _lock = threading.Lock()
+
+    def msg(self, message: bytes | str) -> None:
+        line = message.decode() if isinstance(message, bytes) else message
+        with self._lock:
+            stream = sys.stdout
+            # The line and its newline in two writes, as print() does: functions-framework's
+            # wrapper treats each write as one log entry and skips a lone newline.
+            stream.write(line)
+            stream.write("\n")
+            stream.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
+
+
+class _StdoutLineLoggerFactory:
+    def __call__(self, *_: Any) -> StdoutLineLogger:
+        return _STDOUT_LOGGER
+
+
+_STDOUT_LOGGER = StdoutLineLogger()
 
 
 _configured = False
@@ -180,14 +226,15 @@ def configure_logging(
                 _CloudLoggingShape(project_id, function_name),
                 structlog.processors.JSONRenderer(serializer=_orjson_dumps),
             ]
-            factory: Any = structlog.BytesLoggerFactory(
-                file=stream if stream is not None else sys.stdout.buffer
-            )
         else:
             processors = [*shared, structlog.dev.ConsoleRenderer(colors=False)]
-            factory = structlog.PrintLoggerFactory(
-                file=stream if stream is not None else sys.stdout
-            )
+        factory: Any
+        if stream is None:
+            factory = _StdoutLineLoggerFactory()
+        elif fmt == "json":
+            factory = structlog.BytesLoggerFactory(file=stream)
+        else:
+            factory = structlog.PrintLoggerFactory(file=stream)
         structlog.configure(
             processors=processors,
             wrapper_class=structlog.make_filtering_bound_logger(

@@ -32,6 +32,33 @@ _SECRET_NAME = re.compile(r"^[a-z][a-z0-9-]{2,100}$")
 _MEMORY = re.compile(r"^[0-9]+(Mi|Gi)$")
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+# Where the value of a variable of the manifest's ``environment`` comes from. Terraform
+# and the local stack each supply every source (see the manifest's comment).
+EnvironmentSource = Literal[
+    "deployment",
+    "project_id",
+    "function_name",
+    "firestore_database",
+    "log_level",
+    "trusted_proxy_hops",
+    "secret_versions",
+    "concurrency",
+]
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# Names the platform sets itself (Cloud Run's container contract, the functions buildpack):
+# a manifest variable with one of these names would be overridden or would override it.
+PLATFORM_VARIABLES = frozenset(
+    {
+        "PORT",
+        "K_SERVICE",
+        "K_REVISION",
+        "K_CONFIGURATION",
+        "FUNCTION_TARGET",
+        "FUNCTION_SIGNATURE_TYPE",
+        "FUNCTION_SOURCE",
+        "LOG_EXECUTION_ID",
+    }
+)
 
 
 class _Strict(BaseModel):
@@ -55,13 +82,21 @@ class RetryPolicy(_Strict):
     max_delivery_attempts: int = Field(default=5, ge=5, le=100)  # Pub/Sub's own bounds
     minimum_backoff_seconds: int = Field(default=10, ge=0, le=600)
     maximum_backoff_seconds: int = Field(default=600, ge=0, le=600)
-    ack_deadline_seconds: int = Field(default=60, ge=10, le=600)
+    # At least the consuming function's timeout + ACK_DEADLINE_MARGIN_SECONDS (Function
+    # checks it): the default fits the default timeout.
+    ack_deadline_seconds: int = Field(default=90, ge=10, le=600)
 
     @model_validator(mode="after")
     def _ordered(self) -> RetryPolicy:
         if self.minimum_backoff_seconds > self.maximum_backoff_seconds:
             raise ValueError("minimum_backoff_seconds exceeds maximum_backoff_seconds")
         return self
+
+
+# A push delivery still running when its ack deadline passes is delivered again, to a
+# second instance, while the first is still at work: the deadline must outlast the
+# function's timeout, with room for a cold start.
+ACK_DEADLINE_MARGIN_SECONDS = 30
 
 
 class Consumption(_Strict):
@@ -124,6 +159,22 @@ class Function(_Strict):
                 raise ValueError(f"event function {self.name} consumes nothing")
         return self
 
+    @model_validator(mode="after")
+    def _ack_deadlines_outlast_timeout(self) -> Function:
+        needed = self.scaling.timeout_seconds + ACK_DEADLINE_MARGIN_SECONDS
+        # The T-dlq-sub subscriptions of the dead-letter consumer use the default policy.
+        deadlines = [(c.topic, c.retry.ack_deadline_seconds) for c in self.consumes]
+        if self.consumes_dead_letters:
+            deadlines.append(("the dead-letter topics", RetryPolicy().ack_deadline_seconds))
+        for topic, deadline in deadlines:
+            if deadline < needed:
+                raise ValueError(
+                    f"{self.name}: the ack deadline on {topic} ({deadline}s) must be at least "
+                    f"scaling.timeout_seconds + {ACK_DEADLINE_MARGIN_SECONDS} ({needed}s, "
+                    "Pub/Sub allows at most 600s)"
+                )
+        return self
+
     @property
     def folder(self) -> str:
         return f"functions/{self.name}"
@@ -184,8 +235,19 @@ class Manifest(_Strict):
     version: Literal[1]
     runtime: Literal["python311"]
     topics: tuple[Topic, ...]
+    environment: dict[str, EnvironmentSource] = Field(default_factory=dict)
     secrets: tuple[Secret, ...] = ()
     functions: tuple[Function, ...]
+
+    @field_validator("environment")
+    @classmethod
+    def _environment_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"environment variable {name!r} must be UPPER_SNAKE_CASE")
+            if name in PLATFORM_VARIABLES:
+                raise ValueError(f"environment variable {name} is set by the platform itself")
+        return value
 
     @cached_property
     def topics_by_name(self) -> dict[str, Topic]:

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from google.cloud import firestore, pubsub_v1
 
 TEST_PROJECT_ID = os.environ.get("TRIBUTUM_TEST_PROJECT_ID", "demo-tributum-test")
+# Cloud Functions sets this on every deployed function; functions-framework then wraps
+# sys.stdout per request. Every test layer runs with it, as the cloud does.
+os.environ["LOG_EXECUTION_ID"] = "true"
 
 
 @dataclass(frozen=True)

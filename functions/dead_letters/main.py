@@ -6,20 +6,27 @@ from typing import Any
 
 from shared.clients import firestore_client
 from shared.deadletters import record_dead_letter
-from shared.events.push import MalformedPushError, decode_push
+from shared.events.consumer import record_malformed_push, register_cloud_event
+from shared.events.push import MalformedPushError, current_execution_id, decode_push
 from shared.logger import bind_request_context, get_logger
 
 log = get_logger("dead_letters")
 
 
+@register_cloud_event
 def handle(cloud_event: Any) -> None:
     try:
         message = decode_push(cloud_event)
     except MalformedPushError as exc:
-        # Nothing to keep and nothing a retry could fix: acknowledge, loudly.
-        log.error("dead_letter.malformed_push", reason=str(exc))
+        # Kept with the reason and acknowledged: a retry would fail the same way.
+        bind_request_context(execution_id=current_execution_id())
+        stored = record_malformed_push(firestore_client(), exc, consumer="dead_letters")
+        log.error("dead_letter.malformed_push", reason=exc.reason, dead_letter_id=stored)
         return
-    bind_request_context(correlation_id=message.attributes.get("correlation_id"))
+    bind_request_context(
+        correlation_id=message.attributes.get("correlation_id"),
+        execution_id=current_execution_id(),
+    )
     stored = record_dead_letter(firestore_client(), message)
     log.warning(
         "dead_letter.stored",

@@ -11,13 +11,15 @@
 * ``passwords``: argon2id ``PasswordHasher``.
 * ``http``: ``BearerAuthenticator`` for the router; ``runtime``: per-instance singletons.
 
-Heavy pieces (Firestore, Secret Manager) are imported only where used.
+Heavy pieces (Firestore, Secret Manager) are imported only where used, and so is
+argon2: a function that only verifies tokens does not ship it.
 """
+
+from typing import Any
 
 from shared.auth.context import AuthContext, authorize
 from shared.auth.families import FirestoreRefreshTokenFamilies, RefreshFamilyStore
 from shared.auth.keys import KeySet, KeySetError, SigningKey, generate_signing_key, thumbprint
-from shared.auth.passwords import PasswordCheck, PasswordHasher
 from shared.auth.revocation import (
     FirestoreRevocationStore,
     InMemoryRevocationStore,
@@ -73,3 +75,13 @@ __all__ = [
     "revoke_token",
     "thumbprint",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Password hashing needs argon2-cffi, which only the functions that hash passwords
+    # (signup, auth, users) require: import it when first asked for, not with the package.
+    if name in ("PasswordCheck", "PasswordHasher"):
+        from shared.auth import passwords
+
+        return getattr(passwords, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,16 +17,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from shared.auth.families import FirestoreRefreshTokenFamilies
 from shared.auth.keys import KeySet, VerificationKeySet
-from shared.auth.passwords import PasswordHasher
 from shared.auth.revocation import FirestoreRevocationStore
 from shared.auth.sessions import SessionService
 from shared.auth.tokens import TokenIssuer, TokenSettings, TokenVerifier
 from shared.identity.passwords import PasswordPolicy
 from shared.secrets import GeneratedSecretKind, SecretNotFoundError, SecretStore, secret_store
+
+if TYPE_CHECKING:
+    from shared.auth.passwords import PasswordHasher
 
 SIGNING_KEYS_SECRET = "jwt-signing-keys"  # noqa: S105 - a secret's name
 VERIFICATION_KEYS_SECRET = "jwt-verification-keys"  # noqa: S105 - a secret's name
@@ -174,6 +176,9 @@ def session_service() -> SessionService:
 
 
 def password_hasher() -> PasswordHasher:
+    # argon2-cffi ships only with the functions that hash passwords (signup, auth, users).
+    from shared.auth.passwords import PasswordHasher
+
     return _once("password_hasher", PasswordHasher)
 
 

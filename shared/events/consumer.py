@@ -41,7 +41,12 @@ from pydantic import ValidationError as PydanticValidationError
 
 from shared.events.envelope import SCHEDULE_TICK_TYPE, EventEnvelope
 from shared.events.outbox import StagedEvent, collect_staged, publish_committed
-from shared.events.push import MalformedPushError, PushedMessage, decode_push
+from shared.events.push import (
+    MalformedPushError,
+    PushedMessage,
+    current_execution_id,
+    decode_push,
+)
 from shared.logger import bind_context, bind_request_context, get_logger
 
 if TYPE_CHECKING:
@@ -63,6 +68,10 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[EventEnvelope, "EventContext"], object]
 CloudEventFunction = Callable[[Any], None]
+
+
+class SignatureTypeError(RuntimeError):
+    """A consumer is served with the wrong functions-framework signature type."""
 
 
 class PermanentEventError(Exception):
@@ -377,6 +386,22 @@ def _record_rejection(
     return stored.id
 
 
+def record_malformed_push(db: firestore.Client, error: MalformedPushError, consumer: str) -> str:
+    """Keep a delivery that is not a readable Pub/Sub message as a dead letter; its id."""
+    from shared.deadletters import record_rejected
+
+    stored = record_rejected(
+        db,
+        topic=error.topic,
+        message_id=error.message_id,
+        data=error.raw,
+        attributes={},
+        reason=f"malformed push: {error.reason}",
+        consumer=consumer,
+    )
+    return stored.id
+
+
 def _default_db() -> firestore.Client:
     from shared.clients import firestore_client
 
@@ -396,15 +421,26 @@ def deliver(
     Returns normally to acknowledge; raises to have Pub/Sub redeliver.
     """
     log = get_logger("events.consumer")
+    if hasattr(cloud_event, "environ"):
+        # A raw HTTP request: functions-framework serves this as an HTTP function, so every
+        # push would look malformed. Fail loudly (Pub/Sub redelivers) instead of filing it.
+        raise SignatureTypeError(
+            f"consumer {spec.name} was called with an HTTP request: it must be served as a "
+            "CloudEvent function; its entry point (FUNCTION_TARGET) must be the name "
+            "register_cloud_event registered"
+        )
     try:
         message = decode_push(cloud_event)
     except MalformedPushError as exc:
-        # Not a Pub/Sub message at all: nothing to store or replay, and no retry helps.
-        bind_request_context(consumer=spec.name)
-        log.error("event.malformed_push", reason=str(exc))
+        # Unreadable as a Pub/Sub message: no retry helps, so keep what came as a dead
+        # letter with the reason and acknowledge it.
+        bind_request_context(consumer=spec.name, execution_id=current_execution_id())
+        stored = record_malformed_push(db_factory(), exc, consumer=spec.name)
+        log.error("event.malformed_push", reason=exc.reason, dead_letter_id=stored)
         return "malformed_push"
     bind_request_context(
         correlation_id=message.attributes.get("correlation_id"),
+        execution_id=current_execution_id(),
         consumer=spec.name,
         message_id=message.message_id,
         topic=message.topic or None,
@@ -465,6 +501,20 @@ def deliver(
     return "processed"
 
 
+def register_cloud_event(function: CloudEventFunction) -> CloudEventFunction:
+    """Register ``function`` with functions-framework as a CloudEvent function.
+
+    Background functions are deployed without an ``event_trigger`` (push subscriptions
+    feed them), so the platform starts them with ``FUNCTION_SIGNATURE_TYPE=http``; only
+    the registration made in code, which functions-framework prefers over that variable,
+    makes it decode a Pub/Sub push body into a CloudEvent. It is keyed by the function's
+    ``__name__``, which must therefore equal the manifest's ``entry_point``.
+    """
+    import functions_framework  # loaded already wherever a function is served
+
+    return functions_framework.cloud_event(function)
+
+
 def event_consumer(
     name: str,
     *,
@@ -504,7 +554,7 @@ def event_consumer(
         # parameters, and functions-framework calls this with one.
         cloud_event_function.consumer_handler = handler  # type: ignore[attr-defined]
         cloud_event_function.consumer_spec = spec  # type: ignore[attr-defined]
-        return cloud_event_function
+        return register_cloud_event(cloud_event_function)
 
     return decorate
 
@@ -516,8 +566,11 @@ __all__ = [
     "EventContext",
     "PermanentEventError",
     "Screening",
+    "SignatureTypeError",
     "deliver",
     "event_consumer",
     "processed_document_id",
+    "record_malformed_push",
+    "register_cloud_event",
     "screen",
 ]

@@ -39,7 +39,13 @@ from shared.config import Settings, get_settings
 from shared.http import _headers, _validation
 from shared.http._routing import PathTemplate, RouteTable
 from shared.http.pagination import Page
-from shared.logger import bind_context, bind_request_context, get_logger, parse_trace_headers
+from shared.logger import (
+    EXECUTION_ID_HEADER,
+    bind_context,
+    bind_request_context,
+    get_logger,
+    parse_trace_headers,
+)
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -274,7 +280,12 @@ class Router:
         incoming = request.headers.get("X-Correlation-ID", "")
         correlation_id = incoming if _CORRELATION_ID.fullmatch(incoming) else str(uuid.uuid4())
         trace_id, span_id = parse_trace_headers(request.headers)  # type: ignore[arg-type]
-        bind_request_context(correlation_id=correlation_id, trace_id=trace_id, span_id=span_id)
+        bind_request_context(
+            correlation_id=correlation_id,
+            trace_id=trace_id,
+            span_id=span_id,
+            execution_id=request.headers.get(EXECUTION_ID_HEADER),
+        )
         origin = request.headers.get("Origin")
         # Filled in by _respond as soon as a route matches, so a request the route then
         # rejects or fails on is still logged under its route.
@@ -513,7 +524,9 @@ def _default_authenticator() -> Authenticator:
     if _DEFAULT_AUTHENTICATOR is None:
         try:
             from shared.auth.http import BearerAuthenticator
-        except ImportError:
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith("shared.auth"):
+                raise  # a dependency missing from the archive: a packaging defect, not a 503
             # A function packaged without the identity module cannot verify tokens: say so
             # plainly instead of failing every protected request with a 500.
             raise errors.ServiceUnavailableError(

@@ -145,8 +145,6 @@ def start_function(target: Target, env: dict[str, str], log_dir: Path) -> int:
                 str(target.source),
                 "--target",
                 "handle",
-                "--signature-type",
-                "cloudevent",
                 "--host",
                 HOST,
                 "--port",

@@ -50,6 +50,9 @@ class StackHandle:
     functions_base_port: int
     manifest: Path = MANIFEST
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Run the packaged archives (build/<name>/), each in a virtualenv installed only from
+    # its own requirements.txt: what the cloud would deploy.
+    from_build: bool = False
 
     @property
     def gateway_url(self) -> str:
@@ -157,13 +160,48 @@ def bring_down(handle: StackHandle) -> None:
 def bring_up(handle: StackHandle) -> None:
     if handle.state_path.exists():  # a previous session crashed: clean up after it first
         handle.cli("down")
-    result = handle.cli("up")
+    if handle.from_build:
+        packaged = subprocess.run(
+            [sys.executable, "infra/package.py", "--venvs"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        if packaged.returncode != 0:
+            pytest.fail(f"packaging failed:\n{packaged.stdout}\n{packaged.stderr}", pytrace=False)
+    result = handle.cli("up", *(["--from-build"] if handle.from_build else []), timeout=600)
     if result.returncode != 0:
         pytest.fail(
             f"python -m emulator up failed ({result.returncode}):\n"
             f"{result.stdout}\n{result.stderr}",
             pytrace=False,
         )
+
+
+def product_stack() -> StackHandle:
+    """The real manifest (every function in functions/), run from the built archives."""
+    base = shifted_stack(primary_stack(), 5, "product")
+    return StackHandle(
+        project_id=base.project_id,
+        gateway_port=base.gateway_port,
+        firestore_port=base.firestore_port,
+        pubsub_port=base.pubsub_port,
+        functions_base_port=base.functions_base_port,
+        manifest=REPO_ROOT / "functions" / "manifest.yaml",
+        from_build=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def product() -> Iterator[StackHandle]:
+    handle = product_stack()
+    bring_up(handle)
+    try:
+        yield handle
+    finally:
+        bring_down(handle)
 
 
 @pytest.fixture(scope="session")

@@ -70,7 +70,7 @@ def test_method_headers_body_and_status_pass_through(stack: StackHandle) -> None
     assert headers["x-correlation-id"] == "corr-123"
     assert headers["idempotency-key"] == "key-7"
     assert headers["content-type"] == "application/json"
-    assert headers["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
+    assert headers["x-forwarded-for"] == "203.0.113.9, 127.0.0.1, 127.0.0.1"
     assert headers["x-forwarded-proto"] == "http"
     assert headers["host"] == f"127.0.0.1:{stack.gateway_port}"
 

@@ -1,7 +1,8 @@
-"""The real system, as `make up` runs it: one client's journey through the gateway.
+"""The real system, as it would be deployed: one client's journey through the gateway.
 
-A stack of the real manifest (every function in functions/) runs beside the test
-stack on its own project id and ports. A client signs up, gets tokens, opens
+A stack of the real manifest runs beside the test stack on its own project id and
+ports, from the packaged archives, each function in an environment installed only
+from its own requirements.txt. A client signs up, gets tokens, opens
 accounts, posts a journal entry, pays, and reads the audit trail; background
 functions (projection, payment processing, audit writer) run by Pub/Sub push.
 """
@@ -10,43 +11,19 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import (
-    REPO_ROOT,
     Reply,
     StackHandle,
-    bring_down,
-    bring_up,
     http,
-    primary_stack,
-    shifted_stack,
     wait_for,
 )
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def product() -> Iterator[StackHandle]:
-    base = shifted_stack(primary_stack(), 3, "product")
-    handle = StackHandle(
-        project_id=base.project_id,
-        gateway_port=base.gateway_port,
-        firestore_port=base.firestore_port,
-        pubsub_port=base.pubsub_port,
-        functions_base_port=base.functions_base_port,
-        manifest=REPO_ROOT / "functions" / "manifest.yaml",
-    )
-    bring_up(handle)
-    try:
-        yield handle
-    finally:
-        bring_down(handle)
 
 
 class Client:

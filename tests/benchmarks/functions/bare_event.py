@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any
 
+import functions_framework
 import orjson
 
 EFFECTS = "bench_effects_bare"
@@ -24,6 +25,7 @@ def _client() -> Any:
     return _db
 
 
+@functions_framework.cloud_event
 def handle(cloud_event: Any) -> None:
     envelope = orjson.loads(base64.b64decode(cloud_event.data["message"]["data"]))
     _client().collection(EFFECTS).document(envelope["id"]).set(

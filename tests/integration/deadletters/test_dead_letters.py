@@ -158,11 +158,18 @@ def test_pagination_walks_every_dead_letter_once(api: RouterClient, emulators: A
     assert sorted(seen) == sorted({f"dlq-m-{n}" for n in range(5)})
 
 
-def test_a_malformed_push_is_acknowledged_without_storing(api: RouterClient) -> None:
+def test_a_malformed_push_is_kept_and_acknowledged(
+    api: RouterClient, firestore_client: Any
+) -> None:
     load_function("dead_letters").handle(
         CloudEvent(
             {"type": "x", "source": "//pubsub.googleapis.com/projects/p/topics/t-dlq"},
             {"not": "a message"},
         )
     )
+    [kept] = [d.to_dict() for d in firestore_client.collection("dead_letters").stream()]
+    assert kept["reason"] == "malformed push: the CloudEvent carries no Pub/Sub message"
+    assert kept["topic"] == "t-dlq"
+    assert kept["consumer"] == "dead_letters"
+    # It names no tenant, so no tenant's API lists it.
     assert api.get("/v1/dead-letters", token="admin").data == []

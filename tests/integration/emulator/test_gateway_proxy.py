@@ -135,7 +135,9 @@ def test_request_and_response_pass_through(gateway_port: int) -> None:
     assert received["authorization"] == "Bearer t"
     assert received["idempotency-key"] == "k-1"
     assert received["x-correlation-id"] == "c-1"
-    assert received["x-forwarded-for"] == "127.0.0.1"
+    # "<client>, <load balancer>", as Google's load balancer appends them.
+    assert received["x-forwarded-for"] == "127.0.0.1, 127.0.0.1"
+    assert received["via"] == "1.1 google"
     assert received["x-forwarded-host"] == f"127.0.0.1:{gateway_port}"
     assert received["content-length"] == "8"
 

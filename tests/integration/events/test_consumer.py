@@ -13,6 +13,7 @@ from shared.events.consumer import (
     PROCESSED_COLLECTION,
     EventContext,
     PermanentEventError,
+    SignatureTypeError,
     event_consumer,
     processed_document_id,
 )
@@ -451,7 +452,9 @@ def test_a_rejection_is_logged_as_an_error_with_its_reason(
     assert line["dead_letter_id"].startswith("rej-")
 
 
-def test_a_push_that_is_not_a_pubsub_message_is_acknowledged(platform: Any, json_logs: Any) -> None:
+def test_a_push_that_is_not_a_pubsub_message_is_kept_and_acknowledged(
+    platform: Any, json_logs: Any
+) -> None:
     from cloudevents.http import CloudEvent
 
     cloud_event = CloudEvent(
@@ -459,10 +462,25 @@ def test_a_push_that_is_not_a_pubsub_message_is_acknowledged(platform: Any, json
         {"unexpected": True},
     )
 
-    project_balance(cloud_event)
+    project_balance(cloud_event)  # returns: acknowledged
 
     [line] = [line for line in json_logs() if line["message"] == "event.malformed_push"]
     assert line["severity"] == "ERROR"
+    [kept] = _dead_letters(platform)
+    assert kept["reason"] == "malformed push: the CloudEvent carries no Pub/Sub message"
+    assert kept["consumer"] == "balance_projector"
+    assert orjson.loads(kept["data_text"]) == {"unexpected": True}
+    assert line["dead_letter_id"].startswith("rej-")
+
+
+def test_an_http_request_is_refused_loudly_not_filed(platform: Any) -> None:
+    """Served with the wrong signature type, a consumer must not dead-letter every push."""
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    request = Request(EnvironBuilder(method="POST", data=b"{}").get_environ())
+    with pytest.raises(SignatureTypeError, match="CloudEvent function"):
+        project_balance(request)
     assert _dead_letters(platform) == []
 
 

@@ -72,8 +72,6 @@ def push_counter(emulators: Any) -> Iterator[ServedFunction]:
         str(FUNCTION_SOURCE),
         "--target",
         "handle",
-        "--signature-type",
-        "cloudevent",
         "--host",
         "127.0.0.1",
         "--port",

@@ -77,7 +77,7 @@ def test_stdout_is_cloud_logging_json_carrying_the_correlation_id(
     assert lines
     for line in lines:
         assert set(line) >= CLOUD_LOGGING_KEYS, line
-        assert line["logging.googleapis.com/labels"] == {"function": "health"}
+        assert line["logging.googleapis.com/labels"]["function"] == "health"
     mine = [line for line in lines if line.get("correlation_id") == correlation_id]
     assert [line["message"] for line in mine] == ["http.request"]
     (access,) = mine
@@ -85,7 +85,11 @@ def test_stdout_is_cloud_logging_json_carrying_the_correlation_id(
     assert (access["method"], access["path"], access["status"]) == ("GET", "/v1/health/live", 200)
     assert access["route"] == "/v1/health/live"
     assert access["duration_ms"] >= 0
+    # LOG_EXECUTION_ID is on, as in the cloud: the request's lines carry its execution id.
+    assert access["logging.googleapis.com/labels"]["execution_id"]
     assert access["logging.googleapis.com/trace"] == (
         f"projects/{emulators.project_id}/traces/{trace_id}"
     )
-    assert access["logging.googleapis.com/spanId"] == f"{7:016x}"
+    # Under LOG_EXECUTION_ID (the cloud's default) functions-framework's stdout wrapper
+    # rewrites spanId with the X-Cloud-Trace-Context span as that header writes it.
+    assert access["logging.googleapis.com/spanId"] == "7"

@@ -133,4 +133,4 @@ def test_environment_decides_backends(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert settings.runs_on_emulators
     assert settings.secrets_backend == "local"
-    assert settings.effective_log_format == "console"
+    assert settings.effective_log_format == "json"

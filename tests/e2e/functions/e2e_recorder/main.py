@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from shared.clients import firestore_client
+from shared.events.consumer import register_cloud_event
 from shared.events.push import decode_push
 
 
+@register_cloud_event
 def handle(cloud_event: Any) -> None:
     message = decode_push(cloud_event)
     firestore_client().collection("e2e_deliveries").document(message.message_id).set(
