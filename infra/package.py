@@ -26,11 +26,12 @@ with the ``functions-framework`` console script in its ``bin/``. Venvs live in
 ``build_dir/venvs/<first 16 hex digits of the file's sha256>/``, so functions with
 identical requirements share one; a venv is reused once its install has completed
 (marked by ``.installed``) and rebuilt if an install was interrupted. Concurrent
-callers wait on a per-venv file lock. Run an archive from inside its folder::
+callers wait on a per-venv file lock. The local stack runs an archive from inside its
+folder with the bare command, as the cloud does (the target comes from the environment)::
 
     venv = function_venv(Path("build"), "health")
-    subprocess.Popen([venv / "bin" / "functions-framework", "--target", "handle"],
-                     cwd="build/health")
+    subprocess.Popen([venv / "bin" / "functions-framework"], cwd="build/health",
+                     env={**os.environ, "FUNCTION_TARGET": "handle", "PORT": "8080"})
 
 Usage, from the repository root::
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import functions_framework
 import pytest
+from functions_framework import _function_registry
 
 from shared import logger as shared_logger
 from shared.config import reset_settings
@@ -34,6 +35,9 @@ def cloud_like(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
     monkeypatch.setenv("TRIBUTUM_LOG_FORMAT", "json")
     monkeypatch.setenv("TRIBUTUM_SECRETS__LOCAL_DIR", str(tmp_path / "secrets"))
     reset_settings()
+    # A fresh instance's registry: other tests' modules registered CloudEvent functions
+    # named "handle" in this process, which an HTTP function's instance never has.
+    monkeypatch.setattr(_function_registry, "REGISTRY_MAP", {})
     with preserved_logging():
         # As in a fresh instance: logging configures itself on first use, in a request.
         shared_logger._configured = False
