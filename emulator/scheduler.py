@@ -42,7 +42,7 @@ def scheduled_topics(manifest: Manifest) -> list[ScheduledTopic]:
 
 
 def tick_message(topic: str, now: datetime | None = None) -> tuple[bytes, dict[str, str]]:
-    """The data and attributes Cloud Scheduler publishes: one event envelope (DESIGN.md §5)."""
+    """The data and attributes Cloud Scheduler publishes: one event envelope."""
     envelope = new_event(
         TICK_TYPE,
         source=SCHEDULER_SOURCE,

@@ -1,4 +1,4 @@
-"""Consuming events pushed by Pub/Sub, with exactly one effect per event (DESIGN.md §5).
+"""Consuming events pushed by Pub/Sub, with exactly one effect per event.
 
 A consumer function is a handler decorated with :func:`event_consumer`::
 

@@ -1,4 +1,4 @@
-"""The one event envelope every message carries (DESIGN.md §5)."""
+"""The one event envelope every message carries (the event contract: shared/events/README.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Idempotency-Key handling for money-moving routes (DESIGN.md §3).
+"""Idempotency-Key handling for money-moving routes (the HTTP contract in the README).
 
 The key is scoped by tenant and route; the first execution's status, body and
 headers are stored and replayed with ``Idempotent-Replayed: true``; the same key

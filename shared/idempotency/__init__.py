@@ -1,4 +1,4 @@
-"""Idempotency keys: one execution per (scope, key), its response replayed (DESIGN.md §3)."""
+"""Idempotency keys: one execution per (scope, key), its response replayed."""
 
 from shared.idempotency.store import (
     IDEMPOTENCY_COLLECTION,

@@ -3,7 +3,7 @@
 Upstream systems (billing, point of sale) publish to the public topic
 ``ledger-posting-requests`` and read the outcome from ``ledger-posting-results``.
 
-**Message shape.** Producers send the project's event envelope (DESIGN.md §5), not
+**Message shape.** Producers send the project's event envelope (shared/events/README.md), not
 a bare JSON object: the shared consumer validates the envelope before any handler
 runs, deduplicates redeliveries by its ``id``, takes the tenant from
 ``tenant_id`` and the correlation id for logs from ``correlation_id``. The

@@ -5,7 +5,7 @@ Which accounts a payment moves (per tenant and currency; created on first use, s
 
 * ``payments:clearing:{CUR}`` (asset): what the payment provider holds for the
   tenant - debited by a capture, credited by a refund. Every payment of the tenant
-  touches it, so it spreads its balance over shards (a hot account, DESIGN.md §6).
+  touches it, so it spreads its balance over shards (a hot account, see shared/ledger/README.md).
 * ``payments:payee:{hash of payee_ref}:{CUR}`` (revenue): the payee's takings, net
   of tax. The payee reference may hold characters an account code cannot, so the
   code carries a hash and the account's metadata the reference itself.

@@ -1,7 +1,7 @@
 """The ledger port: the postings a payment's lifecycle makes in the double-entry ledger.
 
-The payments processor calls it at fixed points (DESIGN.md §6: "payments authorize
-with a hold and capture by posting it"):
+The payments processor calls it at fixed points (payments authorize with a hold and
+capture by posting it, as shared/ledger/README.md describes two-phase entries):
 
 * after the provider authorized: ``place_hold(payment, hold_id=, amount=, expires_at=)``,
   recorded as ``payment.ledger_hold_id``;
