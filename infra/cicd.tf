@@ -1,13 +1,16 @@
 # The identities and triggers of Cloud Build (cloudbuild.yaml). Two service accounts:
 #
 # * tributum-planner runs the builds of every branch but main: tests, packaging and
-#   `terraform plan`. It can read the project and the state, and change nothing, so a
-#   branch cannot deploy whatever its cloudbuild.yaml says.
+#   `terraform plan`. It can read the metadata of what the module manages (to refresh
+#   it) and the state, and change nothing, so a branch cannot deploy whatever its
+#   cloudbuild.yaml says. It reads no data either: no Firestore document, log entry,
+#   secret value or message, since any branch's build runs as it.
 # * tributum-deployer runs the builds of main, whose last step applies the plan. It
 #   holds the roles the module needs to create and change every resource here.
 #
 # The triggers exist once build_repository names the repository of a Cloud Build
-# (2nd gen) connection, which is set up by hand (infra/README.md).
+# (2nd gen) connection, which is set up by hand (infra/README.md). A trigger lives in
+# var.region and can only watch a repository of a connection in that region.
 
 locals {
   deployer_roles = toset([
@@ -29,15 +32,46 @@ locals {
     "roles/monitoring.notificationChannelEditor",
     "roles/cloudbuild.builds.editor",
     "roles/cloudbuild.connectionViewer",
+    "roles/iam.roleAdmin",
     "roles/serviceusage.serviceUsageConsumer",
   ])
 
+  # Viewer roles of the services the module uses, none of which reads data.
+  # roles/viewer and roles/iam.securityReviewer are not among them: both include
+  # logging.logEntries.list and datastore.entities.list.
   planner_roles = toset([
-    "roles/viewer",
-    "roles/iam.securityReviewer",
+    "roles/cloudfunctions.viewer",
+    "roles/run.viewer",
+    "roles/pubsub.viewer",
+    "roles/secretmanager.viewer",
+    "roles/cloudscheduler.viewer",
+    "roles/compute.viewer",
+    "roles/monitoring.viewer",
+    "roles/iam.serviceAccountViewer",
+    "roles/cloudbuild.builds.viewer",
     "roles/logging.logWriter",
     "roles/serviceusage.serviceUsageConsumer",
   ])
+
+  # What a refresh reads that no predefined viewer role grants without data: Firestore
+  # metadata (datastore.schemas.* are the index and field permissions, formerly
+  # datastore.indexes.*), log-based metrics, bucket metadata, and the IAM policies
+  # of the project, topics, subscriptions and buckets.
+  planner_metadata_permissions = [
+    "datastore.databases.getMetadata",
+    "datastore.schemas.get",
+    "datastore.schemas.list",
+    "datastore.backupSchedules.get",
+    "datastore.backupSchedules.list",
+    "logging.logMetrics.get",
+    "logging.logMetrics.list",
+    "storage.buckets.get",
+    "storage.buckets.getIamPolicy",
+    "resourcemanager.projects.getIamPolicy",
+    "pubsub.topics.getIamPolicy",
+    "pubsub.subscriptions.getIamPolicy",
+    "iam.roles.get",
+  ]
 
   # Service accounts the deployer deploys or signs as: functions run as theirs and are
   # built as the builder, push subscriptions sign as the push invoker, and the triggers
@@ -51,6 +85,9 @@ locals {
       deployer     = google_service_account.deployer.name
     },
   )
+
+  # R of projects/P/locations/R/connections/C/repositories/N.
+  build_repository_region = var.build_repository == null ? null : split("/", var.build_repository)[3]
 
   build_substitutions = {
     _ENV             = var.environment
@@ -89,9 +126,7 @@ resource "google_service_account_iam_member" "deployer_acts_as" {
   member             = "serviceAccount:${google_service_account.deployer.email}"
 }
 
-# securityReviewer adds reading the IAM policies that a plan refreshes.
 resource "google_project_iam_member" "planner" {
-  # checkov:skip=CKV_GCP_117:The planner must read every kind of resource the module manages and nothing else; roles/viewer is the read-only role that spans them all and carries no write permission.
   for_each = local.planner_roles
 
   project = var.project_id
@@ -99,8 +134,37 @@ resource "google_project_iam_member" "planner" {
   member  = "serviceAccount:${google_service_account.planner.email}"
 }
 
+resource "google_project_iam_custom_role" "planner_metadata" {
+  role_id     = "tributumPlannerMetadata"
+  title       = "Tributum plan refresh"
+  description = "Metadata a terraform plan of Tributum refreshes beyond the predefined viewer roles; no data."
+  permissions = local.planner_metadata_permissions
+
+  # The deployer may only create custom roles once its roleAdmin grant has reached IAM.
+  depends_on = [time_sleep.deployer_iam_propagation]
+}
+
+resource "google_project_iam_member" "planner_metadata" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.planner_metadata.id
+  member  = "serviceAccount:${google_service_account.planner.email}"
+}
+
+# An environment applied before the deployer held roles/iam.roleAdmin gets that grant
+# and the custom role above in one apply; IAM takes a while to honour a new grant.
+resource "time_sleep" "deployer_iam_propagation" {
+  create_duration = "60s"
+
+  triggers = {
+    roles = join(",", sort([for grant in google_project_iam_member.deployer : grant.role]))
+  }
+
+  depends_on = [google_project_iam_member.deployer]
+}
+
 # Plans run with -lock=false, so reading the state is all they need of its bucket;
-# the deployer's roles/storage.admin covers reading, writing and locking it.
+# the deployer's roles/storage.admin covers reading, writing and locking it. Object
+# reads are granted on these two buckets only, never project-wide.
 resource "google_storage_bucket_iam_member" "planner_state" {
   bucket = var.tf_state_bucket
   role   = "roles/storage.objectViewer"
@@ -132,6 +196,13 @@ resource "google_cloudbuild_trigger" "plan" {
   }
 
   substitutions = merge(local.build_substitutions, { _DEPLOY = "false" })
+
+  lifecycle {
+    precondition {
+      condition     = local.build_repository_region == var.region
+      error_message = "build_repository is in a connection of ${local.build_repository_region}; the triggers are created in region ${var.region}, which must be the same."
+    }
+  }
 }
 
 resource "google_cloudbuild_trigger" "deploy" {
@@ -151,4 +222,11 @@ resource "google_cloudbuild_trigger" "deploy" {
   }
 
   substitutions = merge(local.build_substitutions, { _DEPLOY = "true" })
+
+  lifecycle {
+    precondition {
+      condition     = local.build_repository_region == var.region
+      error_message = "build_repository is in a connection of ${local.build_repository_region}; the triggers are created in region ${var.region}, which must be the same."
+    }
+  }
 }

@@ -1,6 +1,11 @@
 # The Cloud Armor policy of the API backends (cloud_armor_enabled, on by default):
-# a rate-based ban on the public credential endpoints, preconfigured WAF rules, and
+# preconfigured WAF rules, a rate-based ban on the public credential endpoints, and
 # allow for everything else. Only the load balancer can carry it.
+#
+# Cloud Armor applies the first rule (lowest priority number) that matches, and a
+# rate-based rule's conform_action allows what stays under the rate: every deny rule
+# must come before it, or credential requests would skip the WAF. Priorities:
+# cve-canary 900, WAF rule sets from 1000, credential rate ban 2000, default last.
 #
 # The credential endpoints are the manifest's public POST routes (token, refresh,
 # signup): each attempt costs an argon2 hash, and they are what a password-guessing
@@ -46,39 +51,6 @@ resource "google_compute_security_policy" "api" {
     log_level    = "NORMAL"
   }
 
-  dynamic "rule" {
-    for_each = length(local.credential_paths) > 0 ? [local.credential_path_pattern] : []
-    content {
-      action      = "rate_based_ban"
-      priority    = 100
-      description = "Ban a client address that exceeds the credential endpoints' rate."
-
-      match {
-        expr {
-          expression = "request.method == 'POST' && request.path.matches('${rule.value}')"
-        }
-      }
-
-      rate_limit_options {
-        conform_action   = "allow"
-        exceed_action    = "deny(429)"
-        enforce_on_key   = "IP"
-        ban_duration_sec = var.credential_ban_seconds
-
-        rate_limit_threshold {
-          count        = var.credential_requests_per_minute
-          interval_sec = 60
-        }
-
-        # Banned once it keeps exceeding the rate by as much again within the minute.
-        ban_threshold {
-          count        = var.credential_requests_per_minute
-          interval_sec = 60
-        }
-      }
-    }
-  }
-
   # Log4j message lookups (CVE-2021-44228).
   rule {
     action      = "deny(403)"
@@ -102,6 +74,40 @@ resource "google_compute_security_policy" "api" {
       match {
         expr {
           expression = "evaluatePreconfiguredWaf('${rule.value}', {'sensitivity': ${var.waf_sensitivity}})"
+        }
+      }
+    }
+  }
+
+  dynamic "rule" {
+    for_each = length(local.credential_paths) > 0 ? [local.credential_path_pattern] : []
+    content {
+      action = "rate_based_ban"
+      # After every deny rule: under the rate this rule allows, and evaluation stops.
+      priority    = 2000
+      description = "Ban a client address that exceeds the credential endpoints' rate."
+
+      match {
+        expr {
+          expression = "request.method == 'POST' && request.path.matches('${rule.value}')"
+        }
+      }
+
+      rate_limit_options {
+        conform_action   = "allow"
+        exceed_action    = "deny(429)"
+        enforce_on_key   = "IP"
+        ban_duration_sec = var.credential_ban_seconds
+
+        rate_limit_threshold {
+          count        = var.credential_requests_per_minute
+          interval_sec = 60
+        }
+
+        # Banned once it keeps exceeding the rate by as much again within the minute.
+        ban_threshold {
+          count        = var.credential_requests_per_minute
+          interval_sec = 60
         }
       }
     }

@@ -219,3 +219,18 @@ resource "google_cloud_run_v2_service_iam_member" "invoker" {
   role     = "roles/run.invoker"
   member   = each.value.member
 }
+
+# The invoker grants were google_cloud_run_service_iam_member (Cloud Run v1 API) before
+# they became the v2 resource above. Left to a plan, an environment applied before
+# would destroy each old grant while creating its v2 twin: both rewrite the service's
+# IAM policy, under different provider locks, so the destroy can drop the member the
+# create has just added and revoke run.invoker until the next apply. Forgetting the
+# old grants without destroying them leaves their bindings in place, and the v2
+# resources adopt them (adding a member that is already bound changes nothing).
+removed {
+  from = google_cloud_run_service_iam_member.invoker
+
+  lifecycle {
+    destroy = false
+  }
+}

@@ -50,6 +50,16 @@ locals {
 locals {
   load_balancer_count     = local.behind_load_balancer ? 1 : 0
   load_balanced_functions = { for name, f in local.http_functions : name => f if local.behind_load_balancer }
+
+  # One managed certificate per list of host names, keyed and named by a hash of the
+  # sorted list: var.domains, and var.previous_domains while a change of domains waits
+  # for the new certificate to become ACTIVE (infra/README.md). The previous list
+  # comes first, so the certificate known to be ACTIVE is the proxy's primary one.
+  certificate_lists = [
+    for domains in [var.previous_domains, var.domains] :
+    { key = substr(sha256(join(",", sort(domains))), 0, 10), domains = domains } if length(domains) > 0
+  ]
+  certificates = { for c in local.certificate_lists : c.key => c.domains if local.behind_load_balancer }
 }
 
 resource "google_compute_global_address" "api" {
@@ -134,15 +144,17 @@ resource "google_compute_url_map" "api" {
   }
 }
 
-# A managed certificate's domains cannot change in place: a new set of domains is a
-# new certificate (named by their hash), attached before the old one is deleted.
+# A managed certificate's domains cannot change in place: a new list of domains is a
+# new certificate, and one that is still PROVISIONING serves nobody. A certificate
+# keeps its key (the hash of its domains) while previous_domains holds its list, so
+# the HTTPS proxy serves the old one until the new one is ACTIVE (infra/README.md).
 resource "google_compute_managed_ssl_certificate" "api" {
-  count = local.load_balancer_count
+  for_each = local.certificates
 
-  name = "tributum-api-${substr(sha256(join(",", sort(var.domains))), 0, 10)}"
+  name = "tributum-api-${each.key}"
 
   managed {
-    domains = var.domains
+    domains = each.value
   }
 
   lifecycle {
@@ -163,7 +175,7 @@ resource "google_compute_target_https_proxy" "api" {
 
   name             = "tributum-api"
   url_map          = google_compute_url_map.api[0].id
-  ssl_certificates = [google_compute_managed_ssl_certificate.api[0].id]
+  ssl_certificates = [for c in local.certificate_lists : google_compute_managed_ssl_certificate.api[c.key].id]
   ssl_policy       = google_compute_ssl_policy.api[0].id
 }
 

@@ -1,7 +1,7 @@
 # Topics, their dead-letter topics, and push subscriptions to the event functions.
 # Background functions are fed by these push subscriptions rather than by an
-# event_trigger, because an Eventarc trigger's subscription cannot carry the
-# dead-letter policy (DESIGN.md, section 1).
+# event_trigger, because Terraform cannot give the subscription an Eventarc
+# trigger creates a dead-letter policy; the local stack's emulator pushes the same way.
 
 locals {
   # Pub/Sub keeps unacknowledged messages at most this long; dead letters wait here for inspection.

@@ -55,6 +55,17 @@ variable "domains" {
   }
 }
 
+variable "previous_domains" {
+  description = "Host names of the certificate the API served before a change of domains, kept (and served) until the certificate of domains is ACTIVE; empty otherwise (infra/README.md)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = length(var.previous_domains) == 0 || sort(var.previous_domains) != sort(var.domains)
+    error_message = "previous_domains is the list of host names before a change of domains: it must differ from domains (or be empty)."
+  }
+}
+
 variable "default_route_function" {
   description = "HTTP function that answers paths no route matches (its router returns a problem+json 404)."
   type        = string

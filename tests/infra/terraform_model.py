@@ -5,7 +5,8 @@ here, so the infra tests evaluate the module themselves: every ``.tf`` file is
 parsed with python-hcl2's grammar and its expressions are evaluated by this small
 interpreter for the part of the Terraform language the module uses (locals,
 variables, ``for`` expressions, ``for_each``, ``dynamic`` blocks, conditionals,
-templates and the functions listed in :data:`FUNCTIONS`).
+templates and the functions listed in :data:`FUNCTIONS`). ``removed`` blocks are
+read, checked as Terraform checks them, and kept out of the plan.
 
 Values only the provider knows after apply (ids, e-mails, URLs) are
 :class:`Unknown`, rendered as the reference they came from, so a test can still
@@ -83,6 +84,16 @@ class Block:
     type: str
     labels: tuple[str, ...]
     body: Tree
+    file: Path
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A ``removed`` block: ``address`` leaves the configuration; ``destroy`` says
+    whether Terraform destroys its objects (true) or only forgets them (false)."""
+
+    address: str
+    destroy: bool
     file: Path
 
 
@@ -221,6 +232,7 @@ class TerraformModule:
     resources: dict[tuple[str, str], Block] = field(default_factory=dict)
     data: dict[tuple[str, str], Block] = field(default_factory=dict)
     outputs: dict[str, Block] = field(default_factory=dict)
+    removed: dict[str, Removed] = field(default_factory=dict)
     other: list[Block] = field(default_factory=list)
 
     @classmethod
@@ -233,7 +245,16 @@ class TerraformModule:
                     raise EvalError(f"{path.name}: top-level attributes are not allowed")
                 assert isinstance(item, Block)
                 module._add(item)
+        for address, removed in module.removed.items():
+            if address in module.declared_addresses():
+                raise EvalError(
+                    f"{removed.file.name}: removed block for {address}, which is still declared"
+                )
         return module
+
+    def declared_addresses(self) -> set[str]:
+        """``type.name`` of every resource and ``data.type.name`` of every data source."""
+        return {f"{t}.{n}" for t, n in self.resources} | {f"data.{t}.{n}" for t, n in self.data}
 
     def _add(self, block: Block) -> None:
         where = f"{block.file.name}: {block.type} {' '.join(block.labels)}"
@@ -258,6 +279,10 @@ class TerraformModule:
         elif block.type == "output":
             self._unique(self.outputs, block.labels[0], where)
             self.outputs[block.labels[0]] = block
+        elif block.type == "removed":
+            removed = _removed(block, where)
+            self._unique(self.removed, removed.address, where)
+            self.removed[removed.address] = removed
         else:
             self.other.append(block)
 
@@ -265,6 +290,35 @@ class TerraformModule:
     def _unique(existing: Mapping[Any, Any], key: Any, where: str) -> None:
         if key in existing:
             raise EvalError(f"{where}: declared twice")
+
+
+def _removed(block: Block, where: str) -> Removed:
+    """A ``removed`` block as Terraform checks it: a ``from`` address without an
+    instance key, and at most a ``lifecycle`` whose ``destroy`` is a literal bool."""
+    address: str | None = None
+    destroy: Any = True
+    for kind, name, node in body_items(block.body, block.file):
+        if kind == "attribute" and name == "from":
+            assert isinstance(node, Tree)
+            address = _reference_text(node)
+        elif kind == "block" and name == "lifecycle":
+            assert isinstance(node, Block)
+            for inner_kind, inner_name, inner in body_items(node.body, node.file):
+                if inner_kind != "attribute" or inner_name != "destroy":
+                    raise EvalError(f"{where}: a removed block's lifecycle holds destroy only")
+                assert isinstance(inner, Tree)
+                destroy = Evaluator(TerraformModule(Path()), {}).expr(inner, {})
+        elif kind == "block" and name in ("provisioner", "connection"):
+            continue
+        else:
+            raise EvalError(f"{where}: unexpected {name} in a removed block")
+    if address is None:
+        raise EvalError(f"{where}: a removed block needs from")
+    if "[" in address:
+        raise EvalError(f"{where}: removed takes a resource, not an instance ({address})")
+    if not isinstance(destroy, bool):
+        raise EvalError(f"{where}: lifecycle.destroy must be true or false")
+    return Removed(address, destroy, block.file)
 
 
 def load_tfvars(path: Path) -> dict[str, Any]:

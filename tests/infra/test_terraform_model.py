@@ -302,3 +302,55 @@ resource "google_a" "a" {
     assert plan.single("google_a", "a").body["rule"] == [
         {"threshold": [{"count": 30, "interval_sec": 60}]}
     ]
+
+
+def test_removed_blocks_are_read_and_kept_out_of_the_plan(tmp_path: Path) -> None:
+    module = _module(
+        tmp_path,
+        """
+removed {
+  from = google_old.kept
+
+  lifecycle {
+    destroy = false
+  }
+}
+removed {
+  from = google_old.gone
+}
+resource "google_new" "a" {
+  name = "a"
+}
+""",
+    )
+    assert {address: r.destroy for address, r in module.removed.items()} == {
+        "google_old.kept": False,
+        "google_old.gone": True,
+    }
+    plan = Evaluator(module, {}).plan()
+    assert plan.errors == []
+    assert list(plan.instances) == ["google_new.a"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            'removed {\n  from = google_a.a\n}\nresource "google_a" "a" {\n}\n',
+            "still declared",
+        ),
+        ("removed {\n  from = google_a.a[0]\n}\n", "not an instance"),
+        ("removed {\n  lifecycle {\n    destroy = false\n  }\n}\n", "needs from"),
+        (
+            'removed {\n  from = google_a.a\n  lifecycle {\n    destroy = "no"\n  }\n}\n',
+            "true or false",
+        ),
+        (
+            "removed {\n  from = google_a.a\n}\nremoved {\n  from = google_a.a\n}\n",
+            "declared twice",
+        ),
+    ],
+)
+def test_removed_blocks_terraform_would_reject(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(EvalError, match=message):
+        _module(tmp_path, text)

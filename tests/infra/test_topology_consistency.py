@@ -10,6 +10,7 @@ as a difference.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import sys
@@ -447,6 +448,21 @@ def test_invokers(scenario: Scenario) -> None:
     )
 
 
+def test_the_v1_invoker_grants_are_forgotten_not_destroyed(
+    terraform_module: TerraformModule,
+) -> None:
+    # Destroying them while their v2 twins are created would race on the services' IAM
+    # policies and could revoke run.invoker.
+    removed = terraform_module.removed["google_cloud_run_service_iam_member.invoker"]
+    assert removed.destroy is False
+    assert ("google_cloud_run_v2_service_iam_member", "invoker") in terraform_module.resources
+    evaluator = Evaluator(terraform_module, {})
+    for name in ("push", "dead_letter"):
+        assert evaluator.depends_on("google_pubsub_subscription", name) == [
+            "google_cloud_run_v2_service_iam_member.invoker"
+        ]
+
+
 def test_scheduled_topics_get_a_scheduler_job(scenario: Scenario) -> None:
     jobs = scenario.plan.of("google_cloud_scheduler_job", "tick")
     scheduled = {t.name: t.schedule for t in scenario.manifest.topics if t.schedule is not None}
@@ -809,7 +825,6 @@ def test_public_topic_members_must_not_be_everyone(real_scenario: Scenario) -> N
 LOAD_BALANCER_SINGLETONS = [
     ("google_compute_global_address", "api"),
     ("google_compute_url_map", "api"),
-    ("google_compute_managed_ssl_certificate", "api"),
     ("google_compute_ssl_policy", "api"),
     ("google_compute_target_https_proxy", "api"),
     ("google_compute_global_forwarding_rule", "https"),
@@ -832,6 +847,7 @@ def test_function_urls_create_no_load_balancer(function_urls_scenario: Scenario)
         *LOAD_BALANCER_SINGLETONS,
         ("google_compute_region_network_endpoint_group", "function"),
         ("google_compute_backend_service", "function"),
+        ("google_compute_managed_ssl_certificate", "api"),
         ("google_compute_security_policy", "api"),
     ]:
         assert plan.of(type_, name) == {}, f"{type_}.{name}"
@@ -858,28 +874,76 @@ def test_http_functions_behind_the_load_balancer_trust_two_hops(real_scenario: S
             assert service["environment_variables"]["TRIBUTUM_HTTP__TRUSTED_PROXY_HOPS"] == "2"
 
 
-def test_a_change_of_domains_replaces_the_certificate_before_deleting_it(
-    lb_scenario: Scenario,
-) -> None:
-    certificate = lb_scenario.plan.of("google_compute_managed_ssl_certificate", "api")[0].body
-    domains = lb_scenario.variables["domains"]
-    assert certificate["managed"] == [{"domains": domains}]
-    assert re.fullmatch(r"tributum-api-[0-9a-f]{10}", certificate["name"])
-    lifecycle = lb_scenario.evaluator.lifecycle("google_compute_managed_ssl_certificate", "api")
-    assert lifecycle["create_before_destroy"] is True
-    others = {**lb_scenario.variables, "domains": [*domains, "other.tributum.dev"]}
-    evaluator = Evaluator(
-        lb_scenario.evaluator.module,
-        others,
-        file_overrides=lb_scenario.evaluator.file_overrides,
+def _certificate_key(domains: list[str]) -> str:
+    return hashlib.sha256(",".join(sorted(domains)).encode()).hexdigest()[:10]
+
+
+def _certificate_reference(key: str) -> Unknown:
+    return Unknown(f'${{google_compute_managed_ssl_certificate.api["{key}"].id}}')
+
+
+def _replan(scenario: Scenario, **variables: Any) -> Evaluator:
+    return Evaluator(
+        scenario.evaluator.module,
+        {**scenario.variables, **variables},
+        file_overrides=scenario.evaluator.file_overrides,
         missing_files_unknown=True,
     )
-    renamed = evaluator.plan().of("google_compute_managed_ssl_certificate", "api")[0]
-    assert renamed.body["name"] != certificate["name"]
+
+
+def test_the_certificate_is_keyed_and_named_by_its_sorted_domains(lb_scenario: Scenario) -> None:
+    domains = lb_scenario.variables["domains"]
+    key = _certificate_key(domains)
+    certificates = lb_scenario.plan.of("google_compute_managed_ssl_certificate", "api")
+    assert set(certificates) == {key}
+    # The name a certificate of these domains has always had: an existing one is kept.
+    assert certificates[key].body["name"] == f"tributum-api-{key}"
+    assert certificates[key].body["managed"] == [{"domains": domains}]
+    lifecycle = lb_scenario.evaluator.lifecycle("google_compute_managed_ssl_certificate", "api")
+    assert lifecycle["create_before_destroy"] is True
     proxy = lb_scenario.plan.of("google_compute_target_https_proxy", "api")[0].body
+    assert proxy["ssl_certificates"] == [_certificate_reference(key)]
+
+
+def test_a_change_of_domains_serves_the_old_certificate_until_it_is_cleared(
+    lb_scenario: Scenario,
+) -> None:
+    old = lb_scenario.variables["domains"]
+    new = [*old, "other.tributum.dev"]
+    old_key, new_key = _certificate_key(old), _certificate_key(new)
+
+    # Step one: the new certificate is created beside the old one, which keeps its
+    # address (so it is neither replaced nor deleted) and stays the proxy's first.
+    both = _replan(lb_scenario, domains=new, previous_domains=old)
+    assert both.variable_problems() == []
+    plan = both.plan()
+    assert plan.errors == []
+    certificates = plan.of("google_compute_managed_ssl_certificate", "api")
+    assert {key: c.body["managed"] for key, c in certificates.items()} == {
+        old_key: [{"domains": old}],
+        new_key: [{"domains": new}],
+    }
+    assert {c.body["name"] for c in certificates.values()} == {
+        f"tributum-api-{old_key}",
+        f"tributum-api-{new_key}",
+    }
+    proxy = plan.of("google_compute_target_https_proxy", "api")[0].body
     assert proxy["ssl_certificates"] == [
-        Unknown("${google_compute_managed_ssl_certificate.api[0].id}")
+        _certificate_reference(old_key),
+        _certificate_reference(new_key),
     ]
+
+    # Step two, once the new certificate is ACTIVE: the old one goes.
+    plan = _replan(lb_scenario, domains=new).plan()
+    assert set(plan.of("google_compute_managed_ssl_certificate", "api")) == {new_key}
+    proxy = plan.of("google_compute_target_https_proxy", "api")[0].body
+    assert proxy["ssl_certificates"] == [_certificate_reference(new_key)]
+
+
+def test_previous_domains_must_differ_from_domains(real_scenario: Scenario) -> None:
+    domains = real_scenario.variables["domains"]
+    problems = _replan(real_scenario, previous_domains=list(reversed(domains))).variable_problems()
+    assert len(problems) == 1 and "previous_domains" in problems[0]
 
 
 # ----------------------------------------------------------------------- cloud armor
@@ -953,6 +1017,44 @@ def test_cloud_armor_bans_clients_that_hammer_the_credential_endpoints(
     assert options["ban_duration_sec"] == lb_scenario.variables.get("credential_ban_seconds", 600)
 
 
+# A rate-based rule's conform_action allows what stays under the rate, and Cloud Armor
+# stops at the first rule that matches: a rule that can allow, placed before a deny
+# rule, lets the requests it matches skip that deny rule.
+ALLOWING_ACTIONS = {"allow", "rate_based_ban", "throttle"}
+DEFAULT_RULE_PRIORITY = 2147483647
+
+
+def test_every_deny_rule_comes_before_any_rule_that_can_allow(lb_scenario: Scenario) -> None:
+    policy = lb_scenario.plan.of("google_compute_security_policy", "api")[0].body
+    denying = [
+        rule
+        for rule in policy["rule"]
+        if rule["action"].startswith("deny")
+        or "evaluatePreconfigured" in json.dumps(rule.get("match", []))
+    ]
+    allowing = [
+        rule
+        for rule in policy["rule"]
+        if rule["action"] in ALLOWING_ACTIONS and rule["priority"] != DEFAULT_RULE_PRIORITY
+    ]
+    assert all(rule["action"].startswith("deny") for rule in denying)
+    assert len(denying) == 1 + len(lb_scenario.local("waf_rule_sets"))
+    if _credential_routes(lb_scenario.manifest):
+        assert allowing, "the credential endpoints' rate-based ban"
+    for rule in allowing:
+        if rule["action"] != "allow":
+            assert rule["rate_limit_options"][0]["conform_action"] == "allow"
+    late = [
+        (deny["description"], allow["description"])
+        for deny in denying
+        for allow in allowing
+        if deny["priority"] >= allow["priority"]
+    ]
+    assert late == [], "deny rules a rule that can allow comes before"
+    default = max(policy["rule"], key=lambda rule: rule["priority"])
+    assert default["priority"] == DEFAULT_RULE_PRIORITY and default["action"] == "allow"
+
+
 def test_cloud_armor_can_be_turned_off(real_scenario: Scenario) -> None:
     variables = {**real_scenario.variables, "cloud_armor_enabled": False}
     plan = Evaluator(
@@ -969,34 +1071,107 @@ def test_cloud_armor_can_be_turned_off(real_scenario: Scenario) -> None:
 # ----------------------------------------------------------------------- builds in the cloud
 
 
-READ_ONLY_ROLES = {
-    "roles/viewer",
-    "roles/iam.securityReviewer",
+PLANNER = Unknown("serviceAccount:${google_service_account.planner.email}")
+PLANNER_CUSTOM_ROLE = Unknown("${google_project_iam_custom_role.planner_metadata.id}")
+# Viewer roles of the services infra/ manages, none of which reads data, and what a
+# build needs to write its logs and call the APIs.
+PLANNER_PROJECT_ROLES = {
+    "roles/cloudfunctions.viewer",
+    "roles/run.viewer",
+    "roles/pubsub.viewer",
+    "roles/secretmanager.viewer",
+    "roles/cloudscheduler.viewer",
+    "roles/compute.viewer",
+    "roles/monitoring.viewer",
+    "roles/iam.serviceAccountViewer",
+    "roles/cloudbuild.builds.viewer",
     "roles/logging.logWriter",
     "roles/serviceusage.serviceUsageConsumer",
 }
+# Roles that can change the project, or read its data: roles/viewer and
+# roles/iam.securityReviewer include logging.logEntries.list and datastore.entities.list.
+NEVER_THE_PLANNERS = {
+    "roles/owner",
+    "roles/editor",
+    "roles/viewer",
+    "roles/iam.securityReviewer",
+    "roles/datastore.viewer",
+    "roles/datastore.user",
+    "roles/logging.viewer",
+    "roles/logging.privateLogViewer",
+    "roles/secretmanager.secretAccessor",
+    "roles/pubsub.subscriber",
+}
+DATA_PERMISSION = re.compile(
+    r"^(datastore\.entities\.|logging\.(private)?[lL]ogEntries\.|secretmanager\.versions\.access$"
+    r"|pubsub\.subscriptions\.consume$|storage\.objects\.)"
+)
 
 
-def test_branch_builds_plan_as_an_account_that_cannot_apply(scenario: Scenario) -> None:
-    planner = Unknown("serviceAccount:${google_service_account.planner.email}")
+def test_branch_builds_plan_as_an_account_that_reads_metadata_only(scenario: Scenario) -> None:
+    planner_grants = [
+        i for i in scenario.plan.instances.values() if i.body.get("member") == PLANNER
+    ]
+    roles = [grant.body["role"] for grant in planner_grants]
+    assert not NEVER_THE_PLANNERS & {role for role in roles if isinstance(role, str)}
+    for role in roles:
+        assert role in PLANNER_PROJECT_ROLES | {PLANNER_CUSTOM_ROLE, "roles/storage.objectViewer"}
     project_roles = {
-        g.body["role"]
-        for g in scenario.plan.of("google_project_iam_member", "planner").values()
-        if g.body["member"] == planner
+        grant.body["role"] for grant in planner_grants if grant.type == "google_project_iam_member"
     }
-    assert project_roles == READ_ONLY_ROLES
+    assert project_roles == PLANNER_PROJECT_ROLES | {PLANNER_CUSTOM_ROLE}
+    # Object reads only on the state and the sources, never project-wide.
     bucket_grants = {
         (g.body["bucket"], g.body["role"])
-        for g in scenario.plan.instances.values()
-        if g.type == "google_storage_bucket_iam_member" and g.body["member"] == planner
+        for g in planner_grants
+        if g.type == "google_storage_bucket_iam_member"
     }
     assert bucket_grants == {
         (scenario.variables["tf_state_bucket"], "roles/storage.objectViewer"),
         (f"{scenario.variables['project_id']}-function-sources", "roles/storage.objectViewer"),
     }
-    for instance in scenario.plan.instances.values():
-        if instance.body.get("member") == planner:
-            assert instance.body["role"] in READ_ONLY_ROLES | {"roles/storage.objectViewer"}
+    assert {g.type for g in planner_grants} == {
+        "google_project_iam_member",
+        "google_storage_bucket_iam_member",
+    }
+
+
+def test_the_planners_custom_role_reads_metadata_only(scenario: Scenario) -> None:
+    role = scenario.plan.single("google_project_iam_custom_role", "planner_metadata").body
+    permissions = role["permissions"]
+    assert len(set(permissions)) == len(permissions)
+    assert [p for p in permissions if DATA_PERMISSION.match(p)] == []
+    # Reads only: a plan changes nothing.
+    verbs = {p.rsplit(".", 1)[1] for p in permissions}
+    assert verbs <= {"get", "list", "getMetadata", "getIamPolicy"}, verbs
+    # What a refresh of the Firestore, logging, bucket and IAM resources needs.
+    assert set(permissions) >= {
+        "datastore.databases.getMetadata",
+        "datastore.schemas.get",
+        "datastore.backupSchedules.get",
+        "logging.logMetrics.get",
+        "storage.buckets.get",
+        "storage.buckets.getIamPolicy",
+        "resourcemanager.projects.getIamPolicy",
+        "pubsub.topics.getIamPolicy",
+        "pubsub.subscriptions.getIamPolicy",
+        "iam.roles.get",
+    }
+
+
+def test_the_deployer_can_create_the_planners_custom_role(scenario: Scenario) -> None:
+    deployer_roles = {
+        g.body["role"] for g in scenario.plan.of("google_project_iam_member", "deployer").values()
+    }
+    assert "roles/iam.roleAdmin" in deployer_roles
+    # In an environment applied before, the grant and the role come in the same apply.
+    evaluator = scenario.evaluator
+    assert evaluator.depends_on("google_project_iam_custom_role", "planner_metadata") == [
+        "time_sleep.deployer_iam_propagation"
+    ]
+    assert evaluator.depends_on("time_sleep", "deployer_iam_propagation") == [
+        "google_project_iam_member.deployer"
+    ]
 
 
 def test_only_main_builds_run_as_the_deployer(scenario: Scenario) -> None:
@@ -1018,6 +1193,23 @@ def test_only_main_builds_run_as_the_deployer(scenario: Scenario) -> None:
         assert trigger["filename"] == "cloudbuild.yaml"
         assert trigger["substitutions"]["_TF_STATE_BUCKET"] == scenario.variables["tf_state_bucket"]
         assert trigger["substitutions"]["_ENV"] == scenario.variables["environment"]
+
+
+def test_the_triggers_are_created_in_the_region_of_the_repositorys_connection(
+    fixture_scenario: Scenario,
+) -> None:
+    repository = fixture_scenario.variables["build_repository"]
+    assert repository.split("/")[3] == fixture_scenario.variables["region"]
+    elsewhere = repository.replace(
+        f"/locations/{fixture_scenario.variables['region']}/", "/locations/us-east1/"
+    )
+    errors = _replan(fixture_scenario, build_repository=elsewhere).plan().errors
+    assert sorted(errors) == [
+        f"google_cloudbuild_trigger.{trigger}[0]: precondition failed: build_repository is in a "
+        f"connection of us-east1; the triggers are created in region "
+        f"{fixture_scenario.variables['region']}, which must be the same."
+        for trigger in ("deploy", "plan")
+    ]
 
 
 def test_the_deployer_acts_only_as_the_accounts_it_deploys(scenario: Scenario) -> None:
