@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,26 +71,9 @@ def stage_source(fn: Function, config: StackConfig, source: FunctionSource) -> N
     """
     if config.from_build:
         return
-    from infra.package import source_files
+    from infra.package import lay_out, source_files
 
-    files = source_files(fn, config.repo_root, folder=own_folder(fn, config))
-    staging = Path(tempfile.mkdtemp(prefix=f".{fn.name}.", dir=_ensure(source.folder.parent)))
-    try:
-        for relative, original in files.items():
-            target = staging / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(original, target)
-        if source.folder.exists():
-            shutil.rmtree(source.folder)
-        staging.rename(source.folder)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
-
-
-def _ensure(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    lay_out(source_files(fn, config.repo_root, folder=own_folder(fn, config)), source.folder)
 
 
 def function_command(source: FunctionSource) -> list[str]:

@@ -415,6 +415,28 @@ def _digests(path: Path) -> tuple[str, str]:
     return sha256.hexdigest(), md5.hexdigest()
 
 
+def lay_out(files: dict[str, Path], folder: Path, extra: dict[str, str] | None = None) -> None:
+    """Make ``folder`` hold exactly ``files`` (archive path -> source) and ``extra`` texts.
+
+    Staged beside the destination and swapped in whole, so a reader never sees a half tree.
+    """
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        for arcname, source in files.items():
+            target = staging / arcname
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        for arcname, text in (extra or {}).items():
+            (staging / arcname).write_text(text, encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+
+
 def package_function(
     function: Function,
     *,
@@ -425,23 +447,12 @@ def package_function(
 ) -> PackagedFunction:
     """Build ``out_dir/<name>/`` and ``out_dir/<name>.zip`` for one function."""
     requirements = requirements_for(function, pyproject, lock)
-    files = source_files(function, repo_root)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # Stage next to the destination and swap it in whole, so a reader never sees a half tree.
-    staging = Path(tempfile.mkdtemp(prefix=f".{function.name}.", dir=out_dir))
-    try:
-        for arcname, source in files.items():
-            target = staging / arcname
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-        (staging / REQUIREMENTS_FILE).write_text(requirements_text(requirements), encoding="utf-8")
-        folder = out_dir / function.name
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+    folder = out_dir / function.name
+    lay_out(
+        source_files(function, repo_root),
+        folder,
+        extra={REQUIREMENTS_FILE: requirements_text(requirements)},
+    )
     archive = out_dir / f"{function.name}.zip"
     write_reproducible_zip(folder, archive)
     sha256, md5 = _digests(archive)

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from emulator import runtime_contract
+from emulator.launch import function_env
 from emulator.settings import load_config
 from shared.topology import Function, Manifest, load_manifest
-from tests.e2e.conftest import REPO_ROOT, StackHandle, http, wait_for
+from tests.e2e.conftest import REPO_ROOT, Reply, StackHandle, http, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -44,16 +44,7 @@ def _expected_environment(stack: StackHandle, fn: Function, port: int) -> dict[s
         firestore_port=stack.firestore_port,
         pubsub_port=stack.pubsub_port,
     )
-    return runtime_contract.function_environment(
-        MANIFEST,
-        fn,
-        port=port,
-        project_id=stack.project_id,
-        firestore_address=config.firestore_address,
-        pubsub_address=config.pubsub_address,
-        secrets_dir=config.secrets_dir,
-        base=_environ(_record(stack, fn.name)["pgid"]),
-    )
+    return function_env(MANIFEST, fn, config, port, base=_environ(_record(stack, fn.name)["pgid"]))
 
 
 def _log_lines(stack: StackHandle, name: str) -> list[dict[str, Any]]:
@@ -135,6 +126,17 @@ def _push_body(project_id: str, subscription: str, data: bytes, **attributes: st
     ).encode()
 
 
+def _push(stack: StackHandle, fn: Function, topic: str, body: bytes) -> Reply:
+    """POST a push body to the function's own port, at the path push endpoints end in."""
+    port = _record(stack, fn.name)["port"]
+    return http(
+        "POST",
+        f"http://127.0.0.1:{port}/projects/{stack.project_id}/topics/{topic}",
+        headers={"Content-Type": "application/json"},
+        body=body,
+    )
+
+
 def _consumers(manifest: Manifest) -> list[tuple[Function, str]]:
     return [(fn, c.topic) for fn in manifest.functions for c in fn.consumes]
 
@@ -145,15 +147,9 @@ def _consumers(manifest: Manifest) -> list[tuple[Function, str]]:
 def test_each_event_archive_decodes_a_real_push_and_keeps_what_it_cannot_use(
     product: StackHandle, fn: Function, topic: str
 ) -> None:
-    port = _record(product, fn.name)["port"]
     body = _push_body(product.project_id, f"{topic}--{fn.name}", b"not an event envelope")
     message_id = json.loads(body)["message"]["messageId"]
-    reply = http(
-        "POST",
-        f"http://127.0.0.1:{port}/projects/{product.project_id}/topics/{topic}",
-        headers={"Content-Type": "application/json"},
-        body=body,
-    )
+    reply = _push(product, fn, topic, body)
     # Acknowledged: a message no retry can fix must not loop until the dead-letter topic.
     assert reply.status == 200, (reply.status, reply.body[:500])
     key = hashlib.sha256(f"{fn.name}:{topic}:{message_id}".encode()).hexdigest()[:40]
@@ -166,7 +162,6 @@ def test_each_event_archive_decodes_a_real_push_and_keeps_what_it_cannot_use(
 def test_the_dead_letter_archive_stores_a_real_dead_letter_push(product: StackHandle) -> None:
     keeper = MANIFEST.dead_letter_consumer()
     assert keeper is not None
-    port = _record(product, keeper.name)["port"]
     body = _push_body(
         product.project_id,
         "payment-events-dlq-sub",
@@ -175,12 +170,7 @@ def test_the_dead_letter_archive_stores_a_real_dead_letter_push(product: StackHa
         CloudPubSubDeadLetterSourceSubscription="payment-events--process_payment",
     )
     message_id = json.loads(body)["message"]["messageId"]
-    reply = http(
-        "POST",
-        f"http://127.0.0.1:{port}/projects/{product.project_id}/topics/payment-events-dlq",
-        headers={"Content-Type": "application/json"},
-        body=body,
-    )
+    reply = _push(product, keeper, "payment-events-dlq", body)
     assert reply.status == 200, (reply.status, reply.body[:500])
     stored = product.firestore().get(f"dead_letters/dlq-{message_id}")
     assert stored is not None
