@@ -84,7 +84,7 @@ def log_in(
         audit_event(
             "auth.login",
             tenant_id=usable.tenant_id,
-            actor=_with_ip({"type": "user", "id": usable.id}, client_ip),
+            actor=_with_ip({"user_id": usable.id}, client_ip),
             resource_type="user",
             resource_id=usable.id,
             details={"session": pair.family_id},
@@ -160,7 +160,7 @@ def log_out(db: firestore.Client, principal: AuthContext, *, sessions: SessionSe
         audit_event(
             "auth.logout",
             tenant_id=principal.tenant_id,
-            actor={"type": "user", "id": principal.user_id, "role": principal.role},
+            actor={"user_id": principal.user_id, "role": principal.role},
             resource_type="session",
             resource_id=principal.family_id or principal.jti,
             source=EVENT_SOURCE,

@@ -78,7 +78,8 @@ class Actor:
     role: str
 
     def to_audit(self, client_ip: str | None = None) -> dict[str, Any]:
-        actor: dict[str, Any] = {"type": "user", "id": self.user_id, "role": self.role}
+        # The shape every audit record and event names its actor in (shared.audit.chain.actor_id).
+        actor: dict[str, Any] = {"user_id": self.user_id, "role": self.role}
         if client_ip:
             actor["ip"] = client_ip
         return actor
@@ -189,7 +190,7 @@ def signup(
     audit = audit_event(
         "user.signed_up",
         tenant_id=tenant_id,
-        actor={"type": "user", "id": user.id, **({"ip": client_ip} if client_ip else {})},
+        actor={"user_id": user.id, **({"ip": client_ip} if client_ip else {})},
         resource_type="user",
         resource_id=user.id,
         details={"role": user.role.value},

@@ -7,6 +7,7 @@ from typing import Any
 import jwt
 import pytest
 
+from shared.audit.chain import actor_id
 from shared.auth.passwords import PasswordHasher
 from shared.ratelimit import LOGIN_ACCOUNT_RATE
 from tests.integration.users.conftest import PASSWORD, Identity, documents, outbox_events
@@ -49,8 +50,10 @@ def test_signup_projection_login_me_refresh_logout(identity: Identity) -> None:
     )
     assert refused.status == 401 and refused.json["code"] == "token_revoked"
 
-    actions = [e["data"]["action"] for e in outbox_events(identity.db, "audit.recorded")]
-    assert actions == ["user.signed_up", "auth.login", "auth.logout"]
+    audits = outbox_events(identity.db, "audit.recorded")
+    assert [e["data"]["action"] for e in audits] == ["user.signed_up", "auth.login", "auth.logout"]
+    # Each record names the user who acted, so GET /v1/audit?actor=<user id> finds them.
+    assert [actor_id(e["data"]["actor"]) for e in audits] == [owner["id"]] * 3
 
 
 def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(identity: Identity) -> None:

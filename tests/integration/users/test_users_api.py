@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from shared.audit.chain import actor_id
 from tests.integration.users.conftest import (
     PASSWORD,
     Identity,
@@ -235,6 +236,7 @@ def test_owner_promotes_and_the_change_is_versioned_audited_and_projected(
         if e["data"]["action"] == "user.role_changed"
     ]
     assert audit["data"]["details"] == {"from": "viewer", "to": "admin"}
+    assert actor_id(audit["data"]["actor"]) == tenant["users"]["owner"]["id"]
     identity.project()
     read = documents(identity.db, "users_read")[viewer["id"]]
     assert read["role"] == "admin" and read["version"] == 2
