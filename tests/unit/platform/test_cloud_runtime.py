@@ -28,6 +28,15 @@ from tests.unit.platform.support import preserved_logging
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
+@pytest.fixture(autouse=True)
+def _framework_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """functions-framework writes FUNCTION_TARGET and FUNCTION_SIGNATURE_TYPE into
+    os.environ when it loads a function; restore them so no later process inherits them."""
+    for name in ("FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE"):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def cloud_like(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("LOG_EXECUTION_ID", "true")

@@ -215,6 +215,25 @@ def test_a_path_deeper_than_any_template_is_404(client: RouterClient, calls: Cal
     assert calls.count == 0
 
 
+@pytest.mark.parametrize(
+    "raw",
+    ["__x__", "__main__", "%2e%2e", ".", "%0Ae", "a%00b", "%1b%5b31m", "x" * 257],
+)
+def test_a_path_parameter_that_names_no_document_is_404_before_any_io(
+    client: RouterClient, calls: Calls, raw: str
+) -> None:
+    # Firestore refuses reserved ids (__x__), "." and ".." with an error: no such value
+    # may reach a handler, whatever the route.
+    document = problem(client.get(f"/v1/entries/{raw}"))
+    assert (document["status"], document["code"]) == (404, "route_not_found")
+    assert calls.count == 0
+
+
+def test_ids_with_dots_dashes_and_underscores_still_route(client: RouterClient) -> None:
+    for usable in ("e-1", "acc_06H3P93ZAFKYMGHNN06V90BYWW", "CA-QC", "a.b", "__x", "x__"):
+        assert client.get(f"/v1/entries/{usable}").status_code == 200, usable
+
+
 def test_wrong_method_is_405_with_allow(client: RouterClient, calls: Calls) -> None:
     response = client.open("PUT", "/v1/entries")
     document = problem(response)
