@@ -5,7 +5,8 @@ Firestore and Pub/Sub emulators: the ``emulators`` session fixture reuses ones
 already answering at ``FIRESTORE_EMULATOR_HOST`` / ``PUBSUB_EMULATOR_HOST`` and
 otherwise starts its own (ports from ``TRIBUTUM_TEST_FIRESTORE_PORT`` and
 ``TRIBUTUM_TEST_PUBSUB_PORT``) and stops them by process group at the end.
-Tests use their own project id, so they never touch a running local stack's data.
+Each test session uses its own project id, so it never touches a running local
+stack's data, nor another session's.
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ from tests.support.firestore_indexes import RECORDER, declared_indexes, missing_
 if TYPE_CHECKING:
     from google.cloud import firestore, pubsub_v1
 
-TEST_PROJECT_ID = os.environ.get("TRIBUTUM_TEST_PROJECT_ID", "demo-tributum-test")
+# One project per test session: each test empties its project's database, so two sessions
+# sharing one pair of emulators (or a running local stack's) must not share a project.
+TEST_PROJECT_ID = (
+    os.environ.get("TRIBUTUM_TEST_PROJECT_ID") or f"demo-tributum-{uuid.uuid4().hex[:10]}"
+)
 # Cloud Functions sets this on every deployed function; functions-framework then wraps
 # sys.stdout per request. Every test layer runs with it, as the cloud does.
 os.environ["LOG_EXECUTION_ID"] = "true"
