@@ -87,9 +87,9 @@ from shared.ledger.requests import (
 )
 from shared.money import MoneyError, minor_unit, normalize_currency
 
-# Firestore adds integers as signed 64-bit values. Capping one line at 10^15 minor
-# units (10 trillion EUR) leaves room for ~9 000 maximal lines on one account
-# before a running total could overflow.
+# A sanity limit on one line (10 trillion EUR), stated in the API's errors. Running
+# totals do not depend on it: they are stored in limbs wider than Firestore's 64-bit
+# integers (see ``repository.py``), so any number of maximal lines stays exact.
 MAX_LINE_MINOR_UNITS = 10**15
 DEFAULT_SHARDS = 4
 DEFAULT_HOLD_TIMEOUT = timedelta(days=7)

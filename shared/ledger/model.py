@@ -189,7 +189,11 @@ class Account:
 
 @dataclass(frozen=True, slots=True)
 class BalanceTotals:
-    """The four running totals of an account, in minor units (never negative)."""
+    """The four running totals of an account, in minor units (never negative).
+
+    Python integers, so exact at any size; how they are stored beyond Firestore's
+    64-bit integers is the repository's concern (limbs, see ``repository.py``).
+    """
 
     debits_posted: int = 0
     credits_posted: int = 0
@@ -223,15 +227,6 @@ class BalanceTotals:
             "debits_pending": self.debits_pending,
             "credits_pending": self.credits_pending,
         }
-
-    @classmethod
-    def from_fields(cls, fields: dict[str, Any]) -> BalanceTotals:
-        return cls(
-            int(fields.get("debits_posted", 0)),
-            int(fields.get("credits_posted", 0)),
-            int(fields.get("debits_pending", 0)),
-            int(fields.get("credits_pending", 0)),
-        )
 
     @classmethod
     def of_line(cls, side: Side, amount_minor: int, effect: LineEffect) -> BalanceTotals:

@@ -4,9 +4,10 @@ Every document lives under its tenant, so another tenant's id is simply absent::
 
     tenants/{tid}/accounts/{account_id}                 the account (no balances)
     tenants/{tid}/accounts/{account_id}/balance_shards/{n}
-                                                        running totals, minor units:
-                                                        debits_posted, credits_posted,
-                                                        debits_pending, credits_pending
+                                                        running totals, minor units, each
+                                                        in limbs (see below): debits_posted,
+                                                        credits_posted, debits_pending,
+                                                        credits_pending
     tenants/{tid}/account_codes/{code}                  {account_id}: code uniqueness
     tenants/{tid}/ledger_meta/accounts                  {version}: +1 on every account change
                                                         that matters to a posting
@@ -21,6 +22,18 @@ has written yet counts as zero). An entry carries its lines (see
 per-account history) and, while it is a pending hold with a timeout,
 ``pending_expires_at`` (deleted when the hold is resolved, so the expiry scan is a
 single-field range query).
+
+Totals are wider than a Firestore integer. Firestore integers are 64-bit and an
+``Increment`` past the edge *saturates* silently, so a total is kept in three limbs
+of base 2**32, each its own integer field: ``debits_posted`` (limb 0, so documents
+written before limbs read unchanged), ``debits_posted_1`` and ``debits_posted_2``;
+the value is ``limb0 + limb1 * 2**32 + limb2 * 2**64``. A write adds to each limb the
+matching 32-bit digit of the amount (with the amount's sign), so limbs 0 and 1 grow
+by less than 2**32 per write and cannot reach the 64-bit edge before 2**31 writes to
+one shard document; reconciliation carries any limb past :data:`FOLD_THRESHOLD`
+into the next one (:func:`folded_limbs`), far earlier than that. Limb 2 takes at
+most ``amount >> 64`` per write. Every total the API can produce is therefore exact
+(up to about 2**126 minor units per shard), and a saturated limb would show as drift.
 """
 
 from __future__ import annotations
@@ -57,6 +70,12 @@ ACCOUNTS_VERSION = "accounts"
 RECONCILIATIONS = "reconciliations"
 LATEST_RECONCILIATION = "latest"
 TOTAL_FIELDS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+LIMB_BITS = 32
+LIMB_COUNT = 3
+INT64_MAX = 2**63 - 1
+# A limb this far from zero is carried into the next by reconciliation, leaving 2**62
+# of headroom: about 2**30 more writes to that shard before the edge could be reached.
+FOLD_THRESHOLD = 2**62
 
 
 class LedgerPaths:
@@ -201,11 +220,62 @@ def account_from_document(account_id: str, document: Mapping[str, Any]) -> Accou
     )
 
 
+def limb_field(total: str, limb: int) -> str:
+    """``debits_posted`` for limb 0, ``debits_posted_1`` and ``debits_posted_2`` above."""
+    return total if limb == 0 else f"{total}_{limb}"
+
+
+def split_into_limbs(value: int) -> list[int]:
+    """The signed base-2**32 digits of ``value``, lowest first; the last takes the rest."""
+    sign, magnitude = (-1 if value < 0 else 1), abs(value)
+    mask = (1 << LIMB_BITS) - 1
+    digits = [(magnitude >> (LIMB_BITS * n)) & mask for n in range(LIMB_COUNT - 1)]
+    digits.append(magnitude >> (LIMB_BITS * (LIMB_COUNT - 1)))
+    return [sign * digit for digit in digits]
+
+
+def total_increments(delta: BalanceTotals) -> dict[str, int]:
+    """The non-zero per-limb increments that add ``delta`` to a shard document."""
+    increments: dict[str, int] = {}
+    for total, value in delta.as_fields().items():
+        for limb, digit in enumerate(split_into_limbs(value)):
+            if digit:
+                increments[limb_field(total, limb)] = digit
+    return increments
+
+
+def _limb_value(fields: Mapping[str, Any], total: str) -> int:
+    return sum(
+        int(fields.get(limb_field(total, limb), 0)) << (LIMB_BITS * limb)
+        for limb in range(LIMB_COUNT)
+    )
+
+
+def totals_from_fields(fields: Mapping[str, Any]) -> BalanceTotals:
+    """The exact totals of one shard document (absent limbs are zero)."""
+    return BalanceTotals(*(_limb_value(fields, total) for total in TOTAL_FIELDS))
+
+
 def totals_from_shards(snapshots: Iterable[Any]) -> BalanceTotals:
     total = BalanceTotals()
     for snapshot in snapshots:
-        total += BalanceTotals.from_fields(snapshot.to_dict() or {})
+        total += totals_from_fields(snapshot.to_dict() or {})
     return total
+
+
+def folded_limbs(fields: Mapping[str, Any]) -> dict[str, int] | None:
+    """The same totals with every limb carried down to 32 bits, if any limb needs it.
+
+    None when no limb is past :data:`FOLD_THRESHOLD` (the usual case: nothing to write).
+    """
+    limbs = [limb_field(total, n) for total in TOTAL_FIELDS for n in range(LIMB_COUNT - 1)]
+    if all(abs(int(fields.get(name, 0))) < FOLD_THRESHOLD for name in limbs):
+        return None
+    folded: dict[str, int] = {}
+    for total in TOTAL_FIELDS:
+        for limb, digit in enumerate(split_into_limbs(_limb_value(fields, total))):
+            folded[limb_field(total, limb)] = digit
+    return folded
 
 
 # -- entries --------------------------------------------------------------------------

@@ -78,6 +78,8 @@ from shared.ledger.repository import (
     account_to_document,
     entry_from_document,
     entry_to_document,
+    folded_limbs,
+    total_increments,
     totals_from_shards,
 )
 from shared.ledger.requests import (
@@ -723,6 +725,7 @@ class LedgerService:
             for s in self.paths.accounts(tenant_id).stream(read_time=as_of)
         }
         stored = self._read_totals(tenant_id, list(accounts.values()), read_time=as_of)
+        self._fold_limbs(tenant_id, list(accounts.values()))
         recomputed: dict[str, BalanceTotals] = defaultdict(BalanceTotals)
         discrepancies: list[Discrepancy] = []
         entries_checked = 0
@@ -997,6 +1000,33 @@ class LedgerService:
                 totals[account_id] += totals_from_shards([snapshot])
         return totals
 
+    def _fold_limbs(self, tenant_id: str, accounts: Sequence[Account]) -> None:
+        """Carry balance-shard limbs that grew past the threshold into the next limb.
+
+        Values do not change, so this may run at any time; each shard is rewritten in
+        its own short transaction, which conflicts with (and retries after) any
+        increment that lands meanwhile. See ``repository.py`` for why limbs exist.
+        """
+        from google.cloud import firestore as fs
+
+        @fs.transactional
+        def fold(transaction: Any, ref: Any) -> None:
+            snapshot = ref.get(transaction=transaction)
+            folded = folded_limbs(snapshot.to_dict() or {}) if snapshot.exists else None
+            if folded is not None:
+                transaction.set(ref, folded, merge=True)
+
+        refs = [ref for account in accounts for ref in self.paths.shard_refs(tenant_id, account)]
+        for shard in self.db.get_all(refs) if refs else []:
+            if shard.exists and folded_limbs(shard.to_dict() or {}) is not None:
+                _log.warning(
+                    "ledger.balance_limbs_folded",
+                    tenant_id=tenant_id,
+                    account_id=shard.reference.parent.parent.id,
+                    shard=shard.id,
+                )
+                fold(self.db.transaction(), shard.reference)
+
     def _add_deltas(
         self,
         transaction: Any,
@@ -1008,7 +1038,7 @@ class LedgerService:
         from google.cloud import firestore as fs
 
         for account_id, delta in deltas.items():
-            changes = {k: v for k, v in delta.as_fields().items() if v}
+            changes = total_increments(delta)
             if not changes:
                 continue
             account = accounts[account_id]
