@@ -21,7 +21,9 @@ from shared.tax.model import (
     TaxCategory,
     TaxDefinition,
     TaxRate,
+    TaxRounding,
 )
+from shared.tax.place_of_supply import SupplyType
 from shared.tax.requests import (
     BuyerIn,
     ExemptionCertificateIn,
@@ -37,9 +39,18 @@ from shared.tax.result import (
     LineTax,
     ReverseCharge,
     TaxCalculation,
+    Withholding,
+    WithholdingRow,
 )
 from shared.tax.rounding import allocate
 from shared.tax.seed import SEED_PATH, catalog_from_seed, load_seed_catalog
+from shared.tax.vat_ids import (
+    OfflineVatNumberChecker,
+    TaxIdCheck,
+    TaxIdStatus,
+    VatNumberChecker,
+    check_vat_number,
+)
 
 
 def calculate_request(request: TaxCalculationRequest, catalog: RateCatalog) -> TaxCalculation:
@@ -64,6 +75,7 @@ __all__ = [
     "LineResult",
     "LineTax",
     "MoneyIn",
+    "OfflineVatNumberChecker",
     "PriceMode",
     "RateCatalog",
     "Reason",
@@ -72,15 +84,23 @@ __all__ = [
     "Seller",
     "SellerIn",
     "Source",
+    "SupplyType",
     "TaxCalculation",
     "TaxCalculationRequest",
     "TaxCategory",
     "TaxDefinition",
     "TaxDocument",
+    "TaxIdCheck",
+    "TaxIdStatus",
     "TaxRate",
+    "TaxRounding",
+    "VatNumberChecker",
+    "Withholding",
+    "WithholdingRow",
     "allocate",
     "calculate",
     "calculate_request",
     "catalog_from_seed",
+    "check_vat_number",
     "load_seed_catalog",
 ]

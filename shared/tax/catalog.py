@@ -6,7 +6,9 @@ access. Construction refuses, with a :class:`shared.errors.ValidationError`
 naming the offending entry (``rates.3.valid_from``): malformed codes,
 duplicates, references to unknown jurisdictions/taxes/categories, rates on
 zero-rated or exempt categories, empty sources, and two rates of the same
-jurisdiction + tax + category whose [valid_from, valid_to) intervals overlap.
+jurisdiction + tax + category whose [valid_from, valid_to) intervals overlap,
+unknown time zones, taxes whose in-force period is empty, and rates outside
+the period of their tax.
 
 A catalog is immutable and safe to share between threads.
 """
@@ -17,6 +19,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import date
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 from shared.tax.model import (
     CATEGORY_CODE,
@@ -47,7 +50,7 @@ class RateCatalog:
         self._jurisdictions = _index_jurisdictions(list(jurisdictions))
         self._taxes = _index_taxes(list(taxes), self._jurisdictions)
         self._categories = _index_categories(list(categories), self._taxes)
-        self._rates = _index_rates(list(rates), self._categories)
+        self._rates = _index_rates(list(rates), self._categories, self._taxes)
         self._taxes_by_jurisdiction: dict[str, list[TaxDefinition]] = {}
         for tax in self._taxes.values():
             self._taxes_by_jurisdiction.setdefault(tax.jurisdiction, []).append(tax)
@@ -74,14 +77,56 @@ class RateCatalog:
         parents = [self._jurisdictions[p] for p in place.parent_codes if p in self._jurisdictions]
         return (*parents, place)
 
-    def taxes_at(self, code: str, *, field: str = "jurisdiction") -> tuple[TaxDefinition, ...]:
-        """Every tax levied at a place, in levy order, minus the ones replaced there."""
+    def taxes_at(
+        self, code: str, *, on: date | None = None, field: str = "jurisdiction"
+    ) -> tuple[TaxDefinition, ...]:
+        """Every tax levied at a place, in levy order, minus the ones replaced there.
+
+        With ``on``, only the taxes in force that day, and only those replace
+        others: BC's HST replaced GST and PST from 2010-07-01 to 2013-03-31.
+        Withholding taxes are never levied by themselves (see
+        :meth:`withholding_taxes_at`).
+        """
         chain = self.chain(code, field=field)
-        levied = [tax for place in chain for tax in self._taxes_by_jurisdiction.get(place.code, ())]
+        levied = [
+            tax
+            for tax in self._taxes_of(chain)
+            if not tax.withholding and (on is None or tax.in_force_on(on))
+        ]
         replaced = {key for tax in levied for key in tax.replaces}
         depth = {place.code: i for i, place in enumerate(chain)}
         kept = [tax for tax in levied if tax.key not in replaced]
         return tuple(sorted(kept, key=lambda t: (t.order, depth[t.jurisdiction], t.code)))
+
+    def taxes_introduced_after(
+        self, code: str, on: date, *, field: str = "jurisdiction"
+    ) -> tuple[TaxDefinition, ...]:
+        """The place's taxes (not withholding) that did not yet exist on ``on``."""
+        chain = self.chain(code, field=field)
+        return tuple(
+            tax
+            for tax in self._taxes_of(chain)
+            if not tax.withholding and tax.in_force_from is not None and on < tax.in_force_from
+        )
+
+    def withholding_taxes_at(
+        self, code: str, on: date, *, field: str = "jurisdiction"
+    ) -> tuple[TaxDefinition, ...]:
+        """The withholding taxes of a place and its enclosing jurisdictions in force on ``on``."""
+        chain = self.chain(code, field=field)
+        return tuple(
+            tax for tax in self._taxes_of(chain) if tax.withholding and tax.in_force_on(on)
+        )
+
+    def time_zone_at(self, code: str, *, field: str = "jurisdiction") -> ZoneInfo | None:
+        """The time zone of a place, or of the nearest enclosing jurisdiction that has one."""
+        for place in reversed(self.chain(code, field=field)):
+            if place.time_zone is not None:
+                return ZoneInfo(place.time_zone)
+        return None
+
+    def _taxes_of(self, chain: Sequence[Jurisdiction]) -> list[TaxDefinition]:
+        return [tax for place in chain for tax in self._taxes_by_jurisdiction.get(place.code, ())]
 
     def tax(self, jurisdiction: str, code: str, *, field: str = "tax") -> TaxDefinition:
         found = self._taxes.get((jurisdiction, code))
@@ -136,8 +181,22 @@ def _index_jurisdictions(entries: Sequence[Jurisdiction]) -> dict[str, Jurisdict
                 f"jurisdiction {entry.code} is listed twice",
                 "duplicate_jurisdiction",
             )
+        if entry.time_zone is not None and not _is_time_zone(entry.time_zone):
+            raise invalid(
+                f"jurisdictions.{i}.time_zone",
+                f"{entry.time_zone!r} is not an IANA time zone such as Europe/Berlin",
+                "unknown_time_zone",
+            )
         indexed[entry.code] = entry
     return indexed
+
+
+def _is_time_zone(key: str) -> bool:
+    try:
+        ZoneInfo(key)
+    except (ValueError, KeyError, OSError):  # malformed key, unknown zone, a folder's name
+        return False
+    return True
 
 
 def _index_taxes(
@@ -159,15 +218,35 @@ def _index_taxes(
             raise invalid(f"taxes.{i}.code", f"{tax.key} is listed twice", "duplicate_tax")
         indexed[(tax.jurisdiction, tax.code)] = tax
     for i, tax in enumerate(entries):
-        enclosing = set(jurisdictions[tax.jurisdiction].parent_codes)
+        # A tax may stand in for taxes of enclosing jurisdictions or, while it is in force,
+        # for another tax of its own (BC's HST for BC's PST).
+        owners = {*jurisdictions[tax.jurisdiction].parent_codes, tax.jurisdiction}
         for key in tax.replaces:
             owner, _, code = key.partition(":")
-            if owner not in enclosing or (owner, code) not in indexed:
+            if owner not in owners or (owner, code) not in indexed or key == tax.key:
                 raise invalid(
                     f"taxes.{i}.replaces",
-                    f"{tax.key} replaces {key!r}, which is no tax of an enclosing jurisdiction",
+                    f"{tax.key} replaces {key!r}, which is no other tax of this or an "
+                    "enclosing jurisdiction",
                     "unknown_replaced_tax",
                 )
+            if tax.withholding or indexed[(owner, code)].withholding:
+                raise invalid(
+                    f"taxes.{i}.replaces",
+                    f"{tax.key} replaces {key!r}: withholding taxes neither replace nor are "
+                    "replaced",
+                    "unknown_replaced_tax",
+                )
+        if (
+            tax.in_force_from is not None
+            and tax.in_force_to is not None
+            and tax.in_force_to <= tax.in_force_from
+        ):
+            raise invalid(
+                f"taxes.{i}.in_force_to",
+                "in_force_to must be after in_force_from",
+                "invalid_interval",
+            )
     return indexed
 
 
@@ -200,11 +279,14 @@ def _index_categories(
 
 
 def _index_rates(
-    entries: Sequence[TaxRate], categories: dict[tuple[str, str, str], TaxCategory]
+    entries: Sequence[TaxRate],
+    categories: dict[tuple[str, str, str], TaxCategory],
+    taxes: dict[tuple[str, str], TaxDefinition],
 ) -> dict[tuple[str, str, str], list[TaxRate]]:
     by_key: dict[tuple[str, str, str], list[tuple[int, TaxRate]]] = {}
     for i, rate in enumerate(entries):
         _check_rate(i, rate, categories)
+        _check_rate_within_tax(i, rate, taxes[(rate.jurisdiction, rate.tax)])
         by_key.setdefault((rate.jurisdiction, rate.tax, rate.category), []).append((i, rate))
     indexed: dict[tuple[str, str, str], list[TaxRate]] = {}
     for key, numbered in by_key.items():
@@ -250,3 +332,21 @@ def _check_rate(i: int, rate: TaxRate, categories: dict[tuple[str, str, str], Ta
             "every rate names its publication and an https URL",
             "missing_source",
         )
+
+
+def _check_rate_within_tax(i: int, rate: TaxRate, tax: TaxDefinition) -> None:
+    starts_early = tax.in_force_from is not None and rate.valid_from < tax.in_force_from
+    ends_late = tax.in_force_to is not None and (
+        rate.valid_to is None or rate.valid_to > tax.in_force_to
+    )
+    if starts_early or ends_late:
+        raise invalid(
+            f"rates.{i}.valid_to" if ends_late and not starts_early else f"rates.{i}.valid_from",
+            f"{tax.key} is in force on [{_day(tax.in_force_from)}, {_day(tax.in_force_to)}); "
+            f"a rate on [{_day(rate.valid_from)}, {_day(rate.valid_to)}) lies outside it",
+            "rate_outside_tax_period",
+        )
+
+
+def _day(day: date | None) -> str:
+    return day.isoformat() if day else "open"

@@ -7,12 +7,13 @@ only ever sees these values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from decimal import Decimal
 
-from shared.money import Rounding
-from shared.tax.model import DocumentType, PriceMode, RoundingScope
+from shared.tax.model import DocumentType, PriceMode, RoundingScope, TaxRounding
+from shared.tax.place_of_supply import SupplyType
+from shared.tax.vat_ids import TaxIdCheck
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,17 +48,25 @@ class Seller:
 
 @dataclass(frozen=True, slots=True)
 class Buyer:
+    """The customer. ``tax_id_check`` is the result of checking ``tax_id`` (an online check
+    done before calculating); without one the engine checks the id offline itself."""
+
     country: str
     tax_id: str | None = None
     exemption_certificates: tuple[ExemptionCertificate, ...] = ()
+    tax_id_check: TaxIdCheck | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DocumentLine:
     """One line: quantity * unit price, less a discount (an amount or a percentage).
 
-    ``unit_price`` is net or gross according to the document's price mode; the
-    discount amount is a positive amount in the document currency.
+    ``unit_price`` is net or gross according to the document's price mode (it
+    may have more decimals than the currency); the discount amount is a
+    positive amount in the document currency. ``supply_type`` and
+    ``withholding_category`` default to the document's; ``location`` is where
+    the property is or the service physically happens (see
+    :mod:`shared.tax.place_of_supply`).
     """
 
     quantity: Decimal
@@ -68,6 +77,9 @@ class DocumentLine:
     place_of_supply: str | None = None
     line_id: str | None = None
     description: str | None = None
+    supply_type: SupplyType | None = None
+    location: str | None = None
+    withholding_category: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +87,11 @@ class TaxDocument:
     """An invoice or credit note to calculate tax for.
 
     ``place_of_supply`` is the jurisdiction whose taxes apply (a line may name
-    another); the engine does not derive it from addresses.
+    another) unless the supply type's rule says otherwise; the engine does not
+    derive it from addresses. ``tax_point``, when given, is the moment of supply:
+    rates are those in force on its local date at the place of supply, not on
+    ``document_date``. ``line_amount_rounding`` says where quantity * unit price
+    is rounded to the currency (per line, or once for the document).
     """
 
     document_date: date
@@ -86,5 +102,15 @@ class TaxDocument:
     buyer: Buyer | None = None
     document_type: DocumentType = DocumentType.INVOICE
     price_mode: PriceMode = PriceMode.EXCLUSIVE
-    rounding: Rounding = Rounding.HALF_UP
+    rounding: TaxRounding = TaxRounding.HALF_UP
     rounding_scope: RoundingScope = RoundingScope.LINE
+    line_amount_rounding: RoundingScope = RoundingScope.LINE
+    supply_type: SupplyType = SupplyType.GENERAL
+    tax_point: datetime | None = None
+    withholding_category: str | None = None
+
+    def with_buyer_tax_id_check(self, check: TaxIdCheck) -> TaxDocument:
+        """The same document whose buyer's tax id was checked (online) before calculating."""
+        if self.buyer is None:
+            return self
+        return replace(self, buyer=replace(self.buyer, tax_id_check=check))

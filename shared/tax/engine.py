@@ -4,28 +4,55 @@
 input always gives the same output. Arithmetic runs in a private decimal
 context (50 digits), so a caller's context cannot change a result.
 
-Line amounts
-    extension = quantity * unit price, rounded to the currency's minor unit
-    with the document's rounding mode; a percentage discount is
-    extension * percent / 100, rounded the same way; an amount discount is
-    taken as given (it reduces the line's magnitude, so it is subtracted from
-    a negative credit-note line the other way) and may not exceed the
-    extension. The line amount = extension - discount is exact in minor units.
-    These line amounts are always rounded per line, whatever the tax rounding
-    scope: they are what the document prints.
+Rounding modes
+    ``half_up``, ``half_even`` or ``down`` (truncation toward zero, the usual
+    Japanese rule for the consumption-tax fraction), always to the currency's
+    minor unit; one mode for every amount of the document.
+
+Line amounts (``line_amount_rounding``)
+    ``line`` (the default): extension = quantity * unit price, rounded to the
+    currency's minor unit with the document's rounding mode; a percentage
+    discount is extension * percent / 100, rounded the same way; an amount
+    discount is taken as given (it reduces the line's magnitude, so it is
+    subtracted from a negative credit-note line the other way) and may not
+    exceed the extension. The line amount = extension - discount is exact in
+    minor units, whatever the tax rounding scope: it is what the document
+    prints. A unit price may have more decimals than the currency when the
+    document says so (``unit_price_decimals``: 0.0125 EUR * 1,000 = 12.50).
+    ``document``: quantity * unit price and the discount stay exact; the sum of
+    the exact line amounts is rounded once and allocated back onto the lines
+    (:func:`shared.tax.rounding.allocate`), and taxes are computed on the exact
+    line amounts. The line's printed discount is its exact discount rounded,
+    and its printed extension is the allocated amount plus that discount.
+
+Place of supply
+    The line's supply type (the document's unless the line names its own)
+    decides the place with :func:`shared.tax.place_of_supply.decide`: the
+    caller's ``place_of_supply`` (the line's, else the document's), the line's
+    ``location`` (immovable property, passenger transport, events, restaurants)
+    or the buyer's country (electronic services to an EU consumer).
+
+Tax date
+    Rates, taxes in force and exemption certificates are those of the tax date:
+    the document date, or, when the document gives a ``tax_point`` timestamp,
+    its local date in the time zone of the place of supply (the catalog's zone
+    of the place or its nearest enclosing jurisdiction): 2020-06-30T23:30Z is
+    1 July 2020 in Germany.
 
 Which taxes apply
-    The line's place of supply (the document's, unless the line names its
-    own) and every enclosing jurisdiction the catalog knows contribute their
-    taxes, ordered by the tax's ``order``; a tax that ``replaces`` another
-    removes it (Ontario's HST replaces Canada's GST). A place that levies no
-    tax gives one ``not_subject_to_tax`` entry. For every tax, the line's
-    category is looked up; the reason is decided in this order:
-    ``product_exempt`` (exempt category), ``reverse_charge`` (EU B2B
-    cross-border, below), ``customer_exempt`` (a buyer's certificate valid for
-    that jurisdiction, that tax and the document date), ``zero_rated``, then
+    The place of supply and every enclosing jurisdiction the catalog knows
+    contribute the taxes in force on the tax date, ordered by the tax's
+    ``order``; a tax in force that ``replaces`` another removes it (Ontario's
+    HST replaces Canada's GST; BC's HST replaced GST and PST from 2010-07-01
+    to 2013-03-31). A place that levies no tax gives one ``not_subject_to_tax``
+    entry, or, when its taxes had not yet been introduced on the tax date,
+    one ``not_yet_in_force`` entry per such tax (Oman before 2021-04-16).
+    For every tax, the line's category is looked up; the reason is decided in
+    this order: ``product_exempt`` (exempt category), ``reverse_charge`` (EU
+    B2B cross-border, below), ``customer_exempt`` (a buyer's certificate valid
+    for that jurisdiction, that tax and the tax date), ``zero_rated``, then
     ``standard_rated`` or ``reduced_rated`` (reduced and super-reduced kinds),
-    the only two that charge tax and need a rate in force on the document date.
+    the only two that charge tax and need a rate in force on the tax date.
 
 Compound taxes
     Each charged tax i has a factor f_i of the line's net amount: its rate r_i,
@@ -62,19 +89,32 @@ Rounding scope ``document``
     under half_even on every line (total 0.00) but 0.015 rounds to 0.02 once.
 
 Reverse charge
-    When seller and buyer are in different EU member states and the buyer
-    gives a tax id, every tax levied in an EU member state gets
-    ``reverse_charge`` and rate 0: the seller charges no VAT and the result's
-    ``reverse_charge`` carries the buyer's id and the invoice legend.
+    The buyer's tax id is checked first (offline by format and checksum unless
+    the document carries an online check, :mod:`shared.tax.vat_ids`). When
+    seller and buyer are in different EU member states, the buyer's id is a
+    valid one of its own member state, and the line's place-of-supply rule is
+    art. 44 (general and electronic services to a business), every tax levied
+    in an EU member state on that line gets ``reverse_charge`` and rate 0: the
+    seller charges no VAT and the result's ``reverse_charge`` carries the
+    buyer's normalised id and the invoice legend. A blank or invalid id makes
+    the buyer a consumer.
+
+Withholding
+    A line with a withholding category (its own or the document's) has the
+    withholding taxes of its place in force on the tax date applied to its
+    net amount (Spain's IRPF, 15 % for professionals), rounded like taxes
+    (per line, or per group and allocated). Withheld amounts are neither tax
+    nor gross: the result shows them apart and ``payable`` = gross - withheld.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal, localcontext
 
-from shared.money import round_to_currency
+from shared.tax import place_of_supply
 from shared.tax.catalog import RateCatalog
 from shared.tax.document import DocumentLine, TaxDocument
 from shared.tax.model import (
@@ -87,8 +127,10 @@ from shared.tax.model import (
     RoundingScope,
     TaxDefinition,
     TaxRate,
+    invalid,
     refused,
 )
+from shared.tax.place_of_supply import Parties, PlaceDecision, PlaceSource, SupplyType
 from shared.tax.result import (
     BreakdownRow,
     JurisdictionTotal,
@@ -96,20 +138,40 @@ from shared.tax.result import (
     LineTax,
     ReverseCharge,
     TaxCalculation,
+    Withholding,
+    WithholdingRow,
 )
-from shared.tax.rounding import allocate
+from shared.tax.rounding import allocate, round_amount
+from shared.tax.vat_ids import TaxIdCheck, check_vat_number
 
 _ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class _LineAmounts:
+    extension: Decimal  # printed: rounded
+    discount: Decimal  # printed: rounded
+    amount: Decimal  # printed: net when prices are exclusive, gross when inclusive
+    exact: Decimal  # what taxes are computed on: ``amount`` unless rounded per document
 
 
 @dataclass(frozen=True, slots=True)
 class _PricedLine:
     index: int
     line: DocumentLine
-    place: str
-    extension: Decimal
-    discount: Decimal
-    amount: Decimal  # net when prices are exclusive, gross when inclusive
+    supply_type: SupplyType
+    decision: PlaceDecision
+    place_field: str
+    tax_date: date
+    amounts: _LineAmounts
+
+    @property
+    def place(self) -> str:
+        return self.decision.place
+
+    @property
+    def amount(self) -> Decimal:
+        return self.amounts.amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,61 +190,81 @@ class _PlannedTax:
 def calculate(document: TaxDocument, catalog: RateCatalog) -> TaxCalculation:
     """Tax for every line and the document, or a 422 naming the offending field."""
     with localcontext(DECIMAL_CONTEXT):
-        reverse_charge = _reverse_charge(document)
-        priced = [_price(document, line, i) for i, line in enumerate(document.lines)]
-        plans = [_plan(document, p, catalog, reverse_charge is not None) for p in priced]
+        tax_id_check = buyer_tax_id_check(document)
+        parties = _parties(document, tax_id_check)
+        amounts = _line_amounts(document)
+        priced = [
+            _locate(document, catalog, parties, line, i, amounts[i])
+            for i, line in enumerate(document.lines)
+        ]
+        plans = [_plan(document, p, catalog) for p in priced]
+        withholding_plans = [_plan_withholding(document, p, catalog) for p in priced]
         if document.rounding_scope is RoundingScope.LINE:
             taxes = [
                 _line_scope_taxes(document, p, plan) for p, plan in zip(priced, plans, strict=True)
             ]
         else:
             taxes = _document_scope_taxes(document, priced, plans)
-        lines = tuple(
-            _line_result(document, p, plan, amounts)
-            for p, plan, amounts in zip(priced, plans, taxes, strict=True)
-        )
-        return _summarize(document, lines, reverse_charge)
+        lines = [
+            _line_result(document, p, plan, line_taxes)
+            for p, plan, line_taxes in zip(priced, plans, taxes, strict=True)
+        ]
+        lines = _withheld(document, lines, withholding_plans)
+        return _summarize(document, tuple(lines), tax_id_check)
 
 
-def _reverse_charge(document: TaxDocument) -> ReverseCharge | None:
-    seller, buyer = document.seller, document.buyer
-    if (
-        buyer is not None
-        and buyer.tax_id
-        and seller.country in EU_MEMBER_STATES
-        and buyer.country in EU_MEMBER_STATES
-        and seller.country != buyer.country
-    ):
-        return ReverseCharge(seller.country, buyer.country, buyer.tax_id, seller.tax_id)
-    return None
+def buyer_tax_id_check(document: TaxDocument) -> TaxIdCheck | None:
+    """The check of the buyer's tax id: the one the document carries, else the offline one."""
+    buyer = document.buyer
+    if buyer is None or buyer.tax_id is None:
+        return None
+    return buyer.tax_id_check or check_vat_number(buyer.tax_id, buyer.country)
+
+
+def _parties(document: TaxDocument, check: TaxIdCheck | None) -> Parties:
+    return Parties(
+        seller_country=document.seller.country,
+        buyer_country=document.buyer.country if document.buyer else None,
+        buyer_vat_member_state=check.member_state if check is not None and check.valid else None,
+    )
 
 
 # -- line amounts -----------------------------------------------------------------
 
 
-def _price(document: TaxDocument, line: DocumentLine, index: int) -> _PricedLine:
-    path = f"lines.{index}"
-    if line.quantity < 0 and document.document_type is not DocumentType.CREDIT_NOTE:
-        raise refused(
-            f"{path}.quantity",
-            "a negative quantity is only allowed on a credit note",
-            "negative_quantity_not_allowed",
-        )
-    extension = _round(document, line.quantity * line.unit_price)
-    discount = _discount(document, line, extension, path)
-    return _PricedLine(
-        index=index,
-        line=line,
-        place=line.place_of_supply or document.place_of_supply,
-        extension=extension,
-        discount=discount,
-        amount=extension - discount,
+def _line_amounts(document: TaxDocument) -> list[_LineAmounts]:
+    exact: list[tuple[Decimal, Decimal]] = []  # (extension, discount) per line
+    for index, line in enumerate(document.lines):
+        path = f"lines.{index}"
+        if line.quantity < 0 and document.document_type is not DocumentType.CREDIT_NOTE:
+            raise refused(
+                f"{path}.quantity",
+                "a negative quantity is only allowed on a credit note",
+                "negative_quantity_not_allowed",
+            )
+        extension = line.quantity * line.unit_price
+        if document.line_amount_rounding is RoundingScope.LINE:
+            extension = _round(document, extension)
+        exact.append((extension, _discount(document, line, extension, path)))
+    if document.line_amount_rounding is RoundingScope.LINE:
+        return [_LineAmounts(e, d, e - d, e - d) for e, d in exact]
+    totals = [e - d for e, d in exact]
+    shares = allocate(
+        totals, _round(document, sum(totals, _ZERO)), document.currency, document.rounding
     )
+    amounts = []
+    for (_, discount), total, share in zip(exact, totals, shares, strict=True):
+        printed_discount = _round(document, discount)
+        amounts.append(_LineAmounts(share + printed_discount, printed_discount, share, total))
+    return amounts
 
 
 def _discount(document: TaxDocument, line: DocumentLine, extension: Decimal, path: str) -> Decimal:
+    """The line's discount: rounded when line amounts are, exact otherwise."""
+    per_line = document.line_amount_rounding is RoundingScope.LINE
     if line.discount_percent is not None:
-        return _round(document, extension * line.discount_percent / 100)
+        discount = extension * line.discount_percent / 100
+        return _round(document, discount) if per_line else discount
     if line.discount_amount is None:
         return _round(document, _ZERO)
     if line.discount_amount > abs(extension):
@@ -194,39 +276,104 @@ def _discount(document: TaxDocument, line: DocumentLine, extension: Decimal, pat
     return -line.discount_amount if extension < 0 else line.discount_amount
 
 
+# -- where, and when ------------------------------------------------------------------
+
+
+def _locate(
+    document: TaxDocument,
+    catalog: RateCatalog,
+    parties: Parties,
+    line: DocumentLine,
+    index: int,
+    amounts: _LineAmounts,
+) -> _PricedLine:
+    supply_type = line.supply_type or document.supply_type
+    if supply_type.needs_location and line.location is None:
+        raise invalid(
+            f"lines.{index}.location",
+            f"a {supply_type.value} supply is taxed where it takes place: give its location",
+            "location_required",
+        )
+    caller_place = line.place_of_supply or document.place_of_supply
+    decision = place_of_supply.decide(supply_type, parties, caller_place, line.location)
+    if decision.source is PlaceSource.LOCATION:
+        place_field = f"lines.{index}.location"
+    elif decision.source is PlaceSource.BUYER:
+        place_field = "buyer.country"
+    elif line.place_of_supply:
+        place_field = f"lines.{index}.place_of_supply"
+    else:
+        place_field = "place_of_supply"
+    return _PricedLine(
+        index=index,
+        line=line,
+        supply_type=supply_type,
+        decision=decision,
+        place_field=place_field,
+        tax_date=_tax_date(document, catalog, decision.place, place_field),
+        amounts=amounts,
+    )
+
+
+def _tax_date(document: TaxDocument, catalog: RateCatalog, place: str, place_field: str) -> date:
+    """The document date, or the tax point's local date at the place of supply."""
+    # Looked up even without a tax point: an unknown place is refused here, on its own field.
+    zone = catalog.time_zone_at(place, field=place_field)
+    if document.tax_point is None:
+        return document.document_date
+    if zone is None:
+        raise invalid(
+            "tax_point",
+            f"the catalog has no time zone for {place}: give the date only, as document_date",
+            "time_zone_unknown",
+        )
+    try:
+        return document.tax_point.astimezone(zone).date()
+    except OverflowError:
+        raise invalid(
+            "tax_point", "the tax point is out of the range of dates", "invalid_tax_point"
+        ) from None
+
+
 # -- which taxes, and why -----------------------------------------------------------
 
 
 def _plan(
-    document: TaxDocument, priced: _PricedLine, catalog: RateCatalog, reverse_charge: bool
+    document: TaxDocument, priced: _PricedLine, catalog: RateCatalog
 ) -> tuple[_PlannedTax, ...]:
-    place_field = (
-        f"lines.{priced.index}.place_of_supply"
-        if priced.line.place_of_supply
-        else "place_of_supply"
+    levied = catalog.taxes_at(priced.place, on=priced.tax_date, field=priced.place_field)
+    if levied:
+        return tuple(_plan_tax(document, priced, tax, catalog) for tax in levied)
+    category_field = f"lines.{priced.index}.tax_category"
+    introduced_later = catalog.taxes_introduced_after(
+        priced.place, priced.tax_date, field=priced.place_field
     )
-    levied = catalog.taxes_at(priced.place, field=place_field)
-    if not levied:
-        return (
+    if introduced_later:
+        return tuple(
             _PlannedTax(
-                priced.place, None, priced.line.tax_category, Reason.NOT_SUBJECT_TO_TAX, None
-            ),
+                tax.jurisdiction,
+                tax.code,
+                catalog.category(
+                    tax.jurisdiction, tax.code, priced.line.tax_category, field=category_field
+                ).code,
+                Reason.NOT_YET_IN_FORCE,
+                None,
+            )
+            for tax in introduced_later
         )
-    return tuple(_plan_tax(document, priced, tax, catalog, reverse_charge) for tax in levied)
+    return (
+        _PlannedTax(priced.place, None, priced.line.tax_category, Reason.NOT_SUBJECT_TO_TAX, None),
+    )
 
 
 def _plan_tax(
-    document: TaxDocument,
-    priced: _PricedLine,
-    tax: TaxDefinition,
-    catalog: RateCatalog,
-    reverse_charge: bool,
+    document: TaxDocument, priced: _PricedLine, tax: TaxDefinition, catalog: RateCatalog
 ) -> _PlannedTax:
     field = f"lines.{priced.index}.tax_category"
     category = catalog.category(tax.jurisdiction, tax.code, priced.line.tax_category, field=field)
-    reason = _reason(document, tax, category.kind, reverse_charge)
+    reason = _reason(document, priced, tax, category.kind)
     rate = (
-        catalog.rate(tax.jurisdiction, tax.code, category.code, document.document_date, field=field)
+        catalog.rate(tax.jurisdiction, tax.code, category.code, priced.tax_date, field=field)
         if reason.charges_tax
         else None
     )
@@ -234,20 +381,52 @@ def _plan_tax(
 
 
 def _reason(
-    document: TaxDocument, tax: TaxDefinition, kind: CategoryKind, reverse_charge: bool
+    document: TaxDocument, priced: _PricedLine, tax: TaxDefinition, kind: CategoryKind
 ) -> Reason:
     if kind is CategoryKind.EXEMPT:
         return Reason.PRODUCT_EXEMPT
-    if reverse_charge and tax.jurisdiction[:2] in EU_MEMBER_STATES:
+    if priced.decision.reverse_charge and tax.jurisdiction[:2] in EU_MEMBER_STATES:
         return Reason.REVERSE_CHARGE
     certificates = document.buyer.exemption_certificates if document.buyer else ()
-    if any(c.covers(tax.jurisdiction, tax.code, document.document_date) for c in certificates):
+    if any(c.covers(tax.jurisdiction, tax.code, priced.tax_date) for c in certificates):
         return Reason.CUSTOMER_EXEMPT
     if kind is CategoryKind.ZERO_RATED:
         return Reason.ZERO_RATED
     if kind is CategoryKind.STANDARD:
         return Reason.STANDARD_RATED
     return Reason.REDUCED_RATED
+
+
+def _plan_withholding(
+    document: TaxDocument, priced: _PricedLine, catalog: RateCatalog
+) -> tuple[_PlannedTax, ...]:
+    code = priced.line.withholding_category or document.withholding_category
+    if code is None:
+        return ()
+    field = (
+        f"lines.{priced.index}.withholding_category"
+        if priced.line.withholding_category
+        else "withholding_category"
+    )
+    taxes = catalog.withholding_taxes_at(priced.place, priced.tax_date, field=priced.place_field)
+    if not taxes:
+        raise refused(
+            field,
+            f"{priced.place} has no withholding tax in force on {priced.tax_date.isoformat()}",
+            "no_withholding_tax",
+        )
+    planned = []
+    for tax in taxes:
+        category = catalog.category(tax.jurisdiction, tax.code, code, field=field)
+        rate = (
+            catalog.rate(tax.jurisdiction, tax.code, category.code, priced.tax_date, field=field)
+            if category.kind.needs_rate
+            else None
+        )
+        planned.append(
+            _PlannedTax(tax.jurisdiction, tax.code, category.code, Reason.STANDARD_RATED, rate)
+        )
+    return tuple(planned)
 
 
 # -- tax amounts ------------------------------------------------------------------
@@ -271,9 +450,9 @@ def _unrounded_taxes(
 ) -> list[Decimal]:
     factors = _factors(plan)
     if document.price_mode is PriceMode.EXCLUSIVE:
-        net = priced.amount
+        net = priced.amounts.exact
     else:
-        net = priced.amount / (1 + sum(factors, _ZERO))
+        net = priced.amounts.exact / (1 + sum(factors, _ZERO))
     return [net * factor for factor in factors]
 
 
@@ -287,7 +466,7 @@ def _line_scope_taxes(
         if planned.rate is None:
             taxes.append(_round(document, _ZERO))
             continue
-        base = priced.amount + (sum(taxes, _ZERO) if planned.rate.compound else _ZERO)
+        base = priced.amounts.exact + (sum(taxes, _ZERO) if planned.rate.compound else _ZERO)
         taxes.append(_round(document, base * planned.rate.fraction))
     return taxes
 
@@ -298,19 +477,28 @@ def _document_scope_taxes(
     plans: list[tuple[_PlannedTax, ...]],
 ) -> list[list[Decimal]]:
     unrounded = [_unrounded_taxes(document, p, plan) for p, plan in zip(priced, plans, strict=True)]
-    taxes = [[_round(document, _ZERO) for _ in plan] for plan in plans]
+    return _grouped(document, plans, unrounded)
+
+
+def _grouped(
+    document: TaxDocument,
+    plans: list[tuple[_PlannedTax, ...]],
+    unrounded: list[list[Decimal]],
+) -> list[list[Decimal]]:
+    """Round each jurisdiction + tax + rate group once and allocate it back onto its lines."""
+    amounts = [[_round(document, _ZERO) for _ in plan] for plan in plans]
     members: dict[tuple[str, str | None, Decimal], list[tuple[int, int]]] = {}
     for line_index, plan in enumerate(plans):
         for tax_index, planned in enumerate(plan):
-            if planned.reason.charges_tax:
+            if planned.rate is not None and planned.reason.charges_tax:
                 members.setdefault(planned.group, []).append((line_index, tax_index))
     for positions in members.values():
-        amounts = [unrounded[li][ti] for li, ti in positions]
-        total = _round(document, sum(amounts, _ZERO))
-        shares = allocate(amounts, total, document.currency, document.rounding)
+        exact = [unrounded[li][ti] for li, ti in positions]
+        total = _round(document, sum(exact, _ZERO))
+        shares = allocate(exact, total, document.currency, document.rounding)
         for (li, ti), share in zip(positions, shares, strict=True):
-            taxes[li][ti] = share
-    return taxes
+            amounts[li][ti] = share
+    return amounts
 
 
 def _line_result(
@@ -331,12 +519,15 @@ def _line_result(
         tax_category=priced.line.tax_category,
         quantity=priced.line.quantity,
         unit_price=priced.line.unit_price,
-        extension=priced.extension,
-        discount=priced.discount,
+        extension=priced.amounts.extension,
+        discount=priced.amounts.discount,
         net=net,
         tax=tax,
         gross=gross,
         taxes=tuple(_line_taxes(net, plan, amounts)),
+        supply_type=priced.supply_type,
+        place_rule=priced.decision.article,
+        tax_date=priced.tax_date,
     )
 
 
@@ -359,14 +550,56 @@ def _line_taxes(
         earlier += amount
 
 
+def _withheld(
+    document: TaxDocument,
+    lines: list[LineResult],
+    plans: list[tuple[_PlannedTax, ...]],
+) -> list[LineResult]:
+    """The lines with their withholdings, levied on each line's net amount."""
+    if not any(plans):
+        return lines
+    unrounded = [
+        [line.net * (p.rate.fraction if p.rate else _ZERO) for p in plan]
+        for line, plan in zip(lines, plans, strict=True)
+    ]
+    if document.rounding_scope is RoundingScope.LINE:
+        amounts = [[_round(document, a) for a in line_amounts] for line_amounts in unrounded]
+    else:
+        amounts = _grouped(document, plans, unrounded)
+    return [
+        _with_withholdings(line, plan, line_amounts)
+        for line, plan, line_amounts in zip(lines, plans, amounts, strict=True)
+    ]
+
+
+def _with_withholdings(
+    line: LineResult, plan: tuple[_PlannedTax, ...], amounts: list[Decimal]
+) -> LineResult:
+    if not plan:
+        return line
+    withholdings = tuple(
+        Withholding(
+            jurisdiction=p.jurisdiction,
+            tax=p.tax or "",
+            category=p.category,
+            rate=p.rate.percent if p.rate else _ZERO,
+            taxable_amount=line.net,
+            amount=amount,
+        )
+        for p, amount in zip(plan, amounts, strict=True)
+    )
+    return replace(line, withholdings=withholdings)
+
+
 # -- document totals ----------------------------------------------------------------
 
 
 def _summarize(
-    document: TaxDocument, lines: tuple[LineResult, ...], reverse_charge: ReverseCharge | None
+    document: TaxDocument, lines: tuple[LineResult, ...], tax_id_check: TaxIdCheck | None
 ) -> TaxCalculation:
     zero = _round(document, _ZERO)
     rows: dict[tuple[str, str | None, Decimal, Reason], list[Decimal]] = {}
+    withheld: dict[tuple[str, str, Decimal], list[Decimal]] = {}
     by_jurisdiction: dict[str, Decimal] = {}
     for line in lines:
         for tax in line.taxes:
@@ -376,7 +609,11 @@ def _summarize(
             by_jurisdiction[tax.jurisdiction] = (
                 by_jurisdiction.get(tax.jurisdiction, zero) + tax.tax_amount
             )
-    applied = any(t.reason is Reason.REVERSE_CHARGE for line in lines for t in line.taxes)
+        for withholding in line.withholdings:
+            key = (withholding.jurisdiction, withholding.tax, withholding.rate)
+            totals = withheld.setdefault(key, [zero, zero])
+            totals[0] += withholding.taxable_amount
+            totals[1] += withholding.amount
     return TaxCalculation(
         document_type=document.document_type,
         document_date=document.document_date,
@@ -394,9 +631,29 @@ def _summarize(
         net=sum((line.net for line in lines), zero),
         tax=sum((line.tax for line in lines), zero),
         gross=sum((line.gross for line in lines), zero),
-        reverse_charge=reverse_charge if applied else None,
+        reverse_charge=_reverse_charge(document, lines, tax_id_check),
+        buyer_tax_id=tax_id_check,
+        tax_point=document.tax_point,
+        withholding_breakdown=tuple(
+            WithholdingRow(jurisdiction, tax, rate, taxable, amount)
+            for (jurisdiction, tax, rate), (taxable, amount) in withheld.items()
+        ),
+    )
+
+
+def _reverse_charge(
+    document: TaxDocument, lines: tuple[LineResult, ...], tax_id_check: TaxIdCheck | None
+) -> ReverseCharge | None:
+    applied = any(t.reason is Reason.REVERSE_CHARGE for line in lines for t in line.taxes)
+    if not applied or document.buyer is None or tax_id_check is None:
+        return None
+    return ReverseCharge(
+        document.seller.country,
+        document.buyer.country,
+        tax_id_check.normalized or tax_id_check.given,
+        document.seller.tax_id,
     )
 
 
 def _round(document: TaxDocument, amount: Decimal) -> Decimal:
-    return round_to_currency(amount, document.currency, document.rounding)
+    return round_amount(amount, document.currency, document.rounding)

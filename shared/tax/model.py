@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import (
+    ROUND_DOWN,
     ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
     Context,
     Decimal,
     DivisionByZero,
@@ -37,7 +39,6 @@ EU_MEMBER_STATES: frozenset[str] = frozenset(
 
 # Country, optional ISO 3166-2 subdivision, optional locality: "US", "US-CA", "US-CA/SF".
 JURISDICTION_CODE = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?(/[A-Z0-9][A-Z0-9_-]{0,63})?$")
-COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 TAX_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,15}$")
 CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -67,6 +68,7 @@ class Reason(StrEnum):
     CUSTOMER_EXEMPT = "customer_exempt"
     REVERSE_CHARGE = "reverse_charge"
     NOT_SUBJECT_TO_TAX = "not_subject_to_tax"
+    NOT_YET_IN_FORCE = "not_yet_in_force"
 
     @property
     def charges_tax(self) -> bool:
@@ -92,12 +94,43 @@ class RoundingScope(StrEnum):
     DOCUMENT = "document"
 
 
+class TaxRounding(StrEnum):
+    """How an amount is rounded to the currency's minor unit.
+
+    ``down`` truncates toward zero: the fraction of a minor unit is dropped, as
+    Japanese invoices commonly do with the consumption-tax fraction (端数切捨て).
+    Toward zero rather than toward minus infinity, so that a credit note stays
+    the exact negative of its invoice.
+    """
+
+    HALF_UP = "half_up"
+    HALF_EVEN = "half_even"
+    DOWN = "down"
+
+    @property
+    def decimal_mode(self) -> str:
+        return _DECIMAL_MODES[self]
+
+
+_DECIMAL_MODES = {
+    TaxRounding.HALF_UP: ROUND_HALF_UP,
+    TaxRounding.HALF_EVEN: ROUND_HALF_EVEN,
+    TaxRounding.DOWN: ROUND_DOWN,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Jurisdiction:
-    """A place that levies taxes (or explicitly levies none, like US-OR)."""
+    """A place that levies taxes (or explicitly levies none, like US-OR).
+
+    ``time_zone`` (IANA, ``Europe/Berlin``) turns a timestamped tax point into
+    the local date whose rates apply; a place without one uses its enclosing
+    jurisdiction's.
+    """
 
     code: str
     name: str
+    time_zone: str | None = None
 
     @property
     def country(self) -> str:
@@ -128,9 +161,18 @@ class TaxDefinition:
     """A tax levied by a jurisdiction.
 
     ``order`` fixes the sequence of taxes on a line (a compound tax is levied on
-    the price plus every tax of a lower order). ``replaces`` names taxes of
-    enclosing jurisdictions this one stands in for, as ``"JURISDICTION:TAX"``
-    (Ontario's HST replaces Canada's GST).
+    the price plus every tax of a lower order). ``replaces`` names taxes of the
+    same or an enclosing jurisdiction this one stands in for while it is in
+    force, as ``"JURISDICTION:TAX"`` (Ontario's HST replaces Canada's GST; BC's
+    2010-2013 HST replaced both GST and BC's PST).
+
+    A tax exists on [``in_force_from``, ``in_force_to``); None is unbounded. A
+    document dated before a tax was introduced is not subject to it (Oman's VAT
+    from 2021-04-16), which is not the same as a catalog that lacks the rate.
+
+    A ``withholding`` tax is never levied by itself: a line asks for it with a
+    withholding category, and the amount is kept back by the buyer (Spain's
+    IRPF) rather than added to the price.
     """
 
     jurisdiction: str
@@ -138,10 +180,18 @@ class TaxDefinition:
     name: str
     order: int
     replaces: tuple[str, ...] = ()
+    in_force_from: date | None = None
+    in_force_to: date | None = None
+    withholding: bool = False
 
     @property
     def key(self) -> str:
         return f"{self.jurisdiction}:{self.code}"
+
+    def in_force_on(self, day: date) -> bool:
+        return (self.in_force_from is None or self.in_force_from <= day) and (
+            self.in_force_to is None or day < self.in_force_to
+        )
 
 
 @dataclass(frozen=True, slots=True)

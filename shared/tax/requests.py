@@ -18,7 +18,12 @@ invalid_quantity         ``lines.0.quantity``
 invalid_discount_percent ``lines.0.discount_percent``
 conflicting_discounts    ``lines.0.discount_percent``
 invalid_interval         ``buyer.exemption_certificates.0.valid_to``
+invalid_tax_id           ``buyer.tax_id`` (control or invisible characters)
+invalid_unit_price_decimals ``unit_price_decimals`` (fewer than the currency's)
 =======================  =================================================
+
+A blank or unverifiable VAT id is no error: the buyer is then a consumer (see
+:mod:`shared.tax.vat_ids`).
 
 Catalog-dependent and business rules (unknown jurisdiction or category, no
 rate in force, negative quantity outside a credit note, discount larger than
@@ -28,14 +33,23 @@ the line) are checked by the engine, which raises with the same field paths.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
 from decimal import Decimal, localcontext
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.money import MoneyError, Rounding, minor_unit, normalize_currency, parse_amount
+from shared.money import MoneyError, minor_unit, normalize_currency, parse_amount, quantum
 from shared.tax.document import Buyer, DocumentLine, ExemptionCertificate, Seller, TaxDocument
-from shared.tax.model import DECIMAL_CONTEXT, DocumentType, PriceMode, RoundingScope, invalid
+from shared.tax.model import (
+    DECIMAL_CONTEXT,
+    DocumentType,
+    PriceMode,
+    RoundingScope,
+    TaxRounding,
+    invalid,
+)
+from shared.tax.place_of_supply import SupplyType
 
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 _JURISDICTION = r"^[A-Z]{2}(-[A-Z0-9]{1,3})?(/[A-Z0-9][A-Z0-9_-]{0,63})?$"
@@ -43,8 +57,16 @@ _CATEGORY = r"^[a-z][a-z0-9_]{0,63}$"
 _DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _QUANTITY = re.compile(r"^-?(0|[1-9][0-9]{0,8})(\.[0-9]{1,6})?$")
 _PERCENT = re.compile(r"^(0|[1-9][0-9]{0,2})(\.[0-9]{1,4})?$")
+MAX_UNIT_PRICE_DECIMALS = 8
+_FINE_AMOUNT = re.compile(rf"^(0|[1-9][0-9]{{0,17}})(\.[0-9]{{1,{MAX_UNIT_PRICE_DECIMALS}}})?$")
 MAX_LINES = 500
 MAX_CERTIFICATES = 50
+# Control characters, invisible format characters (zero-width space, bidi marks) and line
+# separators: nothing a VAT id printed on an invoice can hold.
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_TAX_ID_DESCRIPTION = (
+    "VAT or tax identification number; a blank or invalid one makes the buyer a consumer"
+)
 
 
 class MoneyIn(BaseModel):
@@ -67,13 +89,15 @@ class ExemptionCertificateIn(BaseModel):
 class SellerIn(BaseModel):
     model_config = _STRICT
     country: str = Field(pattern=r"^[A-Z]{2}$", examples=["DE"])
-    tax_id: str | None = Field(default=None, min_length=2, max_length=32)
+    tax_id: str | None = Field(default=None, max_length=32, examples=["DE136695976"])
 
 
 class BuyerIn(BaseModel):
     model_config = _STRICT
     country: str = Field(pattern=r"^[A-Z]{2}$", examples=["FR"])
-    tax_id: str | None = Field(default=None, min_length=2, max_length=32)
+    tax_id: str | None = Field(
+        default=None, max_length=32, examples=["FR40303265045"], description=_TAX_ID_DESCRIPTION
+    )
     exemption_certificates: list[ExemptionCertificateIn] = Field(
         default_factory=list, max_length=MAX_CERTIFICATES
     )
@@ -89,6 +113,16 @@ class LineIn(BaseModel):
     discount_percent: str | None = Field(default=None, max_length=10, examples=["10", "12.5"])
     tax_category: str = Field(default="standard", pattern=_CATEGORY)
     place_of_supply: str | None = Field(default=None, pattern=_JURISDICTION)
+    supply_type: SupplyType | None = Field(default=None, description="the document's if absent")
+    location: str | None = Field(
+        default=None,
+        pattern=_JURISDICTION,
+        examples=["DE"],
+        description="where the property is, or the transport, event or meal takes place",
+    )
+    withholding_category: str | None = Field(
+        default=None, pattern=_CATEGORY, examples=["professional"]
+    )
 
 
 class TaxCalculationRequest(BaseModel):
@@ -97,11 +131,30 @@ class TaxCalculationRequest(BaseModel):
     model_config = _STRICT
     document_type: DocumentType = DocumentType.INVOICE
     document_date: date
+    tax_point: AwareDatetime | None = Field(
+        default=None,
+        examples=["2020-07-01T00:30:00+02:00"],
+        description="moment of supply with its UTC offset; rates of its local date apply",
+    )
     currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
     price_mode: PriceMode = PriceMode.EXCLUSIVE
-    rounding: Rounding = Rounding.HALF_UP
+    rounding: TaxRounding = TaxRounding.HALF_UP
     rounding_scope: RoundingScope = RoundingScope.LINE
+    line_amount_rounding: RoundingScope = Field(
+        default=RoundingScope.LINE,
+        description="round quantity * unit price on each line, or once for the document",
+    )
+    unit_price_decimals: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_UNIT_PRICE_DECIMALS,
+        description="decimals allowed in unit prices; the currency's minor unit if absent",
+    )
     place_of_supply: str = Field(pattern=_JURISDICTION, examples=["DE", "US-CA", "CA-QC"])
+    supply_type: SupplyType = SupplyType.GENERAL
+    withholding_category: str | None = Field(
+        default=None, pattern=_CATEGORY, description="applied to every line that names none"
+    )
     seller: SellerIn
     buyer: BuyerIn | None = None
     lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
@@ -113,17 +166,27 @@ class TaxCalculationRequest(BaseModel):
 
     def _to_document(self) -> TaxDocument:
         currency = _currency(self.currency)
+        price_decimals = _unit_price_decimals(self.unit_price_decimals, currency)
         return TaxDocument(
             document_type=self.document_type,
             document_date=self.document_date,
+            tax_point=self.tax_point,
             currency=currency,
             price_mode=self.price_mode,
             rounding=self.rounding,
             rounding_scope=self.rounding_scope,
+            line_amount_rounding=self.line_amount_rounding,
             place_of_supply=self.place_of_supply,
-            seller=Seller(country=self.seller.country, tax_id=self.seller.tax_id),
+            supply_type=self.supply_type,
+            withholding_category=self.withholding_category,
+            seller=Seller(
+                country=self.seller.country, tax_id=_tax_id(self.seller.tax_id, "seller.tax_id")
+            ),
             buyer=_buyer(self.buyer) if self.buyer else None,
-            lines=tuple(_line(line, currency, f"lines.{i}") for i, line in enumerate(self.lines)),
+            lines=tuple(
+                _line(line, currency, price_decimals, f"lines.{i}")
+                for i, line in enumerate(self.lines)
+            ),
         )
 
 
@@ -132,6 +195,27 @@ def _currency(code: str) -> str:
         return normalize_currency(code)
     except MoneyError as exc:
         raise invalid("currency", str(exc), "unknown_currency") from None
+
+
+def _unit_price_decimals(decimals: int | None, currency: str) -> int | None:
+    if decimals is not None and decimals < minor_unit(currency):
+        raise invalid(
+            "unit_price_decimals",
+            f"{currency} amounts have {minor_unit(currency)} decimals; unit prices cannot have "
+            f"fewer ({decimals})",
+            "invalid_unit_price_decimals",
+        )
+    return decimals
+
+
+def _tax_id(tax_id: str | None, path: str) -> str | None:
+    if tax_id is not None and any(
+        unicodedata.category(character) in _UNPRINTABLE_CATEGORIES for character in tax_id
+    ):
+        raise invalid(
+            path, "a tax id must not contain control or invisible characters", "invalid_tax_id"
+        )
+    return tax_id
 
 
 def _buyer(buyer: BuyerIn) -> Buyer:
@@ -152,10 +236,10 @@ def _buyer(buyer: BuyerIn) -> Buyer:
                 valid_to=certificate.valid_to,
             )
         )
-    return Buyer(buyer.country, buyer.tax_id, tuple(certificates))
+    return Buyer(buyer.country, _tax_id(buyer.tax_id, "buyer.tax_id"), tuple(certificates))
 
 
-def _line(line: LineIn, currency: str, path: str) -> DocumentLine:
+def _line(line: LineIn, currency: str, price_decimals: int | None, path: str) -> DocumentLine:
     if line.discount_amount is not None and line.discount_percent is not None:
         raise invalid(
             f"{path}.discount_percent",
@@ -166,7 +250,11 @@ def _line(line: LineIn, currency: str, path: str) -> DocumentLine:
         line_id=line.id,
         description=line.description,
         quantity=_quantity(line.quantity, f"{path}.quantity"),
-        unit_price=_money(line.unit_price, currency, f"{path}.unit_price"),
+        unit_price=(
+            _money(line.unit_price, currency, f"{path}.unit_price")
+            if price_decimals is None
+            else _fine_price(line.unit_price, currency, price_decimals, f"{path}.unit_price")
+        ),
         discount_amount=(
             _money(line.discount_amount, currency, f"{path}.discount_amount")
             if line.discount_amount is not None
@@ -179,6 +267,9 @@ def _line(line: LineIn, currency: str, path: str) -> DocumentLine:
         ),
         tax_category=line.tax_category,
         place_of_supply=line.place_of_supply,
+        supply_type=line.supply_type,
+        location=line.location,
+        withholding_category=line.withholding_category,
     )
 
 
@@ -195,6 +286,33 @@ def _money(money: MoneyIn, currency: str, path: str) -> Decimal:
         raise invalid(
             f"{path}.amount", str(exc), _amount_error_code(money.amount, currency)
         ) from None
+
+
+def _fine_price(money: MoneyIn, currency: str, decimals: int, path: str) -> Decimal:
+    """A unit price with up to ``decimals`` decimals, kept exact (0.0125 EUR)."""
+    if money.currency != currency:
+        raise invalid(
+            f"{path}.currency",
+            f"{money.currency} does not match the document currency {currency}",
+            "currency_mismatch",
+        )
+    text = money.amount
+    if text.startswith("-"):
+        raise invalid(f"{path}.amount", "amount must not be negative", "negative_amount")
+    if _DECIMAL.match(text) and len(text.partition(".")[2]) > decimals:
+        raise invalid(
+            f"{path}.amount",
+            f"unit prices of this document have at most {decimals} decimals, got {text!r}",
+            "too_many_decimals",
+        )
+    if not _FINE_AMOUNT.match(text):
+        message = f"amount must be a plain decimal string, got {text!r}"
+        raise invalid(f"{path}.amount", message, "invalid_amount")
+    amount = Decimal(text)
+    exponent = amount.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite by the pattern above
+    # At least the currency's decimals, so that "2" prints as "2.00" like any other amount.
+    return amount if -exponent >= minor_unit(currency) else amount.quantize(quantum(currency))
 
 
 def _amount_error_code(text: str, currency: str) -> str:

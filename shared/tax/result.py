@@ -1,26 +1,29 @@
 """What a calculation returns: per-line and per-jurisdiction figures, each explained.
 
-Every amount is a ``Decimal`` with the currency's exponent; ``to_json()``
-renders them as decimal strings (``"12.30"``) and rates as percent strings
-(``"19"``, ``"9.975"``).
+Every amount is a ``Decimal`` with the currency's exponent (a unit price may
+have more decimals); ``to_json()`` renders them as decimal strings
+(``"12.30"``) and rates as percent strings (``"19"``, ``"9.975"``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, localcontext
 from typing import Any
 
-from shared.money import Rounding, format_amount
+from shared.money import format_amount, minor_unit
 from shared.tax.model import (
     DECIMAL_CONTEXT,
     DocumentType,
     PriceMode,
     Reason,
     RoundingScope,
+    TaxRounding,
     format_percent,
 )
+from shared.tax.place_of_supply import SupplyType
+from shared.tax.vat_ids import TaxIdCheck
 
 REVERSE_CHARGE_LEGEND = (
     "Reverse charge: VAT to be accounted for by the customer "
@@ -49,8 +52,29 @@ class LineTax:
 
 
 @dataclass(frozen=True, slots=True)
+class Withholding:
+    """A tax the buyer keeps back from the price and pays to the tax office (Spain's IRPF).
+
+    ``amount`` is positive: the withheld part of what the buyer owes. It is not
+    in the line's ``tax`` or ``gross``; it reduces what is payable.
+    """
+
+    jurisdiction: str
+    tax: str
+    category: str
+    rate: Decimal
+    taxable_amount: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class LineResult:
-    """A line's amounts: extension = quantity * unit price; net + tax = gross."""
+    """A line's amounts: extension = quantity * unit price; net + tax = gross.
+
+    ``place_rule`` is the VAT Directive article that fixed the place of supply
+    (None outside the EU); ``tax_date`` is the day whose rates apply (the
+    document date, or the tax point's local date at the place of supply).
+    """
 
     index: int
     line_id: str | None
@@ -64,6 +88,14 @@ class LineResult:
     tax: Decimal
     gross: Decimal
     taxes: tuple[LineTax, ...]
+    supply_type: SupplyType = SupplyType.GENERAL
+    place_rule: str | None = None
+    tax_date: date | None = None
+    withholdings: tuple[Withholding, ...] = ()
+
+    @property
+    def withheld(self) -> Decimal:
+        return sum((w.amount for w in self.withholdings), self.tax * 0)
 
     @property
     def reasons(self) -> tuple[Reason, ...]:
@@ -81,6 +113,17 @@ class BreakdownRow:
     reason: Reason
     taxable_amount: Decimal
     tax_amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class WithholdingRow:
+    """Totals of one withholding tax at one rate."""
+
+    jurisdiction: str
+    tax: str
+    rate: Decimal
+    taxable_amount: Decimal
+    amount: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +145,17 @@ class ReverseCharge:
 
 @dataclass(frozen=True, slots=True)
 class TaxCalculation:
+    """A document's figures. ``payable`` = ``gross`` less what the buyer withholds.
+
+    ``buyer_tax_id`` records how the buyer's tax id was checked (None when the
+    buyer gave none).
+    """
+
     document_type: DocumentType
     document_date: date
     currency: str
     price_mode: PriceMode
-    rounding: Rounding
+    rounding: TaxRounding
     rounding_scope: RoundingScope
     place_of_supply: str
     lines: tuple[LineResult, ...]
@@ -116,6 +165,17 @@ class TaxCalculation:
     tax: Decimal
     gross: Decimal
     reverse_charge: ReverseCharge | None
+    buyer_tax_id: TaxIdCheck | None = None
+    tax_point: datetime | None = None
+    withholding_breakdown: tuple[WithholdingRow, ...] = ()
+
+    @property
+    def withheld(self) -> Decimal:
+        return sum((row.amount for row in self.withholding_breakdown), self.tax * 0)
+
+    @property
+    def payable(self) -> Decimal:
+        return self.gross - self.withheld
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types; amounts and rates as decimal strings."""
@@ -132,6 +192,8 @@ class TaxCalculation:
             "rounding": self.rounding.value,
             "rounding_scope": self.rounding_scope.value,
             "place_of_supply": self.place_of_supply,
+            "tax_point": (self.tax_point.isoformat() if self.tax_point is not None else None),
+            "buyer_tax_id": self.buyer_tax_id.to_json() if self.buyer_tax_id else None,
             "totals": {
                 "net": amount(self.net),
                 "tax": amount(self.tax),
@@ -164,11 +226,36 @@ class TaxCalculation:
                 if self.reverse_charge
                 else None
             ),
+            "withholding": (
+                {
+                    "withheld": amount(self.withheld),
+                    "payable": amount(self.payable),
+                    "breakdown": [
+                        {
+                            "jurisdiction": row.jurisdiction,
+                            "tax": row.tax,
+                            "rate": format_percent(row.rate),
+                            "taxable_amount": amount(row.taxable_amount),
+                            "amount": amount(row.amount),
+                        }
+                        for row in self.withholding_breakdown
+                    ],
+                }
+                if self.withholding_breakdown
+                else None
+            ),
         }
 
     def _amount(self, value: Decimal) -> str:
         # A credit note's zero tax is computed as -0; nobody wants to read "-0.00".
         return format_amount(abs(value) if value.is_zero() else value, self.currency)
+
+    def _unit_price(self, value: Decimal) -> str:
+        # A fine unit price (0.0125 EUR) keeps its own decimals; others print as amounts.
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > minor_unit(self.currency):
+            return format(value, "f")
+        return self._amount(value)
 
     def _line_json(self, line: LineResult) -> dict[str, Any]:
         amount = self._amount
@@ -176,9 +263,12 @@ class TaxCalculation:
             "index": line.index,
             "id": line.line_id,
             "place_of_supply": line.place_of_supply,
+            "supply_type": line.supply_type.value,
+            "place_of_supply_rule": line.place_rule,
+            "tax_date": line.tax_date.isoformat() if line.tax_date else None,
             "tax_category": line.tax_category,
             "quantity": str(line.quantity),
-            "unit_price": amount(line.unit_price),
+            "unit_price": self._unit_price(line.unit_price),
             "extension": amount(line.extension),
             "discount": amount(line.discount),
             "net": amount(line.net),
@@ -197,5 +287,16 @@ class TaxCalculation:
                     "reason": tax.reason.value,
                 }
                 for tax in line.taxes
+            ],
+            "withholding": [
+                {
+                    "jurisdiction": w.jurisdiction,
+                    "tax": w.tax,
+                    "category": w.category,
+                    "rate": format_percent(w.rate),
+                    "taxable_amount": amount(w.taxable_amount),
+                    "amount": amount(w.amount),
+                }
+                for w in line.withholdings
             ],
         }

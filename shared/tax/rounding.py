@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Protocol
 
-from shared.money import Rounding, quantum, round_to_currency
+from shared.money import MoneyError, quantum
+
+
+class RoundingMode(Protocol):
+    """A rounding mode by its :mod:`decimal` name: :class:`shared.money.Rounding` or
+    :class:`shared.tax.model.TaxRounding` (which adds truncation)."""
+
+    @property
+    def decimal_mode(self) -> str: ...
+
+
+def round_amount(amount: Decimal, currency: str, rounding: RoundingMode) -> Decimal:
+    """``amount`` rounded to the currency's minor unit in the given mode."""
+    try:
+        return amount.quantize(quantum(currency), rounding=rounding.decimal_mode)
+    except InvalidOperation as exc:  # pragma: no cover - only for absurd magnitudes
+        raise MoneyError(f"cannot round {amount} in {currency}") from exc
 
 
 def allocate(
-    unrounded: Sequence[Decimal], total: Decimal, currency: str, rounding: Rounding
+    unrounded: Sequence[Decimal], total: Decimal, currency: str, rounding: RoundingMode
 ) -> list[Decimal]:
     """Split ``total`` (already rounded) over members so the shares sum to it exactly.
 
@@ -24,7 +41,7 @@ def allocate(
     every share, so a credit note mirrors its invoice.
     """
     unit = quantum(currency)
-    shares = [round_to_currency(amount, currency, rounding) for amount in unrounded]
+    shares = [round_amount(amount, currency, rounding) for amount in unrounded]
     difference = int((total - sum(shares, Decimal(0))) / unit)
     if difference == 0:
         return shares

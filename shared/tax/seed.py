@@ -65,6 +65,9 @@ class SeedTax(BaseModel):
     name: str
     order: int
     replaces: list[str] = Field(default_factory=list)
+    in_force_from: date | None = None
+    in_force_to: date | None = None
+    withholding: bool = False
     categories: list[SeedCategory]
 
 
@@ -72,6 +75,7 @@ class SeedJurisdiction(BaseModel):
     model_config = _STRICT
     code: str
     name: str
+    time_zone: str | None = None
     source: SeedSource | None = None
     taxes: list[SeedTax] = Field(default_factory=list)
 
@@ -108,12 +112,21 @@ def catalog_from_seed(raw: bytes | str) -> RateCatalog:
                 f"{place.code} levies no tax: say so with a source",
                 "missing_source",
             )
-        jurisdictions.append(Jurisdiction(place.code, place.name))
+        jurisdictions.append(Jurisdiction(place.code, place.name, place.time_zone))
         paths["jurisdictions"].append(place_path)
         for t, tax in enumerate(place.taxes):
             tax_path = f"{place_path}.taxes.{t}"
             taxes.append(
-                TaxDefinition(place.code, tax.code, tax.name, tax.order, tuple(tax.replaces))
+                TaxDefinition(
+                    place.code,
+                    tax.code,
+                    tax.name,
+                    tax.order,
+                    tuple(tax.replaces),
+                    in_force_from=tax.in_force_from,
+                    in_force_to=tax.in_force_to,
+                    withholding=tax.withholding,
+                )
             )
             paths["taxes"].append(tax_path)
             for c, category in enumerate(tax.categories):

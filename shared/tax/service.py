@@ -34,7 +34,14 @@ from shared.errors import (
 )
 from shared.events.audit import audit_event
 from shared.events.envelope import EventEnvelope
-from shared.http.pagination import Page, decode_cursor, encode_cursor
+from shared.http.pagination import (
+    KeyPosition,
+    Page,
+    TimeOrderedPosition,
+    decode_cursor,
+    encode_cursor,
+    invalid_cursor,
+)
 from shared.money import (
     MoneyError,
     Rounding,
@@ -56,6 +63,7 @@ from shared.tax.model import (
 from shared.tax.requests import TaxCalculationRequest
 from shared.tax.rounding import allocate, apportion
 from shared.tax.store import CatalogCache, CatalogChange, CatalogSnapshot, JurisdictionDocument
+from shared.tax.vat_ids import VatNumberChecker
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -128,7 +136,12 @@ class TaxIn(BaseModel):
         default_factory=list,
         max_length=8,
         examples=[["CA:GST"]],
-        description="taxes of enclosing jurisdictions this one stands in for",
+        description="taxes of this or an enclosing jurisdiction it stands in for while in force",
+    )
+    in_force_from: date | None = Field(default=None, description="the day the tax was introduced")
+    in_force_to: date | None = Field(default=None, description="exclusive: abolished on this day")
+    withholding: bool = Field(
+        default=False, description="kept back by the buyer (IRPF); applied only when a line asks"
     )
     categories: list[CategoryIn] = Field(min_length=1, max_length=64)
 
@@ -139,6 +152,12 @@ class NewJurisdictionRequest(BaseModel):
     model_config = _STRICT
     code: str = Field(pattern=JURISDICTION_CODE.pattern, examples=["US-CA/SF", "PT"])
     name: str = Field(min_length=1, max_length=200)
+    time_zone: str | None = Field(
+        default=None,
+        max_length=64,
+        examples=["Europe/Lisbon"],
+        description="IANA zone for timestamped tax points; else the enclosing jurisdiction's",
+    )
     source: SourceIn | None = Field(default=None, description="required when it levies no tax")
     taxes: list[TaxIn] = Field(default_factory=list, max_length=16)
 
@@ -306,10 +325,21 @@ def create_calculation(
     *,
     created_by: str,
     cache: CatalogCache | None = None,
+    vat_checker: VatNumberChecker | None = None,
 ) -> StoredCalculation:
-    """Calculate with the tenant's catalog and store the result; a refusal stores nothing."""
+    """Calculate with the tenant's catalog and store the result; a refusal stores nothing.
+
+    The buyer's VAT id is checked offline by the engine unless ``vat_checker``
+    (an online VIES adapter) is given; its result is recorded on the calculation.
+    """
     snapshot = catalog_for(db, tenant_id, cache=cache)
-    result = calculate(request.to_document(), snapshot.catalog).to_json()
+    tax_document = request.to_document()
+    buyer = tax_document.buyer
+    if vat_checker is not None and buyer is not None and buyer.tax_id:
+        tax_document = tax_document.with_buyer_tax_id_check(
+            vat_checker.check(buyer.tax_id, buyer.country)
+        )
+    result = calculate(tax_document, snapshot.catalog).to_json()
     document = {
         "document_type": result["document_type"],
         "document_date": result["document_date"],
@@ -354,19 +384,16 @@ def list_calculations(
     """The tenant's calculations, newest first, without their request and result."""
     after = None
     if cursor:
-        position = decode_cursor(cursor, required_keys=("created_at", "id"))
-        try:
-            after = (datetime.fromisoformat(str(position["created_at"])), str(position["id"]))
-        except ValueError:
-            raise ValidationError.for_field(
-                "query.cursor", "is not a valid cursor", "bad_format"
-            ) from None
+        position = decode_cursor(cursor, TimeOrderedPosition, scope="tax.calculations")
+        after = (position.at, position.id)
     rows = store.page_calculations(db, tenant_id, limit=limit + 1, after=after, fields=_LIST_FIELDS)
     items = [StoredCalculation.from_document(i, d) for i, d in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = items[-1]
-        next_cursor = encode_cursor({"created_at": _timestamp(last.created_at), "id": last.id})
+        next_cursor = encode_cursor(
+            TimeOrderedPosition(at=last.created_at, id=last.id), scope="tax.calculations"
+        )
     return Page(items=[CalculationSummary(item) for item in items], next_cursor=next_cursor)
 
 
@@ -473,12 +500,16 @@ def list_jurisdictions(
     store.ensure_seeded(db, tenant_id)
     after = None
     if cursor:
-        after = str(decode_cursor(cursor, required_keys=("code",))["code"])
+        after = decode_cursor(cursor, KeyPosition, scope="tax.jurisdictions").key
         if not JURISDICTION_CODE.match(after):
-            raise ValidationError.for_field("query.cursor", "is not a valid cursor", "bad_format")
+            raise invalid_cursor()
     rows = store.page_jurisdictions(db, tenant_id, limit=limit + 1, after_code=after)
     items = rows[:limit]
-    next_cursor = encode_cursor({"code": items[-1]["code"]}) if len(rows) > limit else None
+    next_cursor = (
+        encode_cursor(KeyPosition(key=items[-1]["code"]), scope="tax.jurisdictions")
+        if len(rows) > limit
+        else None
+    )
     return Page(items=items, next_cursor=next_cursor)
 
 

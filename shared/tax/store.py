@@ -29,13 +29,14 @@ install the new version at once; other instances see it within the TTL.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import orjson
@@ -124,6 +125,9 @@ class StoredTax(BaseModel):
     name: str
     order: int
     replaces: list[str] = Field(default_factory=list)
+    in_force_from: date | None = None
+    in_force_to: date | None = None
+    withholding: bool = False
     categories: list[StoredCategory]
 
 
@@ -131,6 +135,7 @@ class StoredJurisdiction(BaseModel):
     model_config = _STRICT
     code: str
     name: str
+    time_zone: str | None = None
     source: SeedSource | None = None
     taxes: list[StoredTax] = Field(default_factory=list)
 
@@ -178,15 +183,26 @@ def seed_jurisdictions(raw: bytes | None = None) -> list[JurisdictionDocument]:
     return [canonical(with_rate_ids(j.model_dump(mode="json"))) for j in seed.jurisdictions]
 
 
+@functools.cache
+def _seed_time_zones() -> dict[str, str]:
+    return {j["code"]: j["time_zone"] for j in seed_jurisdictions() if j.get("time_zone")}
+
+
 def build_catalog(jurisdictions: Sequence[Mapping[str, Any]]) -> RateCatalog:
     """Validate stored jurisdictions as one catalog.
 
     A ``ValidationError`` names the entry as ``jurisdictions.J.taxes.T.categories.C.rates.R.x``
-    with J the position in ``jurisdictions``.
+    with J the position in ``jurisdictions``. A jurisdiction without a time zone takes the
+    published seed's zone for the same code, if any.
     """
     without_ids = []
+    seed_zones = _seed_time_zones()
     for jurisdiction in jurisdictions:
         document = copy.deepcopy(dict(jurisdiction))
+        if document.get("time_zone") is None:
+            # Catalogs copied from the seed before it named time zones take the seed's zone of
+            # the same place; a place of the tenant's own keeps none.
+            document["time_zone"] = seed_zones.get(str(document.get("code")))
         for tax in document.get("taxes", []):
             for category in tax.get("categories", []):
                 for rate in category.get("rates", []):

@@ -90,7 +90,7 @@ def test_the_list_is_paginated_newest_first(api: RouterClient) -> None:
     assert "request" not in seen[0] and "result" not in seen[0]
     assert seen[0]["totals"] == created[-1]["totals"]
     bad = api.get("/v1/tax/calculations", token="clerk-a", query={"cursor": "not-a-cursor"})
-    assert bad.status == 422
+    assert (bad.status, bad.json["code"]) == (400, "invalid_cursor")
 
 
 REFUSALS = [
@@ -144,6 +144,41 @@ REFUSALS = [
         "wrong_type",
         "lines.0.unit_price.amount",
         id="float-amount",
+    ),
+    pytest.param(
+        invoice(buyer={"country": "FR", "tax_id": "FR403\u00003265045"}),
+        422,
+        "invalid_tax_id",
+        "buyer.tax_id",
+        id="tax-id-control-character",
+    ),
+    pytest.param(
+        invoice(buyer={"country": "FR", "tax_id": "FR" + "4" * 200}),
+        422,
+        "too_long",
+        "buyer.tax_id",
+        id="tax-id-absurd-length",
+    ),
+    pytest.param(
+        invoice(line("1", "100.00", supply_type="immovable_property")),
+        422,
+        "location_required",
+        "lines.0.location",
+        id="property-without-location",
+    ),
+    pytest.param(
+        invoice(tax_point="2020-07-01T00:30:00"),
+        422,
+        "invalid",
+        "tax_point",
+        id="tax-point-without-offset",
+    ),
+    pytest.param(
+        invoice(line("1", "100.00", withholding_category="professional")),
+        422,
+        "no_withholding_tax",
+        "lines.0.withholding_category",
+        id="no-withholding-tax",
     ),
 ]
 
@@ -228,3 +263,72 @@ def test_a_replayed_idempotency_key_returns_the_first_calculation(
     )
     assert 400 <= other.status < 500  # the key is bound to the first body
     assert len(stored_calculations("tenant-a")) == 1
+
+
+@pytest.mark.parametrize("tax_id", ["   ", "N/A", "", "FR00303265045"])
+def test_an_unusable_vat_id_is_a_consumer_sale(api: RouterClient, tax_id: str) -> None:
+    # Seller DE, buyer FR, one line of 100.00: FR 20 % = 20.00, no reverse charge
+    body = invoice(place="FR", seller={"country": "DE"}, buyer={"country": "FR", "tax_id": tax_id})
+    answer = api.post("/v1/tax/calculations", json=body, token="clerk-a")
+    assert answer.status == 201, answer.json
+    result = answer.data["result"]
+    assert answer.data["totals"] == {"net": "100.00", "tax": "20.00", "gross": "120.00"}
+    assert result["reverse_charge"] is None
+    assert result["lines"][0]["reasons"] == ["standard_rated"]
+    assert result["buyer_tax_id"]["valid"] is False
+    assert result["buyer_tax_id"]["check"] == "offline_format_checksum"
+
+
+def test_a_valid_vat_id_is_reverse_charged_and_recorded(
+    api: RouterClient, stored_calculations: Callable[..., Any]
+) -> None:
+    body = invoice(
+        place="FR", seller={"country": "DE"}, buyer={"country": "FR", "tax_id": "FR 40 303 265 045"}
+    )
+    answer = api.post("/v1/tax/calculations", json=body, token="clerk-a")
+    assert answer.status == 201, answer.json
+    assert answer.data["totals"]["tax"] == "0.00"
+    assert answer.data["result"]["reverse_charge"]["buyer_tax_id"] == "FR40303265045"
+    [stored] = stored_calculations("tenant-a")
+    assert stored["result"]["buyer_tax_id"]["normalized"] == "FR40303265045"
+    assert stored["result"]["buyer_tax_id"]["status"] == "valid"
+
+
+def test_a_german_hotel_night_for_a_french_business_is_german_vat(api: RouterClient) -> None:
+    # art. 47: taxed where the property is: DE reduced 7 % of 100.00 = 7.00, no reverse charge
+    hotel = line(
+        "1", "100.00", supply_type="immovable_property", location="DE", tax_category="reduced"
+    )
+    body = invoice(
+        hotel,
+        place="FR",
+        seller={"country": "DE"},
+        buyer={"country": "FR", "tax_id": "FR40303265045"},
+    )
+    answer = api.post("/v1/tax/calculations", json=body, token="clerk-a")
+    assert answer.status == 201, answer.json
+    assert answer.data["jurisdiction_totals"] == [{"jurisdiction": "DE", "tax_amount": "7.00"}]
+    result = answer.data["result"]
+    assert result["reverse_charge"] is None
+    assert result["lines"][0]["place_of_supply_rule"] == "art. 47"
+
+
+def test_new_capabilities_through_the_api(api: RouterClient) -> None:
+    # A timestamped tax point in July 2020 (16 %), a fine unit price (1,000 * 0.0125 = 12.50)
+    body = invoice(
+        line("1000", "0.0125"),
+        on="2020-06-30",
+        tax_point="2020-06-30T22:30:00Z",
+        unit_price_decimals=4,
+    )
+    answer = api.post("/v1/tax/calculations", json=body, token="clerk-a")
+    assert answer.status == 201, answer.json
+    assert answer.data["totals"] == {"net": "12.50", "tax": "2.00", "gross": "14.50"}
+    assert answer.data["result"]["lines"][0]["tax_date"] == "2020-07-01"
+    assert answer.data["request"]["tax_point"] == "2020-06-30T22:30:00Z"
+    # Spain's IRPF: 15 % of 1,000.00 withheld; payable 1,060.00
+    spain = invoice(line("1", "1000.00", withholding_category="professional"), place="ES")
+    withheld = api.post("/v1/tax/calculations", json=spain, token="clerk-a")
+    assert withheld.status == 201, withheld.json
+    assert withheld.data["result"]["withholding"]["payable"] == "1060.00"
+    assert withheld.data["totals"]["gross"] == "1210.00"

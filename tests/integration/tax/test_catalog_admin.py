@@ -298,6 +298,66 @@ def test_an_invalid_jurisdiction_is_refused_with_the_fields_of_the_request(
     assert _version(firestore_client, "tenant-a") == 1
 
 
+def test_a_jurisdiction_with_a_time_zone_and_a_dated_tax(
+    api: RouterClient, firestore_client: Any
+) -> None:
+    tax: dict[str, Any] = {
+        "code": "VAT",
+        "name": "Value added tax",
+        "order": 10,
+        "in_force_from": "2030-01-01",
+        "categories": [
+            {
+                "code": "standard",
+                "kind": "standard",
+                "rates": [{"rate": "5", "valid_from": "2030-01-01", "source": SOURCE}],
+            }
+        ],
+    }
+    body = {"code": "XQ", "name": "Test land", "time_zone": "Asia/Dubai", "taxes": [tax]}
+    bad_zone = api.post(
+        "/v1/tax/jurisdictions", json={**body, "time_zone": "Asia/Atlantis"}, token="admin-a"
+    )
+    assert bad_zone.status == 422, bad_zone.json
+    assert [(e["field"], e["code"]) for e in bad_zone.json["errors"]] == [
+        ("time_zone", "unknown_time_zone")
+    ]
+    early_rate = {
+        **tax["categories"][0],
+        "rates": [{"rate": "5", "valid_from": "2029-01-01", "source": SOURCE}],
+    }
+    bad_rate = api.post(
+        "/v1/tax/jurisdictions",
+        json={**body, "taxes": [{**tax, "categories": [early_rate]}]},
+        token="admin-a",
+    )
+    assert bad_rate.status == 422, bad_rate.json
+    assert [(e["field"], e["code"]) for e in bad_rate.json["errors"]] == [
+        ("taxes.0.categories.0.rates.0.valid_from", "rate_outside_tax_period")
+    ]
+    assert _version(firestore_client, "tenant-a") == 1
+
+    created = api.post("/v1/tax/jurisdictions", json=body, token="admin-a")
+    assert created.status == 201, created.json
+    assert created.data["time_zone"] == "Asia/Dubai"
+    assert created.data["taxes"][0]["in_force_from"] == "2030-01-01"
+
+    def tax_at(tax_point: str) -> Any:
+        calculation = {
+            **invoice(line("1", "100.00", "USD"), currency="USD", on="2029-12-31"),
+            "place_of_supply": "XQ",
+            "tax_point": tax_point,
+        }
+        answer = api.post("/v1/tax/calculations", json=calculation, token="clerk-a")
+        assert answer.status == 201, answer.json
+        return answer.data["result"]["lines"][0]
+
+    # 19:30 UTC on 31 December 2029 is 23:30 in Dubai: the VAT does not exist yet
+    assert tax_at("2029-12-31T19:30:00Z")["reasons"] == ["not_yet_in_force"]
+    # 20:30 UTC is 00:30 on 1 January 2030 there: 5 % of 100.00
+    assert tax_at("2029-12-31T20:30:00Z")["tax"] == "5.00"
+
+
 def test_admin_routes_need_the_admin_permission(api: RouterClient) -> None:
     rate = {
         "tax": "VAT",

@@ -197,6 +197,92 @@ def _rejected(body: dict[str, Any]) -> AppError:
             "buyer.exemption_certificates.0.valid_to",
             id="certificate_interval",
         ),
+        pytest.param(
+            payload(line("1", "10.00", supply_type="immovable_property")),
+            ValidationError,
+            "location_required",
+            "lines.0.location",
+            id="property_without_location",
+        ),
+        pytest.param(
+            payload(line("1", "10.00", supply_type="event_admission", location="XX")),
+            ValidationError,
+            "unknown_jurisdiction",
+            "lines.0.location",
+            id="unknown_location",
+        ),
+        pytest.param(
+            payload(line("1", "10.00"), buyer={"country": "FR", "tax_id": "FR4030\n3265045"}),
+            ValidationError,
+            "invalid_tax_id",
+            "buyer.tax_id",
+            id="tax_id_control_character",
+        ),
+        pytest.param(
+            payload(line("1", "10.00"), buyer={"country": "FR", "tax_id": "FR\u200b40303265045"}),
+            ValidationError,
+            "invalid_tax_id",
+            "buyer.tax_id",
+            id="tax_id_zero_width_space",
+        ),
+        pytest.param(
+            {
+                **payload(line("1", "10.00")),
+                "seller": {"country": "DE", "tax_id": "DE\x00136695976"},
+            },
+            ValidationError,
+            "invalid_tax_id",
+            "seller.tax_id",
+            id="seller_tax_id_control_character",
+        ),
+        pytest.param(
+            payload(line("1", "10"), currency="EUR", unit_price_decimals=1),
+            ValidationError,
+            "invalid_unit_price_decimals",
+            "unit_price_decimals",
+            id="fewer_price_decimals_than_the_currency",
+        ),
+        pytest.param(
+            payload(line("1", "0.01255"), unit_price_decimals=4),
+            ValidationError,
+            "too_many_decimals",
+            "lines.0.unit_price.amount",
+            id="fine_price_too_fine",
+        ),
+        pytest.param(
+            payload(line("1", "-0.0125"), unit_price_decimals=4),
+            ValidationError,
+            "negative_amount",
+            "lines.0.unit_price.amount",
+            id="fine_price_negative",
+        ),
+        pytest.param(
+            payload(line("1", "1e-3"), unit_price_decimals=4),
+            ValidationError,
+            "invalid_amount",
+            "lines.0.unit_price.amount",
+            id="fine_price_exponent",
+        ),
+        pytest.param(
+            # Canada as a whole spans six time zones: the catalog gives it none
+            payload(
+                line("1", "10.00", "CAD"),
+                place="CA",
+                currency="CAD",
+                tax_point="2025-06-01T12:00:00Z",
+            ),
+            ValidationError,
+            "time_zone_unknown",
+            "tax_point",
+            id="no_time_zone",
+        ),
+        pytest.param(
+            payload(line("1", "10.00"), tax_point="0001-01-01T00:30:00+14:00"),
+            ValidationError,
+            "invalid_tax_point",
+            "tax_point",
+            id="tax_point_out_of_range",
+        ),
     ],
 )
 def test_rejection(
@@ -250,6 +336,20 @@ def test_bad_date_enum_and_code_shapes_are_refused() -> None:
     ]
     assert _shape_errors(payload(line("1", "1.00"), place="de")) == [
         (("place_of_supply",), "string_pattern_mismatch")
+    ]
+
+
+def test_tax_point_needs_its_utc_offset() -> None:
+    body = payload(line("1", "1.00"), tax_point="2020-07-01T00:30:00")
+    assert _shape_errors(body) == [(("tax_point",), "timezone_aware")]
+
+
+def test_absurd_tax_id_and_unknown_supply_type_are_refused() -> None:
+    assert _shape_errors(payload(line("1", "1.00"), buyer={"country": "FR", "tax_id": "1" * 33}))[
+        0
+    ] == (("buyer", "tax_id"), "string_too_long")
+    assert _shape_errors(payload(line("1", "1.00", supply_type="goods_and_stuff"))) == [
+        (("lines", 0, "supply_type"), "enum")
     ]
 
 

@@ -63,12 +63,28 @@ def test_seed_loads_into_a_catalog() -> None:
         ("CA-NS", "HST", "standard", date(2025, 4, 1), "14"),
         ("CA-BC", "PST", "standard", date(2025, 1, 1), "7"),
         ("CA-QC", "QST", "standard", date(2025, 1, 1), "9.975"),
+        ("CA-BC", "PST", "standard", date(2010, 6, 30), "7"),
+        ("CA-BC", "HST", "standard", date(2010, 7, 1), "12"),
+        ("CA-BC", "HST", "standard", date(2013, 3, 31), "12"),
+        ("CA-BC", "HST", "childrens_clothing", date(2012, 1, 1), "5"),
+        ("OM", "VAT", "standard", date(2021, 4, 16), "5"),
+        ("ES", "IRPF", "professional", date(2025, 1, 1), "15"),
+        ("ES", "IRPF", "new_professional", date(2025, 1, 1), "7"),
     ],
 )
 def test_published_rates(
     jurisdiction: str, tax: str, category: str, on: date, percent: str
 ) -> None:
     assert load_seed_catalog().rate(jurisdiction, tax, category, on).percent == D(percent)
+
+
+def test_every_place_has_a_time_zone_but_canada_as_a_whole() -> None:
+    catalog = load_seed_catalog()
+    missing = [j.code for j in catalog.jurisdictions if catalog.time_zone_at(j.code) is None]
+    assert missing == ["CA"]
+    zone = catalog.time_zone_at("CA-BC")
+    assert zone is not None
+    assert zone.key == "America/Vancouver"
 
 
 def test_seed_intervals_do_not_overlap() -> None:
