@@ -3,9 +3,11 @@
 A threaded reverse proxy (standard library only). It routes the manifest's
 public paths to the owning function and passes method, headers, body and
 status through unchanged, adding ``X-Forwarded-For`` / ``-Host`` / ``-Proto``
-as a load balancer would. Unknown paths get a 404 problem document. It also
-serves the merged OpenAPI document at ``/openapi.json`` and a readable page of
-it at ``/docs``.
+as a load balancer would. Every answer of its own is a problem document: a 404
+for an unknown path, a 405 with ``Allow`` for a method it does not route (TRACE,
+CONNECT, anything invented), and whatever the HTTP server refuses before routing
+(a malformed request line, oversized headers). It also serves the merged OpenAPI
+document at ``/openapi.json`` and a readable page of it at ``/docs``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ OPENAPI_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
 HEALTH_PATH = "/_gateway/health"
 FUNCTION_OPENAPI_PATH = "/_meta/openapi.json"
+# The methods the gateway forwards (a function answers 405 itself if its route lacks one).
+ROUTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_OWN_PAGE_METHODS = ("GET", "HEAD")
 UPSTREAM_TIMEOUT_SECONDS = 120.0
 OPENAPI_FETCH_TIMEOUT_SECONDS = 5.0
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -137,12 +142,39 @@ class GatewayHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """The access log is written by _handle as JSON; silence the default stderr lines."""
 
+    def parse_request(self) -> bool:
+        """Answer a method the gateway does not route here: the standard library would
+        send an HTML 501. False tells it the request has been answered."""
+        if not super().parse_request():
+            return False
+        if self.command in ROUTED_METHODS:
+            return True
+        self._handle()
+        return False
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The HTTP server's own refusals, before any routing (a malformed request line,
+        headers too large, an unsupported version), as problem documents too."""
+        started = time.perf_counter()
+        self._body_read = False
+        # Nothing says where this request ends: the connection cannot carry another.
+        self.close_connection = True
+        if getattr(self, "request_version", "") == "HTTP/0.9":
+            # A refused request line leaves the default version, under which the status
+            # line and headers would not be written at all.
+            self.request_version = self.protocol_version
+        path = getattr(self, "path", "").split("?", 1)[0]
+        status = self._problem(errors.ProtocolError(code, explain or message), path)
+        self._log_line(started, path, status, "-")
+
     def _handle(self) -> None:
         started = time.perf_counter()
         self._body_read = False
         path = self.path.split("?", 1)[0]
         upstream = "-"
         try:
+            if self.command not in ROUTED_METHODS:
+                raise self._unrouted_method(path)
             if path in (OPENAPI_PATH, DOCS_PATH, HEALTH_PATH):
                 status = self._serve_own(path)
             else:
@@ -160,9 +192,12 @@ class GatewayHandler(BaseHTTPRequestHandler):
             traceback.print_exc()  # into the gateway's log; the client gets a problem document
             internal = errors.InternalError(f"the gateway failed: {type(exc).__name__}")
             status = self._problem(internal, path)
+        self._log_line(started, path, status, upstream)
+
+    def _log_line(self, started: float, path: str, status: int, upstream: str) -> None:
         line = {
             "time": datetime.now(UTC).isoformat(),
-            "method": self.command,
+            "method": self.command or "-",
             "path": path,
             "status": status,
             "function": upstream,
@@ -171,11 +206,19 @@ class GatewayHandler(BaseHTTPRequestHandler):
         }
         self.gateway.log_access(line)
 
+    def _unrouted_method(self, path: str) -> errors.AppError:
+        if path in (OPENAPI_PATH, DOCS_PATH, HEALTH_PATH):
+            return errors.MethodNotAllowedError(_OWN_PAGE_METHODS)
+        methods = self.gateway.table.methods_for(path)
+        if not methods:
+            return errors.NotFoundError(f"no function serves {path}", code="route_not_found")
+        return errors.MethodNotAllowedError(sorted(methods))
+
     # -- the gateway's own pages ----------------------------------------------------------
 
     def _serve_own(self, path: str) -> int:
-        if self.command not in ("GET", "HEAD"):
-            raise errors.MethodNotAllowedError(["GET", "HEAD"])
+        if self.command not in _OWN_PAGE_METHODS:
+            raise errors.MethodNotAllowedError(_OWN_PAGE_METHODS)
         self._drain_body()
         if path == HEALTH_PATH:
             return self._send(200, "application/json", json.dumps({"status": "ok"}).encode())
@@ -200,7 +243,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
         return status
 
     def _problem(self, error: errors.AppError, path: str) -> int:
-        incoming = self.headers.get("X-Correlation-ID", "")
+        # headers is missing when the request line itself was refused.
+        received = getattr(self, "headers", None)
+        incoming = received.get("X-Correlation-ID", "") if received is not None else ""
         correlation_id = incoming if _CORRELATION_ID.match(incoming) else str(uuid.uuid4())
         document = errors.problem_document(error, correlation_id=correlation_id, instance=path)
         headers = {"X-Correlation-ID": correlation_id, **error.headers}

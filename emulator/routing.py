@@ -88,6 +88,11 @@ class RouteTable:
                 fallback = RouteMatch(route, params, method_declared=False)
         return fallback
 
+    def methods_for(self, path: str) -> set[str]:
+        """The methods some function declares for ``path`` (empty: no function serves it)."""
+        segments = _split(path)
+        return {route.method for route in self.routes if route.match(segments) is not None}
+
     def http_functions(self) -> dict[str, int]:
         """Each function with routes and its port, in declaration (manifest) order."""
         owners: dict[str, int] = {}

@@ -9,9 +9,11 @@ becomes :class:`InternalError` and never leaks its internals.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from http import HTTPStatus
 from typing import Any
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -164,6 +166,23 @@ class ServiceUnavailableError(AppError):
 
 class InternalError(AppError):
     status, code, title, severity = 500, "internal_error", "Internal error", Severity.CRITICAL
+
+
+class ProtocolError(AppError):
+    """A refusal by the HTTP server underneath, before any route ran (werkzeug's own
+    404 for a path it cannot route, http.server's 400 for a malformed request line,
+    414, 431, 505...): the status it chose, as a problem document like any other."""
+
+    def __init__(self, status: int, detail: str | None = None) -> None:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "HTTP error"
+        self.status = status
+        self.title = phrase
+        self.code = re.sub(r"[^a-z0-9]+", "_", phrase.lower()).strip("_")
+        self.severity = Severity.LOW if status < 500 else Severity.HIGH
+        super().__init__(detail)
 
 
 def problem_document(

@@ -1,16 +1,31 @@
 """HTTP for functions-framework functions: routing, validation, envelopes, problems."""
 
-from shared.http.pagination import Page, PageQuery, decode_cursor, encode_cursor
+from shared.http.pagination import (
+    CursorFilters,
+    CursorPosition,
+    DocumentId,
+    KeyPosition,
+    Page,
+    PageQuery,
+    TimeOrderedPosition,
+    decode_cursor,
+    encode_cursor,
+)
 from shared.http.router import Authenticator, Reply, RequestContext, Route, Router, dumps
 
 __all__ = [
     "Authenticator",
+    "CursorFilters",
+    "CursorPosition",
+    "DocumentId",
+    "KeyPosition",
     "Page",
     "PageQuery",
     "Reply",
     "RequestContext",
     "Route",
     "Router",
+    "TimeOrderedPosition",
     "decode_cursor",
     "dumps",
     "encode_cursor",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, TypeAdapter
@@ -40,17 +41,45 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 
-_ERROR_RESPONSES = {
-    "400": "Malformed request",
-    "401": "Missing or invalid credentials",
-    "403": "Not permitted",
-    "404": "Not found (also for another tenant's resources)",
-    "409": "Conflict",
-    "413": "Body too large",
-    "415": "Body is not JSON",
-    "422": "Invalid input or a business rule refused it",
-    "429": "Too many requests",
+_ERROR_DESCRIPTIONS = {
+    400: "Malformed request (unreadable JSON, a body where none is taken, a forged cursor)",
+    401: "Missing or invalid credentials",
+    403: "Not permitted",
+    404: "Not found (also for another tenant's resources)",
+    409: "Conflict: a concurrent change, a state that forbids it, or a reused key",
+    412: "Precondition failed: the resource changed since it was read",
+    413: "Body too large",
+    415: "Body is not JSON",
+    422: "Invalid input or a business rule refused it",
+    429: "Too many requests",
 }
+_METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+_WRITES = _METHODS_WITH_BODY | {"DELETE"}
+
+
+def error_statuses(route: Route) -> list[int]:
+    """The error statuses a route can answer with, from what the router does with it.
+
+    Every route: 422 (unknown query parameters are refused everywhere) and 429 (the
+    edge's rate limits cover every path). A body the router reads: 400 and 413; one
+    it parses: 415 too. A cursor: 400. A bearer token: 401 and 403. A path
+    parameter: 404. A write or an idempotency key: 409. Whatever else the handler
+    answers with, the route declares in ``raises``.
+    """
+    statuses = {422, 429, *route.raises}
+    if route.method in _METHODS_WITH_BODY:
+        statuses |= {400, 413}
+    if route.body is not None:
+        statuses.add(415)
+    if route.query is not None and "cursor" in route.query.model_fields:
+        statuses.add(400)
+    if route.auth == "token":
+        statuses |= {401, 403}
+    if route.template.params:
+        statuses.add(404)
+    if route.method in _WRITES or route.idempotency is not None:
+        statuses.add(409)
+    return sorted(statuses)
 
 
 def _model_refs(routes: Sequence[Route]) -> tuple[dict[Any, Any], dict[str, Any]]:
@@ -178,9 +207,9 @@ def build_openapi(service: str, version: str, routes: Sequence[Route]) -> dict[s
                     }
                 },
             }
-        for status, description in _ERROR_RESPONSES.items():
-            responses[status] = {
-                "description": description,
+        for status in error_statuses(route):
+            responses[str(status)] = {
+                "description": _ERROR_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
                 "content": {
                     "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
                 },

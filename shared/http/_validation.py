@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core.core_schema import ErrorType
 
 from shared.errors import (
     BadRequestError,
@@ -43,6 +45,15 @@ _CODE_BY_PYDANTIC_TYPE = {
     "less_than": "out_of_range",
     "less_than_equal": "out_of_range",
 }
+# pydantic's own error types; any other type is one of our PydanticCustomErrors
+# (forbidden_character, empty_update...), whose type is already the stable code.
+_PYDANTIC_ERROR_TYPES = frozenset(typing.get_args(ErrorType))
+
+
+def error_code(pydantic_type: str) -> str:
+    if pydantic_type not in _PYDANTIC_ERROR_TYPES:
+        return pydantic_type
+    return _CODE_BY_PYDANTIC_TYPE.get(pydantic_type, "invalid")
 
 
 def field_path(location: tuple[Any, ...], prefix: str = "") -> str:
@@ -56,7 +67,7 @@ def field_path(location: tuple[Any, ...], prefix: str = "") -> str:
 def field_errors(exc: PydanticValidationError, prefix: str = "") -> list[FieldError]:
     errors = []
     for err in exc.errors(include_url=False, include_input=False):
-        code = _CODE_BY_PYDANTIC_TYPE.get(err["type"], "invalid")
+        code = error_code(err["type"])
         message = err["msg"]
         if err["type"] == "extra_forbidden":
             message = "unknown field"
@@ -112,7 +123,15 @@ def validate_body(model: type[ModelT], raw: bytes) -> ModelT:
         # let a misspelt field through silently.
         return model.model_validate_json(raw, strict=True, extra="forbid")
     except PydanticValidationError as exc:
-        raise ValidationError("the request body is invalid", errors=field_errors(exc)) from None
+        # A rule of ours about the body as a whole (an empty update) is told apart by
+        # its code, as the ledger's rules are.
+        found = exc.errors(include_url=False, include_input=False)
+        ours = len(found) == 1 and not found[0]["loc"]
+        ours = ours and found[0]["type"] not in _PYDANTIC_ERROR_TYPES
+        code = found[0]["type"] if ours else None
+        raise ValidationError(
+            "the request body is invalid", code=code, errors=field_errors(exc)
+        ) from None
 
 
 def validate_mapping(model: type[ModelT], values: Mapping[str, Any], prefix: str) -> ModelT:

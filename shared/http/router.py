@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import sys
 import time
 import types
 import typing
@@ -32,6 +33,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from pydantic import BaseModel
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from shared import errors
@@ -134,6 +137,9 @@ class Route:
     before: tuple[Callable[[RequestContext], None], ...]
     # False: the data is the whole body (documents others fetch as they are, e.g. a JWKS).
     envelope: bool = True
+    # Error statuses the handler itself answers with beyond those the route's shape
+    # implies (see shared.http._openapi.error_statuses), e.g. a 401 from a login.
+    raises: tuple[int, ...] = ()
 
     @property
     def path(self) -> str:
@@ -206,6 +212,7 @@ class Router:
         tags: Iterable[str] = (),
         before: Iterable[Callable[[RequestContext], None]] = (),
         envelope: bool = True,
+        raises: Iterable[int] = (),
     ) -> Callable[[Handler], Handler]:
         method = method.upper()
         if auth == "token" and permission is None:
@@ -232,6 +239,7 @@ class Router:
                 tags=tuple(tags) or (self.service,),
                 before=tuple(before),
                 envelope=envelope,
+                raises=tuple(sorted(set(raises))),
             )
             self._table.add(method, route.template, route)
             self.routes.append(route)
@@ -263,7 +271,13 @@ class Router:
 
     @property
     def handler(self) -> Callable[[Request], WerkzeugResponse]:
-        """The functions-framework entry point (it must be a plain function)."""
+        """The functions-framework entry point (it must be a plain function).
+
+        A function's module reads it at import, which functions-framework runs inside
+        its Flask app's context: the app's own refusals (werkzeug's 404 for a path it
+        cannot route, a 405, any HTTP error raised before this entry point runs) are
+        then answered by this router too, as problem documents.
+        """
         if self._entry_point is None:
             dispatch = self.dispatch
 
@@ -272,9 +286,42 @@ class Router:
 
             handle.__name__ = handle.__qualname__ = f"{self.service}_handler"
             self._entry_point = handle
+        self._answer_framework_refusals()
         return self._entry_point
 
+    def _answer_framework_refusals(self) -> None:
+        flask = sys.modules.get("flask")  # loaded by functions-framework; never imported here
+        if flask is None or not flask.has_app_context():
+            return
+        # Registered for the class, so functions-framework's own handler for 500 (a
+        # crash it reports to the platform) keeps its precedence: Flask prefers a
+        # handler registered for the status code.
+        flask.current_app.register_error_handler(HTTPException, self._framework_refusal)
+
+    def _framework_refusal(self, refusal: HTTPException) -> WerkzeugResponse:
+        request = sys.modules["flask"].request
+        error: errors.AppError
+        if isinstance(refusal, WerkzeugMethodNotAllowed):
+            error = errors.MethodNotAllowedError(list(refusal.valid_methods or ()))
+        elif refusal.code == 404:
+            error = errors.NotFoundError(f"no route for {request.path}", code="route_not_found")
+        else:
+            error = errors.ProtocolError(refusal.code or 500, refusal.description)
+
+        def refuse(*_: Any) -> WerkzeugResponse:
+            raise error
+
+        return self._serve(request, refuse)
+
     def dispatch(self, request: Request) -> WerkzeugResponse:
+        return self._serve(request, self._respond)
+
+    def _serve(
+        self,
+        request: Request,
+        respond: Callable[[Request, str, str | None, Settings, list[str]], WerkzeugResponse],
+    ) -> WerkzeugResponse:
+        """One request from start to end: context, answer or problem, headers, access log."""
         started = time.perf_counter()
         settings = self._settings or self._load_settings()
         incoming = request.headers.get("X-Correlation-ID", "")
@@ -291,7 +338,7 @@ class Router:
         # rejects or fails on is still logged under its route.
         matched: list[str] = []
         try:
-            response = self._respond(request, correlation_id, origin, settings, matched)
+            response = respond(request, correlation_id, origin, settings, matched)
         except errors.AppError as exc:
             response = self._problem(exc, correlation_id, request.path)
             self._log_error(exc)
@@ -304,7 +351,10 @@ class Router:
                 internal.extra["debug"] = {"exception": type(exc).__name__, "message": str(exc)}
             response = self._problem(internal, correlation_id, request.path)
         self._finish(response, correlation_id, origin, settings)
-        self._log.info(
+        # A 5xx is ours to look at, so it is an error even when the exception behind it
+        # was logged already; a client's 4xx stays routine.
+        log = self._log.error if response.status_code >= 500 else self._log.info
+        log(
             "http.request",
             method=request.method,
             path=request.path,

@@ -188,6 +188,61 @@ def test_unknown_path_is_a_problem_document(gateway_port: int) -> None:
     assert headers["X-Correlation-ID"] == problem["correlation_id"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("TRACE", "/v1/things/t-1", 405, "GET"),
+        ("TRACE", "/v1/things", 405, "POST"),
+        ("CONNECT", "/v1/things/t-1", 405, "GET"),
+        ("BREW", "/v1/things/t-1", 405, "GET"),
+        ("TRACE", "/openapi.json", 405, "GET, HEAD"),
+        ("TRACE", "/v1/nothing/here", 404, None),
+    ],
+)
+def test_a_method_the_gateway_does_not_route_is_a_problem_document(
+    gateway_port: int, method: str, path: str, status: int, allow: str | None
+) -> None:
+    answered, headers, body = _request(gateway_port, method, path)
+    assert answered == status
+    assert headers["Content-Type"] == "application/problem+json"
+    problem = json.loads(body)
+    assert problem["status"] == status
+    assert problem["code"] == ("method_not_allowed" if allow else "route_not_found")
+    assert headers["Allow"] == allow
+
+
+def _raw_exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return int(status_line.split(" ")[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /v1/things/t-1 HTTP/9.9\r\nHost: x\r\n\r\n", 505),
+        (b"GET /v1/things/t-1 HTTP/1.1 extra\r\nHost: x\r\n\r\n", 400),
+        (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", 414),
+    ],
+)
+def test_what_the_http_server_refuses_before_routing_is_a_problem_document(
+    gateway_port: int, request_bytes: bytes, status: int
+) -> None:
+    answered, headers, body = _raw_exchange(gateway_port, request_bytes)
+    assert answered == status
+    assert headers["Content-Type"] == "application/problem+json"
+    assert headers["Connection"] == "close"
+    problem = json.loads(body)
+    assert problem["status"] == status
+    assert headers["X-Correlation-ID"] == problem["correlation_id"]
+
+
 def test_an_unread_body_closes_the_connection(gateway_port: int) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", gateway_port, timeout=10)
     try:

@@ -770,6 +770,15 @@ def test_one_access_log_line_per_request(client: RouterClient, logs: LogCapture)
     assert lines[0]["route"] == "/v1/entries/summary"
 
 
+def test_the_access_log_line_of_a_5xx_is_an_error(client: RouterClient, logs: LogCapture) -> None:
+    client.get("/v1/entries/summary")
+    client.post_raw("/v1/entries", b"{", "application/json")
+    client.get("/v1/nothing")
+    client.get("/v1/boom")
+    severities = {line["status"]: line["severity"] for line in logs.messages("http.request")}
+    assert severities == {200: "INFO", 400: "INFO", 404: "INFO", 500: "ERROR"}
+
+
 def test_the_access_log_carries_the_trace(client: RouterClient, logs: LogCapture) -> None:
     client.get("/v1/entries/summary", headers={"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"})
     (line,) = logs.messages("http.request")

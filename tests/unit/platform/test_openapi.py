@@ -204,11 +204,70 @@ def test_error_responses_use_the_problem_schema(document: dict[str, Any]) -> Non
     ]
     for item in document["paths"].values():
         for operation in item.values():
-            for status in ("400", "401", "403", "404", "409", "413", "415", "422", "429"):
+            errors = [status for status in operation["responses"] if int(status) >= 400]
+            assert {"422", "429"} <= set(errors)
+            for status in errors:
                 content = operation["responses"][status]["content"]
                 assert content == {
                     "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
                 }
+
+
+def _error_statuses(document: dict[str, Any], path: str, method: str) -> set[int]:
+    responses = document["paths"][path][method]["responses"]
+    return {int(status) for status in responses if int(status) >= 400}
+
+
+def test_each_operation_lists_only_the_errors_its_route_can_answer(
+    document: dict[str, Any],
+) -> None:
+    # A token, a JSON body and an idempotency key: everything but a path parameter.
+    assert _error_statuses(document, "/v1/journal-entries", "post") == {
+        400,
+        401,
+        403,
+        409,
+        413,
+        415,
+        422,
+        429,
+    }
+    # A token and a cursor: no body, nothing to conflict with.
+    assert _error_statuses(document, "/v1/journal-entries", "get") == {400, 401, 403, 422, 429}
+    assert _error_statuses(document, "/v1/journal-entries/{entry_id}", "get") == {
+        401,
+        403,
+        404,
+        422,
+        429,
+    }
+    # Public, bodyless POST: the router still reads (and refuses) a body it was sent.
+    assert _error_statuses(document, "/v1/journal-entries/{entry_id}/void", "post") == {
+        400,
+        404,
+        409,
+        413,
+        422,
+        429,
+    }
+
+
+def test_a_public_bodyless_document_route_lists_no_body_or_credential_errors() -> None:
+    class KeySetOut(BaseModel):
+        keys: list[dict[str, str]]
+
+    router = Router("bare")
+    router.get("/.well-known/keys", auth="public", response=KeySetOut, envelope=False)(_handler)
+
+    def log_in(ctx: RequestContext) -> None:
+        return None
+
+    router.post("/v1/login", auth="public", body=EntryIn, raises=(401,))(log_in)
+    document = router.openapi()
+    assert_valid_openapi_31(document)
+    assert _error_statuses(document, "/.well-known/keys", "get") == {422, 429}
+    # What the handler answers with beyond the route's shape is declared on the route.
+    assert 401 in _error_statuses(document, "/v1/login", "post")
 
 
 def test_security(document: dict[str, Any]) -> None:

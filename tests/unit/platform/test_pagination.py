@@ -1,63 +1,148 @@
-"""Cursor pagination: opaque cursors that round-trip, and a 422 for any other string."""
+"""Cursor pagination: opaque, versioned, checked cursors that decode into typed positions."""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import orjson
 import pytest
+from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
-from shared.errors import ValidationError
-from shared.http import Page, PageQuery, RequestContext, Router, decode_cursor, encode_cursor
+from shared.errors import BadRequestError
+from shared.http import (
+    CursorFilters,
+    CursorPosition,
+    DocumentId,
+    KeyPosition,
+    Page,
+    PageQuery,
+    RequestContext,
+    Router,
+    TimeOrderedPosition,
+    decode_cursor,
+    encode_cursor,
+)
+from shared.http.pagination import _b64encode, _check
 from tests.unit.platform.support import LogCapture, RouterClient, envelope, field_errors, problem
+
+SCOPE = "test.items"
+
+
+class ItemsPosition(CursorPosition):
+    after: DocumentId
+    day: date
+    filters: CursorFilters = Field(default_factory=dict)
+
+
+def _forged(payload: object, scope: str = SCOPE) -> str:
+    """A cursor with a correct checksum around any payload: what a client that
+    recomputes the checksum can send."""
+    body = _b64encode(orjson.dumps(payload))
+    return f"v1.{body}.{_check(scope, body)}"
+
+
+def _assert_invalid_cursor(cursor: str, position: type[CursorPosition] = ItemsPosition) -> None:
+    with pytest.raises(BadRequestError) as raised:
+        decode_cursor(cursor, position, scope=SCOPE)
+    error = raised.value
+    assert (error.status, error.code) == (400, "invalid_cursor")
+    assert [(e.field, e.code) for e in error.errors] == [("query.cursor", "invalid_cursor")]
 
 
 @pytest.mark.parametrize(
     "position",
     [
-        {"created_at": "2025-01-31T10:00:00Z", "id": "e-1"},
-        {"id": "ü-é/+=", "n": 0},
-        {"offset": 123456789, "nested": {"a": [1, 2]}},
-        {},
+        ItemsPosition(after="e-1", day=date(2025, 1, 31)),
+        ItemsPosition(after="ü-é+=", day=date(1999, 12, 31), filters={"status": None, "a": "b"}),
     ],
 )
-def test_encode_decode_round_trip(position: dict[str, Any]) -> None:
-    cursor = encode_cursor(position)
-    assert decode_cursor(cursor) == position
-    # URL-safe and unpadded: it can travel in a query string as is.
-    assert "=" not in cursor
-    assert "+" not in cursor
-    assert "/" not in cursor
+def test_a_position_round_trips_through_a_url_safe_cursor(position: ItemsPosition) -> None:
+    cursor = encode_cursor(position, scope=SCOPE)
+    assert decode_cursor(cursor, ItemsPosition, scope=SCOPE) == position
+    assert cursor.startswith("v1.")
+    assert not set(cursor) & set("=+/%?&# ")
+
+
+def test_time_ordered_positions_keep_the_moment_and_its_zone() -> None:
+    moment = datetime(2025, 3, 1, 12, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    cursor = encode_cursor(TimeOrderedPosition(at=moment, id="calc_1"), scope=SCOPE)
+    decoded = decode_cursor(cursor, TimeOrderedPosition, scope=SCOPE)
+    assert decoded.at == moment and decoded.id == "calc_1"
 
 
 @pytest.mark.parametrize(
     "cursor",
     [
+        "",
         "garbage!",
         "%%%",
-        "not base64 at all",
-        base64.urlsafe_b64encode(b"not json").decode(),
-        base64.urlsafe_b64encode(orjson.dumps([1, 2])).decode(),  # JSON, but not an object
-        base64.urlsafe_b64encode(orjson.dumps("text")).decode(),
-        "ü",
         "a",
+        "ü",
+        "v1",
+        "v1..",
+        "v1.a.b.c",
+        # The old, unchecked format: a bare base64 JSON object.
+        base64.urlsafe_b64encode(b'{"after": "e-1"}').decode().rstrip("="),
+        # Another format version, with a checksum that would otherwise be right.
+        _forged({"after": "e-1", "day": "2025-01-01"}).replace("v1.", "v2.", 1),
     ],
 )
-def test_a_cursor_that_is_not_ours_is_422_on_query_cursor(cursor: str) -> None:
-    with pytest.raises(ValidationError) as raised:
-        decode_cursor(cursor)
-    error = raised.value
-    assert error.status == 422
-    assert [(e.field, e.code) for e in error.errors] == [("query.cursor", "bad_format")]
+def test_a_string_that_is_not_a_cursor_is_400_invalid_cursor(cursor: str) -> None:
+    _assert_invalid_cursor(cursor)
 
 
-def test_required_keys_must_be_in_the_cursor() -> None:
-    cursor = encode_cursor({"id": "e-1"})
-    assert decode_cursor(cursor, required_keys=("id",)) == {"id": "e-1"}
-    with pytest.raises(ValidationError):
-        decode_cursor(cursor, required_keys=("id", "created_at"))
+def test_an_edited_cursor_is_refused_by_its_checksum() -> None:
+    cursor = encode_cursor(ItemsPosition(after="e-1", day=date(2025, 1, 1)), scope=SCOPE)
+    version, payload, check = cursor.split(".")
+    edited = _b64encode(orjson.dumps({"after": "e-9", "day": "2025-01-01", "filters": {}}))
+    _assert_invalid_cursor(f"{version}.{edited}.{check}")
+    _assert_invalid_cursor(f"{version}.{payload}.{check[:-1]}")
+    _assert_invalid_cursor(f"{version}.{payload[:-2]}.{check}")
+
+
+def test_a_cursor_of_another_list_is_refused() -> None:
+    cursor = encode_cursor(KeyPosition(key="DE"), scope="other.list")
+    _assert_invalid_cursor(cursor, KeyPosition)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [1, 2],
+        "text",
+        {},
+        {"after": "e-1"},  # a field missing
+        {"after": "e-1", "day": "2025-01-01", "extra": 1},  # an unknown field
+        {"after": 7, "day": "2025-01-01"},  # an id of the wrong type
+        {"after": "a/b", "day": "2025-01-01"},  # another path: Firestore's odd-segment error
+        {"after": "__x__", "day": "2025-01-01"},  # a reserved id
+        {"after": "..", "day": "2025-01-01"},
+        {"after": "e\n1", "day": "2025-01-01"},
+        {"after": "", "day": "2025-01-01"},
+        {"after": "e" * 257, "day": "2025-01-01"},
+        {"after": "e-1", "day": "yesterday"},  # not a date: the old isoformat 500
+        {"after": "e-1", "day": "2025-1-1"},
+        {"after": "e-1", "day": 20250101},
+        {"after": "e-1", "day": "2025-01-01", "filters": {"a": 1}},
+        {"after": "e-1", "day": "2025-01-01", "filters": {f"f{n}": "x" for n in range(17)}},
+    ],
+)
+def test_a_forged_position_the_model_refuses_is_400_invalid_cursor(payload: object) -> None:
+    _assert_invalid_cursor(_forged(payload))
+
+
+@pytest.mark.parametrize(
+    "at",
+    ["2025-01-01T00:00:00", "not a time", "2025-13-01T00:00:00Z", 1735689600, None],
+)
+def test_time_positions_need_an_aware_iso_moment(at: object) -> None:
+    _assert_invalid_cursor(_forged({"at": at, "id": "x"}), TimeOrderedPosition)
+    accepted = decode_cursor(
+        _forged({"at": "2025-01-01T00:00:00Z", "id": "x"}), TimeOrderedPosition, scope=SCOPE
+    )
+    assert accepted.at == datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def test_page_query_bounds() -> None:
@@ -70,7 +155,11 @@ def test_page_query_bounds() -> None:
         PageQuery.model_validate({"limit": 10, "offset": 5})
 
 
-def _listing_router(seen: list[dict[str, Any]]) -> Router:
+class AfterPosition(CursorPosition):
+    after: int = Field(ge=0)
+
+
+def _listing_router(seen: list[int]) -> Router:
     items = [{"id": f"e-{n}"} for n in range(5)]
     router = Router("listing")
 
@@ -78,18 +167,18 @@ def _listing_router(seen: list[dict[str, Any]]) -> Router:
     def list_items(ctx: RequestContext) -> Page:
         start = 0
         if ctx.query.cursor is not None:
-            position = decode_cursor(ctx.query.cursor, required_keys=("after",))
-            seen.append(position)
-            start = int(position["after"])
+            start = decode_cursor(ctx.query.cursor, AfterPosition, scope=SCOPE).after
+            seen.append(start)
         chunk = items[start : start + ctx.query.limit]
         end = start + len(chunk)
-        return Page(items=chunk, next_cursor=encode_cursor({"after": end}) if end < 5 else None)
+        following = encode_cursor(AfterPosition(after=end), scope=SCOPE) if end < 5 else None
+        return Page(items=chunk, next_cursor=following)
 
     return router
 
 
 def test_walking_pages_through_the_router(logs: LogCapture) -> None:
-    seen: list[dict[str, Any]] = []
+    seen: list[int] = []
     client = RouterClient(_listing_router(seen))
     collected: list[str] = []
     cursor: str | None = None
@@ -101,11 +190,12 @@ def test_walking_pages_through_the_router(logs: LogCapture) -> None:
         if cursor is None:
             break
     assert collected == ["e-0", "e-1", "e-2", "e-3", "e-4"]
-    assert seen == [{"after": 2}, {"after": 4}]
+    assert seen == [2, 4]
 
 
-def test_a_garbage_cursor_through_the_router_is_422(logs: LogCapture) -> None:
-    response = RouterClient(_listing_router([])).get("/v1/items?cursor=garbage!")
+@pytest.mark.parametrize("cursor", ["garbage!", _forged({"after": -1}), _forged({"after": "2"})])
+def test_a_bad_cursor_through_the_router_is_a_400_problem(logs: LogCapture, cursor: str) -> None:
+    response = RouterClient(_listing_router([])).get("/v1/items", query_string={"cursor": cursor})
     document = problem(response)
-    assert document["status"] == 422
-    assert field_errors(document) == {"query.cursor": "bad_format"}
+    assert (document["status"], document["code"]) == (400, "invalid_cursor")
+    assert field_errors(document) == {"query.cursor": "invalid_cursor"}
