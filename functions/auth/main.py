@@ -28,7 +28,7 @@ def _login_throttle() -> LoginThrottle:
         return _throttle
 
 
-@router.post("/v1/auth/token", auth="public", body=LoginRequest, response=TokenOut)
+@router.post("/v1/auth/token", auth="public", body=LoginRequest, response=TokenOut, raises=(401,))
 def issue_tokens(ctx: RequestContext) -> Reply:
     """Email and password for an access token and a refresh token (429 when throttled)."""
     pair = login.log_in(
@@ -43,14 +43,15 @@ def issue_tokens(ctx: RequestContext) -> Reply:
     return Reply(pair, headers={"Cache-Control": "no-store"})
 
 
-@router.post("/v1/auth/refresh", auth="public", body=RefreshRequest, response=TokenOut)
+@router.post(
+    "/v1/auth/refresh", auth="public", body=RefreshRequest, response=TokenOut, raises=(401,)
+)
 def refresh_tokens(ctx: RequestContext) -> Reply:
-    """A new token pair for a refresh token; a reused one revokes its whole session."""
+    """A new token pair for a refresh token; a reused one ends its whole session."""
     pair = login.refresh(
         firestore_client(),
         ctx.body.refresh_token,
         sessions=session_service(),
-        verifier=token_verifier(),
         client_ip=ctx.client_ip,
     )
     return Reply(pair, headers={"Cache-Control": "no-store"})
@@ -58,7 +59,8 @@ def refresh_tokens(ctx: RequestContext) -> Reply:
 
 @router.post("/v1/auth/logout", permission="users:read_self", status=204)
 def log_out(ctx: RequestContext) -> Reply:
-    """Revoke the presented access token and end its session's refresh tokens."""
+    """End the session: this access token at once, the session's refresh token and its
+    other access tokens from their next request on."""
     login.log_out(firestore_client(), ctx.principal, sessions=session_service())
     return Reply(None, status=204)
 

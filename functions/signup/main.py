@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import threading
+
 from shared.auth.runtime import password_hasher, password_policy
 from shared.clients import firestore_client
 from shared.http import Reply, RequestContext, Router
+from shared.ratelimit import SignupThrottle, count_signup
 from shared.users import service as users
 from shared.users.requests import SignupOut, SignupRequest
 
 router = Router("signup")
+
+_throttle_lock = threading.Lock()
+_throttle: SignupThrottle | None = None
+
+
+def _signup_throttle() -> SignupThrottle:
+    global _throttle
+    with _throttle_lock:
+        if _throttle is None:
+            _throttle = SignupThrottle.firestore(firestore_client())
+        return _throttle
 
 
 @router.post(
@@ -18,9 +32,13 @@ router = Router("signup")
     response=SignupOut,
     status=201,
     idempotency="optional",
+    before=[count_signup(_signup_throttle)],
 )
 def sign_up(ctx: RequestContext) -> Reply:
-    """Create a tenant with the caller as its owner; a taken email is a 409 that says no more."""
+    """Create a tenant with the caller as its owner; a taken email is a 409 that says no more.
+
+    Throttled per client address and for the whole application (429 with Retry-After).
+    """
     result = users.signup(
         firestore_client(),
         ctx.body,

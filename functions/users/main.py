@@ -1,7 +1,9 @@
-"""users: profiles and roles of a tenant's users; reads from the users_read model."""
+"""users: profiles, roles and status of a tenant's users, password changes; reads from the
+users_read model."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from shared.auth.context import authorize
@@ -9,12 +11,15 @@ from shared.auth.runtime import password_hasher, password_policy
 from shared.clients import firestore_client
 from shared.http import Page, Reply, RequestContext, Router
 from shared.identity import Permission
+from shared.ratelimit import FirestoreFixedWindowLimiter, password_change_limiter
 from shared.users import service as users
 from shared.users.model import User
 from shared.users.requests import (
     NewUserRequest,
+    PasswordChangeRequest,
     ProfileUpdateRequest,
     RoleChangeRequest,
+    StatusChangeRequest,
     UserListQuery,
     UserOut,
     UserPath,
@@ -25,13 +30,24 @@ READ_SELF = Permission.USERS_READ_SELF.value
 READ_USERS = Permission.USERS_READ.value
 MANAGE_USERS = Permission.USERS_MANAGE.value
 
+_limiter_lock = threading.Lock()
+_password_limiter: FirestoreFixedWindowLimiter | None = None
+
+
+def _password_change_limiter() -> FirestoreFixedWindowLimiter:
+    global _password_limiter
+    with _limiter_lock:
+        if _password_limiter is None:
+            _password_limiter = password_change_limiter(firestore_client())
+        return _password_limiter
+
 
 def _actor(ctx: RequestContext) -> users.Actor:
     principal = ctx.principal
     return users.Actor(user_id=principal.user_id, tenant_id=ctx.tenant_id, role=principal.role)
 
 
-@router.get("/v1/users/me", permission=READ_SELF, response=UserOut)
+@router.get("/v1/users/me", permission=READ_SELF, response=UserOut, raises=(404,))
 def get_me(ctx: RequestContext) -> dict[str, Any]:
     """The caller's own user (404 until the read model has caught up with a new signup)."""
     return users.read_user(firestore_client(), ctx.tenant_id, ctx.principal.user_id)
@@ -42,6 +58,7 @@ def get_me(ctx: RequestContext) -> dict[str, Any]:
     permission=READ_SELF,
     body=ProfileUpdateRequest,
     response=UserOut,
+    raises=(404,),
 )
 def update_me(ctx: RequestContext) -> User:
     """Change the caller's profile (name); role, tenant, email and the like are refused."""
@@ -93,6 +110,35 @@ def add_user(ctx: RequestContext) -> Reply:
 def change_role(ctx: RequestContext) -> User:
     """Grant a role to a user of the caller's tenant (owner/admin, by the granting rules)."""
     return users.change_role(firestore_client(), _actor(ctx), ctx.params.user_id, ctx.body.role)
+
+
+@router.patch(
+    "/v1/users/{user_id}/status",
+    permission=MANAGE_USERS,
+    params=UserPath,
+    body=StatusChangeRequest,
+    response=UserOut,
+)
+def change_status(ctx: RequestContext) -> User:
+    """Disable a user (their tokens stop working on their next request, login is refused)
+    or enable them again; the tenant's last active owner cannot be disabled."""
+    return users.change_status(firestore_client(), _actor(ctx), ctx.params.user_id, ctx.body.status)
+
+
+@router.post("/v1/users/me/password", permission=READ_SELF, body=PasswordChangeRequest, status=204)
+def change_password(ctx: RequestContext) -> Reply:
+    """Change the caller's password (the current one is required); every other session of
+    the caller ends, this one stays. Throttled per user (429 with Retry-After)."""
+    users.change_password(
+        firestore_client(),
+        _actor(ctx),
+        ctx.body,
+        session_id=ctx.principal.family_id,
+        policy=password_policy(),
+        hasher=password_hasher(),
+        throttle=_password_change_limiter(),
+    )
+    return Reply(None, status=204)
 
 
 handle = router.handler

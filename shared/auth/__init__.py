@@ -7,6 +7,8 @@
 * ``revocation`` / ``families``: Firestore-backed revocation list and refresh-token
   families (rotation with reuse detection).
 * ``sessions``: ``SessionService`` — start, refresh, end a login session.
+* ``access``: each user's access state (stored role, status, epoch, ended sessions),
+  read on every request through a per-instance cache at most 2 s stale.
 * ``context``: ``AuthContext`` and ``authorize``.
 * ``passwords``: argon2id ``PasswordHasher``.
 * ``http``: ``BearerAuthenticator`` for the router; ``runtime``: per-instance singletons.
@@ -17,8 +19,19 @@ argon2: a function that only verifies tokens does not ship it.
 
 from typing import Any
 
+from shared.auth.access import (
+    AccessState,
+    AccessStateStore,
+    CachedAccessStates,
+    FirestoreAccessStates,
+    InMemoryAccessStates,
+)
 from shared.auth.context import AuthContext, authorize
-from shared.auth.families import FirestoreRefreshTokenFamilies, RefreshFamilyStore
+from shared.auth.families import (
+    FirestoreRefreshTokenFamilies,
+    RefreshFamilyStore,
+    RefreshTokenReused,
+)
 from shared.auth.keys import KeySet, KeySetError, SigningKey, generate_signing_key, thumbprint
 from shared.auth.revocation import (
     FirestoreRevocationStore,
@@ -51,9 +64,14 @@ __all__ = [
     "TOKEN_MISSING",
     "TOKEN_REVOKED",
     "TOKEN_WRONG_TYPE",
+    "AccessState",
+    "AccessStateStore",
     "AuthContext",
+    "CachedAccessStates",
+    "FirestoreAccessStates",
     "FirestoreRefreshTokenFamilies",
     "FirestoreRevocationStore",
+    "InMemoryAccessStates",
     "InMemoryRevocationStore",
     "IssuedToken",
     "KeySet",
@@ -61,6 +79,7 @@ __all__ = [
     "PasswordCheck",
     "PasswordHasher",
     "RefreshFamilyStore",
+    "RefreshTokenReused",
     "RevocationStore",
     "SessionService",
     "SigningKey",

@@ -14,8 +14,10 @@ from shared.identity.roles import permissions_for
 class AuthContext:
     """The authenticated principal of a request (the router's ``ctx.principal``).
 
-    ``permissions`` come from the role through the permission matrix at verification
-    time, never from the token, so a matrix change applies to tokens already issued.
+    ``role`` is the user's current role from their access state (``shared.auth.access``)
+    when the authenticator read one, and ``permissions`` come from that role through
+    the permission matrix at verification time, never from the token: a role change
+    or a matrix change applies to tokens already issued.
     """
 
     user_id: str
@@ -28,12 +30,14 @@ class AuthContext:
     family_id: str | None = None
 
     @classmethod
-    def from_claims(cls, claims: TokenClaims) -> AuthContext:
+    def from_claims(cls, claims: TokenClaims, *, role: str | None = None) -> AuthContext:
+        """The principal of ``claims``, holding ``role`` (the stored one) if given."""
+        effective_role = claims.role if role is None else role
         return cls(
             user_id=claims.user_id,
             tenant_id=claims.tenant_id,
-            role=claims.role,
-            permissions=permissions_for(claims.role),
+            role=effective_role,
+            permissions=permissions_for(effective_role),
             jti=claims.jti,
             issuer=claims.issuer,
             expires_at=claims.expires_at,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from shared.auth.revocation import RETENTION_MARGIN
 from shared.auth.tokens import TOKEN_INVALID, TOKEN_REVOKED, token_error
-from shared.errors import ConflictError
+from shared.errors import ConflictError, UnauthorizedError
 from shared.logger import get_logger
 
 if TYPE_CHECKING:
@@ -36,6 +36,21 @@ STATUS_REVOKED = "revoked"
 REASON_REUSE = "reuse_detected"
 
 _Outcome = Literal["rotated", "unknown", "mismatch", "revoked", "reused"]
+
+
+class RefreshTokenReused(UnauthorizedError):
+    """A rotated refresh token came back and its family is now revoked.
+
+    To the client it is the plain 401 ``token_revoked``; the subclass lets the session
+    service end the family's access tokens and the auth function audit the reuse.
+    """
+
+    def __init__(self, family_id: str, *, user_id: str, tenant_id: str) -> None:
+        answer = token_error(TOKEN_REVOKED)
+        super().__init__(answer.detail, code=answer.code, headers=answer.headers)
+        self.family_id = family_id
+        self.user_id = user_id
+        self.tenant_id = tenant_id
 
 
 class RefreshFamilyStore(Protocol):
@@ -57,7 +72,9 @@ class RefreshFamilyStore(Protocol):
 
     def revoke(self, family_id: str, *, reason: str) -> bool: ...
 
-    def revoke_user(self, tenant_id: str, user_id: str, *, reason: str) -> int: ...
+    def revoke_user(
+        self, tenant_id: str, user_id: str, *, reason: str, keep: str | None = None
+    ) -> int: ...
 
 
 class FirestoreRefreshTokenFamilies:
@@ -161,7 +178,7 @@ class FirestoreRefreshTokenFamilies:
                 tenant_id=tenant_id,
                 user_id=user_id,
             )
-            raise token_error(TOKEN_REVOKED)
+            raise RefreshTokenReused(family_id, user_id=user_id, tenant_id=tenant_id)
         if outcome == "revoked":
             raise token_error(TOKEN_REVOKED)
         raise token_error(TOKEN_INVALID)
@@ -176,8 +193,10 @@ class FirestoreRefreshTokenFamilies:
             return False
         return True
 
-    def revoke_user(self, tenant_id: str, user_id: str, *, reason: str) -> int:
-        """Revoke every active family of a user (password change, role change, disable)."""
+    def revoke_user(
+        self, tenant_id: str, user_id: str, *, reason: str, keep: str | None = None
+    ) -> int:
+        """Revoke every active family of a user but ``keep`` (password change, disable)."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         query = (
@@ -188,6 +207,8 @@ class FirestoreRefreshTokenFamilies:
         count = 0
         batch = self._client.batch()
         for snapshot in query.stream():
+            if snapshot.id == keep:
+                continue
             batch.update(snapshot.reference, _revocation(reason))
             count += 1
             if count % 400 == 0:  # a batch holds at most 500 writes

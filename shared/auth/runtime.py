@@ -2,8 +2,9 @@
 
     from shared.auth.runtime import password_hasher, session_service, token_verifier
 
-HTTP functions get token verification through the router without calling these; the
-auth function uses ``session_service()``, signup and users ``password_hasher()``.
+HTTP functions get token verification through the router without calling these (the
+router's authenticator uses ``token_verifier()`` and ``access_states()``); the auth
+function uses ``session_service()``, signup and users ``password_hasher()``.
 
 Two secrets, for least privilege: ``jwt-signing-keys`` (private; a JSON key set or a
 PEM key) only where tokens are issued, and ``jwt-verification-keys`` (the public
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from shared.auth.access import CachedAccessStates, FirestoreAccessStates
 from shared.auth.families import FirestoreRefreshTokenFamilies
 from shared.auth.keys import KeySet, VerificationKeySet
 from shared.auth.revocation import FirestoreRevocationStore
@@ -156,6 +158,17 @@ def token_verifier() -> TokenVerifier:
     return _once("token_verifier", build)
 
 
+def access_states() -> CachedAccessStates:
+    """Users' access states behind this instance's cache (at most 2 s stale)."""
+
+    def build() -> CachedAccessStates:
+        from shared.clients import firestore_client
+
+        return CachedAccessStates(FirestoreAccessStates(firestore_client()))
+
+    return _once("access_states", build)
+
+
 def token_issuer() -> TokenIssuer:
     return _once("token_issuer", lambda: TokenIssuer(token_settings(), key_source()))
 
@@ -170,6 +183,8 @@ def session_service() -> SessionService:
             token_verifier(),
             FirestoreRefreshTokenFamilies(client),
             FirestoreRevocationStore(client),
+            # Uncached: a refresh decides on the state as it is now.
+            FirestoreAccessStates(client),
         )
 
     return _once("session_service", build)

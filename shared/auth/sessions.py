@@ -1,24 +1,27 @@
 """Login sessions: a token pair per login, refresh with rotation, logout.
 
-    sessions = SessionService(issuer, verifier, families, revocations)
-    pair = sessions.start(user_id=u, tenant_id=t, role="accountant")   # after login
-    pair = sessions.refresh(refresh_token, current_role=lookup_role)    # POST /refresh
-    sessions.end(refresh_token, access=ctx.principal)                   # logout
+    sessions = SessionService(issuer, verifier, families, revocations, states)
+    pair = sessions.start(user_id=u, tenant_id=t, role="accountant", epoch=state.epoch)
+    pair = sessions.refresh(refresh_token)                              # POST /refresh
+    sessions.end_access_session(ctx.principal)                          # logout
 
-A refresh re-reads nothing by itself: pass ``current_role`` (a callable given the
-verified refresh claims) so a role change or a disabled account takes effect at the
-next refresh, not only at the next login. Access tokens already issued stay valid
-until they expire (15 minutes by default) unless revoked by ``jti``.
+With an access-state store (``shared.auth.access``), a refresh reads the user's state
+afresh: a disabled user, an ended session or a token from before the user's epoch
+is refused, and the new tokens carry the stored role and epoch. Ending a session
+(logout, or a reused refresh token) records it in the state, so the session's access
+tokens are refused on their next request too, not only its refresh token. Without a
+store (tools that hold no user records), a refresh trusts the refresh token's role.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from shared.auth.access import AccessStateStore, admit
 from shared.auth.context import AuthContext
-from shared.auth.families import RefreshFamilyStore
+from shared.auth.families import RefreshFamilyStore, RefreshTokenReused
 from shared.auth.revocation import RevocationStore
 from shared.auth.tokens import (
     REFRESH,
@@ -28,6 +31,10 @@ from shared.auth.tokens import (
     TokenVerifier,
     new_token_id,
 )
+
+# An ended session stays listed this long past the longest-lived access token it
+# could have issued: more than the verifier's leeway.
+ENDED_SESSION_MARGIN_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +67,20 @@ class SessionService:
         verifier: TokenVerifier,
         families: RefreshFamilyStore,
         revocations: RevocationStore,
+        states: AccessStateStore | None = None,
     ) -> None:
         self._issuer = issuer
         self._verifier = verifier
         self._families = families
         self._revocations = revocations
+        self._states = states
 
-    def start(self, *, user_id: str, tenant_id: str, role: str) -> TokenPair:
-        """A new session (family) and its first token pair; call after a successful login."""
-        pair = self._pair(user_id, tenant_id, role, family_id=new_token_id())
+    def start(self, *, user_id: str, tenant_id: str, role: str, epoch: int = 0) -> TokenPair:
+        """A new session (family) and its first token pair; call after a successful login.
+
+        ``epoch`` is the user's current access epoch (``AccessState.epoch``).
+        """
+        pair = self._pair(user_id, tenant_id, role, family_id=new_token_id(), epoch=epoch)
         refresh = pair.refresh.claims
         self._families.start(
             pair.family_id,
@@ -79,40 +91,54 @@ class SessionService:
         )
         return pair
 
-    def refresh(
-        self,
-        refresh_token: str | None,
-        *,
-        current_role: Callable[[TokenClaims], str] | None = None,
-    ) -> TokenPair:
+    def refresh(self, refresh_token: str | None) -> TokenPair:
         """Exchange a refresh token for a new pair; the old refresh token stops working.
 
-        ``current_role`` may raise (for example ``UnauthorizedError`` for a disabled
-        user); it runs before the family rotates, so a refused refresh changes nothing.
+        The access state is checked before the family rotates, so a refused refresh
+        changes nothing. A reused token revokes its family, ends the session's access
+        tokens and raises ``RefreshTokenReused`` (401 ``token_revoked``).
         """
         claims = self._verifier.verify(refresh_token, REFRESH)
         assert claims.family_id is not None  # the verifier requires `fam` on refresh tokens
-        role = current_role(claims) if current_role is not None else claims.role
-        pair = self._pair(claims.user_id, claims.tenant_id, role, family_id=claims.family_id)
-        self._families.rotate(
-            claims.family_id,
-            presented_jti=claims.jti,
-            next_jti=pair.refresh.claims.jti,
-            user_id=claims.user_id,
-            tenant_id=claims.tenant_id,
-            expires_at=pair.refresh.claims.expires_at_datetime,
+        role, epoch = claims.role, claims.epoch
+        if self._states is not None:
+            state = admit(self._states.get(claims.user_id), claims)
+            role, epoch = state.role, state.epoch
+        pair = self._pair(
+            claims.user_id, claims.tenant_id, role, family_id=claims.family_id, epoch=epoch
         )
+        try:
+            self._families.rotate(
+                claims.family_id,
+                presented_jti=claims.jti,
+                next_jti=pair.refresh.claims.jti,
+                user_id=claims.user_id,
+                tenant_id=claims.tenant_id,
+                expires_at=pair.refresh.claims.expires_at_datetime,
+            )
+        except RefreshTokenReused:
+            self._end_session_tokens(claims.user_id, claims.family_id)
+            raise
         return pair
 
     def end(
         self, refresh_token: str | None, *, access: AuthContext | TokenClaims | None = None
     ) -> None:
-        """Logout: revoke the session's refresh family and, if given, the access token."""
+        """Logout by refresh token: revoke its family, end the session's access tokens and,
+        if given, revoke ``access`` at once."""
         claims = self._verifier.verify(refresh_token, REFRESH)
         assert claims.family_id is not None
         self._families.revoke(claims.family_id, reason="logout")
+        self._end_session_tokens(claims.user_id, claims.family_id)
         if access is not None:
             self.revoke_access(access)
+
+    def end_access_session(self, access: AuthContext) -> None:
+        """Logout by access token: revoke it at once and end the session it belongs to."""
+        if access.family_id is not None:
+            self._families.revoke(access.family_id, reason="logout")
+            self._end_session_tokens(access.user_id, access.family_id)
+        self.revoke_access(access)
 
     def revoke_access(self, access: AuthContext | TokenClaims) -> None:
         """Revoke one access token now (it would otherwise live until its ``exp``)."""
@@ -120,15 +146,32 @@ class SessionService:
             access.issuer, access.jti, expires_at=access.expires_at_datetime, reason="revoked"
         )
 
-    def end_all(self, *, tenant_id: str, user_id: str, reason: str) -> int:
-        """Revoke every session of a user (password reset, role change, account disabled)."""
-        return self._families.revoke_user(tenant_id, user_id, reason=reason)
+    def end_all(self, *, tenant_id: str, user_id: str, reason: str, keep: str | None = None) -> int:
+        """Revoke the refresh families of every session of a user but ``keep``.
 
-    def _pair(self, user_id: str, tenant_id: str, role: str, *, family_id: str) -> TokenPair:
+        Their access tokens end through the user's epoch (``shared.auth.access``).
+        """
+        return self._families.revoke_user(tenant_id, user_id, reason=reason, keep=keep)
+
+    def _end_session_tokens(self, user_id: str, family_id: str) -> None:
+        if self._states is None:
+            return
+        settings = self._issuer.settings
+        until = (
+            int(time.time())
+            + settings.access_ttl_seconds
+            + settings.leeway_seconds
+            + ENDED_SESSION_MARGIN_SECONDS
+        )
+        self._states.end_session(user_id, family_id, until=until)
+
+    def _pair(
+        self, user_id: str, tenant_id: str, role: str, *, family_id: str, epoch: int
+    ) -> TokenPair:
         access = self._issuer.issue_access(
-            user_id=user_id, tenant_id=tenant_id, role=role, family_id=family_id
+            user_id=user_id, tenant_id=tenant_id, role=role, family_id=family_id, epoch=epoch
         )
         refresh = self._issuer.issue_refresh(
-            user_id=user_id, tenant_id=tenant_id, role=role, family_id=family_id
+            user_id=user_id, tenant_id=tenant_id, role=role, family_id=family_id, epoch=epoch
         )
         return TokenPair(access, refresh)

@@ -3,8 +3,9 @@
 Claims of both token types: ``iss``, ``aud``, ``sub`` (user id), ``tid`` (tenant id),
 ``role``, ``iat``, ``nbf``, ``exp``, ``jti`` and ``typ`` (``access`` or ``refresh``);
 refresh tokens add ``fam``, the id of the refresh-token family (one login session)
-they belong to, and access tokens issued within a session carry it too. The header
-names the signing key (``kid``).
+they belong to, and access tokens issued within a session carry it too; ``ep`` is
+the user's access epoch when the token was issued (0 if absent; see
+``shared.auth.access``). The header names the signing key (``kid``).
 
 Verification, in order: a bounded, well-formed token whose header says ``ES256``
 and names a ``kid`` the key set accepts now; the signature (algorithm list pinned
@@ -60,6 +61,7 @@ _MESSAGES = {
 REQUIRED_CLAIMS = ("exp", "iat", "nbf", "iss", "aud", "sub", "jti")
 MAX_TOKEN_LENGTH = 8192
 _MAX_ID_LENGTH = 128
+_MAX_EPOCH = 2**31 - 1
 DEFAULT_LEEWAY_SECONDS = 10
 
 KeySource = Callable[[], KeySet]
@@ -127,6 +129,7 @@ class TokenClaims:
     not_before: int
     expires_at: int
     family_id: str | None = None
+    epoch: int = 0
 
     @property
     def expires_at_datetime(self) -> datetime:
@@ -144,6 +147,7 @@ class TokenClaims:
             "nbf": self.not_before,
             "exp": self.expires_at,
             "jti": self.jti,
+            "ep": self.epoch,
         }
         if self.family_id is not None:
             payload["fam"] = self.family_id
@@ -177,14 +181,27 @@ class TokenIssuer:
         return self._settings
 
     def issue_access(
-        self, *, user_id: str, tenant_id: str, role: str, family_id: str | None = None
+        self,
+        *,
+        user_id: str,
+        tenant_id: str,
+        role: str,
+        family_id: str | None = None,
+        epoch: int = 0,
     ) -> IssuedToken:
-        return self._issue(ACCESS, user_id, tenant_id, role, family_id)
+        return self._issue(ACCESS, user_id, tenant_id, role, family_id, epoch=epoch)
 
     def issue_refresh(
-        self, *, user_id: str, tenant_id: str, role: str, family_id: str, jti: str | None = None
+        self,
+        *,
+        user_id: str,
+        tenant_id: str,
+        role: str,
+        family_id: str,
+        jti: str | None = None,
+        epoch: int = 0,
     ) -> IssuedToken:
-        return self._issue(REFRESH, user_id, tenant_id, role, family_id, jti)
+        return self._issue(REFRESH, user_id, tenant_id, role, family_id, jti, epoch=epoch)
 
     def _issue(
         self,
@@ -194,9 +211,13 @@ class TokenIssuer:
         role: str,
         family_id: str | None,
         jti: str | None = None,
+        *,
+        epoch: int = 0,
     ) -> IssuedToken:
         if not user_id or not tenant_id:
             raise ValueError("user_id and tenant_id are required")
+        if not 0 <= epoch <= _MAX_EPOCH:
+            raise ValueError(f"epoch must be between 0 and {_MAX_EPOCH}")
         Role(role)  # an unknown role is a programming error, not a token to hand out
         now = int(self._clock())
         ttl = (
@@ -216,6 +237,7 @@ class TokenIssuer:
             not_before=now,
             expires_at=now + ttl,
             family_id=family_id,
+            epoch=epoch,
         )
         try:
             key = _current_keys(self._keys).signing_key(datetime.fromtimestamp(now, tz=UTC))
@@ -348,6 +370,10 @@ def _claims_from_payload(payload: Mapping[str, Any]) -> TokenClaims:
     family_id = payload.get("fam")
     if token_type == REFRESH or family_id is not None:
         family_id = _identifier(payload, "fam")
+    epoch = payload.get("ep", 0)
+    # bool is an int to Python; a JSON true is no epoch.
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= _MAX_EPOCH:
+        raise _rejected("bad_ep")
     return TokenClaims(
         token_type=token_type,
         issuer=str(payload["iss"]),
@@ -360,4 +386,5 @@ def _claims_from_payload(payload: Mapping[str, Any]) -> TokenClaims:
         not_before=int(payload["nbf"]),
         expires_at=int(payload["exp"]),
         family_id=family_id,
+        epoch=epoch,
     )

@@ -9,7 +9,7 @@ Roles are ranked ``owner > admin > accountant > viewer``. Granting a role needs
 ``users:manage`` and a rank at least as high as both the role granted and the
 target's current role, so nobody raises anyone (themselves included) above their
 own rank and an admin can neither create nor demote an owner. A tenant always
-keeps at least one owner.
+keeps at least one active owner: the last one can be neither demoted nor disabled.
 """
 
 from __future__ import annotations
@@ -54,6 +54,10 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     DEAD_LETTERS_ADMIN = "dead_letters:admin"
     LEDGER_RECONCILE = "ledger:reconcile"
+    LEDGER_CLOSE_PERIOD = "ledger:close_period"
+    LEDGER_REOPEN_PERIOD = "ledger:reopen_period"
+    PRODUCER_KEYS_MANAGE = "producer_keys:manage"
+    WEBHOOKS_MANAGE = "webhooks:manage"
 
 
 P = Permission
@@ -69,6 +73,7 @@ _BOOKKEEPING = _READ | {
     P.PAYMENTS_CAPTURE,
     P.TAX_CALCULATE,
     P.LEDGER_RECONCILE,
+    P.LEDGER_CLOSE_PERIOD,
 }
 # Administration, money leaving the tenant (refunds) and the audit trail: admins and up.
 _ADMINISTRATION = _BOOKKEEPING | {
@@ -78,6 +83,9 @@ _ADMINISTRATION = _BOOKKEEPING | {
     P.TAX_ADMIN,
     P.AUDIT_READ,
     P.DEAD_LETTERS_ADMIN,
+    P.PRODUCER_KEYS_MANAGE,
+    P.LEDGER_REOPEN_PERIOD,
+    P.WEBHOOKS_MANAGE,
 }
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = MappingProxyType(
@@ -153,3 +161,24 @@ def check_role_assignment(
             raise ValueError("owner_count is required when an owner is demoted")
         if owner_count <= 1:
             raise BusinessRuleError("the tenant's last owner cannot be demoted", code="last_owner")
+
+
+def check_user_management(actor_role: str, target_role: Role) -> None:
+    """Refuse managing (disabling, enabling) a user of ``target_role`` the rules forbid.
+
+    The actor needs ``users:manage`` and a rank at least the target's, as for granting
+    roles: an admin cannot disable an owner. The last-owner rule is the caller's
+    (see :func:`check_owner_remains`).
+    """
+    if not has_permission(actor_role, P.USERS_MANAGE):
+        raise ForbiddenError("managing users requires users:manage", code="forbidden")
+    if target_role not in assignable_roles(actor_role):
+        raise ForbiddenError(
+            f"a {actor_role} cannot manage a {target_role.value}", code="role_escalation"
+        )
+
+
+def check_owner_remains(target_role: Role, *, owner_count: int, action: str) -> None:
+    """Refuse ``action`` (``"demoted"``, ``"disabled"``) on the tenant's last active owner."""
+    if target_role is Role.OWNER and owner_count <= 1:
+        raise BusinessRuleError(f"the tenant's last owner cannot be {action}", code="last_owner")

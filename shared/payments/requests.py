@@ -4,17 +4,24 @@ The HTTP layer validates JSON bodies against these models (JSON mode: enums are
 their string values, datetimes ISO strings). They check shapes; meaning (an
 amount's decimals for the currency, what the payment's state allows) is checked
 by :mod:`shared.payments.domain` with stable codes. Amounts are decimal strings
-in major units, never JSON numbers.
+in major units, never JSON numbers. Nothing that looks like a card number
+(:mod:`shared.payments.card_numbers`) is accepted in the method token, the party
+references or the free-text fields: a 422 on that field, and the value is neither
+stored nor echoed.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
-from shared.http.pagination import MAX_PAGE_SIZE
+from shared.http.pagination import MAX_PAGE_SIZE, CursorFilters, CursorPosition, DocumentId
+from shared.payments.card_numbers import contains_card_number
 from shared.payments.domain import MAX_REASON_LENGTH, CaptureMode, PaymentStatus
+from shared.text import HumanText
 
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 
@@ -23,6 +30,17 @@ CURRENCY_PATTERN = r"^[A-Z]{3}$"
 PARTY_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 METHOD_TOKEN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"  # noqa: S105 - a pattern
 REFERENCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+
+
+def refuse_card_number(value: object) -> object:
+    """A ``mode="before"`` check: runs ahead of the pattern, so any spelling of a card
+    number is refused as one; the message never repeats the value."""
+    if isinstance(value, str) and contains_card_number(value):
+        raise PydanticCustomError(
+            "card_number_not_allowed",
+            "must not contain a card number; send the payment method token instead",
+        )
+    return value
 
 
 class CreatePaymentRequest(BaseModel):
@@ -39,7 +57,7 @@ class CreatePaymentRequest(BaseModel):
         examples=["tok_approve"],
         description="a tokenized payment method (never a card number)",
     )
-    description: str = Field(default="", max_length=500)
+    description: HumanText = ""
     tax_calculation_id: str | None = Field(
         default=None,
         pattern=REFERENCE_ID_PATTERN,
@@ -50,6 +68,10 @@ class CreatePaymentRequest(BaseModel):
         description="automatic: captured right after authorization; manual: capture or "
         "cancel later through the API",
     )
+
+    _no_card_numbers = field_validator(
+        "method_token", "payer_ref", "payee_ref", "description", mode="before"
+    )(refuse_card_number)
 
 
 class CapturePaymentRequest(BaseModel):
@@ -71,7 +93,9 @@ class CancelPaymentRequest(BaseModel):
 
     model_config = _STRICT
 
-    reason: str = Field(default="", max_length=MAX_REASON_LENGTH)
+    reason: Annotated[HumanText, Field(max_length=MAX_REASON_LENGTH)] = ""
+
+    _no_card_numbers = field_validator("reason", mode="before")(refuse_card_number)
 
 
 class RefundPaymentRequest(BaseModel):
@@ -80,7 +104,9 @@ class RefundPaymentRequest(BaseModel):
     model_config = _STRICT
 
     amount: str | None = Field(default=None, min_length=1, max_length=40, examples=["5.00"])
-    reason: str = Field(default="", max_length=MAX_REASON_LENGTH)
+    reason: Annotated[HumanText, Field(max_length=MAX_REASON_LENGTH)] = ""
+
+    _no_card_numbers = field_validator("reason", mode="before")(refuse_card_number)
 
 
 class ListPaymentsQuery(BaseModel):
@@ -94,3 +120,16 @@ class ListPaymentsQuery(BaseModel):
     created_to: datetime | None = Field(default=None, description="exclusive")
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
     cursor: str | None = Field(default=None, max_length=2048)
+
+
+# Where a page of GET /v1/payments stopped (shared.http.pagination makes it a cursor);
+# the filters travel along, as a cursor is only good for the list it came from.
+PAYMENTS_CURSOR = "payments.list"
+
+
+class PaymentsPosition(CursorPosition):
+    """The last payment of a page, newest first: its creation time, then its id."""
+
+    created_at: AwareDatetime
+    after: DocumentId
+    filters: CursorFilters

@@ -158,11 +158,6 @@ class FirestoreOutageSwitch:
             return self._value
 
 
-def set_sandbox_outage(db: firestore.Client, enabled: bool) -> None:
-    """Turn the Firestore outage switch on or off (for end-to-end tests and demos)."""
-    db.collection(CONFIG_COLLECTION).document(CONFIG_DOCUMENT).set({"outage": enabled})
-
-
 class SandboxProvider:
     """Deterministic provider; thread-safe. See the module docstring and README."""
 
@@ -235,7 +230,8 @@ class SandboxProvider:
             raise ProviderUnavailable(f"sandbox provider outage ({operation})")
         behaviour = TOKEN_OUTCOMES.get(token)
         if behaviour is None:
-            raise ProviderDeclined(UNKNOWN_TOKEN_CODE, f"unknown sandbox method token {token!r}")
+            # Never echo the token: the message becomes the payment's failure_reason.
+            raise ProviderDeclined(UNKNOWN_TOKEN_CODE, "unknown sandbox method token")
         if behaviour.hangs:
             self._sleep(self.hang_seconds)
         if behaviour.transient:

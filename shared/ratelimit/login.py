@@ -15,6 +15,9 @@ LOGIN_ACCOUNT_RATE = RateLimit(limit=10, window_seconds=900)
 # Per client address: room for an office behind one NAT, not for credential stuffing.
 LOGIN_ADDRESS_RATE = RateLimit(limit=50, window_seconds=900)
 LOGIN_THROTTLED_DETAIL = "too many login attempts; try again later"
+# Per user, for changing one's password: the current password is checked, so a stolen
+# access token must not become a way to guess it.
+PASSWORD_CHANGE_RATE = RateLimit(limit=5, window_seconds=900)
 
 
 class LoginThrottle:
@@ -59,3 +62,10 @@ class LoginThrottle:
 
     def succeeded(self, *, account: str) -> None:
         self._per_account.reset(account)
+
+
+def password_change_limiter(
+    client: firestore.Client, rate: RateLimit = PASSWORD_CHANGE_RATE
+) -> FirestoreFixedWindowLimiter:
+    """The per-user limiter of password changes (key: the user id)."""
+    return FirestoreFixedWindowLimiter(client, "password-change", rate)

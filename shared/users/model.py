@@ -17,12 +17,16 @@ from enum import StrEnum
 from typing import Any
 
 from shared.errors import BusinessRuleError
-from shared.identity import Role, check_role_assignment
+from shared.identity import (
+    Role,
+    check_owner_remains,
+    check_role_assignment,
+    check_user_management,
+)
 
 USER_CREATED = "user.created"
 USER_UPDATED = "user.updated"
 USER_ROLE_CHANGED = "user.role_changed"
-USER_EVENT_TYPES = (USER_CREATED, USER_UPDATED, USER_ROLE_CHANGED)
 USER_EVENTS_TOPIC = "user-events"
 EVENT_SOURCE = "tributum/users"
 
@@ -160,6 +164,30 @@ def apply_role_change(
     if user.role is new_role:
         return None
     return replace(user, role=new_role, version=user.version + 1, updated_at=now)
+
+
+def apply_status_change(
+    user: User,
+    *,
+    actor_role: str,
+    new_status: UserStatus,
+    owner_count: int | None,
+    now: datetime,
+) -> User | None:
+    """The user disabled or enabled (next version), None if unchanged; refusals raise.
+
+    Who may: ``users:manage`` and a rank at least the target's (an admin cannot disable
+    an owner). Disabling an owner needs ``owner_count`` (the tenant's active owners);
+    the last one cannot be disabled.
+    """
+    check_user_management(actor_role, user.role)
+    if user.status is new_status:
+        return None
+    if new_status is UserStatus.DISABLED and user.role is Role.OWNER:
+        if owner_count is None:
+            raise ValueError("owner_count is required when an owner is disabled")
+        check_owner_remains(user.role, owner_count=owner_count, action="disabled")
+    return replace(user, status=new_status, version=user.version + 1, updated_at=now)
 
 
 # -- the read model ---------------------------------------------------------------------------

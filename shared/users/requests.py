@@ -3,7 +3,9 @@
 Input models forbid unknown fields: a body that names ``role``, ``tenant_id``,
 ``password_hash`` or anything else not listed is a 422 naming that field, never
 silently ignored. Emails and passwords are checked by ``shared.identity`` in the
-service layer (so their field errors carry the identity rules' codes).
+service layer (so their field errors carry the identity rules' codes); their JSON
+Schema still says what those rules refuse. Names follow the one rule of
+:mod:`shared.text` for human-visible text.
 """
 
 from __future__ import annotations
@@ -11,78 +13,81 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
-from shared.http import PageQuery
-from shared.identity import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, Role
+from shared.http import DocumentId, PageQuery
+from shared.http.pagination import CursorPosition
+from shared.http.patch import PatchBody
+from shared.identity import DEFAULT_MIN_PASSWORD_LENGTH, MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, Role
+from shared.text import MAX_NAME_LENGTH, HumanName
 from shared.users.model import UserStatus
 
-MAX_NAME_LENGTH = 200
 # A token is a few hundred bytes; the bound only keeps garbage out.
 MAX_TOKEN_LENGTH = 4096
 # Generous for NFKC expansion: the password policy counts characters after normalizing.
 _MAX_PASSWORD_INPUT = MAX_PASSWORD_LENGTH * 4
+
+# What shared.identity's email rule can accept, as a JSON Schema pattern: one '@'
+# between printable ASCII, inside whitespace it trims (str.strip's, which ECMA-262's
+# \s lacks a few of). The rule itself (dot-atoms, labels, lengths) is the service's.
+_TRIMMED = r"[\s\x1c-\x1f\x85]*"
+EMAIL_INPUT_PATTERN = rf"^{_TRIMMED}[!-?A-~]+@[!-?A-~]+{_TRIMMED}$"
+_EMAIL_SCHEMA: JsonDict = {"pattern": EMAIL_INPUT_PATTERN}
+# The default password policy's minimum; the policy counts after NFKC normalization.
+_NEW_PASSWORD_SCHEMA: JsonDict = {"minLength": DEFAULT_MIN_PASSWORD_LENGTH}
 
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
-def _display_name(value: str) -> str:
-    stripped = value.strip()
-    if not stripped:
-        raise ValueError("must not be blank")
-    if any(not character.isprintable() for character in stripped):
-        raise ValueError("must not contain control characters")
-    return stripped
-
-
 class SignupRequest(_Input):
-    email: str = Field(max_length=MAX_EMAIL_LENGTH + 64, examples=["ada@example.com"])
-    password: str = Field(max_length=_MAX_PASSWORD_INPUT)
-    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH, examples=["Ada Lovelace"])
-    organization: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_NAME_LENGTH,
-        description="the new tenant's name; the user's name when omitted",
+    email: str = Field(
+        max_length=MAX_EMAIL_LENGTH + 64,
+        examples=["ada@example.com"],
+        json_schema_extra=_EMAIL_SCHEMA,
     )
-
-    @field_validator("name", "organization")
-    @classmethod
-    def _names_shape(cls, value: str | None) -> str | None:
-        return None if value is None else _display_name(value)
+    password: str = Field(max_length=_MAX_PASSWORD_INPUT, json_schema_extra=_NEW_PASSWORD_SCHEMA)
+    name: HumanName = Field(examples=["Ada Lovelace"])
+    organization: HumanName | None = Field(
+        default=None, description="the new tenant's name; the user's name when omitted"
+    )
 
 
 class NewUserRequest(_Input):
     """An owner or admin adding a user to their own tenant."""
 
-    email: str = Field(max_length=MAX_EMAIL_LENGTH + 64)
-    password: str = Field(max_length=_MAX_PASSWORD_INPUT)
-    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    email: str = Field(max_length=MAX_EMAIL_LENGTH + 64, json_schema_extra=_EMAIL_SCHEMA)
+    password: str = Field(max_length=_MAX_PASSWORD_INPUT, json_schema_extra=_NEW_PASSWORD_SCHEMA)
+    name: HumanName
     role: Role
 
-    @field_validator("name")
-    @classmethod
-    def _name_shape(cls, value: str) -> str:
-        return _display_name(value)
 
+class ProfileUpdateRequest(_Input, PatchBody):
+    """The fields of ``PATCH /v1/users/me``: the profile only, never role, tenant or email;
+    at least one of them, none null."""
 
-class ProfileUpdateRequest(_Input):
-    """The fields of ``PATCH /v1/users/me``: the profile only, never role, tenant or email."""
-
-    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
-
-    @field_validator("name")
-    @classmethod
-    def _name_shape(cls, value: str | None) -> str | None:
-        if value is None:
-            raise ValueError("must not be null")
-        return _display_name(value)
+    name: HumanName | None = None
 
 
 class RoleChangeRequest(_Input):
     role: Role
+
+
+class StatusChangeRequest(_Input):
+    """Disable a user (every token refused at once, no login) or enable them again."""
+
+    status: UserStatus
+
+
+class PasswordChangeRequest(_Input):
+    """The caller's new password, with the current one as proof."""
+
+    current_password: str = Field(min_length=1, max_length=_MAX_PASSWORD_INPUT)
+    new_password: str = Field(
+        max_length=_MAX_PASSWORD_INPUT, json_schema_extra=_NEW_PASSWORD_SCHEMA
+    )
 
 
 class UserPath(_Input):
@@ -106,8 +111,21 @@ class UserListQuery(PageQuery):
     )
 
 
+# Where a page of GET /v1/users stopped (shared.http.pagination makes it a cursor): a
+# cursor names its ordering, so one of the other ordering is refused.
+USERS_NEWEST_FIRST_CURSOR = "users.newest_first"
+USERS_BY_EMAIL_CURSOR = "users.by_email"
+
+
+class UsersByEmailPosition(CursorPosition):
+    """The last user of a page in email order: their canonical email, then their id."""
+
+    email: str = Field(min_length=1, max_length=MAX_EMAIL_LENGTH)
+    id: DocumentId
+
+
 class LoginRequest(_Input):
-    email: str = Field(max_length=MAX_EMAIL_LENGTH + 64)
+    email: str = Field(max_length=MAX_EMAIL_LENGTH + 64, json_schema_extra=_EMAIL_SCHEMA)
     password: str = Field(max_length=_MAX_PASSWORD_INPUT)
 
 

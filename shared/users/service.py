@@ -1,5 +1,6 @@
-"""The users use cases over Firestore: signup, adding users, login lookups, profile and role
-changes (write model ``users`` + outbox), and the reads of the ``users_read`` model.
+"""The users use cases over Firestore: signup, adding users, login lookups, profile, role
+and status changes, password changes (write model ``users`` + outbox), and the reads of
+the ``users_read`` model.
 
 Collections:
 
@@ -8,7 +9,12 @@ Collections:
 | `tenants` | tenant id | name, the creating user, `created_at` |
 | `users` | user id | the write model: the public fields, `password_hash`, `version` |
 | `user_emails` | sha256 of the canonical email | `user_id`, `tenant_id` (one per address) |
+| `user_access` | user id | the access state every request checks (``shared.auth.access``) |
 | `users_read` | user id | the read model (``project_users``): public fields only |
+
+A change of role or status, and the end of every session (disable, password change),
+is written to ``user_access`` in the same transaction as the user: a token's next
+request sees it (within 2 seconds on other instances).
 
 Uniqueness of an email is the atomic creation of its `user_emails` key document in
 the same commit as the user: of two signups with one address, exactly one commit
@@ -20,16 +26,29 @@ other's locks.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.auth.access import (
+    AccessState,
+    access_fields,
+    access_reference,
+    ending_every_session,
+    forget_locally,
+)
 from shared.errors import ConflictError, NotFoundError, ValidationError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import EventEnvelope, new_event
 from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
-from shared.http import Page, decode_cursor, encode_cursor
-from shared.identity import PasswordPolicy, Role, check_role_assignment, normalize_email
+from shared.http import Page, TimeOrderedPosition, decode_cursor, encode_cursor
+from shared.identity import (
+    PasswordPolicy,
+    Role,
+    check_role_assignment,
+    normalize_email,
+    normalize_password,
+)
 from shared.logger import get_logger
 from shared.resilience import is_firestore_contention
 from shared.users.model import (
@@ -42,16 +61,21 @@ from shared.users.model import (
     UserStatus,
     apply_profile_update,
     apply_role_change,
+    apply_status_change,
     email_key,
     new_tenant_id,
     new_user,
 )
 from shared.users.projection import USERS_READ
 from shared.users.requests import (
+    USERS_BY_EMAIL_CURSOR,
+    USERS_NEWEST_FIRST_CURSOR,
     NewUserRequest,
+    PasswordChangeRequest,
     ProfileUpdateRequest,
     SignupRequest,
     UserListQuery,
+    UsersByEmailPosition,
     UserSnapshot,
 )
 
@@ -59,12 +83,14 @@ if TYPE_CHECKING:
     from google.cloud import firestore
 
     from shared.auth.passwords import PasswordHasher
+    from shared.ratelimit import RateLimiter
 
 TENANTS = "tenants"
 USERS = "users"
 USER_EMAILS = "user_emails"
 # Said for every taken address: it tells nobody in which tenant the address lives.
 EMAIL_UNAVAILABLE = "this email address cannot be used; sign in or use another address"
+PASSWORD_CHANGE_THROTTLED = "too many password change attempts; try again later"  # noqa: S105
 
 _log = get_logger("shared.users")
 
@@ -154,6 +180,7 @@ def _create_user(
     if tenant is not None:
         batch.create(db.collection(TENANTS).document(user.tenant_id), tenant)
     batch.create(db.collection(USERS).document(user.id), user.to_document())
+    batch.create(access_reference(db, user.id), _new_access_document(user))
     staged = [
         add_to_outbox(batch, db, USER_EVENTS_TOPIC, user_event(USER_CREATED, user)),
         add_to_outbox(batch, db, AUDIT_TOPIC, audit),
@@ -236,13 +263,75 @@ def add_user(
 # -- login lookups ----------------------------------------------------------------------------
 
 
+def _user_id_of(db: firestore.Client, email: str) -> str | None:
+    key = db.collection(USER_EMAILS).document(email_key(email)).get()
+    user_id = (key.to_dict() or {}).get("user_id") if key.exists else None
+    return str(user_id) if user_id else None
+
+
 def find_by_email(db: firestore.Client, email: str) -> User | None:
     """The user of a canonical email, or None (two reads: the key, then the user)."""
-    key = db.collection(USER_EMAILS).document(email_key(email)).get()
-    if not key.exists:
-        return None
-    user_id = (key.to_dict() or {}).get("user_id")
-    return load_user(db, str(user_id)) if user_id else None
+    user_id = _user_id_of(db, email)
+    return load_user(db, user_id) if user_id else None
+
+
+def find_for_login(db: firestore.Client, email: str) -> tuple[User | None, AccessState | None]:
+    """The user of a canonical email and their access state, the state read first.
+
+    The order closes a race with a password change, which writes the hash and raises
+    the epoch in one transaction: if the user read still shows the old hash, the state
+    read before it shows the old epoch, so tokens issued for the old password are
+    refused as soon as the change has committed.
+    """
+    user_id = _user_id_of(db, email)
+    if user_id is None:
+        return None, None
+    snapshot = access_reference(db, user_id).get()
+    state = (
+        AccessState.from_document(user_id, snapshot.to_dict() or {}) if snapshot.exists else None
+    )
+    return load_user(db, user_id), state
+
+
+def _new_access_document(user: User) -> dict[str, Any]:
+    return {
+        **access_fields(
+            user_id=user.id,
+            tenant_id=user.tenant_id,
+            role=user.role.value,
+            status=user.status.value,
+        ),
+        "epoch": 0,
+        "kept_session": None,
+        "ended_sessions": {},
+    }
+
+
+def access_state_of(db: firestore.Client, user: User) -> AccessState:
+    """The user's access state, read afresh (login issues tokens at its epoch).
+
+    A user stored before access states existed gets one made from the write model
+    (epoch 0), so their first login after the upgrade works; until then their tokens
+    are refused.
+    """
+    from google.api_core.exceptions import AlreadyExists
+
+    reference = access_reference(db, user.id)
+    for _ in range(2):
+        snapshot = reference.get()
+        if snapshot.exists:
+            return AccessState.from_document(user.id, snapshot.to_dict() or {})
+        try:
+            reference.create(_new_access_document(user))
+        except AlreadyExists:
+            continue  # written meanwhile (a role change, another login): read it
+        return AccessState(
+            user_id=user.id,
+            tenant_id=user.tenant_id,
+            role=user.role.value,
+            status=user.status.value,
+        )
+    raise ConflictError("the user was changed at the same time; retry", code="user_contention")
 
 
 def load_user(db: firestore.Client, user_id: str) -> User | None:
@@ -288,28 +377,59 @@ def _in_tenant(snapshot: Any, tenant_id: str) -> User:
     raise NotFoundError("no such user", code="user_not_found")
 
 
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """What a use case decided: the changed user, its events, and whether every session
+    of the user but ``kept_session`` ends (the user's access epoch is raised)."""
+
+    user: User
+    events: list[tuple[str, EventEnvelope]] = field(default_factory=list)
+    end_sessions: bool = False
+    kept_session: str | None = None
+
+
 def _write_change(
     db: firestore.Client,
     user_id: str,
-    decide: Callable[[Any, User], tuple[User, list[tuple[str, EventEnvelope]]] | None],
+    decide: Callable[[Any, User], _Change | None],
     tenant_id: str,
 ) -> User:
-    """Read a user in a transaction, let ``decide`` change it, write it with its events."""
+    """Read a user in a transaction, let ``decide`` change it, write it with its events.
+
+    A new role or status, or the end of the user's sessions, goes to the user's access
+    state in the same transaction.
+    """
     from google.cloud import firestore as fs
 
     reference = db.collection(USERS).document(user_id)
     staged: list[StagedEvent] = []
+    decided: list[_Change] = []
 
     @fs.transactional
     def attempt(transaction: Any) -> User:
         staged.clear()
+        decided.clear()
         current = _in_tenant(reference.get(transaction=transaction), tenant_id)
         decision = decide(transaction, current)
         if decision is None:
             return current
-        changed, events = decision
+        changed = decision.user
         transaction.set(reference, changed.to_document())
-        staged.extend(add_to_outbox(transaction, db, topic, event) for topic, event in events)
+        access_changed = changed.role is not current.role or changed.status is not current.status
+        if access_changed or decision.end_sessions:
+            fields = access_fields(
+                user_id=changed.id,
+                tenant_id=changed.tenant_id,
+                role=changed.role.value,
+                status=changed.status.value,
+            )
+            if decision.end_sessions:
+                fields.update(ending_every_session(decision.kept_session))
+            transaction.set(access_reference(db, changed.id), fields, merge=True)
+        staged.extend(
+            add_to_outbox(transaction, db, topic, event) for topic, event in decision.events
+        )
+        decided.append(decision)
         return changed
 
     try:
@@ -321,19 +441,36 @@ def _write_change(
                 code="user_contention",
             ) from None
         raise
+    if decided:
+        forget_locally(user.id)
+        if decided[0].end_sessions:
+            _revoke_refresh_families(db, user, keep=decided[0].kept_session)
     _publish_after_commit(db, staged)
     return user
+
+
+def _revoke_refresh_families(db: firestore.Client, user: User, *, keep: str | None) -> None:
+    """Revoke the ended sessions' refresh families too (their tokens are refused already:
+    they carry an epoch the user has left)."""
+    from shared.auth.families import FirestoreRefreshTokenFamilies
+
+    try:
+        FirestoreRefreshTokenFamilies(db).revoke_user(
+            user.tenant_id, user.id, reason="sessions_ended", keep=keep
+        )
+    except Exception as exc:
+        _log.warning("users.family_revocation_deferred", user_id=user.id, error=type(exc).__name__)
 
 
 def update_profile(db: firestore.Client, actor: Actor, request: ProfileUpdateRequest) -> User:
     """The caller's own profile; a request that changes nothing writes nothing."""
     changes = request.model_dump(exclude_unset=True)
 
-    def decide(_: Any, current: User) -> tuple[User, list[tuple[str, EventEnvelope]]] | None:
+    def decide(_: Any, current: User) -> _Change | None:
         changed = apply_profile_update(current, changes, datetime.now(UTC))
         if changed is None:
             return None
-        return changed, [(USER_EVENTS_TOPIC, user_event(USER_UPDATED, changed))]
+        return _Change(changed, [(USER_EVENTS_TOPIC, user_event(USER_UPDATED, changed))])
 
     return _write_change(db, actor.user_id, decide, actor.tenant_id)
 
@@ -353,9 +490,7 @@ def _active_owner_count(db: firestore.Client, transaction: Any, tenant_id: str) 
 def change_role(db: firestore.Client, actor: Actor, user_id: str, new_role: Role) -> User:
     """Grant ``new_role`` to a user of the actor's tenant, by the rules of shared.identity."""
 
-    def decide(
-        transaction: Any, current: User
-    ) -> tuple[User, list[tuple[str, EventEnvelope]]] | None:
+    def decide(transaction: Any, current: User) -> _Change | None:
         owners = None
         if current.role is Role.OWNER and new_role is not Role.OWNER:
             owners = _active_owner_count(db, transaction, current.tenant_id)
@@ -377,12 +512,113 @@ def change_role(db: firestore.Client, actor: Actor, user_id: str, new_role: Role
             details={"from": current.role.value, "to": new_role.value},
             source=EVENT_SOURCE,
         )
-        return changed, [
-            (USER_EVENTS_TOPIC, user_event(USER_ROLE_CHANGED, changed)),
-            (AUDIT_TOPIC, audit),
-        ]
+        return _Change(
+            changed,
+            [
+                (USER_EVENTS_TOPIC, user_event(USER_ROLE_CHANGED, changed)),
+                (AUDIT_TOPIC, audit),
+            ],
+        )
 
     return _write_change(db, user_id, decide, actor.tenant_id)
+
+
+def change_status(db: firestore.Client, actor: Actor, user_id: str, new_status: UserStatus) -> User:
+    """Disable or enable a user of the actor's tenant.
+
+    Disabling ends every session of the user on their next request (the access epoch
+    rises) and refuses their logins; the tenant's last active owner cannot be disabled.
+    Enabling lets them log in again; tokens from before the disable stay refused.
+    """
+
+    def decide(transaction: Any, current: User) -> _Change | None:
+        owners = None
+        disabling = new_status is UserStatus.DISABLED and current.status is UserStatus.ACTIVE
+        if disabling and current.role is Role.OWNER:
+            owners = _active_owner_count(db, transaction, current.tenant_id)
+        changed = apply_status_change(
+            current,
+            actor_role=actor.role,
+            new_status=new_status,
+            owner_count=owners,
+            now=datetime.now(UTC),
+        )
+        if changed is None:
+            return None
+        audit = audit_event(
+            "user.disabled" if disabling else "user.enabled",
+            tenant_id=current.tenant_id,
+            actor=actor.to_audit(),
+            resource_type="user",
+            resource_id=current.id,
+            details={"role": current.role.value},
+            source=EVENT_SOURCE,
+        )
+        return _Change(
+            changed,
+            [(USER_EVENTS_TOPIC, user_event(USER_UPDATED, changed)), (AUDIT_TOPIC, audit)],
+            end_sessions=disabling,
+        )
+
+    return _write_change(db, user_id, decide, actor.tenant_id)
+
+
+def change_password(
+    db: firestore.Client,
+    actor: Actor,
+    request: PasswordChangeRequest,
+    *,
+    session_id: str | None,
+    policy: PasswordPolicy,
+    hasher: PasswordHasher,
+    throttle: RateLimiter,
+) -> None:
+    """The caller's new password; every other session ends, ``session_id`` (theirs) stays.
+
+    Attempts are counted before the current password is checked (``throttle``, per
+    user), so a stolen access token cannot be used to guess the password. A wrong
+    current password is a 422 on ``current_password``; the new one must pass the
+    password policy (422s on ``new_password``) and differ from the current one.
+    """
+    throttle.hit(actor.user_id, detail=PASSWORD_CHANGE_THROTTLED)
+    user = load_user(db, actor.user_id)
+    if user is None or user.tenant_id != actor.tenant_id:
+        raise NotFoundError("no such user", code="user_not_found")
+    if not hasher.verify(user.password_hash, request.current_password).matched:
+        raise ValidationError.for_field(
+            "current_password", "is not the account's password", "password_incorrect"
+        )
+    policy.check(request.new_password, email=user.email, field="new_password")
+    if normalize_password(request.new_password) == normalize_password(request.current_password):
+        raise ValidationError.for_field(
+            "new_password", "must differ from the current password", "password_unchanged"
+        )
+    new_hash = hasher.hash(request.new_password)
+
+    def decide(_: Any, current: User) -> _Change:
+        if current.password_hash != user.password_hash:
+            raise ConflictError(
+                "the password was changed at the same time; retry the request",
+                code="password_contention",
+            )
+        audit = audit_event(
+            "user.password_changed",
+            tenant_id=current.tenant_id,
+            actor=actor.to_audit(),
+            resource_type="user",
+            resource_id=current.id,
+            details={"kept_session": session_id is not None},
+            source=EVENT_SOURCE,
+        )
+        # The hash is no part of the public user: no new version, no user event.
+        return _Change(
+            replace(current, password_hash=new_hash),
+            [(AUDIT_TOPIC, audit)],
+            end_sessions=True,
+            kept_session=session_id,
+        )
+
+    _write_change(db, actor.user_id, decide, actor.tenant_id)
 
 
 # -- the read model ---------------------------------------------------------------------------
@@ -397,30 +633,20 @@ def read_user(db: firestore.Client, tenant_id: str, user_id: str) -> dict[str, A
     return document
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _cursor_position(cursor: str, by_email: bool) -> dict[str, Any]:
-    key = "email" if by_email else "created_at"
-    position = decode_cursor(cursor, required_keys=(key, "id"))
-    if not isinstance(position["id"], str) or not isinstance(position[key], str):
-        raise ValidationError.for_field("query.cursor", "is not a valid cursor", "bad_format")
-    if not by_email:
-        try:
-            position[key] = datetime.fromisoformat(position[key])
-        except ValueError:
-            raise ValidationError.for_field(
-                "query.cursor", "is not a valid cursor", "bad_format"
-            ) from None
-    return position
+def _cursor_position(cursor: str, by_email: bool) -> tuple[str | datetime, str]:
+    """The ordering key and the id of the last user of the previous page."""
+    if by_email:
+        email = decode_cursor(cursor, UsersByEmailPosition, scope=USERS_BY_EMAIL_CURSOR)
+        return email.email, email.id
+    newest = decode_cursor(cursor, TimeOrderedPosition, scope=USERS_NEWEST_FIRST_CURSOR)
+    return newest.at, newest.id
 
 
 def list_users(db: firestore.Client, tenant_id: str, query: UserListQuery) -> Page:
     """The tenant's users from the read model: newest first, or by email with a prefix.
 
     Each filter combination has its composite index in infra/firestore_indexes.yaml.
-    A cursor remembers its ordering key, so a cursor from the other ordering is a 422.
+    A cursor names its ordering, so a cursor from the other ordering is a 400.
     """
     from google.cloud.firestore_v1.base_query import FieldFilter
 
@@ -443,17 +669,23 @@ def list_users(db: firestore.Client, tenant_id: str, query: UserListQuery) -> Pa
             "__name__", direction="DESCENDING"
         )
     if query.cursor:
-        position = _cursor_position(query.cursor, by_email)
+        after, after_id = _cursor_position(query.cursor, by_email)
         key = "email" if by_email else "created_at"
-        q = q.start_after({key: position[key], "__name__": collection.document(position["id"])})
+        q = q.start_after({key: after, "__name__": collection.document(after_id)})
     documents = [s.to_dict() or {} for s in q.limit(query.limit + 1).stream()]
     items = documents[: query.limit]
     next_cursor = None
     if len(documents) > query.limit:
         last = items[-1]
-        next_cursor = encode_cursor(
-            {"email": last["email"], "id": last["id"]}
+        next_cursor = (
+            encode_cursor(
+                UsersByEmailPosition(email=last["email"], id=last["id"]),
+                scope=USERS_BY_EMAIL_CURSOR,
+            )
             if by_email
-            else {"created_at": _iso(last["created_at"]), "id": last["id"]}
+            else encode_cursor(
+                TimeOrderedPosition(at=last["created_at"], id=last["id"]),
+                scope=USERS_NEWEST_FIRST_CURSOR,
+            )
         )
     return Page(items=items, next_cursor=next_cursor)

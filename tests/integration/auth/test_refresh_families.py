@@ -1,4 +1,5 @@
-"""Refresh-token families on the emulator: rotation, reuse detection, logout, concurrency."""
+"""Refresh-token families on the emulator: rotation, reuse detection, logout, concurrency,
+and the session service reading and writing users' access states."""
 
 from __future__ import annotations
 
@@ -11,18 +12,29 @@ from google.api_core import exceptions as api_exceptions
 
 from shared.auth import (
     ACCESS,
-    REFRESH,
     TOKEN_INVALID,
     TOKEN_REVOKED,
+    AccessState,
     FirestoreRefreshTokenFamilies,
-    TokenClaims,
+    RefreshTokenReused,
     TokenPair,
 )
 from shared.auth.families import REFRESH_FAMILIES_COLLECTION
 from shared.errors import AppError, UnauthorizedError
-from tests.integration.auth.support import sessions, verifier
+from tests.integration.auth.support import (
+    sessions,
+    store_state,
+    stored_state,
+    verifier,
+)
 
 EXPIRES = datetime(2031, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def users(firestore_client: Any) -> None:
+    """The access state of the user these tests log in."""
+    store_state(firestore_client, AccessState(user_id="u-1", tenant_id="t-1", role="accountant"))
 
 
 def family(client: Any, family_id: str) -> dict[str, Any]:
@@ -136,6 +148,18 @@ def test_revoke_user_revokes_only_that_users_active_families(firestore_client: A
     assert families.revoke_user("t", "u", reason="again") == 0
 
 
+def test_revoke_user_can_keep_one_session(firestore_client: Any) -> None:
+    families = FirestoreRefreshTokenFamilies(firestore_client)
+    for family_id in ("f1", "f2", "f3"):
+        families.start(family_id, jti="j", user_id="u", tenant_id="t", expires_at=EXPIRES)
+    assert families.revoke_user("t", "u", reason="password_changed", keep="f2") == 2
+    assert [family(firestore_client, f)["status"] for f in ("f1", "f2", "f3")] == [
+        "revoked",
+        "active",
+        "revoked",
+    ]
+
+
 def test_revoke_unknown_family_reports_false(firestore_client: Any) -> None:
     assert FirestoreRefreshTokenFamilies(firestore_client).revoke("ghost", reason="x") is False
 
@@ -161,33 +185,67 @@ def test_login_refresh_and_reuse_detection(firestore_client: Any) -> None:
     assert refused(lambda: service.refresh(second.refresh.token)) == TOKEN_REVOKED
 
 
-def test_refresh_reads_the_current_role(firestore_client: Any) -> None:
+def test_refresh_carries_the_stored_role_and_epoch(firestore_client: Any) -> None:
     service = sessions(firestore_client)
-    first = service.start(user_id="u-1", tenant_id="t-1", role="admin")
-    seen: list[TokenClaims] = []
+    first = service.start(user_id="u-1", tenant_id="t-1", role="accountant")
+    store_state(firestore_client, AccessState(user_id="u-1", tenant_id="t-1", role="viewer"))
 
-    def current_role(claims: TokenClaims) -> str:
-        seen.append(claims)
-        return "viewer"
+    second = service.refresh(first.refresh.token)
+    assert second.access.claims.role == second.refresh.claims.role == "viewer"
 
-    second = service.refresh(first.refresh.token, current_role=current_role)
-    assert seen[0].user_id == "u-1" and seen[0].token_type == REFRESH
-    assert second.access.claims.role == "viewer"
-    assert second.refresh.claims.role == "viewer"
-
-
-def test_a_refused_role_lookup_leaves_the_session_untouched(firestore_client: Any) -> None:
-    service = sessions(firestore_client)
-    first = service.start(user_id="u-1", tenant_id="t-1", role="admin")
-
-    def disabled(claims: TokenClaims) -> str:
-        raise UnauthorizedError("account disabled", code="account_disabled")
-
-    assert refused(lambda: service.refresh(first.refresh.token, current_role=disabled)) == (
-        "account_disabled"
+    # The password was changed in this session: it stays, at the new epoch.
+    store_state(
+        firestore_client,
+        AccessState(
+            user_id="u-1", tenant_id="t-1", role="viewer", epoch=1, kept_session=first.family_id
+        ),
     )
+    third = service.refresh(second.refresh.token)
+    assert third.access.claims.epoch == third.refresh.claims.epoch == 1
+
+
+def test_a_refused_refresh_leaves_the_session_untouched(firestore_client: Any) -> None:
+    service = sessions(firestore_client)
+    first = service.start(user_id="u-1", tenant_id="t-1", role="accountant")
+    disabled = AccessState(user_id="u-1", tenant_id="t-1", role="accountant", status="disabled")
+    store_state(firestore_client, disabled)
+
+    assert refused(lambda: service.refresh(first.refresh.token)) == TOKEN_REVOKED
     assert family(firestore_client, first.family_id)["current_jti"] == first.refresh.claims.jti
+
+    store_state(firestore_client, AccessState(user_id="u-1", tenant_id="t-1", role="accountant"))
     assert service.refresh(first.refresh.token).family_id == first.family_id
+
+
+def test_a_refresh_token_from_before_the_users_epoch_is_refused(firestore_client: Any) -> None:
+    service = sessions(firestore_client)
+    pair = service.start(user_id="u-1", tenant_id="t-1", role="accountant")
+    store_state(
+        firestore_client, AccessState(user_id="u-1", tenant_id="t-1", role="accountant", epoch=1)
+    )
+    assert refused(lambda: service.refresh(pair.refresh.token)) == TOKEN_REVOKED
+
+
+def test_a_user_without_an_access_state_cannot_refresh(firestore_client: Any) -> None:
+    service = sessions(firestore_client)
+    pair = service.start(user_id="u-404", tenant_id="t-1", role="owner")
+    assert refused(lambda: service.refresh(pair.refresh.token)) == TOKEN_REVOKED
+    # Without a state store (a tool), the token's own role is trusted.
+    assert sessions(firestore_client, with_states=False).refresh(pair.refresh.token)
+
+
+def test_reuse_ends_the_sessions_access_tokens_in_the_users_state(firestore_client: Any) -> None:
+    service = sessions(firestore_client)
+    first = service.start(user_id="u-1", tenant_id="t-1", role="accountant")
+    service.refresh(first.refresh.token)
+
+    with pytest.raises(RefreshTokenReused) as caught:
+        service.refresh(first.refresh.token)
+    assert caught.value.code == TOKEN_REVOKED and caught.value.status == 401
+    assert caught.value.family_id == first.family_id
+    ended = stored_state(firestore_client, "u-1").ended_sessions
+    assert set(ended) == {first.family_id}
+    assert ended[first.family_id] > first.access.claims.expires_at
 
 
 def test_logout_ends_the_session_and_revokes_the_access_token(firestore_client: Any) -> None:
@@ -199,6 +257,7 @@ def test_logout_ends_the_session_and_revokes_the_access_token(firestore_client: 
     assert refused(lambda: verifier(firestore_client).verify(pair.access.token, ACCESS)) == (
         TOKEN_REVOKED
     )
+    assert pair.family_id in stored_state(firestore_client, "u-1").ended_sessions
 
 
 def test_end_all_logs_a_user_out_everywhere(firestore_client: Any) -> None:

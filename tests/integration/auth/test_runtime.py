@@ -1,5 +1,5 @@
 """The instance singletons end to end: local secrets, sessions, and the router's default
-authenticator verifying what the session service issued."""
+authenticator verifying what the session service issued against the user's access state."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from shared.auth import KeySet
+from shared.auth import AccessState, KeySet
 from shared.auth.runtime import (
     SIGNING_KEYS_SECRET,
     password_hasher,
@@ -22,6 +22,7 @@ from shared.auth.runtime import (
 from shared.clients import reset_clients
 from shared.config import reset_settings
 from shared.http import RequestContext, Router
+from tests.integration.auth.support import store_state
 from tests.support.http import RouterClient
 
 
@@ -42,17 +43,25 @@ def local_secrets(
     reset_settings()
 
 
-def test_session_tokens_pass_the_routers_default_authenticator(local_secrets: Path) -> None:
+def test_session_tokens_pass_the_routers_default_authenticator(
+    local_secrets: Path, firestore_client: Any
+) -> None:
     router = Router("runtime_probe")  # no authenticator given: the router builds the default
 
     @router.get("/v1/whoami", permission="users:read_self")
     def whoami(ctx: RequestContext) -> dict[str, Any]:
         return {"user_id": ctx.principal.user_id, "role": ctx.principal.role}
 
+    store_state(firestore_client, AccessState(user_id="u-7", tenant_id="t-7", role="viewer"))
     pair = session_service().start(user_id="u-7", tenant_id="t-7", role="viewer")
     answer = RouterClient(router).get("/v1/whoami", token=pair.access.token)
     assert answer.status == 200, answer.json
     assert answer.data == {"user_id": "u-7", "role": "viewer"}
+
+    # A user the access states do not know holds nothing, whatever the token says.
+    stranger = session_service().start(user_id="u-8", tenant_id="t-7", role="owner")
+    refused = RouterClient(router).get("/v1/whoami", token=stranger.access.token)
+    assert (refused.status, refused.json["code"]) == (401, "token_revoked")
 
     key_file = local_secrets / SIGNING_KEYS_SECRET
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600

@@ -25,12 +25,13 @@ from shared.clients import reset_clients
 from shared.config import reset_settings
 from shared.events.audit import AUDIT_TOPIC
 from shared.events.outbox import OUTBOX_COLLECTION
+from shared.ratelimit import RateLimit, SignupThrottle
 from shared.users.model import USER_EVENTS_TOPIC
 from tests.integration.events.conftest import push_event
 from tests.support.http import Answer, RouterClient, load_function
 
 # Collections a refused signup or user change must leave as they were.
-WRITE_COLLECTIONS = ("users", "user_emails", "tenants", "outbox")
+WRITE_COLLECTIONS = ("users", "user_emails", "tenants", "user_access", "outbox")
 PASSWORD = "correct horse battery staple"
 
 
@@ -62,6 +63,7 @@ class Identity:
     users: RouterClient
     projector: ModuleType
     projected_ids: set[str]
+    signup_function: ModuleType
 
     def sign_up(self, email: str, name: str = "Ada Lovelace", **extra: Any) -> Answer:
         body = {"email": email, "password": PASSWORD, "name": name, **extra}
@@ -81,6 +83,23 @@ class Identity:
 
     def login(self, email: str, password: str = PASSWORD) -> Answer:
         return self.auth.post("/v1/auth/token", json={"email": email, "password": password})
+
+    def tokens(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        """A logged-in session's token pair (the body of a successful login)."""
+        answer = self.login(email, password)
+        assert answer.status == 200, answer.json
+        tokens: dict[str, Any] = answer.data
+        return tokens
+
+    def refresh(self, refresh_token: str) -> Answer:
+        return self.auth.post("/v1/auth/refresh", json={"refresh_token": refresh_token})
+
+    def throttle_signups(self, *, per_address: RateLimit, overall: RateLimit) -> None:
+        """Other signup limits than the production ones, for tests about something else
+        (many signups from one address) or about the global limit (reached quickly)."""
+        self.signup_function._throttle = SignupThrottle.firestore(
+            self.db, address_rate=per_address, global_rate=overall
+        )
 
     def project(self) -> int:
         """Push every user event of the outbox not pushed yet to project_users."""
@@ -118,17 +137,20 @@ def identity(
             pubsub_publisher.create_topic(
                 name=pubsub_publisher.topic_path(emulators.project_id, topic)
             )
-    auth = load_function("auth")
+    auth, signup, users = load_function("auth"), load_function("signup"), load_function("users")
+    # Limiters built by an earlier test hold that test's Firestore client.
+    auth._throttle = signup._throttle = users._password_limiter = None
     yield Identity(
         db=firestore_client,
         project_id=emulators.project_id,
-        signup=RouterClient(load_function("signup").router),
+        signup=RouterClient(signup.router),
         auth=RouterClient(auth.router),
-        users=RouterClient(load_function("users").router),
+        users=RouterClient(users.router),
         projector=load_function("project_users"),
         projected_ids=set(),
+        signup_function=signup,
     )
-    auth._throttle = None
+    auth._throttle = signup._throttle = users._password_limiter = None
     reset_auth_runtime()
     reset_settings()
     reset_clients()

@@ -218,17 +218,27 @@ def test_refresh_carries_the_current_role_and_refuses_a_disabled_user(
     identity: Identity,
 ) -> None:
     owner = identity.owner("current@example.com")
-    tokens = identity.login("current@example.com").data
-    identity.db.collection("users").document(owner["id"]).update({"role": "viewer"})
+    owner_token = identity.tokens("current@example.com")["access_token"]
+    added = identity.users.post(
+        "/v1/users",
+        token=owner_token,
+        json={"email": "clerk@example.com", "password": PASSWORD, "name": "C", "role": "admin"},
+    )
+    assert added.status == 201, added.json
+    tokens = identity.tokens("clerk@example.com")
+    demoted = identity.users.patch(
+        f"/v1/users/{added.data['id']}/role", token=owner_token, json={"role": "viewer"}
+    )
+    assert demoted.status == 200, demoted.json
 
-    refreshed = identity.auth.post(
-        "/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
-    ).data
+    refreshed = identity.refresh(tokens["refresh_token"]).data
     claims = jwt.decode(refreshed["access_token"], options={"verify_signature": False})
     assert claims["role"] == "viewer"
 
-    identity.db.collection("users").document(owner["id"]).update({"status": "disabled"})
-    refused = identity.auth.post(
-        "/v1/auth/refresh", json={"refresh_token": refreshed["refresh_token"]}
+    disabled = identity.users.patch(
+        f"/v1/users/{added.data['id']}/status", token=owner_token, json={"status": "disabled"}
     )
+    assert disabled.status == 200, disabled.json
+    refused = identity.refresh(refreshed["refresh_token"])
     assert refused.status == 401 and refused.json["code"] == "token_revoked"
+    assert owner["role"] == "owner"

@@ -144,7 +144,6 @@ def test_list_filters_by_role_status_and_email_prefix(
         ({"role": "emperor"}, "query.role"),
         ({"status": "sleeping"}, "query.status"),
         ({"limit": "0"}, "query.limit"),
-        ({"cursor": "!!not-a-cursor"}, "query.cursor"),
         ({"tenant_id": "other"}, "query.tenant_id"),
     ],
 )
@@ -154,6 +153,30 @@ def test_bad_list_queries_are_422_naming_the_parameter(
     answer = identity.users.get("/v1/users", token=tenant["tokens"]["owner"], query=query)
     assert answer.status == 422, answer.json
     assert field in {e["field"] for e in answer.json["errors"]}
+
+
+@pytest.mark.parametrize("cursor", ["!!not-a-cursor", "eyJpZCI6ICJhL2IifQ"])
+def test_a_cursor_the_list_did_not_issue_is_a_400(
+    identity: Identity, tenant: dict[str, Any], cursor: str
+) -> None:
+    answer = identity.users.get(
+        "/v1/users", token=tenant["tokens"]["owner"], query={"cursor": cursor}
+    )
+    assert (answer.status, answer.json["code"]) == (400, "invalid_cursor"), answer.json
+    assert {e["field"] for e in answer.json["errors"]} == {"query.cursor"}
+
+
+def test_a_cursor_of_the_other_ordering_is_refused(
+    identity: Identity, tenant: dict[str, Any]
+) -> None:
+    owner = tenant["tokens"]["owner"]
+    newest = identity.users.get("/v1/users", token=owner, query={"limit": 1})
+    cursor = newest.json["meta"]["next_cursor"]
+    assert cursor
+    by_email = identity.users.get(
+        "/v1/users", token=owner, query={"email_prefix": "a", "cursor": cursor}
+    )
+    assert (by_email.status, by_email.json["code"]) == (400, "invalid_cursor")
 
 
 def test_patch_me_changes_the_name_with_a_new_version_and_event(
@@ -205,13 +228,33 @@ def test_patch_me_refuses_fields_that_are_not_the_profile(
     assert snapshot_of_writes(identity.db) == before
 
 
-@pytest.mark.parametrize("body", [{"name": ""}, {"name": "   "}, {"name": None}, {"name": 5}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": ""},
+        {"name": "   "},
+        {"name": None},
+        {"name": 5},
+        {"name": "Vera\u202eareV"},
+        {"name": "Vera\nViewer"},
+    ],
+)
 def test_patch_me_refuses_an_invalid_name(
     identity: Identity, tenant: dict[str, Any], body: dict[str, Any]
 ) -> None:
     before = snapshot_of_writes(identity.db)
     answer = identity.users.patch("/v1/users/me", token=tenant["tokens"]["viewer"], json=body)
     assert answer.status == 422 and answer.json["errors"][0]["field"] == "name"
+    assert snapshot_of_writes(identity.db) == before
+
+
+def test_patch_me_refuses_an_empty_body_as_accounts_do(
+    identity: Identity, tenant: dict[str, Any]
+) -> None:
+    before = snapshot_of_writes(identity.db)
+    answer = identity.users.patch("/v1/users/me", token=tenant["tokens"]["viewer"], json={})
+    assert (answer.status, answer.json["code"]) == (422, "empty_update"), answer.json
+    assert [(e["field"], e["code"]) for e in answer.json["errors"]] == [("body", "empty_update")]
     assert snapshot_of_writes(identity.db) == before
 
 

@@ -1,4 +1,5 @@
-"""AuthContext/authorize, and BearerAuthenticator behind the real HTTP router."""
+"""AuthContext/authorize, and BearerAuthenticator behind the real HTTP router: the token,
+then the holder's access state (stored role, status, epoch, ended sessions)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from shared.auth import AuthContext, InMemoryRevocationStore, authorize, revoke_token
+from shared.auth import (
+    AccessState,
+    AuthContext,
+    InMemoryAccessStates,
+    InMemoryRevocationStore,
+    authorize,
+    revoke_token,
+)
 from shared.auth.http import BearerAuthenticator, bearer_token
 from shared.errors import ForbiddenError, UnauthorizedError
 from shared.http import RequestContext, Router
@@ -77,9 +85,17 @@ def revocations() -> InMemoryRevocationStore:
 
 
 @pytest.fixture
-def client(revocations: InMemoryRevocationStore) -> RouterClient:
+def states() -> InMemoryAccessStates:
+    store = InMemoryAccessStates()
+    store.put(AccessState(user_id="u-9", tenant_id="t-9", role="viewer"))
+    return store
+
+
+@pytest.fixture
+def client(revocations: InMemoryRevocationStore, states: InMemoryAccessStates) -> RouterClient:
     router = Router(
-        "auth_test", authenticator=BearerAuthenticator(make_verifier(KEYS, revocations))
+        "auth_test",
+        authenticator=BearerAuthenticator(make_verifier(KEYS, revocations), states),
     )
 
     @router.get("/v1/journal-entries", permission="journal:read")
@@ -147,3 +163,110 @@ def test_revoked_token_is_401_token_revoked(
     revoke_token(revocations, issued.claims, reason="logout")
     answer = client.get("/v1/journal-entries", token=issued.token)
     assert (answer.status, answer.json["code"]) == (401, "token_revoked")
+
+
+# -- the access state: what the token cannot know ---------------------------------------------
+
+
+def stored(states: InMemoryAccessStates, **changes: Any) -> None:
+    fields: dict[str, Any] = {"user_id": "u-9", "tenant_id": "t-9", "role": "viewer", **changes}
+    states.put(AccessState(**fields))
+
+
+def session_token(role: str = "viewer", *, family: str = "fam-1", epoch: int = 0) -> str:
+    issued = make_issuer(KEYS).issue_access(
+        user_id="u-9", tenant_id="t-9", role=role, family_id=family, epoch=epoch
+    )
+    return issued.token
+
+
+def test_the_stored_role_decides_not_the_tokens(
+    client: RouterClient, states: InMemoryAccessStates
+) -> None:
+    # Issued while the user was an owner; demoted to viewer since.
+    demoted = session_token("owner")
+    refused = client.post("/v1/journal-entries", token=demoted)
+    assert (refused.status, refused.json["code"]) == (403, "permission_denied")
+
+    # Promoted: a token issued as viewer holds the accountant's permissions at once.
+    stored(states, role="accountant")
+    assert client.post("/v1/journal-entries", token=session_token("viewer")).status == 200
+
+
+def test_a_disabled_users_tokens_are_refused(
+    client: RouterClient, states: InMemoryAccessStates
+) -> None:
+    token_ = session_token()
+    assert client.get("/v1/journal-entries", token=token_).status == 200
+    stored(states, status="disabled")
+    answer = client.get("/v1/journal-entries", token=token_)
+    assert (answer.status, answer.json["code"]) == (401, "token_revoked")
+
+
+def test_tokens_from_before_the_users_epoch_are_refused_but_the_kept_session(
+    client: RouterClient, states: InMemoryAccessStates
+) -> None:
+    laptop, phone = session_token(family="laptop"), session_token(family="phone")
+    stored(states, epoch=1, kept_session="laptop")  # the password was changed on the laptop
+
+    assert client.get("/v1/journal-entries", token=laptop).status == 200
+    answer = client.get("/v1/journal-entries", token=phone)
+    assert (answer.status, answer.json["code"]) == (401, "token_revoked")
+    # A token issued at the new epoch (the next login on the phone) is fine.
+    fresh = session_token(family="phone-2", epoch=1)
+    assert client.get("/v1/journal-entries", token=fresh).status == 200
+
+
+def test_an_ended_session_refuses_all_its_tokens_and_only_them(
+    client: RouterClient, states: InMemoryAccessStates
+) -> None:
+    first, second = session_token(family="fam-1"), session_token(family="fam-1")
+    other = session_token(family="fam-2")
+    states.end_session("u-9", "fam-1", until=2**31 - 1)
+
+    for ended in (first, second):
+        answer = client.get("/v1/journal-entries", token=ended)
+        assert (answer.status, answer.json["code"]) == (401, "token_revoked")
+    assert client.get("/v1/journal-entries", token=other).status == 200
+
+
+def test_a_token_without_a_stored_user_or_of_another_tenant_is_refused(
+    client: RouterClient, states: InMemoryAccessStates
+) -> None:
+    stranger = make_issuer(KEYS).issue_access(user_id="u-404", tenant_id="t-9", role="owner")
+    answer = client.get("/v1/journal-entries", token=stranger.token)
+    assert (answer.status, answer.json["code"]) == (401, "token_revoked")
+
+    stored(states, tenant_id="t-other")
+    answer = client.get("/v1/journal-entries", token=session_token())
+    assert (answer.status, answer.json["code"]) == (401, "token_revoked")
+
+
+class _BrokenStates:
+    def get(self, user_id: str) -> AccessState | None:
+        raise ConnectionError("firestore unreachable")
+
+    def end_session(self, user_id: str, family_id: str, *, until: int) -> None:
+        raise ConnectionError("firestore unreachable")
+
+
+def test_an_unreadable_access_state_fails_closed_with_503(
+    revocations: InMemoryRevocationStore,
+) -> None:
+    router = Router(
+        "auth_test",
+        authenticator=BearerAuthenticator(make_verifier(KEYS, revocations), _BrokenStates()),
+    )
+
+    @router.get("/v1/journal-entries", permission="journal:read")
+    def list_entries(ctx: RequestContext) -> dict[str, Any]:
+        raise AssertionError("the handler must not run")
+
+    answer = RouterClient(router).get("/v1/journal-entries", token=session_token())
+    assert (answer.status, answer.json["code"]) == (503, "auth_unavailable")
+
+
+def test_context_from_claims_takes_the_stored_role() -> None:
+    claims = make_issuer(KEYS).issue_access(user_id="u-1", tenant_id="t-1", role="owner").claims
+    ctx = AuthContext.from_claims(claims, role="viewer")
+    assert ctx.role == "viewer" and ctx.permissions == permissions_for("viewer")

@@ -112,6 +112,24 @@ def test_refresh_token_carries_its_family_and_lives_seven_days() -> None:
     assert claims.expires_at - claims.issued_at == 7 * 86_400
 
 
+def test_tokens_carry_the_users_access_epoch() -> None:
+    issuer = make_issuer(KEYS)
+    access = issuer.issue_access(user_id="u-1", tenant_id="t-1", role="viewer", epoch=3)
+    refresh = issuer.issue_refresh(
+        user_id="u-1", tenant_id="t-1", role="viewer", family_id="f", epoch=3
+    )
+    assert make_verifier(KEYS).verify(access.token, ACCESS).epoch == 3
+    assert make_verifier(KEYS).verify(refresh.token, REFRESH).epoch == 3
+    assert jwt.decode(access.token, options={"verify_signature": False})["ep"] == 3
+    with pytest.raises(ValueError, match="epoch"):
+        issuer.issue_access(user_id="u-1", tenant_id="t-1", role="viewer", epoch=-1)
+
+
+def test_a_token_without_an_epoch_is_from_epoch_zero() -> None:
+    claims = make_verifier(KEYS).verify(signed(payload()), ACCESS)
+    assert claims.epoch == 0
+
+
 def test_every_token_has_a_distinct_jti() -> None:
     issuer = make_issuer(KEYS)
     jtis = {
@@ -318,6 +336,11 @@ def test_malformed_tokens(token: str) -> None:
         {"sub": ""},
         {"sub": "u" * 200},
         {"typ": "id"},
+        {"ep": -1},
+        {"ep": "3"},
+        {"ep": True},
+        {"ep": 1.5},
+        {"ep": 2**31},
     ],
 )
 def test_bad_claim_shapes(overrides: dict[str, Any]) -> None:

@@ -26,7 +26,9 @@ REQUIRED_PERMISSIONS = {
     "users:read", "users:manage", "users:read_self", "accounts:read", "accounts:write",
     "journal:read", "journal:post", "journal:reverse", "payments:read", "payments:create",
     "payments:capture", "payments:refund", "tax:calculate", "tax:read", "tax:admin",
-    "audit:read", "dead_letters:admin", "ledger:reconcile",
+    "audit:read", "dead_letters:admin", "ledger:reconcile", "producer_keys:manage",
+    "ledger:close_period", "ledger:reopen_period",
+    "webhooks:manage",
 }  # fmt: skip
 
 

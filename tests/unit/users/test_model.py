@@ -1,4 +1,5 @@
-"""The pure user rules: versions, profile and role changes, what the projection keeps."""
+"""The pure user rules: versions, profile, role and status changes, what the projection
+keeps."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from shared.users.model import (
     UserStatus,
     apply_profile_update,
     apply_role_change,
+    apply_status_change,
     email_key,
     new_user,
     projected_document,
@@ -131,6 +133,62 @@ def test_a_disabled_users_role_cannot_change() -> None:
             now=LATER,
         )
     assert refused.value.code == "user_disabled"
+
+
+def test_disabling_and_enabling_make_new_versions() -> None:
+    user = _user(Role.ACCOUNTANT)
+    disabled = apply_status_change(
+        user, actor_role="admin", new_status=UserStatus.DISABLED, owner_count=None, now=LATER
+    )
+    assert disabled is not None and not disabled.can_log_in
+    assert (disabled.version, disabled.updated_at) == (2, LATER)
+    enabled = apply_status_change(
+        disabled, actor_role="owner", new_status=UserStatus.ACTIVE, owner_count=None, now=LATER
+    )
+    assert enabled is not None and enabled.can_log_in and enabled.version == 3
+    assert (
+        apply_status_change(
+            enabled, actor_role="owner", new_status=UserStatus.ACTIVE, owner_count=None, now=LATER
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("actor", "target", "code"),
+    [
+        ("accountant", Role.VIEWER, "forbidden"),
+        ("viewer", Role.VIEWER, "forbidden"),
+        ("admin", Role.OWNER, "role_escalation"),
+    ],
+)
+def test_status_changes_need_users_manage_and_rank(actor: str, target: Role, code: str) -> None:
+    with pytest.raises(ForbiddenError) as caught:
+        apply_status_change(
+            _user(target),
+            actor_role=actor,
+            new_status=UserStatus.DISABLED,
+            owner_count=2,
+            now=LATER,
+        )
+    assert caught.value.code == code
+
+
+def test_the_last_owner_cannot_be_disabled_but_one_of_two_can() -> None:
+    owner = _user(Role.OWNER)
+    with pytest.raises(BusinessRuleError) as caught:
+        apply_status_change(
+            owner, actor_role="owner", new_status=UserStatus.DISABLED, owner_count=1, now=LATER
+        )
+    assert caught.value.code == "last_owner"
+    with pytest.raises(ValueError, match="owner_count"):
+        apply_status_change(
+            owner, actor_role="owner", new_status=UserStatus.DISABLED, owner_count=None, now=LATER
+        )
+    disabled = apply_status_change(
+        owner, actor_role="owner", new_status=UserStatus.DISABLED, owner_count=2, now=LATER
+    )
+    assert disabled is not None and disabled.status is UserStatus.DISABLED
 
 
 def _snapshot(version: int) -> dict[str, Any]:

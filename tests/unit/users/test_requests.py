@@ -40,9 +40,41 @@ def test_profile_names_must_be_printable_text(name: Any) -> None:
     assert _error_fields(refused.value) == {"name"}
 
 
-def test_names_are_trimmed_and_an_empty_update_sets_nothing() -> None:
+def test_names_are_trimmed_and_an_empty_update_is_refused() -> None:
     assert ProfileUpdateRequest.model_validate({"name": "  Ada  "}).name == "Ada"
-    assert ProfileUpdateRequest.model_validate({}).model_dump(exclude_unset=True) == {}
+    with pytest.raises(ValidationError) as refused:
+        ProfileUpdateRequest.model_validate({})
+    assert [(e["loc"], e["type"]) for e in refused.value.errors()] == [((), "empty_update")]
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("Ada\u202eecalevol", "forbidden_character"),
+        ("Ada\u2066", "forbidden_character"),
+        ("Ada\nLovelace", "forbidden_character"),
+        ("  ", "blank"),
+    ],
+)
+def test_every_name_follows_the_one_text_rule(name: str, code: str) -> None:
+    body = {"email": "a@example.com", "password": PASSWORD, "name": name}
+    for model, payload in (
+        (ProfileUpdateRequest, {"name": name}),
+        (SignupRequest, body),
+        (SignupRequest, {**body, "name": "A", "organization": name}),
+        (NewUserRequest, {**body, "role": "viewer"}),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            model.model_validate(payload)
+        assert [e["type"] for e in refused.value.errors()] == [code], model
+
+
+def test_a_profile_update_refuses_null_rather_than_reading_it_as_absent() -> None:
+    with pytest.raises(ValidationError) as refused:
+        ProfileUpdateRequest.model_validate({"name": None})
+    assert [(e["loc"], e["type"]) for e in refused.value.errors()] == [
+        (("name",), "null_not_allowed")
+    ]
 
 
 def test_signup_takes_no_role_or_tenant() -> None:

@@ -1,0 +1,322 @@
+"""Each user's access state: what every request checks beyond the token's signature.
+
+A token is signed once and lives up to 15 minutes; what it says about its holder can
+go stale in that time. The document ``user_access/{user id}`` holds what must take
+effect on the holder's next request instead:
+
+* ``role``: the effective role. Permissions come from it, never from the token's
+  ``role`` claim, so a demotion or promotion applies to tokens already issued;
+* ``status``: ``active`` or ``disabled``; every token of a disabled user is refused;
+* ``epoch``: raised when every session of the user must end (password change,
+  disable). A token carries the epoch it was issued in (claim ``ep``); one from an
+  earlier epoch is refused, unless it belongs to ``kept_session``, the session that
+  changed the password and so stays signed in;
+* ``ended_sessions``: family id -> unix time until which the tokens of that session
+  are refused (logout, refresh-token reuse). An entry is dropped, at the next write,
+  once every access token the session could have issued has expired.
+
+The write model (``shared/users``) updates this document in the same transaction as
+the user, so the two never disagree. Refusals are 401 ``token_revoked``.
+
+Reading costs one document read per user per instance every
+:data:`STALENESS_SECONDS` at most: :class:`CachedAccessStates` serves a state it read
+for that long, so a change made on one instance is seen by every other instance's
+next request at most 2 seconds after it committed (on the instance that made it, at
+once: writers call :func:`forget_locally`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from shared.auth.tokens import TOKEN_REVOKED, TokenClaims, token_error
+from shared.errors import ConflictError
+from shared.logger import get_logger
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+USER_ACCESS_COLLECTION = "user_access"
+STATUS_ACTIVE = "active"
+STATUS_DISABLED = "disabled"
+# The bound on how stale a cached access state may be, in seconds.
+STALENESS_SECONDS = 2.0
+DEFAULT_MAX_CACHED_USERS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class AccessState:
+    user_id: str
+    tenant_id: str
+    role: str
+    status: str = STATUS_ACTIVE
+    epoch: int = 0
+    kept_session: str | None = None
+    ended_sessions: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def active(self) -> bool:
+        return self.status == STATUS_ACTIVE
+
+    def refusal(self, claims: TokenClaims) -> str | None:
+        """Why a token with ``claims`` is refused under this state, or None if admitted."""
+        if claims.user_id != self.user_id or claims.tenant_id != self.tenant_id:
+            return "principal_mismatch"
+        if not self.active:
+            return "user_disabled"
+        if claims.family_id is not None and claims.family_id in self.ended_sessions:
+            return "session_ended"
+        kept = self.kept_session is not None and claims.family_id == self.kept_session
+        if claims.epoch < self.epoch and not kept:
+            return "epoch_passed"
+        return None
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "tenant_id": self.tenant_id,
+            "role": self.role,
+            "status": self.status,
+            "epoch": self.epoch,
+            "kept_session": self.kept_session,
+            "ended_sessions": dict(self.ended_sessions),
+        }
+
+    @classmethod
+    def from_document(cls, user_id: str, document: Mapping[str, Any]) -> AccessState:
+        ended = document.get("ended_sessions") or {}
+        return cls(
+            user_id=user_id,
+            tenant_id=str(document.get("tenant_id", "")),
+            role=str(document.get("role", "")),
+            status=str(document.get("status", STATUS_DISABLED)),
+            epoch=int(document.get("epoch", 0)),
+            kept_session=document.get("kept_session"),
+            ended_sessions=MappingProxyType({str(k): int(v) for k, v in ended.items()}),
+        )
+
+
+def admit(state: AccessState | None, claims: TokenClaims) -> AccessState:
+    """The state under which ``claims`` are honoured; 401 ``token_revoked`` if none is."""
+    reason = "unknown_user" if state is None else state.refusal(claims)
+    if reason is not None or state is None:
+        get_logger("shared.auth").info("token_rejected", reason=reason, jti=claims.jti)
+        raise token_error(TOKEN_REVOKED)
+    return state
+
+
+class AccessStateStore(Protocol):
+    def get(self, user_id: str) -> AccessState | None: ...
+
+    def end_session(self, user_id: str, family_id: str, *, until: int) -> None:
+        """Refuse the tokens of session ``family_id`` until the unix time ``until``."""
+
+
+# -- writing, for the write model's transactions ------------------------------------------------
+
+
+def access_reference(db: firestore.Client, user_id: str) -> Any:
+    return db.collection(USER_ACCESS_COLLECTION).document(user_id)
+
+
+def access_fields(*, user_id: str, tenant_id: str, role: str, status: str) -> dict[str, Any]:
+    """The fields a user's creation or change sets (merge them: the rest is kept)."""
+    from google.cloud import firestore as fs
+
+    return {
+        "user_id": user_id,
+        "tenant_id": tenant_id,
+        "role": role,
+        "status": status,
+        "updated_at": fs.SERVER_TIMESTAMP,
+    }
+
+
+def ending_every_session(kept_session: str | None = None) -> dict[str, Any]:
+    """The fields that end every session of a user but ``kept_session`` (merge them)."""
+    from google.cloud import firestore as fs
+
+    return {"epoch": fs.Increment(1), "kept_session": kept_session}
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+class FirestoreAccessStates:
+    """The documents themselves: every ``get`` is a read (refresh, and behind the cache)."""
+
+    def __init__(
+        self,
+        client: firestore.Client,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_attempts: int = 5,
+    ) -> None:
+        self._client = client
+        self._clock = clock
+        self._max_attempts = max_attempts
+
+    def get(self, user_id: str) -> AccessState | None:
+        snapshot = access_reference(self._client, user_id).get()
+        if not snapshot.exists:
+            return None
+        return AccessState.from_document(user_id, snapshot.to_dict() or {})
+
+    def end_session(self, user_id: str, family_id: str, *, until: int) -> None:
+        from google.cloud import firestore as fs
+
+        from shared.resilience import is_firestore_contention
+
+        reference = access_reference(self._client, user_id)
+        now = int(self._clock())
+
+        @fs.transactional
+        def attempt(transaction: Any) -> None:
+            snapshot = reference.get(transaction=transaction)
+            if not snapshot.exists:
+                return  # no state: every token of the user is refused already
+            ended = {
+                str(k): int(v)
+                for k, v in ((snapshot.to_dict() or {}).get("ended_sessions") or {}).items()
+                if int(v) > now
+            }
+            ended[family_id] = max(until, ended.get(family_id, 0))
+            transaction.update(reference, {"ended_sessions": ended})
+
+        try:
+            attempt(self._client.transaction(max_attempts=self._max_attempts))
+        except Exception as exc:
+            if is_firestore_contention(exc):
+                raise ConflictError(
+                    "the session was changed at the same time; retry the request",
+                    code="session_contention",
+                ) from None
+            raise
+        forget_locally(user_id)
+
+
+class InMemoryAccessStates:
+    """Access states in this process only: for tools and tests without Firestore."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+        self._states: dict[str, AccessState] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+
+    def put(self, state: AccessState) -> None:
+        with self._lock:
+            self._states[state.user_id] = state
+
+    def get(self, user_id: str) -> AccessState | None:
+        with self._lock:
+            return self._states.get(user_id)
+
+    def end_session(self, user_id: str, family_id: str, *, until: int) -> None:
+        now = int(self._clock())
+        with self._lock:
+            state = self._states.get(user_id)
+            if state is None:
+                return
+            ended = {k: v for k, v in state.ended_sessions.items() if v > now}
+            ended[family_id] = max(until, ended.get(family_id, 0))
+            self._states[user_id] = AccessState(
+                user_id=state.user_id,
+                tenant_id=state.tenant_id,
+                role=state.role,
+                status=state.status,
+                epoch=state.epoch,
+                kept_session=state.kept_session,
+                ended_sessions=MappingProxyType(ended),
+            )
+        forget_locally(user_id)
+
+
+@dataclass(slots=True)
+class _Entry:
+    state: AccessState
+    read_at: float
+
+
+_local_caches: weakref.WeakSet[CachedAccessStates] = weakref.WeakSet()
+_local_caches_lock = threading.Lock()
+
+
+def forget_locally(user_id: str) -> None:
+    """Drop ``user_id`` from every cache of this process (after a write committed)."""
+    with _local_caches_lock:
+        caches = list(_local_caches)
+    for cache in caches:
+        cache.forget(user_id)
+
+
+class CachedAccessStates:
+    """A per-instance cache in front of a store: each state is served at most ``ttl_seconds``.
+
+    The age counts from the moment the read *started*, so a change committed at time T
+    is seen by every read after T + ``ttl_seconds``. Missing states are not cached (a
+    user's state is created before the user's first token exists). At most
+    ``max_entries`` users are kept, the least recently read evicted first.
+    """
+
+    def __init__(
+        self,
+        source: AccessStateStore,
+        *,
+        ttl_seconds: float = STALENESS_SECONDS,
+        max_entries: int = DEFAULT_MAX_CACHED_USERS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ttl_seconds < 0 or max_entries < 1:
+            raise ValueError("ttl_seconds must not be negative and max_entries must be positive")
+        self._source = source
+        self._ttl = ttl_seconds
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        # Raised by every forget(): a read that began before one must not be cached.
+        self._generation = 0
+        with _local_caches_lock:
+            _local_caches.add(self)
+
+    @property
+    def ttl_seconds(self) -> float:
+        return self._ttl
+
+    def get(self, user_id: str) -> AccessState | None:
+        started = self._clock()
+        with self._lock:
+            entry = self._entries.get(user_id)
+            if entry is not None and started - entry.read_at < self._ttl:
+                self._entries.move_to_end(user_id)
+                return entry.state
+            generation = self._generation
+        state = self._source.get(user_id)
+        with self._lock:
+            if state is None:
+                self._entries.pop(user_id, None)
+                return None
+            current = self._entries.get(user_id)
+            fresher = current is None or current.read_at <= started
+            if fresher and generation == self._generation:
+                self._entries[user_id] = _Entry(state, started)
+                self._entries.move_to_end(user_id)
+                while len(self._entries) > self._max_entries:
+                    self._entries.popitem(last=False)
+        return state
+
+    def end_session(self, user_id: str, family_id: str, *, until: int) -> None:
+        self._source.end_session(user_id, family_id, until=until)
+        self.forget(user_id)
+
+    def forget(self, user_id: str) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.pop(user_id, None)
