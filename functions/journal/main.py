@@ -44,13 +44,18 @@ class AccountPath(BaseModel):
 
 
 def _on_entry(ctx: RequestContext, use_case: Callable[..., T]) -> T:
-    """A use case on the entry of the path, with the body, who asks and the correlation id."""
+    """A use case on the entry of the path, with the body, who asks and the correlation id.
+
+    The ``Idempotency-Key`` goes along: a retry of the request that reversed, posted or
+    voided the entry (its answer lost after the commit) gets that outcome back, not a 409.
+    """
     return use_case(
         ctx.tenant_id,
         ctx.params.entry_id,
         ctx.body,
         actor=ctx.actor,
         correlation_id=ctx.correlation_id,
+        idempotency_key=ctx.idempotency_key,
     )
 
 

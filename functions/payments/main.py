@@ -1,4 +1,4 @@
-"""payments: create, read, list, capture, cancel and refund payments (issue #5).
+"""payments: create, read, list, capture, cancel and refund payments.
 
 Requests are accepted here and carried out by the ``process_payment`` consumer: a
 new payment answers 202 in ``requested`` with a ``payment.requested`` event staged
@@ -118,7 +118,9 @@ def _accepted(payment: Payment) -> Reply:
 
 def _change(ctx: RequestContext, use_case: Callable[..., T]) -> T:
     """A change to one payment, with who asks and, from ``If-Match: "v3"``, the version
-    the client read (the change is refused if the payment has moved on since)."""
+    the client read (the change is refused if the payment has moved on since). The
+    ``Idempotency-Key`` names the refund or action, so a retry after a lost answer
+    finds the change it made instead of making another."""
     return use_case(
         firestore_client(),
         ctx.tenant_id,
@@ -127,6 +129,7 @@ def _change(ctx: RequestContext, use_case: Callable[..., T]) -> T:
         actor=ctx.actor,
         correlation_id=ctx.correlation_id,
         expected_version=payments.version_from_if_match(ctx.request.headers.get("If-Match")),
+        idempotency_key=ctx.idempotency_key,
     )
 
 
@@ -182,6 +185,7 @@ def get_payment(ctx: RequestContext) -> Reply:
     status=202,
     permission=CAPTURE,
     idempotency="required",
+    raises=(412,),  # If-Match names a version the payment has moved on from
 )
 def capture_payment(ctx: RequestContext) -> Reply:
     """Capture an authorized payment, in full or in part (the rest is released)."""
@@ -196,6 +200,7 @@ def capture_payment(ctx: RequestContext) -> Reply:
     status=202,
     permission=CAPTURE,
     idempotency="required",
+    raises=(412,),  # If-Match names a version the payment has moved on from
 )
 def cancel_payment(ctx: RequestContext) -> Reply:
     """Release an authorized payment that was not captured."""
@@ -210,6 +215,7 @@ def cancel_payment(ctx: RequestContext) -> Reply:
     status=202,
     permission=REFUND,
     idempotency="required",
+    raises=(412,),  # If-Match names a version the payment has moved on from
 )
 def refund_payment(ctx: RequestContext) -> Reply:
     """Refund a captured payment in full or in part; never more than what is still captured."""

@@ -10,7 +10,7 @@ Which accounts a payment moves (per tenant and currency; created on first use, s
   of tax. The payee reference may hold characters an account code cannot, so the
   code carries a hash and the account's metadata the reference itself.
 * ``payments:tax:{jurisdiction}:{CUR}`` (liability): tax payable to one
-  jurisdiction, for payments that carry a tax calculation (issue #6).
+  jurisdiction, for payments that carry a tax calculation.
 
 The payer is not an account: the payer's money never sits in the tenant's books (it
 goes from the payment method, at the provider, into clearing); ``payer_ref`` is in

@@ -5,17 +5,22 @@ first. API-side use cases also take the ``actor`` (``{"user_id": ..., "role": ..
 or ``{"system": name}``); they return a :class:`Payment` (``to_json()`` for the API)
 or raise an :class:`~shared.errors.AppError`.
 
-Each state change is one Firestore transaction that reads the payment, checks the
-state machine (:mod:`shared.payments.domain`), writes the new version, and stages
-its events through the outbox: a ``payment.*`` event on ``payment-events`` (ordered
+Each state change reads the payment, checks the state machine
+(:mod:`shared.payments.domain`), and commits the new version in one atomic batch
+with its events in the outbox: a ``payment.*`` event on ``payment-events`` (ordered
 by payment) and an ``audit.recorded`` event on ``audit-events``. Events are
-published after the commit; a failed publish is left to the outbox relay. Because
-the read and the write share a transaction, two concurrent changes of one payment
-serialize: a capture and a cancel requested at once cannot both be accepted, and
-the processor's ``record_*`` calls cannot both move the same payment.
+published after the commit; a failed publish is left to the outbox relay. The
+batch carries a precondition on the version read (its update time) instead of a
+transaction's locks, so two concurrent changes of one payment serialize without
+waiting on each other: the one that commits second fails at once and is decided
+again on the new state (see ``_change``). A capture and a cancel requested at once
+cannot both be accepted, concurrent refunds never exceed the capture, and the
+processor's ``record_*`` calls cannot both move the same payment.
 
-Ids are chosen before the first attempt, and an attempt that finds its own earlier
-commit (an ambiguous failure, retried) returns it instead of applying it twice.
+Ids are chosen before the first attempt (refund and action ids from the request's
+``Idempotency-Key`` when there is one), and an attempt that finds its own earlier
+commit (an ambiguous failure, or a client's retry after a lost answer) returns it
+instead of applying it twice.
 The processor-side ``record_*`` use cases are idempotent: recording an outcome
 that is already recorded changes nothing and returns ``changed=False``.
 
@@ -26,6 +31,7 @@ an API change conditional on the version the client read: a mismatch is 412
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +51,7 @@ from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import new_event
 from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
 from shared.http.pagination import MAX_PAGE_SIZE, Page, decode_cursor, encode_cursor
+from shared.ledger.aggregate_locks import AggregateLocks
 from shared.logger import get_logger
 from shared.payments import domain
 from shared.payments.domain import (
@@ -64,9 +71,11 @@ from shared.payments.repository import (
     payments_collection,
 )
 from shared.payments.requests import (
+    PAYMENTS_CURSOR,
     CancelPaymentRequest,
     CapturePaymentRequest,
     CreatePaymentRequest,
+    PaymentsPosition,
     RefundPaymentRequest,
 )
 from shared.payments.tax_link import check_tax_calculation
@@ -79,17 +88,24 @@ PAYMENTS_TOPIC = "payment-events"
 EVENT_SOURCE = "tributum/payments"
 RESOURCE_TYPE = "payment"
 PROCESSOR_ACTOR: Mapping[str, str] = {"system": "payments.processor"}
-# Attempts of one Firestore transaction, then whole-use-case retries with jitter: the
-# emulator answers a lock wait that runs out with ABORTED, and production may abort
-# under contention; both clear up when the contenders spread out.
+# Creating a payment is one transaction (nothing contends on a new id): its attempts,
+# then whole-use-case retries with jitter.
 TRANSACTION_ATTEMPTS = 3
+# Brief Firestore failures (unavailable, deadline, an emulator lock wait running out)
+# are retried with jitter, for reads, commits and the creating transaction alike.
 CONTENTION_RETRY = RetryPolicy(max_attempts=8, base_delay_seconds=0.05, max_delay_seconds=1.0)
+# Read-decide-commit rounds of one change (see ``_change``); each lost round means
+# another writer of the payment committed, so this bounds concurrent writers, not time.
+CHANGE_ROUNDS = 16
 _ENTITY_TAG = re.compile(r'(?:W/)?"v([1-9][0-9]{0,9})"')
 
 Actor = Mapping[str, Any]
 Publisher = Callable[["firestore.Client", Sequence[StagedEvent]], None]
 T = TypeVar("T")
+# ``write(updated)``: stage the payment's new version, on the precondition of its read.
+_Write = Callable[[Payment], None]
 _log = get_logger("shared.payments")
+_PAYMENT_LOCKS = AggregateLocks()
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,21 +241,15 @@ def list_payments(
         FieldPath.document_id(), direction=Query.DESCENDING
     )
     if cursor:
-        position = decode_cursor(cursor, required_keys=("created_at", "after", "filters"))
-        if position["filters"] != filters:
+        position = decode_cursor(cursor, PaymentsPosition, scope=PAYMENTS_CURSOR)
+        if position.filters != filters:
             raise ValidationError.for_field(
                 "query.cursor", "belongs to a list with other filters", "cursor_mismatch"
             )
-        try:
-            last_created = datetime.fromisoformat(str(position["created_at"]))
-        except ValueError:
-            raise ValidationError.for_field(
-                "query.cursor", "is not a valid cursor", "bad_format"
-            ) from None
         query = query.start_after(
             {
-                "created_at": last_created,
-                FieldPath.document_id(): payment_ref(db, tenant_id, str(position["after"])),
+                "created_at": position.created_at,
+                FieldPath.document_id(): payment_ref(db, tenant_id, position.after),
             }
         )
     snapshots = list(query.limit(limit + 1).stream())
@@ -248,7 +258,8 @@ def list_payments(
     if len(snapshots) > limit:
         last = payments[-1]
         next_cursor = encode_cursor(
-            {"created_at": last.created_at.isoformat(), "after": last.id, "filters": filters}
+            PaymentsPosition(created_at=last.created_at, after=last.id, filters=filters),
+            scope=PAYMENTS_CURSOR,
         )
     return Page(payments, next_cursor)
 
@@ -263,15 +274,14 @@ def request_capture(
     expected_version: int | None = None,
     correlation_id: str | None = None,
     publisher: Publisher | None = publish_committed,
+    idempotency_key: str | None = None,
 ) -> Payment:
     """Accept a capture of an authorized payment (all of it, or ``request.amount``)."""
     actor = _checked_actor(actor)
     request = request or CapturePaymentRequest()
-    action_id = new_id(ACTION_ID_PREFIX)
-    ref = payment_ref(db, tenant_id, payment_id)
+    action_id = _id_for(ACTION_ID_PREFIX, "capture", payment_id, idempotency_key)
 
-    def attempt(transaction: Any) -> tuple[Payment, list[StagedEvent]]:
-        payment = _read(transaction, ref, payment_id)
+    def decide(writer: Any, payment: Payment, write: _Write) -> tuple[Payment, list[StagedEvent]]:
         if payment.pending_action is not None and payment.pending_action.id == action_id:
             return payment, []
         _check_version(payment, expected_version)
@@ -281,10 +291,10 @@ def request_capture(
             else None
         )
         updated = domain.request_capture(payment, amount, action_id=action_id, now=_now())
-        transaction.set(ref, payment_to_document(updated))
+        write(updated)
         wanted = domain.capture_amount(updated)
         staged = _stage(
-            transaction,
+            writer,
             db,
             updated,
             "payment.capture_requested",
@@ -296,7 +306,7 @@ def request_capture(
         )
         return updated, staged
 
-    return _run(db, "request_capture", attempt, publisher)
+    return _change(db, "request_capture", tenant_id, payment_id, decide, publisher)
 
 
 def request_cancel(
@@ -309,22 +319,21 @@ def request_cancel(
     expected_version: int | None = None,
     correlation_id: str | None = None,
     publisher: Publisher | None = publish_committed,
+    idempotency_key: str | None = None,
 ) -> Payment:
     """Accept the cancellation of an authorized payment (its authorization is released)."""
     actor = _checked_actor(actor)
     request = request or CancelPaymentRequest()
-    action_id = new_id(ACTION_ID_PREFIX)
-    ref = payment_ref(db, tenant_id, payment_id)
+    action_id = _id_for(ACTION_ID_PREFIX, "cancel", payment_id, idempotency_key)
 
-    def attempt(transaction: Any) -> tuple[Payment, list[StagedEvent]]:
-        payment = _read(transaction, ref, payment_id)
+    def decide(writer: Any, payment: Payment, write: _Write) -> tuple[Payment, list[StagedEvent]]:
         if payment.pending_action is not None and payment.pending_action.id == action_id:
             return payment, []
         _check_version(payment, expected_version)
         updated = domain.request_cancel(payment, request.reason, action_id=action_id, now=_now())
-        transaction.set(ref, payment_to_document(updated))
+        write(updated)
         staged = _stage(
-            transaction,
+            writer,
             db,
             updated,
             "payment.cancel_requested",
@@ -336,7 +345,7 @@ def request_cancel(
         )
         return updated, staged
 
-    return _run(db, "request_cancel", attempt, publisher)
+    return _change(db, "request_cancel", tenant_id, payment_id, decide, publisher)
 
 
 def request_refund(
@@ -349,19 +358,22 @@ def request_refund(
     expected_version: int | None = None,
     correlation_id: str | None = None,
     publisher: Publisher | None = publish_committed,
+    idempotency_key: str | None = None,
 ) -> RefundRequested:
     """Accept a refund (all that is still refundable, or ``request.amount``).
 
     More than captured minus refunded (and minus refunds in progress) is 422
-    ``refund_exceeds_captured``, and nothing is written.
+    ``refund_exceeds_captured``, and nothing is written. Concurrent refunds are
+    decided one after the other on the payment as the previous one left it, so
+    together they never exceed what was captured.
     """
     actor = _checked_actor(actor)
     request = request or RefundPaymentRequest()
-    refund_id = new_id(REFUND_ID_PREFIX)
-    ref = payment_ref(db, tenant_id, payment_id)
+    refund_id = _id_for(REFUND_ID_PREFIX, "refund", payment_id, idempotency_key)
 
-    def attempt(transaction: Any) -> tuple[RefundRequested, list[StagedEvent]]:
-        payment = _read(transaction, ref, payment_id)
+    def decide(
+        writer: Any, payment: Payment, write: _Write
+    ) -> tuple[RefundRequested, list[StagedEvent]]:
         mine = payment.refund(refund_id)
         if mine is not None:
             return RefundRequested(payment, mine), []
@@ -374,9 +386,9 @@ def request_refund(
         updated, refund = domain.request_refund(
             payment, amount, request.reason, refund_id=refund_id, now=_now()
         )
-        transaction.set(ref, payment_to_document(updated))
+        write(updated)
         staged = _stage(
-            transaction,
+            writer,
             db,
             updated,
             "payment.refund_requested",
@@ -388,7 +400,7 @@ def request_refund(
         )
         return RefundRequested(updated, refund), staged
 
-    return _run(db, "request_refund", attempt, publisher)
+    return _change(db, "request_refund", tenant_id, payment_id, decide, publisher)
 
 
 # -- processor side -----------------------------------------------------------------------
@@ -633,19 +645,19 @@ def _record(
     outcome: Literal["success", "failure"] = "success",
 ) -> Transition:
     """One processor-side transition: ``apply`` returns None when it is already recorded."""
-    ref = payment_ref(db, tenant_id, payment_id)
 
-    def attempt(transaction: Any) -> tuple[Transition, list[StagedEvent]]:
-        payment = _read(transaction, ref, payment_id)
+    def decide(
+        writer: Any, payment: Payment, write: _Write
+    ) -> tuple[Transition, list[StagedEvent]]:
         updated = apply(payment)
         if updated is None:
             return Transition(payment, changed=False), []
-        transaction.set(ref, payment_to_document(updated))
+        write(updated)
         staged: list[StagedEvent] = []
         for event_type, extra in events:
             staged.extend(
                 _stage(
-                    transaction,
+                    writer,
                     db,
                     updated,
                     event_type,
@@ -659,7 +671,7 @@ def _record(
             )
         return Transition(updated, changed=True), staged
 
-    return _run(db, events[0][0], attempt, publisher)
+    return _change(db, events[0][0], tenant_id, payment_id, decide, publisher)
 
 
 def _stage(
@@ -706,6 +718,88 @@ def _stage(
     )
     staged.append(add_to_outbox(transaction, db, AUDIT_TOPIC, audit))
     return staged
+
+
+def _change(
+    db: firestore.Client,
+    name: str,
+    tenant_id: str,
+    payment_id: str,
+    decide: Callable[[Any, Payment, _Write], tuple[T, list[StagedEvent]]],
+    publisher: Publisher | None,
+) -> T:
+    """Change one payment: decide on a plain read, commit on a precondition, or decide again.
+
+    ``decide(batch, payment, write)`` checks the rules against the payment as read and,
+    to change it, calls ``write(updated)`` and stages its events in ``batch``; it
+    returns the outcome and the staged events (none: nothing to commit). The batch
+    commits atomically on the condition that the payment's update time is the one
+    read, so no lock is held while deciding and a writer never waits for another.
+    A writer that lost the race (``FailedPrecondition``) reads the payment again at
+    once and decides anew on what the winner left: its own earlier commit (an
+    ambiguous failure) is found and returned, a rule that now refuses it answers as
+    the rule does (409 ``payment_action_pending``, 422 ``refund_exceeds_captured``,
+    412 with ``If-Match``), and a change that still applies (another partial refund)
+    commits. Each lost round means another writer committed, so rounds are few.
+
+    Writers of one payment on one instance take turns (``AggregateLocks``) and never
+    race each other at all.
+    """
+    from google.api_core.exceptions import FailedPrecondition
+
+    ref = payment_ref(db, tenant_id, payment_id)
+    with _PAYMENT_LOCKS.held((tenant_id, payment_id)):
+        for _ in range(CHANGE_ROUNDS):
+            snapshot = _transient_retry(ref.get, f"payments.{name}.read")
+            if not snapshot.exists:
+                raise _not_found(payment_id)
+            payment = payment_from_document(snapshot.to_dict() or {})
+            batch = db.batch()
+            precondition = db.write_option(last_update_time=snapshot.update_time)
+
+            def write(
+                updated: Payment, batch: Any = batch, precondition: Any = precondition
+            ) -> None:
+                batch.update(ref, payment_to_document(updated), option=precondition)
+
+            result, staged = decide(batch, payment, write)
+            if not staged:
+                return result
+            try:
+                _transient_retry(batch.commit, f"payments.{name}.commit")
+            except FailedPrecondition:
+                _log.info("payments.changed_meanwhile", payment_id=payment_id, use_case=name)
+                continue
+            break
+        else:
+            raise ServiceUnavailableError(
+                "the payment kept changing while this request was decided; retry",
+                code="payment_contention",
+                headers={"Retry-After": "1"},
+            )
+    # Published once the payment's lock is let go: the next writer need not wait for it.
+    _publish(db, staged, publisher)
+    return result
+
+
+def _transient_retry(call: Callable[[], T], name: str) -> T:
+    """``call`` retried on a brief Firestore failure; a 503 once the attempts are spent.
+
+    Retrying a commit whose first attempt did commit is safe: the retry fails its
+    precondition and the change is decided again, finding its own commit.
+    """
+    try:
+        return retry_call(
+            call, policy=CONTENTION_RETRY, is_retryable=is_firestore_contention, name=name
+        )
+    except Exception as exc:
+        if isinstance(exc, AppError) or not is_firestore_contention(exc):
+            raise
+        raise ServiceUnavailableError(
+            "the payments database is briefly unavailable; retry",
+            code="payment_contention",
+            headers={"Retry-After": "1"},
+        ) from exc
 
 
 def _run(
@@ -756,13 +850,6 @@ def _publish(
         _log.warning("payments.publish_deferred", events=len(staged), error=type(exc).__name__)
 
 
-def _read(transaction: Any, ref: Any, payment_id: str) -> Payment:
-    snapshot = ref.get(transaction=transaction)
-    if not snapshot.exists:
-        raise _not_found(payment_id)
-    return payment_from_document(snapshot.to_dict() or {})
-
-
 def _check_version(payment: Payment, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != payment.version:
         raise PreconditionFailedError(
@@ -789,6 +876,20 @@ def version_from_if_match(header: str | None) -> int | None:
             code="bad_if_match",
         )
     return int(match.group(1))
+
+
+def _id_for(prefix: str, kind: str, payment_id: str, idempotency_key: str | None) -> str:
+    """A refund or action id: from the Idempotency-Key when there is one, else random.
+
+    From the key, a client's retry after a lost answer (the change committed, the
+    response did not arrive, the key's record was released by a 5xx) reaches the same
+    id and gets its change back instead of making a second one. The payment id and the
+    kind of change are part of it, so one key never names two changes.
+    """
+    if idempotency_key is None:
+        return new_id(prefix)
+    digest = hashlib.sha256(f"{kind}\x00{payment_id}\x00{idempotency_key}".encode()).hexdigest()
+    return f"{prefix}_{digest[:32]}"
 
 
 def _not_found(payment_id: str) -> NotFoundError:

@@ -1,4 +1,4 @@
-"""A payment that settles a tax calculation (issue #6): what must hold when it is created.
+"""A payment that settles a tax calculation: what must hold when it is created.
 
 The payment's ledger postings take their tax per jurisdiction from the stored
 calculation (see ``ledger_adapter.py``), so a payment may only name a calculation

@@ -1,4 +1,4 @@
-"""Issue #6: a payment carrying a tax calculation posts tax payable per jurisdiction.
+"""A payment carrying a tax calculation posts tax payable per jurisdiction.
 
 CA-QC in 2025 on a 100.00 CAD price: GST 5 % = 5.00 (jurisdiction CA), QST 9.975 %
 = 9.975 -> 9.98 (CA-QC), gross 114.98. Refunds reverse the tax in proportion to
