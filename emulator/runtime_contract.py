@@ -41,6 +41,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from emulator.webhook_sink import DEFAULT_SINK_PORT, SINK_HOST
 from shared.topology import Function, Manifest
 
 COMMAND = ("functions-framework",)
@@ -101,6 +102,9 @@ def environment_sources(fn: Function, *, project_id: str, log_level: str) -> dic
         # exactly the secrets the function holds, as in the cloud.
         "secret_versions": json.dumps(dict.fromkeys(fn.secrets, "latest"), sort_keys=True),
         "concurrency": str(fn.scaling.concurrency),
+        # The one private address local webhooks may reach: the stack's webhook sink
+        # (the cloud's value is the empty list).
+        "webhook_private_hosts": json.dumps([f"{SINK_HOST}:{DEFAULT_SINK_PORT}"]),
     }
 
 

@@ -35,6 +35,9 @@ locals {
       secret_versions = jsonencode({ for secret in f.secrets : secret => lookup(var.secret_versions, secret, "") })
       # functions-framework's gunicorn serves this many requests at once per instance.
       concurrency = tostring(f.concurrency)
+      # Webhooks never go to private addresses in the cloud (shared/webhooks/urls.py);
+      # only the local stack allows its own webhook sink.
+      webhook_private_hosts = "[]"
     }
   }
 

@@ -65,6 +65,14 @@ class IdempotencySettings(_Section):
     wait_seconds: float = Field(default=5.0, ge=0.0, le=60.0)
 
 
+class WebhookSettings(_Section):
+    # Hosts ("127.0.0.1") or host:port pairs ("127.0.0.1:8790") that webhook endpoints
+    # may name although they resolve to private addresses, over http too. The manifest's
+    # environment fills it: empty in the cloud (enforced below), the local stack's
+    # webhook sink on one machine (shared/webhooks/urls.py).
+    allowed_private_hosts: tuple[str, ...] = ()
+
+
 class FeatureFlags(_Section):
     """Opt-in behaviour; every flag defaults to the conservative choice."""
 
@@ -94,6 +102,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     secrets: SecretsSettings = SecretsSettings()
     idempotency: IdempotencySettings = IdempotencySettings()
+    webhooks: WebhookSettings = WebhookSettings()
     features: FeatureFlags = FeatureFlags()
 
     @property
@@ -117,6 +126,11 @@ class Settings(BaseSettings):
         if self.env == "cloud" and self.features.debug_errors:
             raise ConfigError(
                 f"{ENV_PREFIX}FEATURES__DEBUG_ERRORS must not be enabled in the cloud"
+            )
+        if self.env == "cloud" and self.webhooks.allowed_private_hosts:
+            raise ConfigError(
+                f"{ENV_PREFIX}WEBHOOKS__ALLOWED_PRIVATE_HOSTS must be empty in the cloud: "
+                "webhooks never go to private addresses there"
             )
         if self.env == "cloud" and (
             os.environ.get("FIRESTORE_EMULATOR_HOST") or os.environ.get("PUBSUB_EMULATOR_HOST")

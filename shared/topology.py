@@ -43,6 +43,7 @@ EnvironmentSource = Literal[
     "trusted_proxy_hops",
     "secret_versions",
     "concurrency",
+    "webhook_private_hosts",
 ]
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 # Names the platform sets itself (Cloud Run's container contract, the functions buildpack):
@@ -185,10 +186,9 @@ class Function(_Strict):
 
 
 class Schedule(_Strict):
+    # Cloud Scheduler's unix-cron format, in time_zone (the local stack evaluates it too).
     cron: str
     time_zone: str = "Etc/UTC"
-    # Local stack: the same schedule, as an interval in seconds (cron is not evaluated locally).
-    local_interval_seconds: int = Field(default=300, ge=5)
 
 
 class Topic(_Strict):

@@ -70,6 +70,8 @@ def test_environment_is_the_clouds_plus_the_emulators(tmp_path: Path) -> None:
         "TRIBUTUM_HTTP__TRUSTED_PROXY_HOPS": "1",
         "TRIBUTUM_SECRETS__VERSIONS": "{}",
         "THREADS": "8",
+        # The local webhook sink, the one private address local webhooks may reach.
+        "TRIBUTUM_WEBHOOKS__ALLOWED_PRIVATE_HOSTS": '["127.0.0.1:8790"]',
     }
     process = {"PATH": "/bin", "HOME": "/home/dev", "LANG": "C.UTF-8"}
     # Exactly these: nothing of the developer's shell leaks in (SECRET), no local-only flag.
