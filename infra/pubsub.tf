@@ -142,21 +142,27 @@ resource "google_pubsub_subscription_iam_member" "dead_letter_source_subscriber"
   member       = local.pubsub_service_agent
 }
 
-# Systems outside Tributum on the public topics: publishers of requests, subscribers
-# to results (roles/pubsub.subscriber on a topic lets them attach a subscription of
-# their own project). Only topics the manifest marks public accept such grants.
+# Systems outside Tributum on the public topics. Publishers of requests are granted
+# on the topic (a producer key in each message then binds it to one tenant: see
+# docs/producers.md). Readers of results are never granted on a topic, which carries
+# every tenant's messages: each gets a subscription filtered to one tenant's
+# messages (tenant_subscriptions) and roles/pubsub.subscriber on that subscription
+# only, which lets it pull and acknowledge but not change the filter.
 locals {
-  public_topic_members = {
-    "roles/pubsub.publisher"  = var.public_topic_publishers
-    "roles/pubsub.subscriber" = var.public_topic_subscribers
-  }
-
   public_topic_grants = {
     for grant in flatten([
-      for role, by_topic in local.public_topic_members : [
-        for topic, members in by_topic : [for member in members : { role = role, topic = topic, member = member }]
+      for topic, members in var.public_topic_publishers : [
+        for member in members : { role = "roles/pubsub.publisher", topic = topic, member = member }
       ]
     ]) : "${grant.role}|${grant.topic}|${grant.member}" => grant
+  }
+
+  tenant_subscription_grants = {
+    for grant in flatten([
+      for name, subscription in var.tenant_subscriptions : [
+        for member in subscription.members : { subscription = name, member = member }
+      ]
+    ]) : "${grant.subscription}|${grant.member}" => grant
   }
 }
 
@@ -173,4 +179,34 @@ resource "google_pubsub_topic_iam_member" "public" {
       error_message = "${each.value.topic} is not a public topic of the manifest: outside members are granted on public topics only."
     }
   }
+}
+
+resource "google_pubsub_subscription" "tenant" {
+  for_each = var.tenant_subscriptions
+
+  name                       = "${each.value.topic}--tenant-${each.key}"
+  topic                      = google_pubsub_topic.topic[each.value.topic].id
+  ack_deadline_seconds       = 60
+  message_retention_duration = local.message_retention
+  # Every result message carries its tenant as an attribute (the event envelope's).
+  filter = "attributes.tenant_id = \"${each.value.tenant_id}\""
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  lifecycle {
+    precondition {
+      condition     = try(local.topics[each.value.topic].public, false)
+      error_message = "${each.value.topic} is not a public topic of the manifest: tenant subscriptions are made on public topics only."
+    }
+  }
+}
+
+resource "google_pubsub_subscription_iam_member" "tenant" {
+  for_each = local.tenant_subscription_grants
+
+  subscription = google_pubsub_subscription.tenant[each.value.subscription].name
+  role         = "roles/pubsub.subscriber"
+  member       = each.value.member
 }

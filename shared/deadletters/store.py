@@ -12,7 +12,8 @@ import orjson
 
 from shared import errors
 from shared.events.push import PushedMessage
-from shared.http.pagination import Page, decode_cursor, encode_cursor
+from shared.http.pagination import Page, TimeOrderedPosition, decode_cursor, encode_cursor
+from shared.producers.rules import CREDENTIAL_ATTRIBUTE
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -20,7 +21,11 @@ if TYPE_CHECKING:
 DEAD_LETTER_COLLECTION = "dead_letters"
 DEAD_LETTER_SUFFIX = "-dlq"
 _PUBSUB_DLQ_ATTRIBUTE_PREFIX = "CloudPubSubDeadLetter"
+# Message attributes that carry a credential; never stored (see shared/producers).
+SECRET_ATTRIBUTES = frozenset({CREDENTIAL_ATTRIBUTE})
 Status = Literal["stored", "replayed", "discarded"]
+# The list's name in its cursors: a cursor of another list is refused.
+_LIST_CURSOR = "dead_letters"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +111,11 @@ def _envelope_fields(data: bytes, attributes: dict[str, str]) -> dict[str, str |
     return fields
 
 
+def _kept_attributes(attributes: dict[str, str]) -> dict[str, str]:
+    """Attributes minus credentials: a dead letter is read by people and replayed as is."""
+    return {k: v for k, v in attributes.items() if k not in SECRET_ATTRIBUTES}
+
+
 def _text(data: bytes) -> str | None:
     try:
         return data.decode("utf-8")
@@ -123,16 +133,20 @@ def _new_document(
     delivery_count: int | None,
     source_subscription: str | None,
     now: datetime,
+    owner: tuple[str | None] | None = None,
 ) -> dict[str, Any]:
+    fields = _envelope_fields(data, attributes)
+    if owner is not None:
+        fields["tenant_id"] = owner[0]
     return {
         "topic": topic,
-        **_envelope_fields(data, attributes),
+        **fields,
         "reason": reason,
         "consumer": consumer,
         "status": "stored",
         "data_base64": base64.b64encode(data).decode("ascii"),
         "data_text": _text(data),
-        "attributes": attributes,
+        "attributes": _kept_attributes(attributes),
         "delivery_count": delivery_count,
         "source_subscription": source_subscription,
         "seen_count": 1,
@@ -182,9 +196,22 @@ def record_dead_letter(db: firestore.Client, message: PushedMessage) -> DeadLett
             f"{_PUBSUB_DLQ_ATTRIBUTE_PREFIX}SourceSubscription"
         ),
         now=datetime.now(UTC),
+        owner=_producer_owner(db, original),
     )
     # The dead-letter message's own id is stable across its redeliveries.
     return _upsert(db, f"dlq-{message.message_id}", document)
+
+
+def _producer_owner(db: firestore.Client, attributes: dict[str, str]) -> tuple[str | None] | None:
+    """For a producer's message, the tenant of the key it presents (None if no key matches).
+
+    A message from outside must not file itself under a tenant it merely names.
+    """
+    if CREDENTIAL_ATTRIBUTE not in attributes:
+        return None
+    from shared.producers import tenant_of_credential
+
+    return (tenant_of_credential(db, attributes[CREDENTIAL_ATTRIBUTE]),)
 
 
 def record_rejected(
@@ -196,8 +223,13 @@ def record_rejected(
     attributes: dict[str, str],
     reason: str,
     consumer: str,
+    owner: tuple[str | None] | None = None,
 ) -> DeadLetter:
-    """Store a message a consumer rejected as permanently unprocessable, then acknowledged."""
+    """Store a message a consumer rejected as permanently unprocessable, then acknowledged.
+
+    The tenant is the one the message names, unless ``owner`` says whose it is (a
+    one-element tuple; ``(None,)`` keeps it for operators only).
+    """
     document = _new_document(
         topic=topic,
         data=data,
@@ -207,6 +239,7 @@ def record_rejected(
         delivery_count=None,
         source_subscription=None,
         now=datetime.now(UTC),
+        owner=owner,
     )
     key = hashlib.sha256(f"{consumer}:{topic}:{message_id}".encode()).hexdigest()[:40]
     return _upsert(db, f"rej-{key}", document)
@@ -251,17 +284,17 @@ def list_dead_letters(
         "__name__", direction="DESCENDING"
     )
     if cursor:
-        position = decode_cursor(cursor, required_keys=("first_seen", "id"))
-        ref = db.collection(DEAD_LETTER_COLLECTION).document(str(position["id"]))
-        query = query.start_after(
-            {"first_seen": datetime.fromisoformat(position["first_seen"]), "__name__": ref}
-        )
+        position = decode_cursor(cursor, TimeOrderedPosition, scope=_LIST_CURSOR)
+        ref = db.collection(DEAD_LETTER_COLLECTION).document(position.id)
+        query = query.start_after({"first_seen": position.at, "__name__": ref})
     documents = list(query.limit(limit + 1).stream())
     items = [DeadLetter.from_document(d.id, d.to_dict() or {}) for d in documents[:limit]]
     next_cursor = None
     if len(documents) > limit:
         last = items[-1]
-        next_cursor = encode_cursor({"first_seen": last.first_seen.isoformat(), "id": last.id})
+        next_cursor = encode_cursor(
+            TimeOrderedPosition(at=last.first_seen, id=last.id), scope=_LIST_CURSOR
+        )
     return Page(items=items, next_cursor=next_cursor)
 
 

@@ -47,10 +47,12 @@ from shared.events.push import (
     current_execution_id,
     decode_push,
 )
-from shared.logger import bind_context, bind_request_context, get_logger
+from shared.logger import bind_context, bind_request_context, get_logger, parse_trace_headers
 
 if TYPE_CHECKING:
     from google.cloud import firestore
+
+    from shared.producers import ProducerIdentity
 
 PROCESSED_COLLECTION = "processed_events"
 DEFAULT_PROCESSED_TTL = timedelta(days=30)
@@ -105,6 +107,11 @@ class ConsumerSpec:
     # every effect goes through run_once is deduplicated by run_once's own transactional
     # read, and may turn this off to save a round trip per event.
     check_duplicate_first: bool = True
+    # The scope a producer key must carry (see shared/producers): set on consumers of
+    # topics that systems outside Tributum publish to. Every message is then
+    # authenticated from its attributes before its body is read, and its envelope's
+    # tenant must be the key's.
+    producer_scope: str | None = None
 
     def __post_init__(self) -> None:
         if not _CONSUMER_NAME.match(self.name):
@@ -215,10 +222,13 @@ class EventContext:
         envelope: EventEnvelope,
         message: PushedMessage,
         db_factory: Callable[[], firestore.Client],
+        producer: ProducerIdentity | None = None,
     ) -> None:
         self.spec = spec
         self.envelope = envelope
         self.message = message
+        # The authenticated publisher, on consumers with a producer_scope.
+        self.producer = producer
         self._db_factory = db_factory
         self._db: firestore.Client | None = None
         self._run_once_called = False
@@ -370,8 +380,19 @@ class EventContext:
 
 
 def _record_rejection(
-    spec: ConsumerSpec, message: PushedMessage, reason: str, db: firestore.Client
+    spec: ConsumerSpec,
+    message: PushedMessage,
+    reason: str,
+    db: firestore.Client,
+    *,
+    owner: tuple[str | None] | None = None,
 ) -> str:
+    """File the message as a dead letter; ``owner`` overrides the tenant the message names.
+
+    On producer-authenticated topics the owner is the presenting key's tenant, or
+    ``(None,)`` (operators only) when no key was identified: a message must never file
+    itself in a tenant it merely claims.
+    """
     from shared.deadletters import record_rejected
 
     stored = record_rejected(
@@ -382,8 +403,33 @@ def _record_rejection(
         attributes=message.attributes,
         reason=reason,
         consumer=spec.name,
+        owner=owner,
     )
     return stored.id
+
+
+def _authenticate_producer(
+    spec: ConsumerSpec, message: PushedMessage, db: firestore.Client, now: datetime
+) -> ProducerIdentity | str:
+    """The producer the message's attributes prove, or the rejection's dead-letter id."""
+    from shared.producers import ProducerRejected, authenticate
+
+    assert spec.producer_scope is not None
+    try:
+        return authenticate(db, message.attributes, spec.producer_scope, now=now)
+    except ProducerRejected as exc:
+        return _reject_producer(spec, message, exc, db)
+
+
+def _reject_producer(
+    spec: ConsumerSpec, message: PushedMessage, exc: Exception, db: firestore.Client
+) -> str:
+    code, reason, tenant_id = (getattr(exc, a) for a in ("code", "reason", "tenant_id"))
+    dead_letter_id = _record_rejection(spec, message, f"{code}: {reason}", db, owner=(tenant_id,))
+    get_logger("events.consumer").error(
+        "event.producer_rejected", code=code, reason=reason, dead_letter_id=dead_letter_id
+    )
+    return dead_letter_id
 
 
 def record_malformed_push(db: firestore.Client, error: MalformedPushError, consumer: str) -> str:
@@ -438,13 +484,27 @@ def deliver(
         stored = record_malformed_push(db_factory(), exc, consumer=spec.name)
         log.error("event.malformed_push", reason=exc.reason, dead_letter_id=stored)
         return "malformed_push"
+    # The trace of the request that caused the event, so its consumers' lines join it.
+    trace_id, span_id = parse_trace_headers(
+        {"traceparent": message.attributes.get("traceparent", "")}
+    )
     bind_request_context(
         correlation_id=message.attributes.get("correlation_id"),
+        trace_id=trace_id,
+        span_id=span_id,
         execution_id=current_execution_id(),
         consumer=spec.name,
         message_id=message.message_id,
         topic=message.topic or None,
     )
+    producer: ProducerIdentity | None = None
+    if spec.producer_scope is not None:
+        authenticated = _authenticate_producer(spec, message, db_factory(), now())
+        if isinstance(authenticated, str):
+            return "reject"
+        producer = authenticated
+        bind_context(producer_key_id=producer.key_id)
+    owner = (producer.tenant_id,) if producer is not None else None
     screening = screen(
         spec,
         message.data,
@@ -461,7 +521,9 @@ def deliver(
             tenant_id=envelope.tenant_id,
         )
     if screening.verdict == "reject":
-        dead_letter_id = _record_rejection(spec, message, screening.reason, db_factory())
+        dead_letter_id = _record_rejection(
+            spec, message, screening.reason, db_factory(), owner=owner
+        )
         log.error("event.rejected", reason=screening.reason, dead_letter_id=dead_letter_id)
         return "reject"
     if screening.verdict == "ignore":
@@ -471,7 +533,15 @@ def deliver(
         log.warning("event.dropped_stale", reason=screening.reason)
         return "stale"
     assert envelope is not None
-    context = EventContext(spec, envelope, message, db_factory)
+    if producer is not None:
+        from shared.producers import ProducerRejected, check_tenant
+
+        try:
+            check_tenant(producer, envelope.tenant_id)
+        except ProducerRejected as exc:
+            _reject_producer(spec, message, exc, db_factory())
+            return "reject"
+    context = EventContext(spec, envelope, message, db_factory, producer)
     started = time.monotonic()
     try:
         if spec.check_duplicate_first and context.already_processed():
@@ -481,7 +551,7 @@ def deliver(
         if not context.used_run_once:
             context.mark_processed()
     except PermanentEventError as exc:
-        dead_letter_id = _record_rejection(spec, message, exc.reason, context.db)
+        dead_letter_id = _record_rejection(spec, message, exc.reason, context.db, owner=owner)
         log.error("event.rejected", reason=exc.reason, dead_letter_id=dead_letter_id)
         return "reject"
     except Exception as exc:
@@ -524,6 +594,7 @@ def event_consumer(
     processed_ttl: timedelta = DEFAULT_PROCESSED_TTL,
     transaction_attempts: int = DEFAULT_TRANSACTION_ATTEMPTS,
     check_duplicate_first: bool = True,
+    producer_scope: str | None = None,
     db_factory: Callable[[], firestore.Client] | None = None,
 ) -> Callable[[Handler], CloudEventFunction]:
     """Turn ``handler(envelope, context)`` into a CloudEvent function for push deliveries.
@@ -532,7 +603,8 @@ def event_consumer(
     ``max_age`` drops events older than it (must be shorter than ``processed_ttl``,
     the lifetime of processed records, so a late redelivery cannot run twice).
     ``check_duplicate_first=False`` is for handlers whose only effects go through
-    ``context.run_once`` (see :class:`ConsumerSpec`).
+    ``context.run_once`` (see :class:`ConsumerSpec`). ``producer_scope`` makes every
+    message prove a producer key with that scope (``context.producer``).
     """
     spec = ConsumerSpec(
         name=name,
@@ -542,6 +614,7 @@ def event_consumer(
         processed_ttl=processed_ttl,
         transaction_attempts=transaction_attempts,
         check_duplicate_first=check_duplicate_first,
+        producer_scope=producer_scope,
     )
 
     def decorate(handler: Handler) -> CloudEventFunction:

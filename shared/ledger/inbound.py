@@ -62,10 +62,11 @@ if TYPE_CHECKING:
     from shared.ledger.service import LedgerService
 
 REQUESTS_TOPIC = "ledger-posting-requests"
+# The producer-key scope a posting request must prove (shared/producers).
+POSTING_SCOPE = "ledger:post"
 RESULTS_TOPIC = "ledger-posting-results"
 REQUEST_TYPE = "ledger.posting_requested"
 RESULT_TYPE = "ledger.posting_result"
-SCHEMA_VERSION = 1
 POSTING_REQUESTS = "posting_requests"
 RESULT_SOURCE = "tributum/ledger"
 # Safe verbatim as a Firestore document id (no '/', never '.' or '__x__').
@@ -173,7 +174,11 @@ def request_id_of(data: Mapping[str, Any]) -> str:
 
 
 def answer_posting_request(
-    service: LedgerService, envelope: EventEnvelope, *, run_once: RunOnce[dict[str, Any]]
+    service: LedgerService,
+    envelope: EventEnvelope,
+    *,
+    run_once: RunOnce[dict[str, Any]],
+    actor: Mapping[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Post the requested entry once per ``request_id`` and stage its result for publishing.
 
@@ -181,6 +186,7 @@ def answer_posting_request(
     outbox and the consumer's processed record commit together. Returns the result's
     data, or None when this delivery was a duplicate. Raises
     :class:`UnanswerableRequest` (dead-letter it) and retryable errors (redeliver).
+    ``actor`` names the authenticated producer on the entry and in the audit trail.
     """
     request_id = request_id_of(envelope.data)
     fingerprint = _fingerprint(envelope.data)
@@ -188,7 +194,7 @@ def answer_posting_request(
     if stored is not None:
         result = _replay(stored, fingerprint, request_id, envelope)
     else:
-        result = _decide(service, envelope, request_id)
+        result = _decide(service, envelope, request_id, actor)
     return run_once(
         lambda transaction: _record_and_stage(
             transaction, service.db, envelope, request_id, fingerprint, result
@@ -196,13 +202,18 @@ def answer_posting_request(
     )
 
 
-def _decide(service: LedgerService, envelope: EventEnvelope, request_id: str) -> dict[str, Any]:
+def _decide(
+    service: LedgerService,
+    envelope: EventEnvelope,
+    request_id: str,
+    producer: Mapping[str, Any] | None,
+) -> dict[str, Any]:
     try:
         request = parse_request(PostingRequestData, envelope.data)
     except ValidationError as exc:
         return _rejected(request_id, envelope, exc.code, exc.detail, exc.errors)
     posting = with_entry_id(request.posting, entry_id_for_request(request_id))
-    actor = {"system": "ledger_postings", "source": envelope.source}
+    actor = {"system": "ledger_postings", "source": envelope.source, **(producer or {})}
     try:
         entry = service.post_entry(
             envelope.tenant_id, posting, actor=actor, correlation_id=envelope.correlation_id

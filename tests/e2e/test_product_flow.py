@@ -281,8 +281,14 @@ def test_a_producer_posts_over_pubsub_and_bad_messages_are_dead_lettered(
             },
         },
     )
+    # The tenant's admin creates the producer's key; every message presents it.
+    created = owner.call(
+        "POST", "/v1/producer-keys", {"name": "point-of-sale", "scopes": ["ledger:post"]}
+    )
+    assert created.status == 201, created.body
+    key = {"producer_key": created.json()["data"]["credential"]}
     pubsub = product.pubsub()
-    pubsub.publish("ledger-posting-requests", request.to_bytes())
+    pubsub.publish("ledger-posting-requests", request.to_bytes(), key)
     wait_for(
         lambda: _balances(owner, revenue)["posted"] == "19.90" or None,
         timeout=90,
@@ -296,7 +302,7 @@ def test_a_producer_posts_over_pubsub_and_bad_messages_are_dead_lettered(
         tenant_id=tenant_id,
         data=request.data,
     )
-    pubsub.publish("ledger-posting-requests", again.to_bytes())
+    pubsub.publish("ledger-posting-requests", again.to_bytes(), key)
 
     # A request no result can answer (no request id): dead-lettered under its tenant.
     unanswerable = new_event(
@@ -306,7 +312,7 @@ def test_a_producer_posts_over_pubsub_and_bad_messages_are_dead_lettered(
         tenant_id=tenant_id,
         data={"posting": request.data["posting"]},
     )
-    pubsub.publish("ledger-posting-requests", unanswerable.to_bytes())
+    pubsub.publish("ledger-posting-requests", unanswerable.to_bytes(), key)
     dead = wait_for(
         lambda: (
             [

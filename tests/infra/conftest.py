@@ -82,7 +82,7 @@ OPTIONAL_INPUTS = (
     "alert_email",
     "notification_channels",
     "public_topic_publishers",
-    "public_topic_subscribers",
+    "tenant_subscriptions",
     "build_repository",
     "function_environment",
 )

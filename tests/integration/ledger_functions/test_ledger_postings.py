@@ -26,7 +26,8 @@ from shared.ledger.inbound import (
     SCHEMA_FILES,
     PostingResultMessage,
 )
-from tests.integration.events.conftest import PullSubscription, push_envelope, push_event
+from shared.producers import CREDENTIAL_ATTRIBUTE, CreateProducerKeyRequest, create_key
+from tests.integration.events.conftest import PullSubscription, push_event
 from tests.integration.ledger_functions.conftest import OTHER_TENANT, TENANT, Api
 from tests.support.http import load_function
 
@@ -69,10 +70,34 @@ def _sale(chart: dict[str, str], amount: str = "19.99", **fields: Any) -> dict[s
     }
 
 
-def _deliver(emulators: Any, envelope: EventEnvelope) -> None:
-    load_function("ledger_postings").handle(
-        push_envelope(emulators.project_id, REQUESTS_TOPIC, envelope)
+@pytest.fixture(autouse=True)
+def credentials(platform: Any) -> dict[str, str]:
+    """A ``ledger:post`` producer key per tenant, as each tenant's admin would create it."""
+    CREDENTIALS.clear()
+    for tenant in (TENANT, OTHER_TENANT):
+        request = CreateProducerKeyRequest(name="billing", scopes=["ledger:post"])
+        created = create_key(platform, tenant, request, actor={"user_id": "u-admin"})
+        CREDENTIALS[tenant] = created.credential
+    return CREDENTIALS
+
+
+CREDENTIALS: dict[str, str] = {}
+
+
+def _push(emulators: Any, envelope: EventEnvelope) -> Any:
+    """The push of ``envelope`` as its tenant's producer publishes it, with its key."""
+    attributes = {**envelope.attributes(), CREDENTIAL_ATTRIBUTE: CREDENTIALS[envelope.tenant_id]}
+    return push_event(
+        emulators.project_id,
+        REQUESTS_TOPIC,
+        envelope.to_bytes(),
+        attributes,
+        publish_time=envelope.time,
     )
+
+
+def _deliver(emulators: Any, envelope: EventEnvelope) -> None:
+    load_function("ledger_postings").handle(_push(emulators, envelope))
 
 
 def _schema(topic: str) -> dict[str, Any]:
@@ -107,7 +132,10 @@ def test_a_valid_request_is_posted_and_accepted(
     assert (data["status"], data["request_id"]) == ("accepted", "INV-1")
     assert data["entry_id"] == entry_id_for_request("INV-1")
     assert data["entry"]["lines"][0]["amount"] == "19.99"
-    assert data["entry"]["created_by"] == {"system": "ledger_postings", "source": "billing"}
+    created_by = data["entry"]["created_by"]
+    assert created_by["system"] == "ledger_postings"
+    assert (created_by["source"], created_by["producer"]) == ("billing", "billing")
+    assert created_by["producer_key_id"] == CREDENTIALS[TENANT].split("_")[2]
     assert (data["code"], data["errors"]) == (None, [])
     assert _entries(platform) == [data["entry_id"]]
     assert api.balances(chart["revenue"])["posted"] == "19.99"
@@ -276,13 +304,21 @@ def test_a_message_that_cannot_be_answered_is_dead_lettered_with_the_reason(
         ).to_bytes()
 
     load_function("ledger_postings").handle(
-        push_event(emulators.project_id, REQUESTS_TOPIC, data, {"type": REQUEST_TYPE})
+        push_event(
+            emulators.project_id,
+            REQUESTS_TOPIC,
+            data,
+            {"type": REQUEST_TYPE, CREDENTIAL_ATTRIBUTE: CREDENTIALS[TENANT]},
+        )
     )
 
     [dead_letter] = _dead_letters(platform)
     assert dead_letter["consumer"] == "ledger_postings"
     assert dead_letter["topic"] == REQUESTS_TOPIC
     assert reason in dead_letter["reason"]
+    # Filed under the key's tenant, never under one the message names; no credential kept.
+    assert dead_letter["tenant_id"] == TENANT
+    assert CREDENTIAL_ATTRIBUTE not in dead_letter["attributes"]
     assert results.receive(expected=0, timeout=1, settle=1) == []
     assert _entries(platform) == []
 
@@ -303,8 +339,9 @@ def test_the_producer_example_in_the_docs_publishes_a_request_that_gets_posted(
         pubsub_publisher.create_topic(name=topic)
     inbox = pubsub_subscriber.subscription_path(emulators.project_id, unique_name("inbox"))
     pubsub_subscriber.create_subscription(name=inbox, topic=topic)
-    producer, reader = _doc_examples()
+    _subscribe, producer, reader = _doc_examples()
     monkeypatch.setenv("TRIBUTUM_TENANT_ID", TENANT)
+    monkeypatch.setenv("TRIBUTUM_PRODUCER_KEY", CREDENTIALS[TENANT])
     monkeypatch.setenv("CASH_ACCOUNT_ID", chart["cash"])
     monkeypatch.setenv("REVENUE_ACCOUNT_ID", chart["revenue"])
 
@@ -328,9 +365,9 @@ def test_the_producer_example_in_the_docs_publishes_a_request_that_gets_posted(
 
 
 def _doc_examples() -> list[str]:
+    """The Python programs of the walkthrough: subscribe, publish, read (heredocs of bash)."""
     text = (Path(__file__).resolve().parents[3] / "docs" / "producers.md").read_text()
-    blocks = text.split("```python\n")[1:]
-    return [block.split("```", 1)[0] for block in blocks]
+    return [block.split("\nPY\n", 1)[0] for block in text.split("<<'PY'\n")[1:]]
 
 
 def test_a_concurrent_batch_with_duplicates_and_invalid_requests_loses_nothing(
@@ -350,7 +387,7 @@ def test_a_concurrent_batch_with_duplicates_and_invalid_requests_loses_nothing(
         # Pub/Sub redelivers what failed (a 500): do the same until it is acknowledged.
         for _ in range(5):
             try:
-                handle(push_envelope(emulators.project_id, REQUESTS_TOPIC, envelope))
+                handle(_push(emulators, envelope))
                 return
             except Exception as exc:
                 failures.append(exc)

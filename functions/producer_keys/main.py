@@ -1,0 +1,86 @@
+"""producer_keys: credentials for systems that publish to Tributum's inbound topics.
+
+Owners and admins create a key bound to their tenant and to scopes (``ledger:post``),
+list them with their last use, and revoke them. The credential is returned once, at
+creation; only its hash is stored. The event consumers of inbound topics check it
+on every message (shared/producers).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared import producers
+from shared.clients import firestore_client
+from shared.http import Reply, RequestContext, Router
+from shared.identity.roles import Permission
+from shared.producers.responses import CreatedProducerKeyOut, ProducerKeyOut
+
+router = Router("producer_keys")
+PERMISSION = Permission.PRODUCER_KEYS_MANAGE.value
+
+
+class ProducerKeyPath(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key_id: str = Field(pattern=r"^pk[0-9a-f]{24}$")
+
+
+@router.post(
+    "/v1/producer-keys",
+    body=producers.CreateProducerKeyRequest,
+    response=CreatedProducerKeyOut,
+    status=201,
+    permission=PERMISSION,
+    idempotency="optional",
+)
+def create_producer_key(ctx: RequestContext) -> Reply:
+    """Create a key; the response's ``credential`` is shown this once and never again."""
+    created = producers.create_key(
+        firestore_client(),
+        ctx.tenant_id,
+        ctx.body,
+        actor=ctx.actor,
+        correlation_id=ctx.correlation_id,
+    )
+    return Reply(
+        created,
+        status=201,
+        headers={"Location": f"/v1/producer-keys/{created.key.id}", "Cache-Control": "no-store"},
+    )
+
+
+@router.get("/v1/producer-keys", response=[ProducerKeyOut], permission=PERMISSION)
+def list_producer_keys(ctx: RequestContext) -> list[producers.ProducerKey]:
+    """The tenant's keys, oldest first, with their status and last use."""
+    return producers.list_keys(firestore_client(), ctx.tenant_id)
+
+
+@router.get(
+    "/v1/producer-keys/{key_id}",
+    params=ProducerKeyPath,
+    response=ProducerKeyOut,
+    permission=PERMISSION,
+)
+def get_producer_key(ctx: RequestContext) -> producers.ProducerKey:
+    """One key (never its credential)."""
+    return producers.get_key(firestore_client(), ctx.tenant_id, ctx.params.key_id)
+
+
+@router.post(
+    "/v1/producer-keys/{key_id}/revoke",
+    params=ProducerKeyPath,
+    response=ProducerKeyOut,
+    permission=PERMISSION,
+)
+def revoke_producer_key(ctx: RequestContext) -> producers.ProducerKey:
+    """Revoke a key: messages presenting it are refused from now on. Idempotent."""
+    return producers.revoke_key(
+        firestore_client(),
+        ctx.tenant_id,
+        ctx.params.key_id,
+        actor=ctx.actor,
+        correlation_id=ctx.correlation_id,
+    )
+
+
+handle = router.handler
