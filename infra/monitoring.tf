@@ -55,6 +55,29 @@ resource "google_logging_metric" "ledger_discrepancy" {
   }
 }
 
+resource "google_logging_metric" "audit_chain_broken" {
+  name        = "audit_chain_verification_failures"
+  description = "Audit chains that failed verification (log event audit.chain_verification_failed at ERROR)."
+  filter      = "severity>=ERROR AND (jsonPayload.message=\"audit.chain_verification_failed\" OR jsonPayload.event=\"audit.chain_verification_failed\")"
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "Audit chain verification failures"
+
+    labels {
+      key         = "function"
+      value_type  = "STRING"
+      description = "Function that verified the chain."
+    }
+  }
+
+  label_extractors = {
+    function = "EXTRACT(labels.function)"
+  }
+}
+
 resource "google_logging_metric" "dead_letters" {
   name        = "dead_letters_recorded"
   description = "Dead letters stored by the dead_letters function or recorded by a consumer that rejected a message."
@@ -94,6 +117,7 @@ resource "time_sleep" "log_metrics_propagation" {
 
   triggers = {
     ledger_discrepancy = google_logging_metric.ledger_discrepancy.id
+    audit_chain_broken = google_logging_metric.audit_chain_broken.id
     dead_letters       = google_logging_metric.dead_letters.id
   }
 }
@@ -130,6 +154,61 @@ resource "google_monitoring_alert_policy" "ledger_discrepancy" {
   }
 
   depends_on = [time_sleep.log_metrics_propagation]
+}
+
+resource "google_monitoring_alert_policy" "audit_chain_broken" {
+  display_name          = "Tributum ${var.environment}: audit chain verification failed"
+  combiner              = "OR"
+  notification_channels = local.notification_channels
+
+  conditions {
+    display_name = "audit.chain_verification_failed logged"
+
+    condition_threshold {
+      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.audit_chain_broken.name}\" AND resource.type=\"cloud_run_revision\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A tenant's audit chain no longer verifies: a record's MAC, a link, the sequence or the head is wrong, so someone changed Firestore behind the application. The log entry names the tenant and the first problem; compare with the heads witnessed in the audit-witness log bucket (GET /v1/audit/verify?witness_seq=&witness_hash=)."
+  }
+
+  depends_on = [time_sleep.log_metrics_propagation]
+}
+
+# The witness of every verified audit head, outside Firestore: audit_verify logs
+# audit.chain_witness each hour, and this sink keeps those entries in a bucket whose
+# retention is locked, so nobody (the project's owners included) can shorten it or
+# delete the bucket before the entries expire. A chain re-signed by someone holding the
+# audit key still disagrees with the heads witnessed here.
+resource "google_logging_project_bucket_config" "audit_witness" {
+  project        = var.project_id
+  location       = "global"
+  bucket_id      = "audit-witness"
+  retention_days = var.audit_witness_retention_days
+  locked         = true
+  description    = "Hourly witnesses of every tenant's audit chain head (audit.chain_witness)."
+}
+
+resource "google_logging_project_sink" "audit_witness" {
+  name                   = "audit-witness"
+  destination            = "logging.googleapis.com/${google_logging_project_bucket_config.audit_witness.id}"
+  filter                 = "jsonPayload.message=\"audit.chain_witness\" OR jsonPayload.event=\"audit.chain_witness\""
+  unique_writer_identity = true
 }
 
 resource "google_monitoring_alert_policy" "dead_letters_recorded" {

@@ -217,14 +217,28 @@ variable "public_topic_publishers" {
   }
 }
 
-variable "public_topic_subscribers" {
-  description = "Members outside Tributum that may attach subscriptions to a public topic, by topic name (e.g. { \"ledger-posting-results\" = [\"serviceAccount:erp@partner.iam.gserviceaccount.com\"] })."
-  type        = map(list(string))
-  default     = {}
+variable "tenant_subscriptions" {
+  description = "Subscriptions on public outbound topics for systems outside Tributum, each filtered to one tenant's messages, by short name: { topic, tenant_id, members }. The members get roles/pubsub.subscriber on that subscription only, never on the topic, which carries every tenant's messages (e.g. { billing-acme = { topic = \"ledger-posting-results\", tenant_id = \"t_123\", members = [\"serviceAccount:erp@partner.iam.gserviceaccount.com\"] } })."
+  type = map(object({
+    topic     = string
+    tenant_id = string
+    members   = list(string)
+  }))
+  default = {}
 
   validation {
-    condition     = alltrue(flatten([for members in values(var.public_topic_subscribers) : [for member in members : can(regex("^(serviceAccount|user|group|domain|principal|principalSet):.+$", member))]]))
-    error_message = "public_topic_subscribers holds IAM members (serviceAccount:..., group:..., principal:...); allUsers and allAuthenticatedUsers are refused."
+    condition     = alltrue([for name in keys(var.tenant_subscriptions) : can(regex("^[a-z][a-z0-9-]{1,38}[a-z0-9]$", name))])
+    error_message = "tenant_subscriptions are named with 3-40 lowercase letters, digits and hyphens (the name becomes part of the subscription's)."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.tenant_subscriptions) : can(regex("^[A-Za-z0-9_-]{1,128}$", s.tenant_id))])
+    error_message = "tenant_subscriptions' tenant_id is a tenant id: letters, digits, '_' and '-' only (it is quoted into the subscription filter)."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for s in values(var.tenant_subscriptions) : [for member in s.members : can(regex("^(serviceAccount|user|group|domain|principal|principalSet):.+$", member))]]))
+    error_message = "tenant_subscriptions' members are IAM members (serviceAccount:..., group:..., principal:...); allUsers and allAuthenticatedUsers are refused."
   }
 }
 
@@ -241,5 +255,16 @@ variable "build_repository" {
   validation {
     condition     = var.build_repository == null || can(regex("^projects/[^/]+/locations/[^/]+/connections/[^/]+/repositories/[^/]+$", var.build_repository))
     error_message = "build_repository is a Cloud Build repository id: projects/P/locations/R/connections/C/repositories/N."
+  }
+}
+
+variable "audit_witness_retention_days" {
+  description = "How long the locked audit-witness log bucket keeps each audit head witness. The lock makes it impossible to shorten later, so choose the legal retention of your books (e.g. 3650)."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.audit_witness_retention_days >= 30 && var.audit_witness_retention_days <= 3650
+    error_message = "audit_witness_retention_days is between 30 and 3650 (Cloud Logging's limits)."
   }
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.audit import VerifyReport, list_records, verify_chain
 from shared.clients import firestore_client
@@ -89,10 +89,29 @@ def list_audit_records(ctx: RequestContext) -> Page:
     )
 
 
-@router.get("/v1/audit/verify", permission=READ, response=VerifyReportOut)
+class VerifyQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    witness_seq: int | None = Field(
+        default=None, ge=1, description="with witness_hash: a head from an audit.chain_witness log"
+    )
+    witness_hash: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> VerifyQuery:
+        if (self.witness_seq is None) != (self.witness_hash is None):
+            raise ValueError("witness_seq and witness_hash go together")
+        return self
+
+
+@router.get("/v1/audit/verify", permission=READ, query=VerifyQuery, response=VerifyReportOut)
 def verify_audit_chain(ctx: RequestContext) -> VerifyReport:
-    """Re-hash the tenant's chain; reports the first record altered, removed or misplaced."""
-    return verify_chain(firestore_client(), ctx.tenant_id)
+    """Re-check the tenant's chain (every record's MAC, links, head); reports the first
+    record altered, removed or misplaced, and, given a witnessed head, whether the chain
+    still holds it."""
+    q: VerifyQuery = ctx.query
+    witness = (q.witness_seq, q.witness_hash) if q.witness_seq and q.witness_hash else None
+    return verify_chain(firestore_client(), ctx.tenant_id, witness=witness)
 
 
 handle = router.handler

@@ -10,6 +10,7 @@ log_level          = "DEBUG"
 secret_versions = {
   "jwt-signing-keys"      = "1"
   "jwt-verification-keys" = "1"
+  "audit-chain-keys"      = "1"
 }
 
 # Extra TRIBUTUM_* settings for every function, e.g. CORS origins (never one of the

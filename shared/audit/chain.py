@@ -2,14 +2,21 @@
 
 Each tenant's audit trail is a sequence of records numbered from 1. A record holds
 its ``seq``, the previous record's hash (``prev_hash``; :data:`GENESIS_HASH` for
-record 1) and its own ``hash``: the SHA-256 of its canonical form
-(:mod:`shared.audit.canonical`), which covers ``seq`` and ``prev_hash`` too. The
-tenant's *head* remembers the last ``seq`` and ``hash``.
+record 1) and its own ``hash``: since chain version 2, the HMAC-SHA256 of its
+canonical form (:mod:`shared.audit.canonical`) under the audit key named in its
+``key_id`` (:mod:`shared.audit.keys`); the form covers ``seq``, ``prev_hash`` and
+``key_id`` too. (Version 1 records, written before keys, carry the plain SHA-256.)
+The tenant's *head* remembers the last ``seq`` and ``hash``.
 
 So changing a record's content without fixing its hash breaks that record;
-fixing its hash too breaks the next record's link (or the head, for the last);
-removing a record leaves a gap in ``seq``; removing the last one leaves the head
-pointing past the end. :func:`verify_records` reports each of these.
+fixing its hash too needs the key (without it, the MAC does not verify), and
+even with it breaks the next record's link (or the head, for the last); removing
+a record leaves a gap in ``seq``; removing the last one leaves the head pointing
+past the end; passing a rewritten record off as an unkeyed version 1 record
+after keyed ones is a downgrade. :func:`verify_records` reports each of these.
+Against someone holding the key and rewriting the whole tail, the hourly witness
+of each head in Cloud Logging (outside Firestore) is the reference: a head once
+witnessed must still be in the chain (``verify_records(witness=...)``).
 """
 
 from __future__ import annotations
@@ -27,13 +34,18 @@ from shared.audit.canonical import (
     HASH_FIELD,
     CanonicalFormError,
     JsonValue,
+    canonical_json,
     normalize,
     record_hash,
 )
+from shared.audit.keys import AuditKeySet
 from shared.events.audit import AUDIT_EVENT_TYPE
 from shared.events.envelope import EventEnvelope
 
-CHAIN_VERSION = 1
+CHAIN_VERSION = 2
+# Records written before the chain was keyed: plain SHA-256, accepted only before the
+# first keyed record of a tenant.
+UNKEYED_CHAIN_VERSION = 1
 SEQ_WIDTH = 12
 # A report lists this many problems in full; the count is always exact.
 MAX_REPORTED_PROBLEMS = 100
@@ -118,23 +130,33 @@ def audit_fields(envelope: EventEnvelope) -> dict[str, JsonValue]:
 
 
 def chain_record(
-    fields: Mapping[str, JsonValue], *, seq: int, prev_hash: str, recorded_at: datetime
+    fields: Mapping[str, JsonValue],
+    *,
+    seq: int,
+    prev_hash: str,
+    recorded_at: datetime,
+    keys: AuditKeySet,
 ) -> dict[str, JsonValue]:
-    """The stored record: ``fields`` linked at ``seq`` after ``prev_hash``, with its hash."""
+    """The stored record: ``fields`` linked at ``seq`` after ``prev_hash``, with its MAC."""
     if seq < 1:
         raise ValueError("seq starts at 1")
     content = normalize(
         {
             **fields,
             "chain_version": CHAIN_VERSION,
+            "key_id": keys.current,
             "seq": seq,
             "prev_hash": prev_hash,
             "recorded_at": recorded_at,
         }
     )
     assert isinstance(content, dict)
-    content[HASH_FIELD] = record_hash(content)
+    _, content[HASH_FIELD] = keys.sign(canonical_json(content))
     return content
+
+
+def _sealed(record: Mapping[str, Any]) -> bytes:
+    return canonical_json({k: v for k, v in record.items() if k != HASH_FIELD})
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +204,8 @@ ProblemKind = Literal[
     "misplaced_record",  # its seq does not match its position (document id)
     "head_mismatch",  # the head disagrees with the last record
     "head_missing",  # records exist but the head does not
+    "unknown_key",  # it names an audit key the key set does not hold
+    "witness_mismatch",  # a head witnessed outside Firestore is no longer in the chain
 ]
 
 
@@ -229,12 +253,44 @@ class VerifyReport:
         }
 
 
+def _content_problem(
+    record: Mapping[str, Any], seq: int, keys: AuditKeySet, keyed_before: bool
+) -> tuple[ProblemKind, str] | None:
+    """Why a record's own ``hash`` does not seal its content, if it does not."""
+    stored_hash = record.get(HASH_FIELD)
+    version = record.get("chain_version")
+    try:
+        sealed = _sealed(record)
+    except CanonicalFormError:
+        return "content_altered", f"record {seq} has no canonical form"
+    if version == CHAIN_VERSION:
+        key_id = record.get("key_id")
+        matches = keys.matches(str(key_id), sealed, str(stored_hash))
+        if matches is None:
+            return "unknown_key", f"record {seq} names audit key {key_id!r}, which is not held"
+        return None if matches else ("content_altered", f"record {seq}'s MAC does not verify")
+    if version == UNKEYED_CHAIN_VERSION and not keyed_before:
+        if record_hash(record) == stored_hash:
+            return None
+        return "content_altered", f"record {seq}'s content does not match its hash"
+    if version == UNKEYED_CHAIN_VERSION:
+        return "content_altered", f"record {seq} is unkeyed after keyed records: rewritten"
+    return "content_altered", f"record {seq} has an unknown chain version {version!r}"
+
+
 def verify_records(
     tenant_id: str,
     records: Iterable[tuple[str, Mapping[str, Any]]],
     head: Mapping[str, Any] | None,
+    keys: AuditKeySet,
+    *,
+    witness: tuple[int, str] | None = None,
 ) -> VerifyReport:
-    """Check ``(document id, record)`` pairs in document-id order: each record, links, head."""
+    """Check ``(document id, record)`` pairs in document-id order: each record, links, head.
+
+    ``witness`` is a ``(seq, hash)`` head recorded outside Firestore: record ``seq`` must
+    still carry that hash.
+    """
     problems: list[ChainProblem] = []
     count = 0
 
@@ -248,6 +304,8 @@ def verify_records(
     previous_hash = GENESIS_HASH
     last_seq = 0
     checked = 0
+    keyed_before = False
+    witnessed: str | None = None
     for document_id, record in records:
         checked += 1
         raw_seq = record.get("seq")
@@ -258,12 +316,12 @@ def verify_records(
         if document_id != seq_document_id(seq):
             report("misplaced_record", seq, f"record {seq} is stored as document {document_id}")
         stored_hash = record.get(HASH_FIELD)
-        try:
-            computed = record_hash(record)
-        except CanonicalFormError as exc:
-            computed = f"(no canonical form: {exc})"
-        if computed != stored_hash:
-            report("content_altered", seq, f"record {seq}'s content does not match its hash")
+        problem = _content_problem(record, seq, keys, keyed_before)
+        if problem is not None:
+            report(problem[0], seq, problem[1])
+        keyed_before = keyed_before or record.get("chain_version") == CHAIN_VERSION
+        if witness is not None and seq == witness[0]:
+            witnessed = str(stored_hash)
         if seq > expected_seq:
             missing = str(expected_seq) if seq - 1 == expected_seq else f"{expected_seq}..{seq - 1}"
             report("sequence_gap", seq, f"record(s) {missing} are missing before record {seq}")
@@ -282,6 +340,15 @@ def verify_records(
         previous_hash = str(stored_hash)
         last_seq = max(last_seq, seq)
 
+    if witness is not None and witnessed != witness[1]:
+        report(
+            "witness_mismatch",
+            witness[0],
+            f"record {witness[0]} no longer carries the hash witnessed for it: "
+            "the chain was rewritten after the witness"
+            if witnessed is not None
+            else f"record {witness[0]}, witnessed earlier, is missing",
+        )
     last_hash = previous_hash if checked else None
     head_seq = _int_or_none(head.get("seq")) if head else None
     head_hash = str(head.get("hash")) if head and head.get("hash") is not None else None

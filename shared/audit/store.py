@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
 from shared.audit.canonical import GENESIS_HASH, HASH_FIELD, JsonValue, format_time
 from shared.audit.chain import (
     AuditRecord,
@@ -42,9 +44,17 @@ from shared.audit.chain import (
     seq_document_id,
     verify_records,
 )
+from shared.audit.keys import AuditKeySet, audit_keys
 from shared.errors import ValidationError
 from shared.events.envelope import EventEnvelope
-from shared.http.pagination import MAX_PAGE_SIZE, Page, decode_cursor, encode_cursor
+from shared.http.pagination import (
+    MAX_PAGE_SIZE,
+    CursorFilters,
+    CursorPosition,
+    Page,
+    decode_cursor,
+    encode_cursor,
+)
 from shared.logger import get_logger
 from shared.resilience import RetryPolicy, is_firestore_contention, retry_call
 
@@ -126,6 +136,7 @@ def _commit_batch(
 
     head = head_ref(db, tenant_id)
     unique_ids = list(dict.fromkeys(event_id for event_id, _ in items))
+    keys = audit_keys()
 
     @fs.transactional
     def attempt(transaction: Any) -> list[AppendResult]:
@@ -150,7 +161,9 @@ def _commit_batch(
                 results.append(AppendResult(event_id, known.seq, known.hash, appended=False))
                 continue
             seq += 1
-            record = chain_record(fields, seq=seq, prev_hash=previous, recorded_at=recorded_at)
+            record = chain_record(
+                fields, seq=seq, prev_hash=previous, recorded_at=recorded_at, keys=keys
+            )
             digest = str(record[HASH_FIELD])
             transaction.create(record_ref(db, tenant_id, seq), record)
             transaction.create(
@@ -254,6 +267,20 @@ _batcher = _TenantBatcher(_commit_batch)
 # -- read ---------------------------------------------------------------------------------
 
 
+# The list's name in its cursors: a cursor of another list is refused.
+_LIST_CURSOR = "audit.records"
+# format_time's fixed-width UTC text, as the records store occurred_at.
+_STORED_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$"
+
+
+class AuditPosition(CursorPosition):
+    """The last record of a page, most recent first: its time, its seq, the filters."""
+
+    occurred_at: str = Field(pattern=_STORED_TIME)
+    seq: int = Field(ge=1)
+    filters: CursorFilters
+
+
 def list_records(
     db: firestore.Client,
     tenant_id: str,
@@ -313,18 +340,15 @@ def list_records(
         FieldPath.document_id(), direction=Query.DESCENDING
     )
     if cursor:
-        position = decode_cursor(cursor, required_keys=("occurred_at", "seq", "filters"))
-        if position["filters"] != filters:
+        position = decode_cursor(cursor, AuditPosition, scope=_LIST_CURSOR)
+        if position.filters != filters:
             raise ValidationError.for_field(
                 "query.cursor", "belongs to a list with other filters", "cursor_mismatch"
             )
-        seq = position["seq"]
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            raise ValidationError.for_field("query.cursor", "is not a valid cursor", "bad_format")
         query = query.start_after(
             {
-                "occurred_at": str(position["occurred_at"]),
-                FieldPath.document_id(): record_ref(db, tenant_id, seq),
+                "occurred_at": position.occurred_at,
+                FieldPath.document_id(): record_ref(db, tenant_id, position.seq),
             }
         )
     snapshots = list(query.limit(limit + 1).stream())
@@ -333,7 +357,10 @@ def list_records(
     if len(snapshots) > limit:
         last = records[-1]
         next_cursor = encode_cursor(
-            {"occurred_at": last.content.get("occurred_at"), "seq": last.seq, "filters": filters}
+            AuditPosition(
+                occurred_at=str(last.content.get("occurred_at")), seq=last.seq, filters=filters
+            ),
+            scope=_LIST_CURSOR,
         )
     return Page(records, next_cursor)
 
@@ -343,8 +370,17 @@ def get_head(db: firestore.Client, tenant_id: str) -> dict[str, Any] | None:
     return (snapshot.to_dict() or {}) if snapshot.exists else None
 
 
-def verify_chain(db: firestore.Client, tenant_id: str) -> VerifyReport:
-    """Re-hash every record of the tenant and check every link, the sequence and the head.
+def verify_chain(
+    db: firestore.Client,
+    tenant_id: str,
+    *,
+    witness: tuple[int, str] | None = None,
+    keys: AuditKeySet | None = None,
+) -> VerifyReport:
+    """Re-check every record's MAC of the tenant, every link, the sequence and the head.
+
+    ``witness`` is a head recorded outside Firestore (``audit.chain_witness`` log lines):
+    its record must still carry its hash.
 
     The head is read first and only records up to it are checked, so appends that
     land during the verification do not count as a mismatch. Reads every record:
@@ -367,7 +403,7 @@ def verify_chain(db: firestore.Client, tenant_id: str) -> VerifyReport:
         for snapshot in query.stream():
             yield snapshot.id, snapshot.to_dict() or {}
 
-    report = verify_records(tenant_id, pairs(), head)
+    report = verify_records(tenant_id, pairs(), head, keys or audit_keys(), witness=witness)
     if not report.ok:
         _log.error(
             "audit.chain_verification_failed",
@@ -376,3 +412,32 @@ def verify_chain(db: firestore.Client, tenant_id: str) -> VerifyReport:
             first_problem=report.first_problem.to_json() if report.first_problem else None,
         )
     return report
+
+
+def audited_tenants(db: firestore.Client) -> list[str]:
+    """Every tenant whose audit chain has a head, in id order."""
+    tenants = sorted(ref.id for ref in db.collection(TENANTS).list_documents())
+    heads = db.get_all([head_ref(db, tenant) for tenant in tenants]) if tenants else []
+    return sorted(snapshot.reference.parent.parent.id for snapshot in heads if snapshot.exists)
+
+
+def verify_and_witness(db: firestore.Client) -> list[VerifyReport]:
+    """Verify every tenant's chain and log each verified head as a witness.
+
+    The ``audit.chain_witness`` line is written to Cloud Logging, outside
+    Firestore, where whoever can rewrite Firestore cannot rewrite it: a later
+    ``verify_chain(witness=(seq, hash))`` with a witnessed head proves the chain still
+    holds it. A broken chain is logged at ERROR (``audit.chain_verification_failed``).
+    """
+    reports = []
+    for tenant_id in audited_tenants(db):
+        report = verify_chain(db, tenant_id)
+        reports.append(report)
+        if report.ok and report.head_seq is not None:
+            _log.info(
+                "audit.chain_witness",
+                tenant_id=tenant_id,
+                witness_seq=report.head_seq,
+                witness_hash=report.head_hash,
+            )
+    return reports

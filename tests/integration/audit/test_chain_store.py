@@ -158,14 +158,43 @@ def test_editing_a_records_content_is_reported_at_that_record(firestore_client: 
     assert (report.first_problem.kind, report.first_problem.seq) == ("content_altered", 3)
 
 
-def test_editing_content_and_its_hash_breaks_the_next_link(firestore_client: Any) -> None:
+def test_a_rewrite_by_someone_without_the_key_is_detected(firestore_client: Any) -> None:
+    """Edit a record, recompute every hash after it and move the head, as anyone able to
+    write Firestore could: without the audit key no record's MAC verifies."""
     from shared.audit.canonical import record_hash
+    from shared.audit.store import head_ref
+
+    seeded(firestore_client)
+    previous = record_ref(firestore_client, TENANT, 2).get().to_dict()["hash"]
+    for seq in range(3, 7):
+        ref = record_ref(firestore_client, TENANT, seq)
+        forged = ref.get().to_dict()
+        if seq == 3:
+            forged["actor_id"] = "someone-else"
+        forged["prev_hash"] = previous
+        forged["hash"] = record_hash(forged)
+        ref.set(forged)
+        previous = forged["hash"]
+    head_ref(firestore_client, TENANT).update({"hash": previous})
+
+    report = verify_chain(firestore_client, TENANT)
+
+    assert [(p.kind, p.seq) for p in report.problems] == [
+        ("content_altered", seq) for seq in range(3, 7)
+    ]
+
+
+def test_a_record_resealed_with_the_key_still_breaks_the_next_link(firestore_client: Any) -> None:
+    from shared.audit.canonical import canonical_json
+    from shared.audit.keys import audit_keys
 
     seeded(firestore_client)
     ref = record_ref(firestore_client, TENANT, 3)
     forged = ref.get().to_dict()
     forged["actor_id"] = "someone-else"
-    forged["hash"] = record_hash(forged)
+    forged["hash"] = audit_keys().sign(
+        canonical_json({k: v for k, v in forged.items() if k != "hash"})
+    )[1]
     ref.set(forged)
 
     report = verify_chain(firestore_client, TENANT)
