@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.http import Page, Reply, RequestContext, Router
 from shared.identity.roles import Permission
 from shared.ledger import (
     AccountWithBalances,
+    ClosePeriodRequest,
     CreateAccountRequest,
+    LedgerPeriod,
     ListAccountsQuery,
     ReconciliationReport,
+    ReopenPeriodRequest,
     TrialBalance,
     UpdateAccountRequest,
 )
 from shared.ledger.instance import ledger_service
+from shared.ledger.requests import BalanceSheetQuery, IncomeStatementQuery
 from shared.ledger.responses import (
     AccountOut,
     AccountWithBalancesOut,
+    BalanceSheetOut,
+    IncomeStatementOut,
+    LedgerPeriodOut,
     ReconciliationReportOut,
     TrialBalanceOut,
 )
@@ -106,10 +115,84 @@ def trial_balance(ctx: RequestContext) -> TrialBalance:
     return ledger_service().trial_balance(ctx.tenant_id)
 
 
+@router.post(
+    "/v1/ledger/reconciliations",
+    response=ReconciliationReportOut,
+    status=201,
+    permission=Permission.LEDGER_RECONCILE.value,
+)
+def reconcile_now(ctx: RequestContext) -> Reply:
+    """Reconcile the tenant's ledger now (as the hourly job does) and answer with the report."""
+    report = ledger_service().reconcile_tenant(
+        ctx.tenant_id, actor=ctx.actor, correlation_id=ctx.correlation_id
+    )
+    return Reply(report, status=201, headers={"Location": "/v1/ledger/reconciliations/latest"})
+
+
+@router.get(
+    "/v1/ledger/period", response=LedgerPeriodOut, permission=Permission.ACCOUNTS_READ.value
+)
+def get_period(ctx: RequestContext) -> LedgerPeriod:
+    """How far the books are closed: entries dated on or before that day are refused."""
+    return ledger_service().get_period(ctx.tenant_id)
+
+
+@router.post(
+    "/v1/ledger/period/close",
+    body=ClosePeriodRequest,
+    response=LedgerPeriodOut,
+    permission=Permission.LEDGER_CLOSE_PERIOD.value,
+)
+def close_period(ctx: RequestContext) -> LedgerPeriod:
+    """Close the books through a day before today; only ever moves forward."""
+    return ledger_service().close_period(
+        ctx.tenant_id, ctx.body, actor=ctx.actor, correlation_id=ctx.correlation_id
+    )
+
+
+@router.post(
+    "/v1/ledger/period/reopen",
+    body=ReopenPeriodRequest,
+    response=LedgerPeriodOut,
+    permission=Permission.LEDGER_REOPEN_PERIOD.value,
+)
+def reopen_period(ctx: RequestContext) -> LedgerPeriod:
+    """Move the end of the closed period back, with a reason (audited; owners and admins)."""
+    return ledger_service().reopen_period(
+        ctx.tenant_id, ctx.body, actor=ctx.actor, correlation_id=ctx.correlation_id
+    )
+
+
+@router.get(
+    "/v1/ledger/statements/income",
+    query=IncomeStatementQuery,
+    response=[IncomeStatementOut],
+    permission=Permission.ACCOUNTS_READ.value,
+)
+def income_statement(ctx: RequestContext) -> list[dict[str, Any]]:
+    """Revenue, expenses and net income per currency for entries dated from..to."""
+    q: IncomeStatementQuery = ctx.query
+    reports = ledger_service().income_statements(ctx.tenant_id, q.date_from, q.date_to)
+    return [report.to_json() for report in reports]
+
+
+@router.get(
+    "/v1/ledger/statements/balance-sheet",
+    query=BalanceSheetQuery,
+    response=[BalanceSheetOut],
+    permission=Permission.ACCOUNTS_READ.value,
+)
+def balance_sheet(ctx: RequestContext) -> list[dict[str, Any]]:
+    """Assets, liabilities and equity (with retained earnings) per currency as of a day."""
+    q: BalanceSheetQuery = ctx.query
+    return [sheet.to_json() for sheet in ledger_service().balance_sheets(ctx.tenant_id, q.as_of)]
+
+
 @router.get(
     "/v1/ledger/reconciliations/latest",
     response=ReconciliationReportOut,
     permission=Permission.LEDGER_RECONCILE.value,
+    raises=(404,),
 )
 def latest_reconciliation(ctx: RequestContext) -> ReconciliationReport:
     """The report of the tenant's latest scheduled reconciliation."""

@@ -617,6 +617,57 @@ def reversal_lines(original: Entry) -> list[ProposedLine]:
 # -- helpers ------------------------------------------------------------------------
 
 
+# -- accounting periods -------------------------------------------------------------------
+
+
+def check_period_open(effective_date: date, closed_through: date | None, field: str) -> None:
+    """Refuse an entry dated into the closed period (on or before ``closed_through``)."""
+    if closed_through is not None and effective_date <= closed_through:
+        raise BusinessRuleError(
+            f"the books are closed through {closed_through.isoformat()}: an entry dated "
+            f"{effective_date.isoformat()} falls in a closed period",
+            code="period_closed",
+            errors=[
+                FieldError(
+                    field,
+                    f"on or before {closed_through.isoformat()}, the end of the closed period",
+                    "period_closed",
+                )
+            ],
+            extra={"closed_through": closed_through.isoformat()},
+        )
+
+
+def plan_close(current: date | None, through: date, today: date) -> date:
+    """The new end of the closed period when closing the books through ``through``."""
+    if through >= today:
+        raise _rule(
+            "period_not_over",
+            "through",
+            f"only days before today ({today.isoformat()}) can be closed",
+        )
+    if current is not None and through <= current:
+        raise _rule(
+            "period_already_closed",
+            "through",
+            f"the books are already closed through {current.isoformat()}",
+        )
+    return through
+
+
+def plan_reopen(current: date | None, through: date | None) -> date | None:
+    """The new end of the closed period when reopening back to ``through`` (None: all)."""
+    if current is None:
+        raise _rule("period_not_closed", "through", "no period is closed")
+    if through is not None and through >= current:
+        raise _rule(
+            "period_not_reopened",
+            "through",
+            f"reopening moves the end of the closed period back from {current.isoformat()}",
+        )
+    return through
+
+
 def invalid(field: str, message: str, code: str) -> ValidationError:
     """A :class:`ValidationError` whose own code is the field's code (``for_field`` keeps
     the generic ``validation_error``; ledger rejections are told apart by code)."""

@@ -535,3 +535,19 @@ class ExpiryRun:
             "expired_entry_ids": list(self.expired_entry_ids),
             "tenants_scanned": self.tenants_scanned,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerPeriod:
+    """How far the tenant's books are closed: no entry may be dated on or before it."""
+
+    closed_through: date | None
+    changed_at: datetime | None = None
+    changed_by: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "closed_through": self.closed_through.isoformat() if self.closed_through else None,
+            "changed_at": self.changed_at.isoformat() if self.changed_at else None,
+            "changed_by": dict(self.changed_by) if self.changed_by else None,
+        }

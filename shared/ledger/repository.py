@@ -10,7 +10,9 @@ Every document lives under its tenant, so another tenant's id is simply absent::
                                                         credits_pending
     tenants/{tid}/account_codes/{code}                  {account_id}: code uniqueness
     tenants/{tid}/ledger_meta/accounts                  {version}: +1 on every account change
-                                                        that matters to a posting
+                                                        that matters to a posting, and on every
+                                                        change of closed_through (the end of
+                                                        the closed accounting period)
     tenants/{tid}/entries/{entry_id}                    a journal entry with its lines
     tenants/{tid}/reconciliations/{reconciliation_id}   a reconciliation report
     tenants/{tid}/reconciliations/latest                {reconciliation_id}: the pointer
@@ -53,6 +55,7 @@ from shared.ledger.model import (
     Entry,
     EntryKind,
     EntryStatus,
+    LedgerPeriod,
     Line,
     Side,
 )
@@ -217,6 +220,18 @@ def account_from_document(account_id: str, document: Mapping[str, Any]) -> Accou
         updated_at=_aware(document["updated_at"]),
         version=int(document.get("version", 1)),
         max_balance_shards=int(document.get("max_balance_shards", 0)),
+    )
+
+
+def period_from_document(document: Mapping[str, Any] | None) -> LedgerPeriod:
+    """The accounting period kept in the accounts version document (every posting reads it)."""
+    document = document or {}
+    closed = document.get("closed_through")
+    changed_at = document.get("period_changed_at")
+    return LedgerPeriod(
+        closed_through=date.fromisoformat(closed) if isinstance(closed, str) else None,
+        changed_at=_aware(changed_at) if isinstance(changed_at, datetime) else None,
+        changed_by=document.get("period_changed_by"),
     )
 
 

@@ -15,21 +15,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from shared.errors import FieldError, ValidationError
-from shared.http.pagination import MAX_PAGE_SIZE
+from shared.http.pagination import MAX_PAGE_SIZE, CursorFilters, CursorPosition, DocumentId
+from shared.http.patch import PatchBody
 from shared.ledger.model import AccountStatus, AccountType, BalanceConstraint, Side
+from shared.text import HumanName, HumanText
 
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 
+MIN_LINES = 2
 MAX_LINES = 50
 MAX_SHARDS = 64
 MAX_METADATA_KEYS = 20
+MAX_METADATA_VALUE_LENGTH = 500
 MAX_HOLD_TIMEOUT_SECONDS = 90 * 24 * 3600
 ACCOUNT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 # Client-chosen entry ids make retries idempotent (a posting request's event id,
@@ -37,27 +41,30 @@ ACCOUNT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 ENTRY_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 
-Metadata = dict[str, str]
-
-
-def _check_metadata(metadata: Metadata | None) -> Metadata | None:
-    if metadata is None:
-        return None
-    if len(metadata) > MAX_METADATA_KEYS:
-        raise ValueError(f"at most {MAX_METADATA_KEYS} keys")
-    for key, value in metadata.items():
-        if not 1 <= len(key) <= 64:
-            raise ValueError("keys must have 1 to 64 characters")
-        if len(value) > 500:
-            raise ValueError(f"value of {key!r} is longer than 500 characters")
-    return metadata
+# Metadata: the client's own labels on accounts and entries, stored as a map field.
+# Keys are lower-case identifiers: never Firestore's reserved __x__ names, never a
+# '.' or '`' that a field path would read as structure. Values are one line of
+# human text each.
+METADATA_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+MetadataKey = Annotated[str, Field(pattern=METADATA_KEY_PATTERN)]
+MetadataValue = Annotated[HumanText, Field(max_length=MAX_METADATA_VALUE_LENGTH)]
+Metadata = Annotated[
+    dict[MetadataKey, MetadataValue],
+    Field(
+        max_length=MAX_METADATA_KEYS,
+        description=f"up to {MAX_METADATA_KEYS} labels: keys match {METADATA_KEY_PATTERN}, "
+        f"values are one line of at most {MAX_METADATA_VALUE_LENGTH} characters",
+        # patternProperties alone would let any other key through the schema.
+        json_schema_extra={"additionalProperties": False},
+    ),
+]
 
 
 class CreateAccountRequest(BaseModel):
     model_config = _STRICT
 
     code: str = Field(pattern=ACCOUNT_CODE_PATTERN, examples=["1000-cash"])
-    name: str = Field(min_length=1, max_length=200)
+    name: HumanName = Field(examples=["Cash"])
     type: AccountType
     currency: str = Field(pattern=CURRENCY_PATTERN, examples=["EUR"])
     balance_constraint: BalanceConstraint | None = None
@@ -69,28 +76,18 @@ class CreateAccountRequest(BaseModel):
     )
     metadata: Metadata = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _metadata(self) -> CreateAccountRequest:
-        _check_metadata(self.metadata)
-        return self
 
-
-class UpdateAccountRequest(BaseModel):
-    """Every field optional; at least one must be present."""
+class UpdateAccountRequest(PatchBody):
+    """Every field optional, none null; at least one must be present."""
 
     model_config = _STRICT
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: HumanName | None = None
     status: AccountStatus | None = None
     type: AccountType | None = None
-    currency: str | None = Field(default=None, pattern=CURRENCY_PATTERN)
-    balance_shards: int | None = Field(default=None, ge=1, le=MAX_SHARDS)
+    currency: Annotated[str, Field(pattern=CURRENCY_PATTERN)] | None = None
+    balance_shards: Annotated[int, Field(ge=1, le=MAX_SHARDS)] | None = None
     metadata: Metadata | None = None
-
-    @model_validator(mode="after")
-    def _metadata(self) -> UpdateAccountRequest:
-        _check_metadata(self.metadata)
-        return self
 
 
 class LineIn(BaseModel):
@@ -115,21 +112,17 @@ class PostEntryRequest(BaseModel):
         description="choose it to make retries idempotent; generated when absent",
     )
     effective_date: date | None = Field(default=None, description="defaults to today (UTC)")
-    description: str = Field(default="", max_length=500)
+    description: HumanText = ""
     metadata: Metadata = Field(default_factory=dict)
     currency: str | None = Field(
         default=None, pattern=CURRENCY_PATTERN, description="default for lines without one"
     )
-    # No min_length: fewer than two lines is the ledger rule ``too_few_lines``.
-    lines: list[LineIn] = Field(max_length=MAX_LINES)
+    # Fewer than two lines is the ledger rule ``too_few_lines`` (a 422 with that code),
+    # not a shape error; the schema still says what is enforced.
+    lines: list[LineIn] = Field(max_length=MAX_LINES, json_schema_extra={"minItems": MIN_LINES})
     pending: bool = False
     expires_at: datetime | None = None
     timeout_seconds: int | None = Field(default=None, ge=1, le=MAX_HOLD_TIMEOUT_SECONDS)
-
-    @model_validator(mode="after")
-    def _metadata(self) -> PostEntryRequest:
-        _check_metadata(self.metadata)
-        return self
 
 
 class PostPendingRequest(BaseModel):
@@ -140,32 +133,62 @@ class PostPendingRequest(BaseModel):
     amount: str | None = Field(default=None, min_length=1, max_length=40)
     line_amounts: list[str] | None = Field(default=None, max_length=MAX_LINES)
     effective_date: date | None = None
-    description: str | None = Field(default=None, max_length=500)
+    description: HumanText | None = None
     metadata: Metadata = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _metadata(self) -> PostPendingRequest:
-        _check_metadata(self.metadata)
-        return self
 
 
 class VoidPendingRequest(BaseModel):
     model_config = _STRICT
 
-    reason: str = Field(default="", max_length=500)
+    reason: HumanText = ""
 
 
 class ReverseEntryRequest(BaseModel):
     model_config = _STRICT
 
     effective_date: date | None = None
-    description: str | None = Field(default=None, max_length=500)
+    description: HumanText | None = None
     metadata: Metadata = Field(default_factory=dict)
 
+
+class ClosePeriodRequest(BaseModel):
+    """Close the books through a day: no entry may be dated on or before it afterwards."""
+
+    model_config = _STRICT
+
+    through: date = Field(description="the last day of the closed period (before today)")
+
+
+class ReopenPeriodRequest(BaseModel):
+    """Move the end of the closed period back (audited; owners and admins)."""
+
+    model_config = _STRICT
+
+    through: date | None = Field(
+        description="the new last closed day, before the current one; null reopens every day"
+    )
+    reason: HumanText = Field(min_length=1, max_length=500)
+
+
+class IncomeStatementQuery(BaseModel):
+    """Query parameters arrive as strings: lax, unknown names forbidden."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    date_from: date = Field(alias="from", description="first day, inclusive")
+    date_to: date = Field(alias="to", description="last day, inclusive")
+
     @model_validator(mode="after")
-    def _metadata(self) -> ReverseEntryRequest:
-        _check_metadata(self.metadata)
+    def _ordered(self) -> IncomeStatementQuery:
+        if self.date_from > self.date_to:
+            raise ValueError("from must not be after to")
         return self
+
+
+class BalanceSheetQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    as_of: date = Field(description="the day the balances are taken at (end of day)")
 
 
 class ListAccountsQuery(BaseModel):
@@ -189,6 +212,28 @@ class ListAccountEntriesQuery(BaseModel):
     cursor: str | None = Field(default=None, max_length=2048)
 
 
+# Where a page stopped (shared.http.pagination turns these into opaque cursors). The
+# filters travel along: a cursor is only good for the list it came from.
+ACCOUNTS_CURSOR = "ledger.accounts"
+ACCOUNT_ENTRIES_CURSOR = "ledger.account_entries"
+
+
+class AccountsPosition(CursorPosition):
+    """The last account of a page of ``GET /v1/accounts``, in document-id order."""
+
+    after: DocumentId
+    filters: CursorFilters
+
+
+class AccountEntriesPosition(CursorPosition):
+    """The last entry of a page of an account's entries, by effective date then id."""
+
+    effective_date: date
+    after: DocumentId
+    account: DocumentId
+    filters: CursorFilters
+
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 _CODES = {
@@ -204,7 +249,12 @@ _CODES = {
     "string_too_short": "too_short",
     "string_too_long": "too_long",
     "too_long": "too_long",
+    "too_short": "too_short",
     "enum": "not_allowed",
+    "forbidden_character": "forbidden_character",
+    "blank": "blank",
+    "null_not_allowed": "null_not_allowed",
+    "empty_update": "empty_update",
     "greater_than_equal": "out_of_range",
     "less_than_equal": "out_of_range",
 }
@@ -223,4 +273,8 @@ def parse_request(model: type[ModelT], data: Mapping[str, Any]) -> ModelT:
             )
             for error in exc.errors(include_url=False, include_input=False)
         ]
-        raise ValidationError("the request is invalid", errors=errors) from None
+        # A refusal of the body as a whole (an empty update) is told apart by its code,
+        # as the HTTP layer tells it.
+        whole = len(errors) == 1 and errors[0].field == "body"
+        code = errors[0].code if whole else None
+        raise ValidationError("the request is invalid", code=code, errors=errors) from None

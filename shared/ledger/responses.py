@@ -8,6 +8,8 @@ major units, never a number.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -127,3 +129,46 @@ class ReconciliationReportOut(BaseModel):
     entries_checked: int
     discrepancy_count: int
     discrepancies: list[DiscrepancyOut] = Field(description="the first 200 in full")
+
+
+class LedgerPeriodOut(BaseModel):
+    closed_through: str | None = Field(
+        description="the last day of the closed period; entries dated on or before it are refused"
+    )
+    changed_at: str | None
+    changed_by: dict[str, Any] | None
+
+
+class StatementLineOut(BaseModel):
+    account_id: str
+    code: str
+    name: str
+    amount: str = Field(description="on the account's normal side")
+
+
+class StatementSectionOut(BaseModel):
+    total: str
+    accounts: list[StatementLineOut]
+
+
+class IncomeStatementOut(BaseModel):
+    currency: str
+    from_: str = Field(alias="from")
+    to: str
+    revenue: StatementSectionOut
+    expenses: StatementSectionOut
+    net_income: str
+
+
+class EquitySectionOut(StatementSectionOut):
+    retained_earnings: str = Field(description="revenue minus expenses up to the day")
+    total_with_retained_earnings: str
+
+
+class BalanceSheetOut(BaseModel):
+    currency: str
+    as_of: str
+    assets: StatementSectionOut
+    liabilities: StatementSectionOut
+    equity: EquitySectionOut
+    balanced: bool = Field(description="assets = liabilities + equity with retained earnings")

@@ -5,15 +5,18 @@ Every use case takes the (already authenticated) ``tenant_id``, the ``actor``
 events, a ``correlation_id``. It returns plain values with ``to_json()`` (money as
 decimal strings) or raises an :class:`~shared.errors.AppError`.
 
-Each state change commits in one Firestore transaction together with its balance
-effects and its events (``ledger-events`` and ``audit-events``, through the
+Each state change commits atomically (a transaction, or a batch) together with its
+balance effects and its events (``ledger-events`` and ``audit-events``, through the
 outbox); the events are published after the commit and a failed publish is left
 to the outbox relay. Nothing inside a transaction function publishes or calls out:
 ``@firestore.transactional`` may run it several times.
 
 Postings (``post_entry``) go through a :class:`GroupCommitter`: concurrent postings
-of a tenant on one instance share a transaction. The other changes run one
-transaction each. Every use case is wrapped in a bounded, jittered retry on
+of a tenant on one instance share a transaction. Changes of one existing entry
+(reversals, hold transitions) read it outside any transaction and commit on a
+precondition, so contenders fail at once instead of waiting on locks and are
+answered from the state the winner left (``_change_entry``; the package README
+explains why). Every use case is wrapped in a bounded, jittered retry on
 contention (``retry.py``) and is safe to re-run: ids are fixed before the first
 attempt, and an attempt that finds its own earlier commit returns it.
 
@@ -34,12 +37,19 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.errors import AppError, ConflictError, FieldError, NotFoundError
+from shared.errors import (
+    AppError,
+    ConflictError,
+    FieldError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import new_event
 from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
 from shared.http.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor
-from shared.ledger import domain
+from shared.ledger import domain, statements
+from shared.ledger.aggregate_locks import AggregateLocks
 from shared.ledger.domain import invalid
 from shared.ledger.group_commit import BatchOutcome, GroupCommitter
 from shared.ledger.model import (
@@ -59,6 +69,7 @@ from shared.ledger.model import (
     EntryStatus,
     ExpiryRun,
     HoldTransition,
+    LedgerPeriod,
     LineEffect,
     Page,
     ReconciliationReport,
@@ -79,18 +90,26 @@ from shared.ledger.repository import (
     entry_from_document,
     entry_to_document,
     folded_limbs,
+    period_from_document,
     total_increments,
     totals_from_shards,
 )
 from shared.ledger.requests import (
+    ACCOUNT_ENTRIES_CURSOR,
+    ACCOUNTS_CURSOR,
+    AccountEntriesPosition,
+    AccountsPosition,
+    ClosePeriodRequest,
     CreateAccountRequest,
     PostEntryRequest,
     PostPendingRequest,
+    ReopenPeriodRequest,
     ReverseEntryRequest,
     UpdateAccountRequest,
     VoidPendingRequest,
 )
 from shared.ledger.retry import DEFAULT_RETRY, with_retry
+from shared.ledger.statements import BalanceSheet, IncomeStatement
 from shared.logger import get_logger
 from shared.resilience import RetryPolicy
 
@@ -108,6 +127,14 @@ T = TypeVar("T")
 # the same number per run.
 MAX_REPORTED_DISCREPANCIES = 200
 _EXPIRY_SCAN_LIMIT = 200
+# Rounds of read-decide-commit for one entry's change (see ``_change_entry``). An entry
+# changes at most once, so a race lost on the entry settles in the next round; more
+# rounds are for a constrained account whose balance another posting moved meanwhile.
+_ENTRY_CHANGE_ROUNDS = 8
+# Who made a change, on what the change wrote (see :func:`requester_id`): the reversal
+# entry carries it, a resolved hold carries it as ``resolution_id``.
+REQUESTER_FIELD = "requester"
+RESOLUTION_FIELD = "resolution_id"
 
 _log = get_logger("shared.ledger")
 
@@ -174,6 +201,7 @@ class LedgerService:
         self._rng = rng or random.Random()  # noqa: S311 - shard choice, not security
         self._rng_lock = threading.Lock()
         self._account_cache = AccountCache()
+        self._entry_locks = AggregateLocks()
         self._committer: GroupCommitter[_PostingCommand, tuple[Entry, bool]] = GroupCommitter(
             self._commit_postings,
             max_batch=self.settings.max_batch,
@@ -262,19 +290,21 @@ class LedgerService:
         # single-field indexes: no composite index is needed.
         query = query.order_by(FieldPath.document_id())
         if cursor:
-            position = decode_cursor(cursor, required_keys=("after", "filters"))
-            if position["filters"] != filters:
+            position = decode_cursor(cursor, AccountsPosition, scope=ACCOUNTS_CURSOR)
+            if position.filters != filters:
                 raise invalid(
                     "query.cursor", "belongs to a list with other filters", "cursor_mismatch"
                 )
             query = query.start_after(
-                {FieldPath.document_id(): self.paths.account(tenant_id, str(position["after"]))}
+                {FieldPath.document_id(): self.paths.account(tenant_id, position.after)}
             )
         snapshots = list(query.limit(limit + 1).stream())
         accounts = [account_from_document(s.id, s.to_dict() or {}) for s in snapshots[:limit]]
         next_cursor = None
         if len(snapshots) > limit:
-            next_cursor = encode_cursor({"after": accounts[-1].id, "filters": filters})
+            next_cursor = encode_cursor(
+                AccountsPosition(after=accounts[-1].id, filters=filters), scope=ACCOUNTS_CURSOR
+            )
         return Page(accounts, next_cursor)
 
     def update_account(
@@ -333,6 +363,109 @@ class LedgerService:
 
         return self._run("update_account", attempt)
 
+    # -- accounting periods -------------------------------------------------------------
+
+    def get_period(self, tenant_id: str) -> LedgerPeriod:
+        snapshot = self.paths.accounts_version(tenant_id).get()
+        return period_from_document(snapshot.to_dict() if snapshot.exists else None)
+
+    def close_period(
+        self,
+        tenant_id: str,
+        request: ClosePeriodRequest,
+        *,
+        actor: Actor,
+        correlation_id: str | None = None,
+    ) -> LedgerPeriod:
+        """Close the books through ``request.through``: later entries dated into it are
+        refused (``period_closed``). Postings read the same document in their
+        transactions, so one racing the close either commits first or is refused."""
+        actor = _checked_actor(actor)
+
+        def decide(current: LedgerPeriod, now: datetime) -> date | None:
+            return domain.plan_close(current.closed_through, request.through, now.date())
+
+        return self._change_period(
+            tenant_id, decide, "closed", actor=actor, correlation_id=correlation_id
+        )
+
+    def reopen_period(
+        self,
+        tenant_id: str,
+        request: ReopenPeriodRequest,
+        *,
+        actor: Actor,
+        correlation_id: str | None = None,
+    ) -> LedgerPeriod:
+        """Move the end of the closed period back (or reopen all of it), with a reason."""
+        actor = _checked_actor(actor)
+
+        def decide(current: LedgerPeriod, now: datetime) -> date | None:
+            return domain.plan_reopen(current.closed_through, request.through)
+
+        return self._change_period(
+            tenant_id,
+            decide,
+            "reopened",
+            actor=actor,
+            correlation_id=correlation_id,
+            reason=request.reason,
+        )
+
+    def _change_period(
+        self,
+        tenant_id: str,
+        decide: Callable[[LedgerPeriod, datetime], date | None],
+        verb: str,
+        *,
+        actor: Actor,
+        correlation_id: str | None,
+        reason: str | None = None,
+    ) -> LedgerPeriod:
+        from google.cloud import firestore as fs
+
+        ref = self.paths.accounts_version(tenant_id)
+
+        def attempt(transaction: Any) -> tuple[LedgerPeriod, list[StagedEvent]]:
+            snapshot = ref.get(transaction=transaction)
+            current = period_from_document(snapshot.to_dict() if snapshot.exists else None)
+            now = self._now()
+            through = decide(current, now)
+            period = LedgerPeriod(through, now, dict(actor))
+            # The version moves too: a posting batch that read the old document conflicts.
+            transaction.set(
+                ref,
+                {
+                    "version": fs.Increment(1),
+                    "closed_through": through.isoformat() if through else None,
+                    "period_changed_at": now,
+                    "period_changed_by": dict(actor),
+                },
+                merge=True,
+            )
+            previous = current.closed_through.isoformat() if current.closed_through else None
+            details: dict[str, Any] = {
+                "closed_through": period.to_json()["closed_through"],
+                "previously_closed_through": previous,
+            }
+            if reason is not None:
+                details["reason"] = reason
+            staging = self._stage(
+                transaction,
+                tenant_id,
+                f"ledger.period_{verb}",
+                subject="ledger/period",
+                data={"period": period.to_json(), **details},
+                actor=actor,
+                action=f"ledger.period.{verb}",
+                resource=("ledger_period", tenant_id),
+                details=details,
+                correlation_id=correlation_id,
+            )
+            return period, staging.events
+
+        return self._run(f"period_{verb}", attempt)
+
     def trial_balance(self, tenant_id: str) -> TrialBalance:
         """Posted balances of every account, per currency, read at one instant.
 
@@ -374,6 +507,54 @@ class LedgerService:
             )
         currencies = [CurrencyTrialBalance(c, rows[c]) for c in sorted(rows)]
         return TrialBalance(self._now(), currencies)
+
+    def income_statements(
+        self, tenant_id: str, date_from: date, date_to: date
+    ) -> list[IncomeStatement]:
+        """Revenue, expenses and net income per currency for entries dated in the range."""
+        accounts, entries = self._statement_inputs(tenant_id, date_from, date_to)
+        return statements.income_statements(accounts, entries, date_from, date_to)
+
+    def balance_sheets(self, tenant_id: str, as_of: date) -> list[BalanceSheet]:
+        """Assets, liabilities and equity (with retained earnings) per currency as of a day."""
+        accounts, entries = self._statement_inputs(tenant_id, None, as_of)
+        return statements.balance_sheets(accounts, entries, as_of)
+
+    def _statement_inputs(
+        self, tenant_id: str, date_from: date | None, date_to: date
+    ) -> tuple[dict[str, Account], list[Entry]]:
+        """The accounts and the entries dated in the range, read at one snapshot.
+
+        Reads every entry of the range: the cost grows with the entries in it (a
+        balance sheet's range is the whole history up to its day).
+        """
+        from google.cloud import firestore as fs
+        from google.cloud.firestore_v1.base_query import FieldFilter
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        query = self.paths.entries(tenant_id).where(
+            filter=FieldFilter("effective_date", "<=", date_to.isoformat())
+        )
+        if date_from is not None:
+            query = query.where(filter=FieldFilter("effective_date", ">=", date_from.isoformat()))
+
+        @fs.transactional
+        def read(transaction: Any) -> tuple[dict[str, Account], list[Entry]]:
+            accounts = {
+                s.id: account_from_document(s.id, s.to_dict() or {})
+                for s in transaction.get(
+                    self.paths.accounts(tenant_id).order_by(FieldPath.document_id())
+                )
+            }
+            entries = [entry_from_document(s.id, s.to_dict() or {}) for s in transaction.get(query)]
+            return accounts, entries
+
+        result: tuple[dict[str, Account], list[Entry]] = with_retry(
+            lambda: read(self.db.transaction(read_only=True)),
+            policy=self.settings.retry,
+            name="statements",
+        )
+        return result
 
     # -- entries ----------------------------------------------------------------------
 
@@ -470,15 +651,15 @@ class LedgerService:
             query = query.where(filter=FieldFilter("effective_date", "<=", date_to.isoformat()))
         query = query.order_by("effective_date").order_by(FieldPath.document_id())
         if cursor:
-            position = decode_cursor(cursor, required_keys=("date", "after", "filters", "account"))
-            if position["filters"] != filters or position["account"] != account_id:
+            position = decode_cursor(cursor, AccountEntriesPosition, scope=ACCOUNT_ENTRIES_CURSOR)
+            if position.filters != filters or position.account != account_id:
                 raise invalid(
                     "query.cursor", "belongs to a list with other filters", "cursor_mismatch"
                 )
             query = query.start_after(
                 {
-                    "effective_date": str(position["date"]),
-                    FieldPath.document_id(): self.paths.entry(tenant_id, str(position["after"])),
+                    "effective_date": position.effective_date.isoformat(),
+                    FieldPath.document_id(): self.paths.entry(tenant_id, position.after),
                 }
             )
         snapshots = list(query.limit(limit + 1).stream())
@@ -487,12 +668,13 @@ class LedgerService:
         if len(snapshots) > limit:
             last = entries[-1]
             next_cursor = encode_cursor(
-                {
-                    "date": last.effective_date.isoformat(),
-                    "after": last.id,
-                    "filters": filters,
-                    "account": account_id,
-                }
+                AccountEntriesPosition(
+                    effective_date=last.effective_date,
+                    after=last.id,
+                    account=account_id,
+                    filters=filters,
+                ),
+                scope=ACCOUNT_ENTRIES_CURSOR,
             )
         return Page(entries, next_cursor)
 
@@ -504,63 +686,84 @@ class LedgerService:
         *,
         actor: Actor,
         correlation_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Reversal:
         """Post the mirror image of a posted entry and link the two.
 
         Refused: a second reversal (409 ``entry_already_reversed``), a reversal of a
         reversal (``cannot_reverse_reversal``), of a hold (``entry_not_posted``), or
-        one its accounts no longer accept (frozen, closed, balance constraint).
+        one its accounts no longer accept (frozen, closed, balance constraint). A
+        retry with the ``idempotency_key`` of the reversal that won returns that
+        reversal instead of the 409.
+
+        An entry has one possible reversal id (:func:`reversal_entry_id`), so of
+        concurrent reversals exactly one commits; the others fail at commit without
+        waiting and are answered from the state it left (see ``_change_entry``).
         """
         actor = _checked_actor(actor)
         request = request or ReverseEntryRequest()
-        reversal_id = new_id(ENTRY_ID_PREFIX)
+        token = requester_id(idempotency_key)
+        reversal_id = reversal_entry_id(entry_id)
+        reversal_ref = self.paths.entry(tenant_id, reversal_id)
         entry_ref = self.paths.entry(tenant_id, entry_id)
 
-        def attempt(transaction: Any) -> tuple[Reversal, list[StagedEvent]]:
-            now = self._now()
-            original = self._read_entry(tenant_id, entry_id, transaction)
-            if original.reversed_by_entry_id == reversal_id:
-                reversal = self._read_entry(tenant_id, reversal_id, transaction)
-                return Reversal(original, reversal), []
+        def decide(original: Entry, precondition: Any) -> tuple[Reversal, list[StagedEvent]]:
+            if original.reversed_by_entry_id is not None:
+                earlier = self._read_entry(tenant_id, original.reversed_by_entry_id, None)
+                if earlier.extra.get(REQUESTER_FIELD) == token:
+                    return Reversal(original, earlier), []
             proposed = domain.reversal_lines(original)
-            accounts = self._read_accounts(
-                tenant_id, [line.account_id for line in proposed], transaction
-            )
-            balances = self._read_totals(tenant_id, _constrained(accounts.values()), transaction)
-            plan = domain.plan_entry(proposed, accounts, balances, effect=LineEffect.POSTED)
-            reversal = Entry(
-                id=reversal_id,
-                kind=EntryKind.REVERSAL,
-                status=EntryStatus.POSTED,
-                effective_date=domain.effective_date_or_today(request.effective_date, now),
-                description=request.description or f"Reversal of {original.id}",
-                metadata=dict(request.metadata),
-                lines=plan.lines,
-                created_at=now,
-                created_by=dict(actor),
-                reverses_entry_id=original.id,
-            )
-            transaction.create(
-                self.paths.entry(tenant_id, reversal_id), entry_to_document(reversal)
-            )
-            transaction.update(entry_ref, {"reversed_by_entry_id": reversal_id})
-            self._add_deltas(transaction, tenant_id, accounts, plan.deltas)
-            updated = _replace_entry(original, reversed_by_entry_id=reversal_id)
-            staging = self._stage(
-                transaction,
-                tenant_id,
-                "ledger.entry_reversed",
-                subject=f"entries/{original.id}",
-                data={"original_entry_id": original.id, "reversal": reversal.to_json()},
-                actor=actor,
-                action="ledger.entry.reversed",
-                resource=("ledger_entry", original.id),
-                details={"reversal_entry_id": reversal_id},
-                correlation_id=correlation_id,
-            )
-            return Reversal(updated, reversal), staging.events
+            effective_date = domain.effective_date_or_today(request.effective_date, self._now())
 
-        return self._run("reverse_entry", attempt)
+            def write(
+                transaction: Any,
+                accounts: dict[str, Account | None],
+                balances: dict[str, BalanceTotals],
+            ) -> tuple[Reversal, list[StagedEvent]]:
+                now = self._now()
+                plan = domain.plan_entry(proposed, accounts, balances, effect=LineEffect.POSTED)
+                reversal = Entry(
+                    id=reversal_id,
+                    kind=EntryKind.REVERSAL,
+                    status=EntryStatus.POSTED,
+                    effective_date=effective_date,
+                    description=request.description or f"Reversal of {original.id}",
+                    metadata=dict(request.metadata),
+                    lines=plan.lines,
+                    created_at=now,
+                    created_by=dict(actor),
+                    reverses_entry_id=original.id,
+                    extra={REQUESTER_FIELD: token},
+                )
+                transaction.create(reversal_ref, entry_to_document(reversal))
+                transaction.update(
+                    entry_ref, {"reversed_by_entry_id": reversal_id}, option=precondition
+                )
+                self._add_deltas(transaction, tenant_id, accounts, plan.deltas)
+                updated = _replace_entry(original, reversed_by_entry_id=reversal_id)
+                staging = self._stage(
+                    transaction,
+                    tenant_id,
+                    "ledger.entry_reversed",
+                    subject=f"entries/{original.id}",
+                    data={"original_entry_id": original.id, "reversal": reversal.to_json()},
+                    actor=actor,
+                    action="ledger.entry.reversed",
+                    resource=("ledger_entry", original.id),
+                    details={"reversal_entry_id": reversal_id},
+                    correlation_id=correlation_id,
+                )
+                return Reversal(updated, reversal), staging.events
+
+            return self._commit_checked(
+                "reverse_entry",
+                tenant_id,
+                [line.account_id for line in proposed],
+                write,
+                effective_date=effective_date,
+            )
+
+        return self._change_entry(tenant_id, entry_id, decide)
 
     # -- two-phase holds --------------------------------------------------------------
 
@@ -572,55 +775,81 @@ class LedgerService:
         *,
         actor: Actor,
         correlation_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> HoldTransition:
-        """Post a hold fully or partly; the unposted remainder is released."""
+        """Post a hold fully or partly; the unposted remainder is released.
+
+        A hold has one possible posting id (:func:`hold_posting_entry_id`); a retry
+        with the ``idempotency_key`` of the post that won returns that posting
+        instead of 409 ``hold_already_posted``.
+        """
         actor = _checked_actor(actor)
         request = request or PostPendingRequest()
-        posting_id = new_id(ENTRY_ID_PREFIX)
+        token = requester_id(idempotency_key)
+        posting_id = hold_posting_entry_id(entry_id)
 
-        def attempt(transaction: Any) -> tuple[HoldTransition, list[StagedEvent]]:
-            now = self._now()
-            hold = self._read_entry(tenant_id, entry_id, transaction)
-            if hold.posting_entry_id == posting_id:
-                posting = self._read_entry(tenant_id, posting_id, transaction)
+        def decide(hold: Entry, precondition: Any) -> tuple[HoldTransition, list[StagedEvent]]:
+            if hold.posting_entry_id is not None and _resolved_by(hold, token):
+                posting = self._read_entry(tenant_id, hold.posting_entry_id, None)
                 return HoldTransition(hold, posting), []
+            now = self._now()
             status = domain.transition_hold(hold, domain.HoldAction.POST, now=now)
-            accounts = self._read_accounts(tenant_id, hold.account_ids, transaction)
-            plan = domain.plan_hold_posting(hold, request, accounts)
-            posting = Entry(
-                id=posting_id,
-                kind=EntryKind.HOLD_POSTING,
-                status=EntryStatus.POSTED,
-                effective_date=domain.effective_date_or_today(request.effective_date, now),
-                description=request.description or hold.description or f"Posting of {hold.id}",
-                metadata={**hold.metadata, **request.metadata},
-                lines=plan.lines,
-                created_at=now,
-                created_by=dict(actor),
-                pending_entry_id=hold.id,
-            )
-            resolved = _replace_entry(
-                hold, status=status, posting_entry_id=posting_id, resolved_at=now
-            )
-            transaction.create(self.paths.entry(tenant_id, posting_id), entry_to_document(posting))
-            self._resolve_hold(transaction, tenant_id, resolved, {"posting_entry_id": posting_id})
-            deltas = _merge(domain.release_deltas(hold), plan.deltas)
-            self._add_deltas(transaction, tenant_id, accounts, deltas)
-            staging = self._stage(
-                transaction,
-                tenant_id,
-                "ledger.hold_posted",
-                subject=f"entries/{hold.id}",
-                data={"hold": resolved.to_json(), "posting": posting.to_json()},
-                actor=actor,
-                action="ledger.hold.posted",
-                resource=("ledger_entry", hold.id),
-                details={"posting_entry_id": posting_id, "partial": posting.lines != hold.lines},
-                correlation_id=correlation_id,
-            )
-            return HoldTransition(resolved, posting), staging.events
+            effective_date = domain.effective_date_or_today(request.effective_date, now)
 
-        return self._run("post_pending", attempt)
+            def write(
+                transaction: Any,
+                accounts: dict[str, Account | None],
+                _balances: dict[str, BalanceTotals],
+            ) -> tuple[HoldTransition, list[StagedEvent]]:
+                plan = domain.plan_hold_posting(hold, request, accounts)
+                posting = Entry(
+                    id=posting_id,
+                    kind=EntryKind.HOLD_POSTING,
+                    status=EntryStatus.POSTED,
+                    effective_date=effective_date,
+                    description=request.description or hold.description or f"Posting of {hold.id}",
+                    metadata={**hold.metadata, **request.metadata},
+                    lines=plan.lines,
+                    created_at=now,
+                    created_by=dict(actor),
+                    pending_entry_id=hold.id,
+                )
+                fields = {"posting_entry_id": posting_id, RESOLUTION_FIELD: token}
+                resolved = _replace_entry(
+                    hold,
+                    status=status,
+                    posting_entry_id=posting_id,
+                    resolved_at=now,
+                    extra={**hold.extra, RESOLUTION_FIELD: token},
+                )
+                transaction.create(
+                    self.paths.entry(tenant_id, posting_id), entry_to_document(posting)
+                )
+                self._resolve_hold(transaction, tenant_id, resolved, fields, precondition)
+                deltas = _merge(domain.release_deltas(hold), plan.deltas)
+                self._add_deltas(transaction, tenant_id, accounts, deltas)
+                staging = self._stage(
+                    transaction,
+                    tenant_id,
+                    "ledger.hold_posted",
+                    subject=f"entries/{hold.id}",
+                    data={"hold": resolved.to_json(), "posting": posting.to_json()},
+                    actor=actor,
+                    action="ledger.hold.posted",
+                    resource=("ledger_entry", hold.id),
+                    details={
+                        "posting_entry_id": posting_id,
+                        "partial": posting.lines != hold.lines,
+                    },
+                    correlation_id=correlation_id,
+                )
+                return HoldTransition(resolved, posting), staging.events
+
+            return self._commit_checked(
+                "post_pending", tenant_id, hold.account_ids, write, effective_date=effective_date
+            )
+
+        return self._change_entry(tenant_id, entry_id, decide)
 
     def void_pending(
         self,
@@ -630,8 +859,13 @@ class LedgerService:
         *,
         actor: Actor,
         correlation_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> HoldTransition:
-        """Void a hold: everything it reserved is released, nothing is posted."""
+        """Void a hold: everything it reserved is released, nothing is posted.
+
+        A retry with the ``idempotency_key`` of the void that won returns the voided
+        hold instead of 409 ``hold_already_voided``.
+        """
         actor = _checked_actor(actor)
         request = request or VoidPendingRequest()
         return self._release_hold(
@@ -641,6 +875,7 @@ class LedgerService:
             actor=actor,
             correlation_id=correlation_id,
             reason=request.reason,
+            token=requester_id(idempotency_key),
         )
 
     def expire_pending_holds(
@@ -799,6 +1034,7 @@ class LedgerService:
             ]
             existing: dict[str, dict[str, Any]] = {}
             version = 0
+            closed_through: date | None = None
             for snapshot in transaction.get_all(refs):
                 if not snapshot.exists:
                     continue
@@ -806,6 +1042,7 @@ class LedgerService:
                     existing[snapshot.id] = snapshot.to_dict() or {}
                 else:
                     version = int((snapshot.to_dict() or {}).get("version", 0))
+                    closed_through = period_from_document(snapshot.to_dict()).closed_through
             read_version.append(version)
             accounts: dict[str, Account | None] = dict(
                 self._account_cache.lookup(tenant_id, version, account_ids)
@@ -834,6 +1071,9 @@ class LedgerService:
                     outcomes.append(_replayed(entry, fingerprint, command))
                     continue
                 try:
+                    domain.check_period_open(
+                        command.effective_date, closed_through, "effective_date"
+                    )
                     plan = domain.plan_entry(
                         command.proposed, accounts, balances, effect=command.effect
                     )
@@ -894,35 +1134,35 @@ class LedgerService:
         correlation_id: str | None = None,
         reason: str = "",
         now: datetime | None = None,
+        token: str | None = None,
     ) -> HoldTransition:
-        resolution_id = uuid.uuid4().hex
+        """Void or expire a hold in one batch: nothing to check, so nothing read under lock.
+
+        Releasing moves no posted balance and breaks no constraint, and accounts are
+        only needed for their shard counts (a count changed meanwhile is harmless: a
+        lowered count still sums the higher shards).
+        """
+        resolution_id = token or requester_id(None)
         event_type = (
             "ledger.hold_voided" if action is domain.HoldAction.VOID else "ledger.hold_expired"
         )
 
-        def attempt(transaction: Any) -> tuple[HoldTransition, list[StagedEvent]]:
-            at = now or self._now()
-            hold = self._read_entry(tenant_id, entry_id, transaction)
-            if hold.extra.get("resolution_id") == resolution_id:
+        def decide(hold: Entry, precondition: Any) -> tuple[HoldTransition, list[StagedEvent]]:
+            if _resolved_by(hold, resolution_id) and hold.posting_entry_id is None:
                 return HoldTransition(hold), []
+            at = now or self._now()
             status = domain.transition_hold(hold, action, now=at)
-            accounts = self._read_accounts(tenant_id, hold.account_ids, transaction)
+            fields = {RESOLUTION_FIELD: resolution_id, "resolution_reason": reason}
             resolved = _replace_entry(
-                hold,
-                status=status,
-                resolved_at=at,
-                extra={**hold.extra, "resolution_id": resolution_id, "resolution_reason": reason},
+                hold, status=status, resolved_at=at, extra={**hold.extra, **fields}
             )
-            self._resolve_hold(
-                transaction,
-                tenant_id,
-                resolved,
-                {"resolution_id": resolution_id, "resolution_reason": reason},
-            )
+            accounts = self._read_accounts(tenant_id, hold.account_ids, None)
             present = {a: acc for a, acc in accounts.items() if acc is not None}
-            self._add_deltas(transaction, tenant_id, present, domain.release_deltas(hold))
+            batch = self.db.batch()
+            self._resolve_hold(batch, tenant_id, resolved, fields, precondition)
+            self._add_deltas(batch, tenant_id, present, domain.release_deltas(hold))
             staging = self._stage(
-                transaction,
+                batch,
                 tenant_id,
                 event_type,
                 subject=f"entries/{hold.id}",
@@ -933,16 +1173,23 @@ class LedgerService:
                 details={"reason": reason} if reason else {},
                 correlation_id=correlation_id,
             )
+            with_retry(batch.commit, policy=self.settings.retry, name=f"{action.value}_hold")
             return HoldTransition(resolved), staging.events
 
-        return self._run(f"{action.value}_hold", attempt)
+        return self._change_entry(tenant_id, entry_id, decide)
 
     def _resolve_hold(
-        self, transaction: Any, tenant_id: str, resolved: Entry, fields: dict[str, Any]
+        self,
+        writer: Any,
+        tenant_id: str,
+        resolved: Entry,
+        fields: dict[str, Any],
+        precondition: Any,
     ) -> None:
+        """Move the hold out of pending, on the precondition that it is as it was read."""
         from google.cloud import firestore as fs
 
-        transaction.update(
+        writer.update(
             self.paths.entry(tenant_id, resolved.id),
             {
                 "status": resolved.status.value,
@@ -950,7 +1197,136 @@ class LedgerService:
                 "pending_expires_at": fs.DELETE_FIELD,
                 **fields,
             },
+            option=precondition,
         )
+
+    # -- internals: one entry, changed on a precondition ---------------------------------
+
+    def _change_entry(
+        self,
+        tenant_id: str,
+        entry_id: str,
+        decide: Callable[[Entry, Any], tuple[T, list[StagedEvent]]],
+    ) -> T:
+        """Decide a change of one entry on a plain read; commit it on a precondition.
+
+        ``decide(entry, precondition)`` returns the outcome and the events it committed
+        (published here, once the entry's lock is let go); when it changes anything it
+        commits with ``precondition`` (the update time the entry was read
+        at) on its write to the entry, plus ``create`` of any entry it adds under an id
+        derived from this one. Nothing holds a lock on the entry between the read and
+        the commit: a concurrent writer that committed first makes this commit fail at
+        once (``FailedPrecondition``, or ``AlreadyExists`` for the derived id) instead of
+        waiting, and the entry is read again and the change decided on what the winner
+        left - a 409 with the state's own code, or this request's own earlier commit
+        (an ambiguous failure retried) returned as it was. Entries change at most once
+        (reversed, or a hold resolved), so a second round settles a race on the entry;
+        a constrained balance moved meanwhile (see ``_commit_checked``) costs a round too.
+
+        Within the instance, writers of one entry take turns (``AggregateLocks``), so
+        they neither waste commits nor, on the emulator, wait on each other's locks.
+        """
+        from google.api_core.exceptions import AlreadyExists, FailedPrecondition
+
+        ref = self.paths.entry(tenant_id, entry_id)
+        with self._entry_locks.held((tenant_id, entry_id)):
+            for _ in range(_ENTRY_CHANGE_ROUNDS):
+                snapshot = with_retry(ref.get, policy=self.settings.retry, name="read_entry")
+                if not snapshot.exists:
+                    raise _entry_not_found(entry_id)
+                entry = entry_from_document(snapshot.id, snapshot.to_dict() or {})
+                precondition = self.db.write_option(last_update_time=snapshot.update_time)
+                try:
+                    result, staged = decide(entry, precondition)
+                except (AlreadyExists, FailedPrecondition) as exc:
+                    _log.info(
+                        "ledger.entry_changed_meanwhile",
+                        entry_id=entry_id,
+                        error=type(exc).__name__,
+                    )
+                    continue
+                break
+            else:
+                raise ServiceUnavailableError(
+                    f"entry {entry_id} kept changing while this request was decided; retry",
+                    code="ledger_contention",
+                    headers={"Retry-After": "1"},
+                )
+        self._publish(staged)
+        return result
+
+    def _commit_checked(
+        self,
+        name: str,
+        tenant_id: str,
+        account_ids: Sequence[str],
+        write: Callable[
+            [Any, dict[str, Account | None], dict[str, BalanceTotals]],
+            tuple[T, list[StagedEvent]],
+        ],
+        *,
+        effective_date: date,
+    ) -> tuple[T, list[StagedEvent]]:
+        """A short transaction that checks the accounts an entry change moves.
+
+        The entry it makes is dated ``effective_date``, which must be after the closed
+        accounting period read in the same transaction (a close that commits meanwhile
+        conflicts with it).
+
+        It reads what a posting reads, the tenant's accounts version (an account frozen
+        or closed meanwhile conflicts with it) and the accounts not cached under it, and
+        writes nothing it reads, so concurrent ones never wait to upgrade a lock. The
+        balances of constrained accounts, whose limits ``write`` checks, are read before
+        it, and the shard ``write`` adds to carries a precondition on that read (see
+        :class:`_GuardedShards`): a posting that moved the balance meanwhile makes the
+        commit fail at once and the change is decided again. ``write`` stages the
+        writes; its write to the entry carries the caller's precondition (see
+        ``_change_entry``).
+        """
+        from google.cloud import firestore as fs
+
+        unique = list(dict.fromkeys(account_ids))
+        limited = _constrained(self._read_accounts(tenant_id, unique, None).values())
+        shard_refs = [
+            ref for account in limited for ref in self.paths.shard_refs(tenant_id, account)
+        ]
+        shards = list(self.db.get_all(shard_refs)) if shard_refs else []
+        balances = {account.id: BalanceTotals() for account in limited}
+        for snapshot in shards:
+            if snapshot.exists:
+                balances[snapshot.reference.parent.parent.id] += totals_from_shards([snapshot])
+        fetched: list[Account] = []
+        read_version: list[int] = []
+
+        @fs.transactional
+        def attempt(transaction: Any) -> tuple[T, list[StagedEvent]]:
+            fetched.clear()
+            marker = self.paths.accounts_version(tenant_id).get(transaction=transaction)
+            version = int((marker.to_dict() or {}).get("version", 0)) if marker.exists else 0
+            closed_through = period_from_document(marker.to_dict()).closed_through
+            domain.check_period_open(effective_date, closed_through, "effective_date")
+            read_version.append(version)
+            accounts: dict[str, Account | None] = dict.fromkeys(unique)
+            accounts.update(self._account_cache.lookup(tenant_id, version, unique))
+            unknown = [a for a in unique if accounts[a] is None]
+            if unknown:
+                for account_id, account in self._read_accounts(
+                    tenant_id, unknown, transaction
+                ).items():
+                    accounts[account_id] = account
+                    if account is not None:
+                        fetched.append(account)
+            guarded = _GuardedShards(transaction, self.db, shards)
+            return write(guarded, accounts, dict(balances))
+
+        result, staged = with_retry(
+            lambda: attempt(self.db.transaction(max_attempts=self.settings.transaction_attempts)),
+            policy=self.settings.retry,
+            name=name,
+        )
+        # Only what a committed transaction read is known to match its version.
+        self._account_cache.store(tenant_id, read_version[-1], fetched)
+        return result, staged
 
     # -- internals: storage -----------------------------------------------------------
 
@@ -1263,6 +1639,70 @@ def _replayed(
 
 def _replace_entry(entry: Entry, **changes: Any) -> Entry:
     return replace(entry, **changes)
+
+
+def _digest(*parts: str) -> str:
+    # 128 bits of sha256 over NUL-separated parts: collisions are out of reach.
+    return hashlib.sha256("\x00".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def reversal_entry_id(entry_id: str) -> str:
+    """The id of the reversal of ``entry_id``: one per entry, so a second one cannot commit.
+
+    The dot keeps it out of reach of ids clients choose (letters, digits, ``_``, ``-``).
+    """
+    return f"{ENTRY_ID_PREFIX}_rev.{_digest('reversal', entry_id)}"
+
+
+def hold_posting_entry_id(hold_id: str) -> str:
+    """The id of the entry that posts hold ``hold_id``: one per hold, like a reversal's."""
+    return f"{ENTRY_ID_PREFIX}_post.{_digest('hold_posting', hold_id)}"
+
+
+def requester_id(idempotency_key: str | None) -> str:
+    """Who asks for a change: the same for every retry with one ``Idempotency-Key``.
+
+    Stored with the change, it tells a retry of the request that won (its answer lost
+    to a crash or a 5xx after the commit) from another request that lost: the first is
+    answered with what it did, the second with the 409 of the state. Without a key
+    each call is its own requester (its retries inside one call still find its commit).
+    """
+    if idempotency_key is None:
+        return uuid.uuid4().hex
+    return _digest("idempotency_key", idempotency_key)
+
+
+def _resolved_by(hold: Entry, token: str) -> bool:
+    return bool(hold.extra.get(RESOLUTION_FIELD) == token)
+
+
+class _GuardedShards:
+    """A transaction or batch whose balance-shard increments of some documents are guarded.
+
+    ``_add_deltas`` adds to a shard with ``set(..., merge=True)``: blind, as hot accounts
+    need. For the shards of constrained accounts, whose balance was read (outside the
+    transaction) to check a limit, the same increment is written on the condition that
+    the document is still as read - an ``update`` on its update time, or a ``create``
+    when it did not exist - so the limit holds at commit without a read lock. Every
+    other write passes through unchanged.
+    """
+
+    def __init__(self, writer: Any, db: Any, read: Sequence[Any]) -> None:
+        self._writer = writer
+        self._db = db
+        self._read = {snapshot.reference.path: snapshot for snapshot in read}
+
+    def set(self, reference: Any, data: dict[str, Any], merge: bool = False) -> Any:
+        snapshot = self._read.get(reference.path)
+        if snapshot is None or not merge:
+            return self._writer.set(reference, data, merge=merge)
+        if not snapshot.exists:
+            return self._writer.create(reference, data)
+        option = self._db.write_option(last_update_time=snapshot.update_time)
+        return self._writer.update(reference, data, option=option)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)
 
 
 def _plain_datetime(value: datetime) -> datetime:
