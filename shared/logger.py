@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import sys
 import threading
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -281,13 +282,23 @@ def clear_request_context() -> None:
     clear_contextvars()
 
 
-def current_context() -> MutableMapping[str, Any]:
-    return get_contextvars()
-
-
 def current_correlation_id() -> str | None:
     value = get_contextvars().get("correlation_id")
     return str(value) if value else None
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current request's trace, to hand on to its events.
+
+    The parent id is the request's span when it came with one; otherwise a new span id
+    (the trace id is what Cloud Logging groups by).
+    """
+    context = get_contextvars()
+    trace_id = context.get("trace_id")
+    if not trace_id:
+        return None
+    span_id = context.get("span_id") or secrets.token_hex(8)
+    return f"00-{trace_id}-{span_id}-01"
 
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")

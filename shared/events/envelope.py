@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from shared.logger import current_correlation_id
+from shared.logger import current_correlation_id, current_traceparent
 
 CURRENT_SCHEMA_VERSION = 1
 # What Cloud Scheduler (and the local scheduler) publishes to every scheduled topic.
@@ -32,6 +32,9 @@ class EventEnvelope(BaseModel):
     correlation_id: str = Field(min_length=1, max_length=128)
     schema_version: int = Field(ge=1)
     data: dict[str, Any]
+    # The trace of the request that caused the event (W3C traceparent), carried as a
+    # message attribute only, so consumers log under the same trace. Not part of the data.
+    _traceparent: str | None = PrivateAttr(default=None)
 
     @field_validator("type")
     @classmethod
@@ -50,13 +53,20 @@ class EventEnvelope(BaseModel):
     def to_bytes(self) -> bytes:
         return orjson.dumps(self.model_dump(mode="json"))
 
+    @property
+    def traceparent(self) -> str | None:
+        return self._traceparent
+
     def attributes(self) -> dict[str, str]:
-        return {
+        attributes = {
             "type": self.type,
             "correlation_id": self.correlation_id,
             "tenant_id": self.tenant_id,
             "schema_version": str(self.schema_version),
         }
+        if self._traceparent:
+            attributes["traceparent"] = self._traceparent
+        return attributes
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> EventEnvelope:
@@ -75,8 +85,8 @@ def new_event(
     event_id: str | None = None,
     time: datetime | None = None,
 ) -> EventEnvelope:
-    """A new envelope; the correlation id defaults to the current request's."""
-    return EventEnvelope(
+    """A new envelope; the correlation id and trace default to the current request's."""
+    envelope = EventEnvelope(
         id=event_id or str(uuid.uuid4()),
         type=type,
         source=source,
@@ -87,3 +97,5 @@ def new_event(
         schema_version=CURRENT_SCHEMA_VERSION,
         data=data,
     )
+    envelope._traceparent = current_traceparent()
+    return envelope

@@ -42,7 +42,3 @@ def publish_raw(messages: Sequence[tuple[str, bytes, dict[str, str]]]) -> list[s
 def publish_envelopes(messages: Sequence[tuple[str, EventEnvelope]]) -> list[str]:
     """Publish (topic, envelope) pairs."""
     return publish_raw([(t, e.to_bytes(), e.attributes()) for t, e in messages])
-
-
-def publish_event(topic: str, envelope: EventEnvelope) -> str:
-    return publish_envelopes([(topic, envelope)])[0]

@@ -19,7 +19,7 @@ from shared.events.consumer import (
 )
 from shared.events.envelope import EventEnvelope, new_event
 from shared.events.outbox import OUTBOX_COLLECTION, add_to_outbox, relay_pending
-from shared.logger import get_logger
+from shared.logger import bind_request_context, clear_request_context, get_logger
 from tests.integration.events.conftest import push_envelope, push_event
 
 TOPIC = "ledger-events"
@@ -508,3 +508,48 @@ def test_processed_records_use_the_consumers_ttl(platform: Any, emulators: Any) 
     [record] = [d.to_dict() for d in platform.collection(PROCESSED_COLLECTION).stream()]
     assert record["event_id"] == "evt/with/slashes"
     assert record["expires_at"] - record["processed_at"] == timedelta(hours=6)
+
+
+def test_the_trace_of_the_causing_request_follows_its_events(
+    platform: Any, emulators: Any, pull_topic: Any, json_logs: Any
+) -> None:
+    downstream = pull_topic()
+    trace_id, span_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+
+    @event_consumer("trace_follower", accepts={"ledger.entry_posted": [1]})
+    def follow(envelope: EventEnvelope, context: EventContext) -> None:
+        get_logger("trace_follower").info("trace_follower.handled")
+
+        def effect(transaction: Any) -> None:
+            follow_up = new_event(
+                "payment.requested",
+                source="fees",
+                subject=envelope.subject,
+                tenant_id=envelope.tenant_id,
+                data={},
+                event_id=f"follow-{envelope.id}",
+            )
+            add_to_outbox(transaction, context.db, downstream.topic, follow_up)
+
+        context.run_once(effect)
+
+    # An HTTP request carrying a trace stages the event: its message names the trace.
+    bind_request_context(correlation_id="c-trace", trace_id=trace_id, span_id=span_id)
+    source = _posted()
+    clear_request_context()
+    assert source.attributes()["traceparent"] == f"00-{trace_id}-{span_id}-01"
+
+    follow(push_envelope(emulators.project_id, TOPIC, source))
+
+    handled = [line for line in json_logs() if line["message"] == "trace_follower.handled"]
+    assert [line["logging.googleapis.com/trace"] for line in handled] == [
+        f"projects/{emulators.project_id}/traces/{trace_id}"
+    ]
+    # ... and what the consumer publishes in turn stays in the same trace.
+    [message] = downstream.receive(expected=1)
+    assert message.attributes["traceparent"].split("-")[1] == trace_id
+
+
+def test_an_event_without_a_trace_carries_none(platform: Any, emulators: Any) -> None:
+    clear_request_context()
+    assert "traceparent" not in _posted().attributes()
