@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 LOCK := requirements.lock
 STAMP := $(VENV)/.installed-$(shell sha1sum $(LOCK) | cut -c1-12)
 
-.PHONY: up down status reset logs test test-unit test-integration test-e2e lint typecheck \
+.PHONY: up down status reset logs seed test test-unit test-integration test-e2e lint typecheck \
         package bench install lock checkov clean
 
 ## install: create .venv with exactly what requirements.lock pins (re-runs when the lock changes)
@@ -42,8 +42,13 @@ status: install
 reset: install
 	$(BIN)/python -m emulator reset
 
+## seed: a demo tenant on the running stack (users of every role, accounts, entries, a payment)
+seed: install
+	$(BIN)/python -m emulator seed
+
+## logs: follow the stack's logs (FUNCTION=name for one; CORRELATION_ID=id for one request)
 logs: install
-	$(BIN)/python -m emulator logs $(FUNCTION)
+	$(BIN)/python -m emulator logs --follow $(if $(CORRELATION_ID),--correlation-id $(CORRELATION_ID)) $(FUNCTION)
 
 ## test: lint, types, then every test layer (unit, integration, e2e) against the real emulators
 test: install checkov lint typecheck

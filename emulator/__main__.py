@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from emulator import stack
+from emulator import stack, webhook_sink
 from emulator.emulators import EmulatorUnavailableError
 from emulator.launch import FunctionSourceError
 from emulator.pubsub_setup import PubSubError
 from emulator.settings import StackConfig, StackConfigError, load_config
 from emulator.state import load_state
 
-COMMANDS = "{up,down,status,reset,logs}"
+COMMANDS = "{up,down,status,reset,logs,tick,seed,webhook-sink}"
 
 
 def _add_stack_options(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="stay attached; Ctrl-C stops the whole stack",
     )
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each part")
+    up.add_argument(
+        "--schedule-speedup",
+        type=float,
+        help="run the scheduler's clock N times faster (env TRIBUTUM_SCHEDULE_SPEEDUP)",
+    )
 
     down = commands.add_parser("down", help="stop everything of the stack")
     _add_stack_options(down)
@@ -71,7 +76,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stack_options(logs)
     logs.add_argument("name", nargs="?", help="function, gateway, scheduler, firestore, pubsub")
     logs.add_argument("-n", "--lines", type=int, default=50)
-    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep showing new lines")
+    logs.add_argument("--correlation-id", help="only the lines of one request and its events")
+    logs.add_argument(
+        "--json", action="store_true", help="the raw JSON lines (the default when piped)"
+    )
+
+    tick = commands.add_parser("tick", help="publish one scheduler tick to a topic now")
+    _add_stack_options(tick)
+    tick.add_argument("topic", help="a topic with a schedule in the manifest")
+
+    seed = commands.add_parser(
+        "seed", help="create a demo tenant through the API; prints export lines for a shell"
+    )
+    _add_stack_options(seed)
+
+    sink = commands.add_parser(
+        "webhook-sink", help="receive webhooks locally: show each delivery as it arrives"
+    )
+    sink.add_argument("--host", default=webhook_sink.SINK_HOST)
+    sink.add_argument("--port", type=int, default=webhook_sink.DEFAULT_SINK_PORT)
 
     # Processes of a running stack, started by `up`; not for direct use.
     gateway = commands.add_parser("_gateway")
@@ -84,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler.add_argument("--project", required=True)
     scheduler.add_argument("--pubsub-address", required=True)
     scheduler.add_argument("--manifest", type=Path, required=True)
+    scheduler.add_argument("--speedup", type=float, default=1.0)
     return parser
 
 
@@ -96,6 +121,7 @@ def _config(args: argparse.Namespace) -> StackConfig:
         functions_base_port=args.functions_base_port,
         manifest_path=args.manifest,
         from_build=getattr(args, "from_build", False),
+        schedule_speedup=getattr(args, "schedule_speedup", None),
     )
 
 
@@ -194,7 +220,68 @@ def _scheduler(args: argparse.Namespace) -> int:
     from shared.topology import load_manifest
 
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-    scheduler.serve(load_manifest(args.manifest), args.pubsub_address, args.project)
+    scheduler.serve(load_manifest(args.manifest), args.pubsub_address, args.project, args.speedup)
+    return 0
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from emulator import log_view
+
+    paths = stack.log_files(_config(args), args.name)
+    pretty = sys.stdout.isatty() and not args.json
+    for source, line in stack.follow_lines(paths, args.lines, args.follow):
+        if not log_view.keep(line, args.correlation_id):
+            continue
+        if pretty:
+            print(log_view.render(source, line, colour=True), flush=True)
+        else:
+            print(line if len(paths) == 1 else f"[{source}] {line}", flush=True)
+    return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    from emulator.seed import SeedError, seed
+
+    config = _config(args)
+    try:
+        tenant = seed(config.gateway_url, say=lambda line: print(f"# {line}", flush=True))
+    except (SeedError, OSError) as exc:
+        print(f"error: {exc} (is the stack up? python -m emulator up)", file=sys.stderr)
+        return 1
+    for line in tenant.exports():
+        print(line)
+    return 0
+
+
+def _tick(args: argparse.Namespace) -> int:
+    from emulator import scheduler
+    from shared.topology import load_manifest
+
+    config = _config(args)
+    try:
+        message_id = scheduler.fire(
+            load_manifest(config.manifest_path),
+            args.topic,
+            config.pubsub_address,
+            config.project_id,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"published a tick to {args.topic} (message {message_id})")
+    return 0
+
+
+def _webhook_sink(args: argparse.Namespace) -> int:
+    sink = webhook_sink.WebhookSink(
+        args.host, args.port, on_delivery=lambda d: _say(webhook_sink.describe(d))
+    )
+    _say(f"webhook sink on {sink.url('/')} (Ctrl-C stops it); control routes under /_sink")
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    try:
+        sink.serve_forever()
+    finally:
+        sink.stop()
     return 0
 
 
@@ -213,14 +300,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Firestore of stack '{config.project_id}' is empty")
             return 0
         if args.command == "logs":
-            paths = stack.log_files(_config(args), args.name)
-            for line in stack.follow_lines(paths, args.lines, args.follow):
-                print(line, flush=True)
-            return 0
+            return _logs(args)
         if args.command == "_gateway":
             return _gateway(args)
         if args.command == "_scheduler":
             return _scheduler(args)
+        if args.command == "webhook-sink":
+            return _webhook_sink(args)
+        if args.command == "tick":
+            return _tick(args)
+        if args.command == "seed":
+            return _seed(args)
     except KeyboardInterrupt:
         return 130
     except (

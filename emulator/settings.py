@@ -30,6 +30,7 @@ ENV_PUBSUB_PORT = "TRIBUTUM_PUBSUB_PORT"
 ENV_FUNCTIONS_BASE_PORT = "TRIBUTUM_FUNCTIONS_BASE_PORT"
 ENV_MANIFEST = "TRIBUTUM_MANIFEST"
 ENV_LOG_LEVEL = "TRIBUTUM_LOG_LEVEL"
+ENV_SCHEDULE_SPEEDUP = "TRIBUTUM_SCHEDULE_SPEEDUP"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # Google Cloud project ids: 6-30 characters (the Pub/Sub emulator rejects shorter ones).
@@ -53,6 +54,8 @@ class StackConfig:
     host: str = HOST
     # Terraform's log_level for the local functions (TRIBUTUM_LOG_LEVEL when `up` runs).
     log_level: str = "INFO"
+    # How much faster than real time the local scheduler's clock runs (1 = as in the cloud).
+    schedule_speedup: float = 1.0
 
     @property
     def local_dir(self) -> Path:
@@ -104,6 +107,16 @@ def _log_level(raw: str) -> str:
     return level
 
 
+def _speedup(name: str, raw: str | float) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise StackConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not 1 <= value <= 3600:
+        raise StackConfigError(f"{name} must be between 1 and 3600, got {raw!r}")
+    return value
+
+
 def _port(name: str, raw: str | int) -> int:
     try:
         port = int(raw)
@@ -124,6 +137,7 @@ def load_config(
     functions_base_port: int | None = None,
     manifest_path: Path | None = None,
     from_build: bool = False,
+    schedule_speedup: float | None = None,
 ) -> StackConfig:
     """Flags win over environment variables, which win over the defaults."""
     env = os.environ if env is None else env
@@ -150,6 +164,11 @@ def load_config(
         ),
         from_build=from_build,
         log_level=_log_level(env.get(ENV_LOG_LEVEL) or "INFO"),
+        schedule_speedup=(
+            _speedup("--schedule-speedup", schedule_speedup)
+            if schedule_speedup is not None
+            else _speedup(ENV_SCHEDULE_SPEEDUP, env.get(ENV_SCHEDULE_SPEEDUP) or 1)
+        ),
     )
     if manifest is not None:
         config = replace(config, manifest_path=manifest.resolve())

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import deadletters
 from shared.clients import firestore_client
 from shared.http import Page, PageQuery, RequestContext, Router
+from shared.text import HumanText
 
 router = Router("dead_letters_api")
 PERMISSION = "dead_letters:admin"
@@ -22,7 +23,7 @@ class DeadLetterQuery(PageQuery):
 class DiscardRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    note: str | None = Field(default=None, max_length=500)
+    note: HumanText | None = None
 
 
 class DeadLetterOut(BaseModel):

@@ -27,7 +27,7 @@ def live(ctx: RequestContext) -> Liveness:
     return Liveness(status="alive")
 
 
-@router.get("/v1/health/ready", auth="public", response=Readiness)
+@router.get("/v1/health/ready", auth="public", response=Readiness, raises=(503,))
 def ready(ctx: RequestContext) -> dict[str, Any]:
     """Firestore and Pub/Sub answer; 503 naming what failed otherwise."""
     return readiness()

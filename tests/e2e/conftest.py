@@ -117,6 +117,8 @@ def primary_stack() -> StackHandle:
         firestore_port=_env_int("TRIBUTUM_E2E_FIRESTORE_PORT", 18681),
         pubsub_port=_env_int("TRIBUTUM_E2E_PUBSUB_PORT", 18682),
         functions_base_port=_env_int("TRIBUTUM_E2E_FUNCTIONS_BASE_PORT", 18700),
+        # The e2e-ticks schedule is every minute: twelve times faster ticks every 5 s.
+        extra_env={"TRIBUTUM_SCHEDULE_SPEEDUP": "12"},
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from emulator.scheduler import TICK_TYPE
+from emulator.scheduler import TICK_TYPE, tick_message
 from shared.events.envelope import EventEnvelope
 from tests.e2e.conftest import StackHandle, wait_for
 
@@ -49,7 +49,9 @@ def test_the_scheduler_publishes_tick_envelopes(stack: StackHandle) -> None:
         deliveries = stack.firestore().list("e2e_deliveries")
         return next((d for d in deliveries if d["topic"] == "e2e-ticks"), None)
 
-    delivery = wait_for(tick, timeout=30, what="a tick from the scheduler (every 5 s)")
+    delivery = wait_for(
+        tick, timeout=30, what="a tick from the scheduler (every minute, run 12x faster)"
+    )
     envelope = EventEnvelope.from_bytes(str(delivery["data"]).encode())
     assert envelope.type == TICK_TYPE
     assert envelope.subject == "e2e-ticks"
@@ -58,3 +60,20 @@ def test_the_scheduler_publishes_tick_envelopes(stack: StackHandle) -> None:
     assert isinstance(attributes, dict)
     assert attributes["type"] == TICK_TYPE
     assert json.loads(str(delivery["data"]))["tenant_id"] == "*"
+
+
+def test_a_tick_fired_by_hand_is_the_cloud_schedulers_payload(stack: StackHandle) -> None:
+    fired = stack.cli("tick", "e2e-ticks")
+    assert fired.returncode == 0, fired.stderr
+    message_id = fired.stdout.rsplit("(message ", 1)[1].rstrip(")\n")
+
+    delivery = wait_for(
+        lambda: stack.firestore().get(f"e2e_deliveries/{message_id}"),
+        timeout=30,
+        what="the tick fired with `python -m emulator tick`",
+    )
+    data, attributes = tick_message("e2e-ticks")
+    assert str(delivery["data"]).encode() == data
+    assert delivery["attributes"] == attributes
+    refused = stack.cli("tick", "e2e-orders")
+    assert refused.returncode == 2 and "has no schedule" in refused.stderr

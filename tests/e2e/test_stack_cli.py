@@ -43,6 +43,23 @@ def test_status_reports_every_part_healthy(stack: StackHandle) -> None:
     assert {name: c["pgid"] for name, c in components.items()} == recorded
 
 
+def test_status_writes_nothing_into_the_function_logs(stack: StackHandle) -> None:
+    # HTTP functions: a probe by request would leave an access line (or a 401) there.
+    # (Event functions log the scheduler's ticks meanwhile.)
+    logs = {
+        p["name"]: Path(p["log"])
+        for p in stack.state()["processes"]
+        if p["role"] == "function" and p.get("kind") == "http"
+    }
+    assert logs
+    before = {name: path.stat().st_size for name, path in logs.items()}
+
+    assert _status(stack)[0] == 0
+    assert stack.cli("status").returncode == 0
+
+    assert {name: path.stat().st_size for name, path in logs.items()} == before
+
+
 def test_status_text_names_ports_and_health(stack: StackHandle) -> None:
     result = stack.cli("status")
     assert result.returncode == 0

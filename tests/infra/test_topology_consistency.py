@@ -20,6 +20,7 @@ from typing import Any, get_args
 import pytest
 
 from emulator import runtime_contract
+from emulator.scheduler import tick_message
 from infra.package import PackagedFunction
 from shared.topology import (
     MANIFEST_PATH,
@@ -164,6 +165,7 @@ def test_functions_get_exactly_the_manifests_environment(scenario: Scenario) -> 
                 separators=(",", ":"),
             ),
             "concurrency": str(fn.scaling.concurrency),
+            "webhook_private_hosts": "[]",
         }
         assert set(expected_by_source) == set(get_args(EnvironmentSource))
         for name, source in declared.items():
@@ -190,6 +192,7 @@ def test_the_environment_of_a_few_real_functions(real_scenario: Scenario) -> Non
         "TRIBUTUM_PROJECT_ID": "tributum-dev",
         "TRIBUTUM_FIRESTORE_DATABASE": "(default)",
         "TRIBUTUM_LOG_LEVEL": "DEBUG",
+        "TRIBUTUM_WEBHOOKS__ALLOWED_PRIVATE_HOSTS": "[]",
     }
     assert env("auth") == {
         **common,
@@ -477,6 +480,10 @@ def test_scheduled_topics_get_a_scheduler_job(scenario: Scenario) -> None:
         assert envelope["type"] == target["attributes"]["type"] == "schedule.tick"
         assert envelope["subject"] == name
         assert envelope["data"] == {"topic": name}
+        # The local scheduler publishes exactly what this job publishes.
+        local_data, local_attributes = tick_message(name)
+        assert envelope == json.loads(local_data)
+        assert target["attributes"] == local_attributes
 
 
 # ----------------------------------------------------------------------- routing
@@ -607,6 +614,31 @@ def test_reconciliation_discrepancies_are_counted_and_alerted(scenario: Scenario
     assert f"logging.googleapis.com/user/{metric['name']}" in condition["filter"]
 
 
+def test_a_broken_audit_chain_is_counted_and_alerted(scenario: Scenario) -> None:
+    metric = scenario.plan.single("google_logging_metric", "audit_chain_broken").body
+    assert "severity>=ERROR" in metric["filter"]
+    # The event the audit store logs when a chain fails verification.
+    source = (REPO_ROOT / "shared" / "audit" / "store.py").read_text()
+    assert '"audit.chain_verification_failed"' in source
+    assert 'jsonPayload.message="audit.chain_verification_failed"' in metric["filter"]
+    alert = scenario.plan.single("google_monitoring_alert_policy", "audit_chain_broken")
+    condition = alert.block("conditions")["condition_threshold"][0]
+    assert f"logging.googleapis.com/user/{metric['name']}" in condition["filter"]
+
+
+def test_audit_witnesses_are_kept_in_a_locked_bucket_outside_firestore(
+    scenario: Scenario,
+) -> None:
+    bucket = scenario.plan.single("google_logging_project_bucket_config", "audit_witness").body
+    assert bucket["locked"] is True
+    assert bucket["location"] == "global"
+    assert bucket["retention_days"] >= 30
+    sink = scenario.plan.single("google_logging_project_sink", "audit_witness").body
+    assert 'jsonPayload.message="audit.chain_witness"' in sink["filter"]
+    source = (REPO_ROOT / "shared" / "audit" / "store.py").read_text()
+    assert '"audit.chain_witness"' in source
+
+
 @pytest.mark.parametrize("environment", ["dev", "prod"])
 def test_environment_tfvars_plan_cleanly(
     environment: str,
@@ -632,6 +664,7 @@ def test_environment_tfvars_plan_cleanly(
 
 ALERT_POLICIES = [
     "ledger_discrepancy",
+    "audit_chain_broken",
     "dead_letters_recorded",
     "function_5xx",
     "dead_lettered",
@@ -706,7 +739,7 @@ def test_dead_letters_the_code_records_are_counted_and_alerted(scenario: Scenari
 
 def test_alerts_on_log_based_metrics_wait_for_the_metrics(scenario: Scenario) -> None:
     evaluator = scenario.evaluator
-    for alert in ("ledger_discrepancy", "dead_letters_recorded"):
+    for alert in ("ledger_discrepancy", "audit_chain_broken", "dead_letters_recorded"):
         assert "time_sleep.log_metrics_propagation" in evaluator.depends_on(
             "google_monitoring_alert_policy", alert
         )
@@ -714,7 +747,7 @@ def test_alerts_on_log_based_metrics_wait_for_the_metrics(scenario: Scenario) ->
     assert wait["create_duration"] == "60s"
     assert wait["triggers"] == {
         metric: Unknown(f"${{google_logging_metric.{metric}.id}}")
-        for metric in ("ledger_discrepancy", "dead_letters")
+        for metric in ("ledger_discrepancy", "audit_chain_broken", "dead_letters")
     }
 
 
@@ -775,17 +808,13 @@ def test_backup_retention_stays_within_what_firestore_keeps(
 # ----------------------------------------------------------------------- public topics
 
 
-def test_outside_members_are_granted_on_the_public_topics_they_are_named_for(
+def test_outside_publishers_are_granted_on_the_public_topics_they_are_named_for(
     scenario: Scenario,
 ) -> None:
     grants = scenario.plan.of("google_pubsub_topic_iam_member", "public")
     expected = {
-        (role, topic, member)
-        for role, variable in (
-            ("roles/pubsub.publisher", "public_topic_publishers"),
-            ("roles/pubsub.subscriber", "public_topic_subscribers"),
-        )
-        for topic, members in scenario.variables.get(variable, {}).items()
+        ("roles/pubsub.publisher", topic, member)
+        for topic, members in scenario.variables.get("public_topic_publishers", {}).items()
         for member in members
     }
     assert {(g.body["role"], g.body["topic"], g.body["member"]) for g in grants.values()} == (
@@ -793,6 +822,28 @@ def test_outside_members_are_granted_on_the_public_topics_they_are_named_for(
     )
     public = {t.name for t in scenario.manifest.topics if t.public}
     assert {topic for _, topic, _ in expected} <= public
+
+
+def test_result_readers_get_a_subscription_filtered_to_their_tenant_and_no_topic_role(
+    scenario: Scenario,
+) -> None:
+    wanted = scenario.variables.get("tenant_subscriptions", {})
+    subscriptions = scenario.plan.of("google_pubsub_subscription", "tenant")
+    assert set(subscriptions) == set(wanted)
+    for name, spec in wanted.items():
+        body = subscriptions[name].body
+        assert body["name"] == f"{spec['topic']}--tenant-{name}"
+        assert body["filter"] == f'attributes.tenant_id = "{spec["tenant_id"]}"'
+        assert body["expiration_policy"][0]["ttl"] == ""
+    grants = scenario.plan.of("google_pubsub_subscription_iam_member", "tenant")
+    assert {(g.body["role"], g.body["member"]) for g in grants.values()} == {
+        ("roles/pubsub.subscriber", member)
+        for spec in wanted.values()
+        for member in spec["members"]
+    }
+    # Nobody outside Tributum may read a topic carrying every tenant's messages.
+    topic_roles = scenario.plan.of("google_pubsub_topic_iam_member", "public")
+    assert {g.body["role"] for g in topic_roles.values()} <= {"roles/pubsub.publisher"}
 
 
 def test_outside_members_on_an_internal_topic_fail_the_plan(fixture_scenario: Scenario) -> None:
@@ -813,10 +864,35 @@ def test_outside_members_on_an_internal_topic_fail_the_plan(fixture_scenario: Sc
 
 
 def test_public_topic_members_must_not_be_everyone(real_scenario: Scenario) -> None:
-    for variable in ("public_topic_publishers", "public_topic_subscribers"):
-        variables = {**real_scenario.variables, variable: {"ledger-posting-requests": ["allUsers"]}}
+    everyone: dict[str, Any] = {
+        "public_topic_publishers": {"ledger-posting-requests": ["allUsers"]},
+        "tenant_subscriptions": {
+            "reader": {
+                "topic": "ledger-posting-results",
+                "tenant_id": "t_1",
+                "members": ["allAuthenticatedUsers"],
+            }
+        },
+    }
+    for variable, value in everyone.items():
+        variables = {**real_scenario.variables, variable: value}
         problems = Evaluator(real_scenario.evaluator.module, variables).variable_problems()
         assert len(problems) == 1 and variable in problems[0]
+
+
+def test_a_tenant_id_cannot_break_out_of_the_subscription_filter(real_scenario: Scenario) -> None:
+    variables = {
+        **real_scenario.variables,
+        "tenant_subscriptions": {
+            "reader": {
+                "topic": "ledger-posting-results",
+                "tenant_id": 't_1" OR attributes.tenant_id != "',
+                "members": ["serviceAccount:erp@partner.iam.gserviceaccount.com"],
+            }
+        },
+    }
+    problems = Evaluator(real_scenario.evaluator.module, variables).variable_problems()
+    assert len(problems) == 1 and "tenant_id" in problems[0]
 
 
 # ----------------------------------------------------------------------- entry points

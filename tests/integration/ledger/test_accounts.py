@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from shared.errors import BusinessRuleError, ConflictError, NotFoundError, ValidationError
+from shared.errors import (
+    BadRequestError,
+    BusinessRuleError,
+    ConflictError,
+    NotFoundError,
+    ValidationError,
+)
 from shared.ledger import (
     AccountStatus,
     AccountType,
@@ -122,8 +128,9 @@ def test_listing_with_filters_and_an_opaque_cursor(books: Books) -> None:
     with pytest.raises(ValidationError) as excinfo:
         books.service.list_accounts(TENANT, currency="USD", cursor=first.next_cursor)
     assert excinfo.value.code == "cursor_mismatch"
-    with pytest.raises(ValidationError):
+    with pytest.raises(BadRequestError) as refused:
         books.service.list_accounts(TENANT, cursor="not a cursor")
+    assert (refused.value.status, refused.value.code) == (400, "invalid_cursor")
 
 
 def test_freeze_blocks_postings_and_unfreeze_restores_them(books: Books) -> None:

@@ -66,7 +66,7 @@ def make_manifest(*, dead_letter_consumer: bool = False) -> Manifest:
                 {
                     "name": "tick-schedule",
                     "description": "ticks",
-                    "schedule": {"cron": "* * * * *", "local_interval_seconds": 7},
+                    "schedule": {"cron": "* * * * *"},
                 },
             ],
             "functions": functions,
