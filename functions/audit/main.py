@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -11,6 +10,7 @@ from shared.audit import VerifyReport, list_records, verify_chain
 from shared.clients import firestore_client
 from shared.http import Page, PageQuery, RequestContext, Router
 from shared.identity.roles import Permission
+from shared.moments import LaxMoment
 
 router = Router("audit")
 READ = Permission.AUDIT_READ.value
@@ -25,8 +25,8 @@ class AuditQuery(PageQuery):
     action: str | None = Field(default=None, max_length=200, examples=["payment.created"])
     resource_type: str | None = Field(default=None, max_length=100, examples=["payment"])
     resource_id: str | None = Field(default=None, max_length=500)
-    occurred_from: datetime | None = Field(default=None, description="inclusive")
-    occurred_to: datetime | None = Field(default=None, description="exclusive")
+    occurred_from: LaxMoment | None = Field(default=None, description="inclusive")
+    occurred_to: LaxMoment | None = Field(default=None, description="exclusive")
 
 
 class ResourceOut(BaseModel):

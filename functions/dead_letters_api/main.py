@@ -44,6 +44,8 @@ class DeadLetterOut(BaseModel):
     replay_count: int
     first_seen: str
     last_seen: str
+    data_size: int | None = Field(description="bytes of the original message data")
+    data_truncated: bool = Field(description="only the first 256 KiB were kept; not replayable")
 
 
 @router.get(
@@ -71,7 +73,10 @@ def get_dead_letter(ctx: RequestContext) -> deadletters.DeadLetter:
 
 
 @router.post(
-    "/v1/dead-letters/{dead_letter_id}/replay", permission=PERMISSION, response=DeadLetterOut
+    "/v1/dead-letters/{dead_letter_id}/replay",
+    permission=PERMISSION,
+    response=DeadLetterOut,
+    raises=(409,),
 )
 def replay_dead_letter(ctx: RequestContext) -> deadletters.DeadLetter:
     """Publish the message to its original topic again (consumers dedupe by event id)."""

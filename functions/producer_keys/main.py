@@ -31,7 +31,8 @@ class ProducerKeyPath(BaseModel):
     response=CreatedProducerKeyOut,
     status=201,
     permission=PERMISSION,
-    idempotency="optional",
+    # Not idempotent by key on purpose: a stored replay would keep the secret, which
+    # must exist only in this one response.
 )
 def create_producer_key(ctx: RequestContext) -> Reply:
     """Create a key; the response's ``credential`` is shown this once and never again."""

@@ -46,7 +46,8 @@ class DeliveryPath(EndpointPath):
     response=CreatedEndpointOut,
     status=201,
     permission=PERMISSION,
-    idempotency="optional",
+    # Not idempotent by key on purpose: a stored replay would keep the secret, which
+    # must exist only in this one response.
 )
 def create_endpoint(ctx: RequestContext) -> Reply:
     """Create an endpoint; the response's ``secret`` is shown this once and never again."""

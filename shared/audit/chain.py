@@ -43,8 +43,10 @@ from shared.events.audit import AUDIT_EVENT_TYPE
 from shared.events.envelope import EventEnvelope
 
 CHAIN_VERSION = 2
-# Records written before the chain was keyed: plain SHA-256, accepted only before the
-# first keyed record of a tenant.
+# Records written before the chain was keyed: plain SHA-256. Anyone able to write
+# Firestore could write such records, so they are refused unless the key set (held in
+# Secret Manager, outside Firestore) says a deployment still has them, and even then only
+# before the first keyed record of a tenant.
 UNKEYED_CHAIN_VERSION = 1
 SEQ_WIDTH = 12
 # A report lists this many problems in full; the count is always exact.
@@ -153,6 +155,20 @@ def chain_record(
     assert isinstance(content, dict)
     _, content[HASH_FIELD] = keys.sign(canonical_json(content))
     return content
+
+
+def head_seal(tenant_id: str, seq: int, head_hash: str, keys: AuditKeySet) -> dict[str, str]:
+    """The MAC fields of a tenant's head: without the key, nobody can move it back to an
+    earlier record to drop the newest ones."""
+    key_id, mac = keys.sign(canonical_json({"tenant_id": tenant_id, "seq": seq, "hash": head_hash}))
+    return {"key_id": key_id, "mac": mac}
+
+
+def _head_sealed(tenant_id: str, head: Mapping[str, Any], keys: AuditKeySet) -> bool | None:
+    content = canonical_json(
+        {"tenant_id": tenant_id, "seq": head.get("seq"), "hash": head.get("hash")}
+    )
+    return keys.matches(str(head.get("key_id")), content, str(head.get("mac", "")))
 
 
 def _sealed(record: Mapping[str, Any]) -> bytes:
@@ -269,6 +285,8 @@ def _content_problem(
         if matches is None:
             return "unknown_key", f"record {seq} names audit key {key_id!r}, which is not held"
         return None if matches else ("content_altered", f"record {seq}'s MAC does not verify")
+    if version == UNKEYED_CHAIN_VERSION and not keys.accept_unkeyed:
+        return "content_altered", f"record {seq} is unkeyed: anyone could have written it"
     if version == UNKEYED_CHAIN_VERSION and not keyed_before:
         if record_hash(record) == stored_hash:
             return None
@@ -352,6 +370,14 @@ def verify_records(
     last_hash = previous_hash if checked else None
     head_seq = _int_or_none(head.get("seq")) if head else None
     head_hash = str(head.get("hash")) if head and head.get("hash") is not None else None
+    if head is not None and "mac" not in head and not keys.accept_unkeyed:
+        report("head_mismatch", head_seq, "the head carries no seal: it was rewritten")
+    elif head is not None and "mac" in head:
+        sealed = _head_sealed(tenant_id, head, keys)
+        if sealed is None:
+            report("unknown_key", head_seq, "the head names an audit key that is not held")
+        elif not sealed:
+            report("head_mismatch", head_seq, "the head's seal does not verify: it was rewritten")
     if head is None:
         if checked:
             report("head_missing", None, "records exist but the chain head is missing")

@@ -44,6 +44,9 @@ class AuditKeyError(ValueError):
 class AuditKeySet:
     current: str
     keys: Mapping[str, bytes]
+    # Whether chains still hold records written before keys (chain version 1). Off by
+    # default: such records carry a plain hash anyone with Firestore access can forge.
+    accept_unkeyed: bool = False
 
     def __post_init__(self) -> None:
         if self.current not in self.keys:
@@ -60,7 +63,9 @@ class AuditKeySet:
         key = self.keys.get(key_id)
         if key is None:
             return None
-        return hmac.compare_digest(_mac(key, content), mac)
+        # Bytes, not str: a tampered MAC may hold any characters, and compare_digest
+        # refuses non-ASCII strings.
+        return hmac.compare_digest(_mac(key, content).encode(), mac.encode("utf-8", "replace"))
 
     @classmethod
     def from_secret(cls, value: str) -> AuditKeySet:
@@ -72,7 +77,8 @@ class AuditKeySet:
         try:
             document = orjson.loads(text)
             keys = {str(k): _decode(str(v)) for k, v in dict(document["keys"]).items()}
-            return cls(str(document["current"]), keys)
+            accept_unkeyed = document.get("accept_unkeyed_records", False) is True
+            return cls(str(document["current"]), keys, accept_unkeyed)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, AuditKeyError):
                 raise
@@ -84,7 +90,10 @@ class AuditKeySet:
         encoded = {
             k: base64.urlsafe_b64encode(v).decode().rstrip("=") for k, v in self.keys.items()
         }
-        return orjson.dumps({"current": self.current, "keys": encoded}).decode()
+        document: dict[str, object] = {"current": self.current, "keys": encoded}
+        if self.accept_unkeyed:
+            document["accept_unkeyed_records"] = True
+        return orjson.dumps(document).decode()
 
 
 def _mac(key: bytes, content: bytes) -> str:
@@ -105,7 +114,7 @@ def rotated(keys: AuditKeySet) -> AuditKeySet:
     key_id = f"k{max(numbers, default=0) + 1}"
     while key_id in keys.keys:
         key_id += "a"
-    return AuditKeySet(key_id, {**keys.keys, key_id: secrets.token_bytes(32)})
+    return AuditKeySet(key_id, {**keys.keys, key_id: secrets.token_bytes(32)}, keys.accept_unkeyed)
 
 
 class AuditKeySource:

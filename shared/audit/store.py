@@ -41,6 +41,7 @@ from shared.audit.chain import (
     VerifyReport,
     audit_fields,
     chain_record,
+    head_seal,
     seq_document_id,
     verify_records,
 )
@@ -175,7 +176,15 @@ def _commit_batch(
             indexed[event_id] = result
             results.append(result)
         if any(r.appended for r in results):
-            transaction.set(head, {"seq": seq, "hash": previous, "updated_at": recorded_at})
+            transaction.set(
+                head,
+                {
+                    "seq": seq,
+                    "hash": previous,
+                    "updated_at": recorded_at,
+                    **head_seal(tenant_id, seq, previous, keys),
+                },
+            )
         return results
 
     def once() -> list[AppendResult]:
@@ -431,7 +440,17 @@ def verify_and_witness(db: firestore.Client) -> list[VerifyReport]:
     """
     reports = []
     for tenant_id in audited_tenants(db):
-        report = verify_chain(db, tenant_id)
+        try:
+            report = verify_chain(db, tenant_id)
+        except Exception as exc:
+            # One tenant's trail that cannot even be read through must not silence the
+            # others, nor the alert: it counts as a failed verification.
+            _log.error(
+                "audit.chain_verification_failed",
+                tenant_id=tenant_id,
+                error=type(exc).__name__,
+            )
+            continue
         reports.append(report)
         if report.ok and report.head_seq is not None:
             _log.info(

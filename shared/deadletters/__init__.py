@@ -10,6 +10,7 @@ is processed once.
 
 from shared.deadletters.store import (
     DEAD_LETTER_COLLECTION,
+    SECRET_ATTRIBUTES,
     DeadLetter,
     discard,
     get_dead_letter,
@@ -21,6 +22,7 @@ from shared.deadletters.store import (
 
 __all__ = [
     "DEAD_LETTER_COLLECTION",
+    "SECRET_ATTRIBUTES",
     "DeadLetter",
     "discard",
     "get_dead_letter",

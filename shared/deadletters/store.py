@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 DEAD_LETTER_COLLECTION = "dead_letters"
 DEAD_LETTER_SUFFIX = "-dlq"
 _PUBSUB_DLQ_ATTRIBUTE_PREFIX = "CloudPubSubDeadLetter"
+# A message's data is kept up to this size (base64 and text both fit a Firestore document
+# of 1 MiB). Pub/Sub allows 10 MB: a larger message, which anyone allowed to publish to a
+# public topic can send, is kept truncated rather than failing its rejection forever.
+MAX_STORED_DATA_BYTES = 256 * 1024
 # Message attributes that carry a credential; never stored (see shared/producers).
 SECRET_ATTRIBUTES = frozenset({CREDENTIAL_ATTRIBUTE})
 Status = Literal["stored", "replayed", "discarded"]
@@ -47,6 +51,8 @@ class DeadLetter:
     replay_count: int
     first_seen: datetime
     last_seen: datetime
+    data_size: int | None = None
+    data_truncated: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +73,8 @@ class DeadLetter:
             "replay_count": self.replay_count,
             "first_seen": self.first_seen.isoformat(),
             "last_seen": self.last_seen.isoformat(),
+            "data_size": self.data_size,
+            "data_truncated": self.data_truncated,
         }
 
     @classmethod
@@ -89,6 +97,8 @@ class DeadLetter:
             replay_count=int(doc.get("replay_count", 0)),
             first_seen=doc["first_seen"],
             last_seen=doc["last_seen"],
+            data_size=doc.get("data_size"),
+            data_truncated=bool(doc.get("data_truncated", False)),
         )
 
 
@@ -138,6 +148,8 @@ def _new_document(
     fields = _envelope_fields(data, attributes)
     if owner is not None:
         fields["tenant_id"] = owner[0]
+    size = len(data)
+    data = data[:MAX_STORED_DATA_BYTES]
     return {
         "topic": topic,
         **fields,
@@ -147,6 +159,8 @@ def _new_document(
         "data_base64": base64.b64encode(data).decode("ascii"),
         "data_text": _text(data),
         "attributes": _kept_attributes(attributes),
+        "data_size": size,
+        "data_truncated": size > MAX_STORED_DATA_BYTES,
         "delivery_count": delivery_count,
         "source_subscription": source_subscription,
         "seen_count": 1,
@@ -347,6 +361,12 @@ def replay(
     if current.status == "discarded":
         raise errors.ConflictError(
             f"dead letter {dead_letter_id} was discarded", code="dead_letter_discarded"
+        )
+    if current.data_truncated:
+        raise errors.ConflictError(
+            f"dead letter {dead_letter_id} kept only the first {MAX_STORED_DATA_BYTES} bytes "
+            f"of its {current.data_size}: it cannot be replayed",
+            code="dead_letter_truncated",
         )
     attributes = {**current.attributes, "replayed_from": dead_letter_id}
     publish_raw([(current.topic, base64.b64decode(current.data_base64), attributes)])

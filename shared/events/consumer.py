@@ -245,8 +245,13 @@ class EventContext:
 
     @property
     def processed_ref(self) -> Any:
+        event_key = self.envelope.id
+        if self.spec.producer_scope is not None:
+            # Producers outside Tributum choose their own event ids: keyed by tenant too,
+            # one tenant's producer can never claim (and so block) another tenant's id.
+            event_key = f"{self.envelope.tenant_id}:{self.envelope.id}"
         return self.db.collection(PROCESSED_COLLECTION).document(
-            processed_document_id(self.spec.name, self.envelope.id)
+            processed_document_id(self.spec.name, event_key)
         )
 
     @property
@@ -440,12 +445,31 @@ def record_malformed_push(db: firestore.Client, error: MalformedPushError, consu
         db,
         topic=error.topic,
         message_id=error.message_id,
-        data=error.raw,
+        data=_without_credentials(error.raw),
         attributes={},
         reason=f"malformed push: {error.reason}",
         consumer=consumer,
+        owner=(None,),  # unreadable: nothing in it can be trusted to name a tenant
     )
     return stored.id
+
+
+def _without_credentials(raw: bytes) -> bytes:
+    """The raw push body minus any credential among its message attributes."""
+    import orjson
+
+    from shared.deadletters import SECRET_ATTRIBUTES
+
+    try:
+        body = orjson.loads(raw)
+        attributes = body["message"]["attributes"]
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return raw
+    if not isinstance(attributes, dict) or not SECRET_ATTRIBUTES & attributes.keys():
+        return raw
+    for name in SECRET_ATTRIBUTES:
+        attributes.pop(name, None)
+    return orjson.dumps(body)
 
 
 def _default_db() -> firestore.Client:

@@ -27,12 +27,13 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
 from shared.errors import BadRequestError, FieldError
 from shared.http._routing import usable_parameter
+from shared.moments import Moment
 
 MAX_PAGE_SIZE = 100
 MAX_CURSOR_LENGTH = 2048
@@ -92,7 +93,7 @@ class CursorPosition(BaseModel):
 class TimeOrderedPosition(CursorPosition):
     """A position in a list ordered by a moment, ties broken by the document id."""
 
-    at: AwareDatetime
+    at: Moment
     id: DocumentId
 
 

@@ -12,13 +12,13 @@ stored nor echoed.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from shared.http.pagination import MAX_PAGE_SIZE, CursorFilters, CursorPosition, DocumentId
+from shared.moments import LaxMoment, Moment
 from shared.payments.card_numbers import contains_card_number
 from shared.payments.domain import MAX_REASON_LENGTH, CaptureMode, PaymentStatus
 from shared.text import HumanText
@@ -116,8 +116,8 @@ class ListPaymentsQuery(BaseModel):
 
     status: PaymentStatus | None = None
     payer_ref: str | None = Field(default=None, pattern=PARTY_REF_PATTERN)
-    created_from: datetime | None = Field(default=None, description="inclusive")
-    created_to: datetime | None = Field(default=None, description="exclusive")
+    created_from: LaxMoment | None = Field(default=None, description="inclusive")
+    created_to: LaxMoment | None = Field(default=None, description="exclusive")
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
     cursor: str | None = Field(default=None, max_length=2048)
 
@@ -130,6 +130,6 @@ PAYMENTS_CURSOR = "payments.list"
 class PaymentsPosition(CursorPosition):
     """The last payment of a page, newest first: its creation time, then its id."""
 
-    created_at: AwareDatetime
+    created_at: Moment
     after: DocumentId
     filters: CursorFilters

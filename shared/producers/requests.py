@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.moments import Moment
 
 # Printable text only: no control characters and no bidi overrides in a name people read.
 _NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+$"
@@ -22,6 +24,6 @@ class CreateProducerKeyRequest(BaseModel):
         min_length=1, max_length=100, pattern=_NAME_PATTERN, description="who publishes with it"
     )
     scopes: list[Literal["ledger:post"]] = Field(min_length=1, max_length=1)
-    expires_at: AwareDatetime | None = Field(
+    expires_at: Moment | None = Field(
         default=None, description="after this instant messages signed with it are refused"
     )

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from shared.http import PageQuery
 from shared.http.patch import PatchBody
+from shared.moments import Moment
 from shared.text import HumanText
 from shared.webhooks.rules import MAX_EVENT_TYPES, MAX_URL_LENGTH, pattern_problem
 
@@ -84,7 +85,7 @@ class UpdateEndpointRequest(PatchBody):
 class ResendSinceRequest(BaseModel):
     model_config = _STRICT
 
-    since: AwareDatetime = Field(
+    since: Moment = Field(
         description="resend every kept event from this moment on (at most 500 per request)"
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from shared.audit.canonical import canonical_json
+from shared.audit.chain import head_seal
 from shared.audit.keys import audit_keys
 from shared.audit.store import head_ref, record_ref
 from shared.events.envelope import new_event
@@ -78,7 +79,9 @@ def test_a_chain_re_signed_by_a_key_holder_disagrees_with_its_witness(audit: Aud
         record["hash"] = _reseal(record)
         ref.set(record)
         previous = record["hash"]
-    head_ref(audit.db, TENANT).update({"hash": previous})
+    head_ref(audit.db, TENANT).update(
+        {"hash": previous, **head_seal(TENANT, 4, previous, audit_keys())}
+    )
 
     assert audit.api.get("/v1/audit/verify", token="auditor").data["ok"] is True
     report = audit.api.get(query, token="auditor").data

@@ -173,3 +173,48 @@ def test_a_malformed_push_is_kept_and_acknowledged(
     assert kept["consumer"] == "dead_letters"
     # It names no tenant, so no tenant's API lists it.
     assert api.get("/v1/dead-letters", token="admin").data == []
+
+
+def test_a_dead_letter_too_large_to_keep_whole_is_truncated_and_not_replayed(
+    api: RouterClient, emulators: Any, firestore_client: Any
+) -> None:
+    envelope = new_event(
+        "probe.happened", source="test", subject="s", tenant_id="tenant-a",
+        data={"blob": "x" * 1_500_000},
+    )  # fmt: skip
+    data = envelope.to_bytes()
+    load_function("dead_letters").handle(
+        _dead_letter_event(
+            emulators.project_id, "probe-topic", data, "m-big", envelope.attributes()
+        )
+    )
+
+    [letter] = api.get("/v1/dead-letters", token="admin").data
+    assert (letter["data_size"], letter["data_truncated"]) == (len(data), True)
+    assert len(base64.b64decode(letter["data_base64"])) == 256 * 1024
+    before = [s.to_dict() for s in firestore_client.collection("dead_letters").stream()]
+    refused = api.post(f"/v1/dead-letters/{letter['id']}/replay", token="admin")
+    assert refused.status == 409
+    assert refused.json["code"] == "dead_letter_truncated"
+    assert [s.to_dict() for s in firestore_client.collection("dead_letters").stream()] == before
+
+
+def test_a_malformed_push_keeps_no_credential_and_no_claimed_tenant(
+    firestore_client: Any,
+) -> None:
+    load_function("dead_letters").handle(
+        CloudEvent(
+            {"type": "x", "source": "//pubsub.googleapis.com/projects/p/topics/t-dlq"},
+            {
+                "message": {
+                    "data": "%%% not base64",
+                    "attributes": {"producer_key": "trb_pk_secret", "tenant_id": "tenant-a"},
+                }
+            },
+        )
+    )
+
+    [kept] = [d.to_dict() for d in firestore_client.collection("dead_letters").stream()]
+    assert kept["reason"].startswith("malformed push: ")
+    assert "trb_pk_secret" not in str(kept)
+    assert kept["tenant_id"] is None

@@ -113,11 +113,13 @@ def test_concurrent_reversals_against_one_wallet_never_overdraw_it(
 
     won = successes(outcomes)
     assert len(won) == 1
-    same_entry = CONTENDERS // 2 - 1
-    assert codes(outcomes) == sorted(
-        ["entry_already_reversed"] * same_entry
-        + ["balance_constraint_violated"] * (CONTENDERS // 2)
-    )
+    refused = codes(outcomes)
+    assert len(refused) == CONTENDERS - 1
+    # The other top-up's reversals all overdraw; a twin of the winner learns either that
+    # its entry was reversed or, when it read the new balance first, that it would overdraw:
+    # both are true of the state it met, and the timing decides which it meets first.
+    assert set(refused) <= {"entry_already_reversed", "balance_constraint_violated"}
+    assert refused.count("balance_constraint_violated") >= CONTENDERS // 2
     assert books.posted(chart["wallet"]) == "2.00"
     assert books.service.reconcile_tenant(TENANT).clean
 

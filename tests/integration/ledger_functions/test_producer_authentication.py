@@ -219,3 +219,35 @@ def test_a_message_from_the_dead_letter_topic_is_filed_under_its_keys_tenant(
     [letter] = _dead_letters(platform)
     assert letter["tenant_id"] == OTHER_TENANT
     assert CREDENTIAL_ATTRIBUTE not in letter["attributes"]
+
+
+def test_one_tenants_producer_cannot_claim_another_tenants_event_id(
+    api: Api, chart: dict[str, str], emulators: Any, platform: Any, results: PullSubscription
+) -> None:
+    # Tenant B's producer publishes first with the event id tenant A will use.
+    other_key = _key(platform, OTHER_TENANT)
+    squatter = _request(chart, tenant=OTHER_TENANT)
+    genuine = _request(chart).model_copy(update={"id": squatter.id})
+    _deliver(emulators, squatter, other_key)  # answered for B (its accounts do not exist)
+
+    _deliver(emulators, genuine, _key(platform))
+
+    assert api.balances(chart["cash"])["posted"] == "666.00"
+    assert not [
+        letter for letter in _dead_letters(platform) if OTHER_TENANT in letter["reason"]
+    ]
+
+
+def test_a_huge_unauthenticated_message_is_kept_truncated_and_not_replayable(
+    emulators: Any, platform: Any
+) -> None:
+    # Pub/Sub carries up to 10 MB; the dead letter must still fit a Firestore document.
+    data = b'{"junk": "' + b"x" * 2_000_000 + b'"}'
+    load_function("ledger_postings").handle(
+        push_event(emulators.project_id, REQUESTS_TOPIC, data, {"type": REQUEST_TYPE})
+    )
+
+    [letter] = _dead_letters(platform)
+    assert letter["reason"].startswith("credential_missing: ")
+    assert (letter["data_size"], letter["data_truncated"]) == (len(data), True)
+    assert letter["tenant_id"] is None

@@ -40,6 +40,8 @@ def test_an_admin_creates_a_key_whose_secret_is_shown_once(
     assert stored["tenant_id"] == TENANT
     assert stored["secret_hash"] == hashlib.sha256(created["credential"].encode()).hexdigest()
     assert created["credential"] not in str(stored)
+    # The secret exists only in that response: no idempotency record keeps a copy.
+    assert not any(created["credential"] in str(d) for d in dump(platform).values())
     listed = keys.get("/v1/producer-keys", token="owner")
     assert listed.status == 200
     assert [k["id"] for k in listed.data] == [created["id"]]

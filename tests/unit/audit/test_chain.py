@@ -14,6 +14,7 @@ from shared.audit.chain import (
     actor_id,
     audit_fields,
     chain_record,
+    head_seal,
     seq_document_id,
     verify_records,
 )
@@ -60,8 +61,13 @@ def build_chain(length: int) -> list[tuple[str, dict[str, Any]]]:
 
 
 def head_of(records: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The head the writer leaves: the last record's seq and hash, sealed with the key."""
     last = records[-1][1]
-    return {"seq": last["seq"], "hash": last["hash"]}
+    return {
+        "seq": last["seq"],
+        "hash": last["hash"],
+        **head_seal(TENANT, last["seq"], last["hash"], KEYS),
+    }
 
 
 def test_a_record_keeps_the_event_normalized_and_hashes_itself() -> None:
@@ -251,23 +257,13 @@ def test_a_rewrite_signed_with_another_key_does_not_verify() -> None:
     assert (report.first_problem.kind, report.first_problem.seq) == ("content_altered", 3)
 
 
-def test_passing_a_record_off_as_unkeyed_after_keyed_ones_is_a_downgrade() -> None:
-    records = build_chain(3)
-    forged = records[2][1]
-    forged["outcome"] = "failure"
-    forged["chain_version"] = 1
-    del forged["key_id"]
-    forged["hash"] = record_hash(forged)
-    report = verify_records(TENANT, records, head_of(records), KEYS)
-    assert report.first_problem is not None
-    assert report.first_problem.kind == "content_altered"
-    assert "unkeyed after keyed" in report.first_problem.detail
+LEGACY = AuditKeySet("k1", {"k1": b"k" * 32}, accept_unkeyed=True)
 
 
-def test_records_written_before_keys_verify_and_the_first_keyed_record_seals_them() -> None:
-    legacy: list[tuple[str, dict[str, Any]]] = []
+def _unkeyed_chain(length: int) -> list[tuple[str, dict[str, Any]]]:
+    records: list[tuple[str, dict[str, Any]]] = []
     previous = GENESIS_HASH
-    for seq in (1, 2):
+    for seq in range(1, length + 1):
         record: dict[str, Any] = {
             **audit_fields(envelope(seq)),
             "chain_version": 1,
@@ -276,25 +272,64 @@ def test_records_written_before_keys_verify_and_the_first_keyed_record_seals_the
             "recorded_at": "2030-06-01T09:30:00.000000Z",
         }
         record["hash"] = record_hash(record)
-        legacy.append((seq_document_id(seq), record))
+        records.append((seq_document_id(seq), record))
         previous = record["hash"]
+    return records
+
+
+def test_a_whole_chain_rewritten_as_unkeyed_records_is_refused() -> None:
+    # Without the key, an attacker can still write a consistent chain of plain hashes.
+    records = _unkeyed_chain(3)
+    report = verify_records(TENANT, records, head_of(records), KEYS)
+    assert [p.kind for p in report.problems] == ["content_altered"] * 3
+    assert "unkeyed" in report.problems[0].detail
+
+
+def test_passing_a_record_off_as_unkeyed_after_keyed_ones_is_a_downgrade() -> None:
+    records = build_chain(3)
+    forged = records[2][1]
+    forged["outcome"] = "failure"
+    forged["chain_version"] = 1
+    del forged["key_id"]
+    forged["hash"] = record_hash(forged)
+    report = verify_records(TENANT, records, head_of(records), LEGACY)
+    assert report.first_problem is not None
+    assert report.first_problem.kind == "content_altered"
+    assert "unkeyed after keyed" in report.first_problem.detail
+
+
+def test_a_key_set_that_accepts_records_from_before_keys_verifies_them_sealed() -> None:
+    legacy = _unkeyed_chain(2)
     keyed = chain_record(
-        audit_fields(envelope(3)), seq=3, prev_hash=previous, recorded_at=RECORDED, keys=KEYS
+        audit_fields(envelope(3)),
+        seq=3,
+        prev_hash=legacy[-1][1]["hash"],
+        recorded_at=RECORDED,
+        keys=LEGACY,
     )
     records = [*legacy, (seq_document_id(3), keyed)]
-    assert verify_records(TENANT, records, head_of(records), KEYS).ok
+    assert verify_records(TENANT, records, head_of(records), LEGACY).ok
+    assert AuditKeySet.from_secret(LEGACY.to_secret()).accept_unkeyed is True
     # Rewriting an unkeyed record (hashes redone) breaks the keyed record's link.
     legacy[1][1]["outcome"] = "failure"
     legacy[1][1]["hash"] = record_hash(legacy[1][1])
-    report = verify_records(TENANT, records, head_of(records), KEYS)
+    report = verify_records(TENANT, records, head_of(records), LEGACY)
     assert report.first_problem is not None
     assert (report.first_problem.kind, report.first_problem.seq) == ("link_broken", 3)
+
+
+def test_a_mac_of_any_characters_is_reported_not_raised() -> None:
+    records = build_chain(2)
+    records[1][1]["hash"] = "\u00e9" * 64
+    report = verify_records(TENANT, records, head_of(records), KEYS)
+    assert report.first_problem is not None
+    assert (report.first_problem.kind, report.first_problem.seq) == ("content_altered", 2)
 
 
 def test_records_of_a_key_no_longer_held_are_reported() -> None:
     records = build_chain(2)
     report = verify_records(TENANT, records, head_of(records), AuditKeySet("k9", {"k9": b"9" * 32}))
-    assert [p.kind for p in report.problems] == ["unknown_key", "unknown_key"]
+    assert [p.kind for p in report.problems] == ["unknown_key"] * 3  # two records, the head
 
 
 def test_after_a_rotation_old_records_verify_and_new_ones_use_the_new_key() -> None:
@@ -329,3 +364,15 @@ def test_a_witnessed_head_must_still_be_in_the_chain() -> None:
     assert rewritten.ok  # consistent on its own...
     report = verify_records(TENANT, records, head_of(records), KEYS, witness=witness)
     assert [(p.kind, p.seq) for p in report.problems] == [("witness_mismatch", 2)]
+
+
+def test_dropping_the_newest_records_by_moving_the_head_back_is_detected() -> None:
+    records = build_chain(5)
+    kept = records[:3]
+    # Without the key the moved head carries no seal, or the old seal of another head.
+    unsealed = {"seq": 3, "hash": kept[-1][1]["hash"]}
+    stolen_seal = {**head_of(records), "seq": 3, "hash": kept[-1][1]["hash"]}
+    for head in (unsealed, stolen_seal):
+        report = verify_records(TENANT, kept, head, KEYS)
+        assert [p.kind for p in report.problems] == ["head_mismatch"]
+    assert verify_records(TENANT, kept, head_of(kept), KEYS).ok

@@ -135,7 +135,17 @@ def test_a_forged_position_the_model_refuses_is_400_invalid_cursor(payload: obje
 
 @pytest.mark.parametrize(
     "at",
-    ["2025-01-01T00:00:00", "not a time", "2025-13-01T00:00:00Z", 1735689600, None],
+    [
+        "2025-01-01T00:00:00",
+        "not a time",
+        "2025-13-01T00:00:00Z",
+        1735689600,
+        None,
+        # Aware, but their UTC form falls outside years 1..9999: Firestore's conversion
+        # raised OverflowError, a 500.
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-14:00",
+    ],
 )
 def test_time_positions_need_an_aware_iso_moment(at: object) -> None:
     _assert_invalid_cursor(_forged({"at": at, "id": "x"}), TimeOrderedPosition)
