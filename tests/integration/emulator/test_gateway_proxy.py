@@ -63,6 +63,11 @@ class Upstream(BaseHTTPRequestHandler):
 ACCESS_LOG = io.StringIO()
 
 
+class _DeepBacklogServer(ThreadingHTTPServer):
+    # The stand-in function must not be the bottleneck (gunicorn's backlog is 2048).
+    request_queue_size = 1024
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -71,7 +76,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def gateway_port() -> Iterator[int]:
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    upstream = _DeepBacklogServer(("127.0.0.1", 0), Upstream)
     upstream.daemon_threads = True
     upstream_port = upstream.server_address[1]
     table = RouteTable(
@@ -308,3 +313,59 @@ def test_one_access_line_per_request(gateway_port: int) -> None:
     assert logged[0]["function"] == "things"
     assert logged[0]["status"] == 200
     assert logged[0]["method"] == "GET"
+
+
+def test_sixty_four_keep_alive_clients_at_once_are_all_served(gateway_port: int) -> None:
+    clients, requests_each = 64, 5
+    start = threading.Barrier(clients)
+    statuses: list[int] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", gateway_port, timeout=60)
+        try:
+            start.wait()
+            for n in range(requests_each):
+                connection.request("GET", f"/v1/things/burst-{n}")  # one kept-alive socket
+                response = connection.getresponse()
+                response.read()
+                with lock:
+                    statuses.append(response.status)
+        except BaseException as exc:
+            with lock:
+                failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert failures == []  # no connection reset, no refused connection
+    assert statuses == [200] * (clients * requests_each)
+
+
+def test_the_access_line_has_cloud_loggings_shape(gateway_port: int) -> None:
+    _request(gateway_port, "GET", "/v1/things/shaped", headers={"User-Agent": "probe/1"})
+
+    def shaped() -> list[dict[str, Any]]:
+        lines = [json.loads(line) for line in ACCESS_LOG.getvalue().splitlines()]
+        return [line for line in lines if line["path"] == "/v1/things/shaped"]
+
+    deadline = time.monotonic() + 5
+    while not shaped() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [line] = shaped()
+    assert (line["severity"], line["message"]) == ("INFO", "gateway.request")
+    request = line["httpRequest"]
+    assert (request["requestMethod"], request["requestUrl"], request["status"]) == (
+        "GET",
+        "/v1/things/shaped",
+        200,
+    )
+    assert request["userAgent"] == "probe/1"
+    assert request["latency"].endswith("s") and request["remoteIp"] == "127.0.0.1"
+    assert line["logging.googleapis.com/labels"] == {"component": "gateway", "function": "things"}
