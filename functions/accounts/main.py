@@ -22,6 +22,7 @@ from shared.ledger import (
 from shared.ledger.instance import ledger_service
 from shared.ledger.requests import BalanceSheetQuery, IncomeStatementQuery
 from shared.ledger.responses import (
+    AccountListItemOut,
     AccountOut,
     AccountWithBalancesOut,
     BalanceSheetOut,
@@ -58,11 +59,12 @@ def create_account(ctx: RequestContext) -> Reply:
 @router.get(
     "/v1/accounts",
     query=ListAccountsQuery,
-    response=[AccountOut],
+    response=[AccountListItemOut],
     permission=Permission.ACCOUNTS_READ.value,
 )
 def list_accounts(ctx: RequestContext) -> Page:
-    """The tenant's accounts in creation order, filtered by type, status or currency."""
+    """The tenant's accounts in creation order, filtered by type, status or currency;
+    with ``with_balances=true`` each carries its balances."""
     query: ListAccountsQuery = ctx.query
     page = ledger_service().list_accounts(
         ctx.tenant_id,
@@ -72,6 +74,9 @@ def list_accounts(ctx: RequestContext) -> Page:
         limit=query.limit,
         cursor=query.cursor,
     )
+    if query.with_balances:
+        items = ledger_service().with_balances(ctx.tenant_id, list(page.items))
+        return Page(list(items), page.next_cursor)
     return Page(list(page.items), page.next_cursor)
 
 

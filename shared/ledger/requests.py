@@ -199,6 +199,9 @@ class ListAccountsQuery(BaseModel):
     type: AccountType | None = None
     status: AccountStatus | None = None
     currency: str | None = Field(default=None, pattern=CURRENCY_PATTERN)
+    with_balances: bool = Field(
+        default=False, description="include each account's balances (one batched read)"
+    )
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
     cursor: str | None = Field(default=None, max_length=2048)
 

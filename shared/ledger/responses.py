@@ -43,6 +43,12 @@ class AccountWithBalancesOut(AccountOut):
     balances: BalancesOut
 
 
+class AccountListItemOut(AccountOut):
+    balances: BalancesOut | None = Field(
+        default=None, description="present when the list was asked with_balances=true"
+    )
+
+
 class LineOut(BaseModel):
     index: int
     account_id: str

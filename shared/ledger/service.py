@@ -466,6 +466,16 @@ class LedgerService:
 
         return self._run(f"period_{verb}", attempt)
 
+    def with_balances(
+        self, tenant_id: str, accounts: Sequence[Account]
+    ) -> list[AccountWithBalances]:
+        """The accounts with their balances, read in one batch."""
+        totals = self._read_totals(tenant_id, list(accounts))
+        return [
+            AccountWithBalances(a, Balances(a.currency, a.normal_side, totals[a.id]))
+            for a in accounts
+        ]
+
     def trial_balance(self, tenant_id: str) -> TrialBalance:
         """Posted balances of every account, per currency, read at one instant.
 

@@ -96,3 +96,19 @@ def test_a_bad_query_is_a_problem_naming_the_parameter(api: Api, query: str) -> 
     assert answer.status == 422, answer.json
     assert answer.headers["Content-Type"].startswith("application/problem+json")
     assert all(e["field"].startswith("query") for e in answer.json["errors"])
+
+
+def test_the_account_list_can_carry_balances(api: Api, books: dict[str, str]) -> None:
+    plain = api.accounts.get("/v1/accounts?currency=EUR", token="viewer")
+    assert plain.status == 200
+    assert all("balances" not in account for account in plain.data)
+
+    listed = api.accounts.get("/v1/accounts?currency=EUR&with_balances=true", token="viewer")
+
+    assert listed.status == 200, listed.json
+    by_code = {account["code"]: account["balances"] for account in listed.data}
+    assert by_code["1000-cash"]["posted"] == "1400.00"
+    assert by_code["1000-cash"]["available"] == "401.00"  # the 999.00 rent hold is pending
+    assert by_code["2100-loan"]["posted"] == "500.00"
+    bad = api.accounts.get("/v1/accounts?with_balances=perhaps", token="viewer")
+    assert bad.status == 422
