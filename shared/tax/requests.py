@@ -37,9 +37,8 @@ import unicodedata
 from datetime import date
 from decimal import Decimal, localcontext
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from shared.moments import Moment
 from shared.money import MoneyError, minor_unit, normalize_currency, parse_amount, quantum
 from shared.tax.document import Buyer, DocumentLine, ExemptionCertificate, Seller, TaxDocument
 from shared.tax.model import (
@@ -132,7 +131,9 @@ class TaxCalculationRequest(BaseModel):
     model_config = _STRICT
     document_type: DocumentType = DocumentType.INVOICE
     document_date: date
-    tax_point: Moment | None = Field(
+    # The engine resolves it to a local date and answers invalid_tax_point for an
+    # instant outside the representable range.
+    tax_point: AwareDatetime | None = Field(
         default=None,
         examples=["2020-07-01T00:30:00+02:00"],
         description="moment of supply with its UTC offset; rates of its local date apply",
