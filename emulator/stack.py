@@ -132,7 +132,23 @@ def _carry_over(config: StackConfig, previous: StackState | None, say: Say) -> S
     if restart:
         say("restarting " + ", ".join(r.name for r in restart))
         stop_groups(r.pgid for r in sorted(restart, key=lambda r: STOP_ORDER.index(r.role)))
+        _wait_ports_released(config.host, [r.port for r in restart if r.port is not None])
     return state
+
+
+def _wait_ports_released(host: str, ports: list[int], timeout: float = 10.0) -> None:
+    """Wait for the stopped processes' listening sockets to close.
+
+    A group counts as stopped once its leader is a zombie, but the kernel closes the
+    sockets only when the last thread of the process has exited, a moment later on a
+    busy machine; checking the ports before then would blame the stack's own ports.
+    """
+    deadline = time.monotonic() + timeout
+    pending = list(ports)
+    while pending and time.monotonic() < deadline:
+        pending = [port for port in pending if port_open(host, port, timeout=0.2)]
+        if pending:
+            time.sleep(0.1)
 
 
 def _refuse_taken_ports(config: StackConfig, ports: dict[str, int], state: StackState) -> None:
@@ -525,10 +541,12 @@ def _last_lines(path: Path, count: int, end: int) -> list[str]:
     try:
         with path.open("rb") as handle:
             handle.seek(max(0, end - 256 * count))
-            text = handle.read(end - handle.tell()).decode(errors="replace")
+            raw = handle.read(end - handle.tell())
     except FileNotFoundError:
         return []
-    return text.splitlines()[-count:]
+    # Lines end at "\n" only, as follow_lines reads them: a log line may hold characters
+    # that str.splitlines() would also break at (U+0085, U+2028).
+    return [line.decode(errors="replace") for line in raw.splitlines()][-count:]
 
 
 def follow_lines(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from shared.audit import VerifyReport, list_records, verify_chain
 from shared.clients import firestore_client
@@ -100,7 +101,9 @@ class VerifyQuery(BaseModel):
     @model_validator(mode="after")
     def _both_or_neither(self) -> VerifyQuery:
         if (self.witness_seq is None) != (self.witness_hash is None):
-            raise ValueError("witness_seq and witness_hash go together")
+            raise PydanticCustomError(
+                "witness_incomplete", "witness_seq and witness_hash go together"
+            )
         return self
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import deadletters
 from shared.clients import firestore_client
 from shared.http import Page, PageQuery, RequestContext, Router
+from shared.http.examples import body_examples
 from shared.text import HumanText
 
 router = Router("dead_letters_api")
@@ -21,7 +22,11 @@ class DeadLetterQuery(PageQuery):
 
 
 class DiscardRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra=body_examples({"note": "Replayed by hand after the fix"}),
+    )
 
     note: HumanText | None = None
 

@@ -166,7 +166,13 @@ def _parameters(route: Route, components: dict[str, Any]) -> list[dict[str, Any]
                 "in": "header",
                 "required": route.idempotency == "required",
                 "description": "Replays return the first response with Idempotent-Replayed: true",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                # What shared.idempotency's validate_key takes: printable ASCII.
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 255,
+                    "pattern": "^[ -~]+$",
+                },
             }
         )
     return params

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -122,23 +124,124 @@ def validate_body(model: type[ModelT], raw: bytes) -> ModelT:
         # extra='forbid' here, not only on the model: a model that forgot it must not
         # let a misspelt field through silently.
         return model.model_validate_json(raw, strict=True, extra="forbid")
-    except PydanticValidationError as exc:
-        # A rule of ours about the body as a whole (an empty update) is told apart by
-        # its code, as the ledger's rules are.
-        found = exc.errors(include_url=False, include_input=False)
-        ours = len(found) == 1 and not found[0]["loc"]
-        ours = ours and found[0]["type"] not in _PYDANTIC_ERROR_TYPES
-        code = found[0]["type"] if ours else None
-        raise ValidationError(
-            "the request body is invalid", code=code, errors=field_errors(exc)
-        ) from None
+    except PydanticValidationError as refused:
+        exc = refused
+    for _ in range(_INTEGRAL_FLOAT_ROUNDS):
+        integral = _integral_float_paths(document, exc)
+        if not integral:
+            break
+        for path in integral:
+            _replace_with_int(document, path)
+        try:
+            return model.model_validate_json(orjson.dumps(document), strict=True, extra="forbid")
+        except PydanticValidationError as refused:
+            exc = refused
+    # A rule of ours about the body as a whole (an empty update) is told apart by
+    # its code, as the ledger's rules are.
+    found = exc.errors(include_url=False, include_input=False)
+    ours = len(found) == 1 and not found[0]["loc"]
+    ours = ours and found[0]["type"] not in _PYDANTIC_ERROR_TYPES
+    code = found[0]["type"] if ours else None
+    raise ValidationError(
+        "the request body is invalid", code=code, errors=field_errors(exc)
+    ) from None
+
+
+# JSON has one number type: JSON Schema (and so the OpenAPI documents' "integer") counts
+# 3.0 as the integer 3, while strict validation refuses a float for an int. A float with
+# no fractional part where an int is wanted is taken as that int; 3.5 stays wrong_type.
+# A union may only reveal its next int field once the first is fixed: a few rounds. Past
+# 64 bits no field of ours takes the value (nor can the document be re-encoded).
+_INTEGRAL_FLOAT_ROUNDS = 3
+_INT64 = 2**63
+JsonPath = tuple[str | int, ...]
+
+
+def _integral_float_paths(document: Any, exc: PydanticValidationError) -> list[JsonPath]:
+    """Where the body holds an integral float that a field refused for not being an int."""
+    paths = []
+    for error in exc.errors(include_url=False):
+        if error["type"] != "int_type":
+            continue
+        path, value = _follow(document, tuple(error["loc"]))
+        if isinstance(value, float) and value.is_integer() and -_INT64 <= value < _INT64:
+            paths.append(path)
+    return paths
+
+
+def _follow(document: Any, location: tuple[Any, ...]) -> tuple[JsonPath, Any]:
+    """The value at a pydantic error location, and its path in the document.
+
+    A location also names union members and validators (``int``, ``function-after[...]``),
+    which are no place in the document: only keys and indexes that exist are followed.
+    """
+    node = document
+    path: list[str | int] = []
+    for part in location:
+        in_object = isinstance(node, dict) and isinstance(part, str) and part in node
+        in_array = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_object or in_array:
+            node = node[part]
+            path.append(part)
+    return tuple(path), node
+
+
+def _replace_with_int(document: Any, path: JsonPath) -> None:
+    parent = document
+    for part in path[:-1]:
+        parent = parent[part]
+    parent[path[-1]] = int(parent[path[-1]])
 
 
 def validate_mapping(model: type[ModelT], values: Mapping[str, Any], prefix: str) -> ModelT:
     """Query and path parameters arrive as strings: lax conversion, unknown names rejected."""
+    malformed = _malformed_temporal_values(model, values, prefix)
+    if malformed:
+        raise ValidationError(f"invalid {prefix} parameters", errors=malformed)
     try:
         return model.model_validate(dict(values), extra="forbid")
     except PydanticValidationError as exc:
         raise ValidationError(
             f"invalid {prefix} parameters", errors=field_errors(exc, prefix)
         ) from None
+
+
+# What the OpenAPI documents promise for a date and a date-time ("format": "date" and
+# "date-time", RFC 3339): lax validation would also read "0" or "1700000000" as a Unix
+# time, "2025-01-31" as a date-time and one without an offset as some unknown zone.
+_RFC3339_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_RFC3339_DATE_TIME = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_TEMPORAL_FORMATS = {
+    "date-time": (_RFC3339_DATE_TIME, "must be a date-time with an offset: 2025-01-31T09:30:00Z"),
+    "date": (_RFC3339_DATE, "must be a date like 2025-01-31"),
+}
+
+
+def _malformed_temporal_values(
+    model: type[BaseModel], values: Mapping[str, Any], prefix: str
+) -> list[FieldError]:
+    errors = []
+    for name, schema_format in _temporal_parameters(model).items():
+        value = values.get(name)
+        if not isinstance(value, str):
+            continue
+        pattern, message = _TEMPORAL_FORMATS[schema_format]
+        if not pattern.fullmatch(value):
+            errors.append(FieldError(f"{prefix}.{name}", message, "bad_format"))
+    return errors
+
+
+@functools.cache
+def _temporal_parameters(model: type[BaseModel]) -> dict[str, str]:
+    """The parameters whose schema (as the OpenAPI document states it) is a date or a
+    date-time, by the name they arrive under."""
+    found = {}
+    for name, schema in model.model_json_schema().get("properties", {}).items():
+        choices = [schema, *schema.get("anyOf", ()), *schema.get("oneOf", ())]
+        formats = {choice.get("format") for choice in choices} & _TEMPORAL_FORMATS.keys()
+        if formats:
+            (found[name],) = formats
+    return found

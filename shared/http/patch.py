@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 NULL_TYPE = {"type": "null"}
 
 
-def _patch_schema(schema: dict[str, Any]) -> None:
+def patch_schema(schema: dict[str, Any]) -> None:
     schema["minProperties"] = 1
     for prop in schema.get("properties", {}).values():
         # Fields are declared `X | None = None` only so that Python can leave them
@@ -35,7 +35,7 @@ def _patch_schema(schema: dict[str, Any]) -> None:
 class PatchBody(BaseModel):
     """Base of PATCH bodies; subclasses declare their fields as ``X | None = None``."""
 
-    model_config = ConfigDict(json_schema_extra=_patch_schema)
+    model_config = ConfigDict(json_schema_extra=patch_schema)
 
     @field_validator("*", mode="after")
     @classmethod

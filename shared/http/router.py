@@ -293,10 +293,14 @@ class Router:
         flask = sys.modules.get("flask")  # loaded by functions-framework; never imported here
         if flask is None or not flask.has_app_context():
             return
-        # Registered for the class, so functions-framework's own handler for 500 (a
-        # crash it reports to the platform) keeps its precedence: Flask prefers a
-        # handler registered for the status code.
         flask.current_app.register_error_handler(HTTPException, self._framework_refusal)
+        # An exception that escapes the entry point (dispatch answers every one it sees;
+        # this is for what fails before or after it, such as settings that do not load)
+        # reaches functions-framework's handler for 500, which answers its text as
+        # text/plain. This one, registered for the status code as that one was and so
+        # in its place, answers a problem document and still marks the crash for the
+        # platform's logs as functions-framework does.
+        flask.current_app.register_error_handler(500, _crash_problem)
 
     def _framework_refusal(self, refusal: HTTPException) -> WerkzeugResponse:
         request = sys.modules["flask"].request
@@ -518,6 +522,29 @@ class Router:
     def _log_error(self, exc: errors.AppError) -> None:
         log = getattr(self._log, exc.severity.log_level)
         log("http.error", code=exc.code, status=exc.status, detail=exc.detail)
+
+
+# What functions-framework's crash handler sets, which the platform logs as a crash.
+CRASH_HEADER = ("X-Google-Status", "crash")
+
+
+def _crash_problem(_: Exception) -> WerkzeugResponse:
+    """A 500 problem document built from nothing that could have caused the crash:
+    no settings, no logger, no request body."""
+    request = sys.modules["flask"].request
+    incoming = request.headers.get("X-Correlation-ID", "")
+    correlation_id = incoming if _CORRELATION_ID.fullmatch(incoming) else str(uuid.uuid4())
+    error = errors.InternalError(
+        "an unexpected error occurred; quote the correlation id when reporting it"
+    )
+    document = errors.problem_document(error, correlation_id=correlation_id, instance=request.path)
+    response = WerkzeugResponse(
+        dumps(document), status=500, content_type=errors.PROBLEM_CONTENT_TYPE
+    )
+    for name, value in (*_headers.SECURITY_HEADERS, CRASH_HEADER):
+        response.headers[name] = value
+    response.headers["X-Correlation-ID"] = correlation_id
+    return response
 
 
 def _read_body(request: Request, limit: int) -> bytes:

@@ -14,17 +14,21 @@ message, a test): it validates in the same JSON mode and raises the project's
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
+from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 
 from shared.errors import FieldError, ValidationError
+from shared.http.examples import body_examples
 from shared.http.pagination import MAX_PAGE_SIZE, CursorFilters, CursorPosition, DocumentId
-from shared.http.patch import PatchBody
+from shared.http.patch import PatchBody, patch_schema
 from shared.ledger.model import AccountStatus, AccountType, BalanceConstraint, Side
+from shared.moments import LaxMoment
 from shared.text import HumanName, HumanText
 
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
@@ -40,6 +44,11 @@ ACCOUNT_CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 # a payment id): letters, digits, '_' and '-', so they are safe as document ids.
 ENTRY_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
+# The shape of an amount, for the JSON Schema only: shared.ledger.domain parses it and
+# refuses a malformed one, zero, a sign or more decimals than the currency has, each
+# with its own code (invalid_amount, amount_not_positive...), which a pattern here
+# would turn into a bare bad_format.
+AMOUNT_SCHEMA: JsonDict = {"pattern": r"^[0-9]{1,19}(\.[0-9]{1,18})?$"}
 
 # Metadata: the client's own labels on accounts and entries, stored as a map field.
 # Keys are lower-case identifiers: never Firestore's reserved __x__ names, never a
@@ -61,7 +70,22 @@ Metadata = Annotated[
 
 
 class CreateAccountRequest(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {"code": "1000-cash", "name": "Cash", "type": "asset", "currency": "EUR"},
+            {
+                "code": "4000-sales",
+                "name": "Sales",
+                "type": "revenue",
+                "currency": "EUR",
+                "balance_shards": 4,
+                "metadata": {"department": "retail"},
+            },
+        ),
+    )
 
     code: str = Field(pattern=ACCOUNT_CODE_PATTERN, examples=["1000-cash"])
     name: HumanName = Field(examples=["Cash"])
@@ -80,7 +104,15 @@ class CreateAccountRequest(BaseModel):
 class UpdateAccountRequest(PatchBody):
     """Every field optional, none null; at least one must be present."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {"name": "Cash at bank", "metadata": {"bank": "main"}},
+            then=patch_schema,
+        ),
+    )
 
     name: HumanName | None = None
     status: AccountStatus | None = None
@@ -95,7 +127,9 @@ class LineIn(BaseModel):
 
     account_id: str = Field(min_length=1, max_length=100)
     side: Side
-    amount: str = Field(min_length=1, max_length=40, examples=["12.34"])
+    amount: str = Field(
+        min_length=1, max_length=40, examples=["12.34"], json_schema_extra=AMOUNT_SCHEMA
+    )
     currency: str | None = Field(
         default=None, pattern=CURRENCY_PATTERN, description="checked against the account's"
     )
@@ -104,7 +138,41 @@ class LineIn(BaseModel):
 class PostEntryRequest(BaseModel):
     """A journal entry: posted at once, or pending (a two-phase hold) when ``pending``."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {
+                "description": "Owner's capital",
+                "lines": [
+                    {"account_id": "acc_cash", "side": "debit", "amount": "500.00"},
+                    {"account_id": "acc_equity", "side": "credit", "amount": "500.00"},
+                ],
+                "currency": "EUR",
+                "metadata": {"invoice": "inv_1042"},
+            },
+            {
+                "description": "Card authorization hold",
+                "pending": True,
+                "timeout_seconds": 3600,
+                "lines": [
+                    {
+                        "account_id": "acc_cash",
+                        "side": "debit",
+                        "amount": "20.00",
+                        "currency": "EUR",
+                    },
+                    {
+                        "account_id": "acc_sales",
+                        "side": "credit",
+                        "amount": "20.00",
+                        "currency": "EUR",
+                    },
+                ],
+            },
+        ),
+    )
 
     entry_id: str | None = Field(
         default=None,
@@ -121,30 +189,58 @@ class PostEntryRequest(BaseModel):
     # not a shape error; the schema still says what is enforced.
     lines: list[LineIn] = Field(max_length=MAX_LINES, json_schema_extra={"minItems": MIN_LINES})
     pending: bool = False
-    expires_at: datetime | None = None
+    # An instant whose UTC form exists: 9999-12-31T23:59:59-14:00 is later than now but
+    # has none, and converting it (as the hold's expiry is stored) raised a 500. A naive
+    # one is the domain's bad_format.
+    expires_at: LaxMoment | None = None
     timeout_seconds: int | None = Field(default=None, ge=1, le=MAX_HOLD_TIMEOUT_SECONDS)
 
 
 class PostPendingRequest(BaseModel):
     """Post a hold: in full (no amount), one amount (two-line holds), or per line."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {"amount": "15.00", "description": "Captured 15.00 of the hold"},
+        ),
+    )
 
-    amount: str | None = Field(default=None, min_length=1, max_length=40)
-    line_amounts: list[str] | None = Field(default=None, max_length=MAX_LINES)
+    amount: str | None = Field(
+        default=None, min_length=1, max_length=40, json_schema_extra=AMOUNT_SCHEMA
+    )
+    line_amounts: list[Annotated[str, Field(json_schema_extra=AMOUNT_SCHEMA)]] | None = Field(
+        default=None, max_length=MAX_LINES
+    )
     effective_date: date | None = None
     description: HumanText | None = None
     metadata: Metadata = Field(default_factory=dict)
 
 
 class VoidPendingRequest(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {"reason": "Order cancelled"},
+        ),
+    )
 
     reason: HumanText = ""
 
 
 class ReverseEntryRequest(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {"description": "Reversal of a duplicate posting"},
+        ),
+    )
 
     effective_date: date | None = None
     description: HumanText | None = None
@@ -154,7 +250,14 @@ class ReverseEntryRequest(BaseModel):
 class ClosePeriodRequest(BaseModel):
     """Close the books through a day: no entry may be dated on or before it afterwards."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {"through": "2025-12-31"},
+        ),
+    )
 
     through: date = Field(description="the last day of the closed period (before today)")
 
@@ -162,7 +265,14 @@ class ClosePeriodRequest(BaseModel):
 class ReopenPeriodRequest(BaseModel):
     """Move the end of the closed period back (audited; owners and admins)."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {"through": None, "reason": "Late supplier invoice for December"},
+        ),
+    )
 
     through: date | None = Field(
         description="the new last closed day, before the current one; null reopens every day"
@@ -181,7 +291,7 @@ class IncomeStatementQuery(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> IncomeStatementQuery:
         if self.date_from > self.date_to:
-            raise ValueError("from must not be after to")
+            raise PydanticCustomError("invalid_date_range", "from must not be after to")
         return self
 
 

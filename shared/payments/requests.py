@@ -15,8 +15,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
+from shared.http.examples import body_examples
 from shared.http.pagination import MAX_PAGE_SIZE, CursorFilters, CursorPosition, DocumentId
 from shared.moments import LaxMoment, Moment
 from shared.payments.card_numbers import contains_card_number
@@ -30,6 +32,11 @@ CURRENCY_PATTERN = r"^[A-Z]{3}$"
 PARTY_REF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
 METHOD_TOKEN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"  # noqa: S105 - a pattern
 REFERENCE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+# The shape of an amount, for the JSON Schema only: shared.money parses it and the
+# domain refuses a malformed one, zero or more decimals than the currency has, each
+# with its own code (invalid_amount, not_positive), which a pattern here would turn
+# into a bare bad_format.
+AMOUNT_SCHEMA: JsonDict = {"pattern": r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,6})?$"}
 
 
 def refuse_card_number(value: object) -> object:
@@ -46,9 +53,33 @@ def refuse_card_number(value: object) -> object:
 class CreatePaymentRequest(BaseModel):
     """A payment from ``payer_ref`` to ``payee_ref``, charged to ``method_token``."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {
+                "amount": "49.90",
+                "currency": "EUR",
+                "payer_ref": "cust_1042",
+                "payee_ref": "merchant_7",
+                "method_token": "tok_approve",
+                "description": "Order 1042",
+            },
+            {
+                "amount": "10.00",
+                "currency": "EUR",
+                "payer_ref": "cust_1043",
+                "payee_ref": "merchant_7",
+                "method_token": "tok_approve",
+                "capture_mode": "manual",
+            },
+        ),
+    )
 
-    amount: str = Field(min_length=1, max_length=40, examples=["49.90"])
+    amount: str = Field(
+        min_length=1, max_length=40, examples=["49.90"], json_schema_extra=AMOUNT_SCHEMA
+    )
     currency: str = Field(pattern=CURRENCY_PATTERN, examples=["EUR"])
     payer_ref: str = Field(pattern=PARTY_REF_PATTERN, examples=["cust_1042"])
     payee_ref: str = Field(pattern=PARTY_REF_PATTERN, examples=["merchant_7"])
@@ -77,13 +108,22 @@ class CreatePaymentRequest(BaseModel):
 class CapturePaymentRequest(BaseModel):
     """Capture an authorized payment, in full (no amount) or in part."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {"amount": "8.00"},
+            {},
+        ),
+    )
 
     amount: str | None = Field(
         default=None,
         min_length=1,
         max_length=40,
         examples=["20.00"],
+        json_schema_extra=AMOUNT_SCHEMA,
         description="at most the authorized amount; the rest of the authorization is released",
     )
 
@@ -91,7 +131,14 @@ class CapturePaymentRequest(BaseModel):
 class CancelPaymentRequest(BaseModel):
     """Release an authorized, not yet captured payment."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {"reason": "Customer changed their mind"},
+        ),
+    )
 
     reason: Annotated[HumanText, Field(max_length=MAX_REASON_LENGTH)] = ""
 
@@ -101,9 +148,23 @@ class CancelPaymentRequest(BaseModel):
 class RefundPaymentRequest(BaseModel):
     """Refund a captured payment, in full (no amount: everything still refundable) or in part."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {"amount": "5.00", "reason": "Damaged item"},
+            {},
+        ),
+    )
 
-    amount: str | None = Field(default=None, min_length=1, max_length=40, examples=["5.00"])
+    amount: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        examples=["5.00"],
+        json_schema_extra=AMOUNT_SCHEMA,
+    )
     reason: Annotated[HumanText, Field(max_length=MAX_REASON_LENGTH)] = ""
 
     _no_card_numbers = field_validator("reason", mode="before")(refuse_card_number)

@@ -38,7 +38,9 @@ from datetime import date
 from decimal import Decimal, localcontext
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
+from shared.http.examples import body_examples
 from shared.money import MoneyError, minor_unit, normalize_currency, parse_amount, quantum
 from shared.tax.document import Buyer, DocumentLine, ExemptionCertificate, Seller, TaxDocument
 from shared.tax.model import (
@@ -69,11 +71,21 @@ _TAX_ID_DESCRIPTION = (
 )
 
 
+# The shapes the parsers below take, for the JSON Schema only: a pattern on the field
+# would refuse with a bare bad_format what they refuse with their own codes (a sign,
+# decimals past the currency's or the unit price's, a percentage over 100 are rules).
+_AMOUNT_SCHEMA: JsonDict = {"pattern": r"^(0|[1-9][0-9]{0,17})(\.[0-9]+)?$"}
+_QUANTITY_SCHEMA: JsonDict = {"pattern": _QUANTITY.pattern}
+_PERCENT_SCHEMA: JsonDict = {"pattern": _PERCENT.pattern}
+
+
 class MoneyIn(BaseModel):
     """An amount as a decimal string in major units, with its ISO 4217 currency."""
 
     model_config = _STRICT
-    amount: str = Field(min_length=1, max_length=40, examples=["12.34"])
+    amount: str = Field(
+        min_length=1, max_length=40, examples=["12.34"], json_schema_extra=_AMOUNT_SCHEMA
+    )
     currency: str = Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])
 
 
@@ -107,10 +119,14 @@ class LineIn(BaseModel):
     model_config = _STRICT
     id: str | None = Field(default=None, min_length=1, max_length=64)
     description: str | None = Field(default=None, max_length=500)
-    quantity: str = Field(min_length=1, max_length=20, examples=["2", "1.5", "-1"])
+    quantity: str = Field(
+        min_length=1, max_length=20, examples=["2", "1.5", "-1"], json_schema_extra=_QUANTITY_SCHEMA
+    )
     unit_price: MoneyIn
     discount_amount: MoneyIn | None = None
-    discount_percent: str | None = Field(default=None, max_length=10, examples=["10", "12.5"])
+    discount_percent: str | None = Field(
+        default=None, max_length=10, examples=["10", "12.5"], json_schema_extra=_PERCENT_SCHEMA
+    )
     tax_category: str = Field(default="standard", pattern=_CATEGORY)
     place_of_supply: str | None = Field(default=None, pattern=_JURISDICTION)
     supply_type: SupplyType | None = Field(default=None, description="the document's if absent")
@@ -128,7 +144,49 @@ class LineIn(BaseModel):
 class TaxCalculationRequest(BaseModel):
     """Body of a tax calculation: an invoice or credit note, its parties and lines."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {
+                "document_date": "2026-03-02",
+                "currency": "EUR",
+                "place_of_supply": "DE",
+                "seller": {"country": "DE", "tax_id": "DE136695976"},
+                "buyer": {"country": "DE"},
+                "lines": [
+                    {
+                        "id": "1",
+                        "description": "Consulting, 3 hours",
+                        "quantity": "3",
+                        "unit_price": {"amount": "120.00", "currency": "EUR"},
+                    },
+                    {
+                        "id": "2",
+                        "description": "Printed manual",
+                        "quantity": "1",
+                        "unit_price": {"amount": "25.00", "currency": "EUR"},
+                        "tax_category": "reduced",
+                    },
+                ],
+            },
+            {
+                "document_date": "2026-03-02",
+                "currency": "USD",
+                "place_of_supply": "US-CA",
+                "price_mode": "exclusive",
+                "seller": {"country": "US"},
+                "lines": [
+                    {
+                        "quantity": "2",
+                        "unit_price": {"amount": "19.99", "currency": "USD"},
+                        "discount_percent": "10",
+                    }
+                ],
+            },
+        ),
+    )
     document_type: DocumentType = DocumentType.INVOICE
     document_date: date
     # The engine resolves it to a local date and answers invalid_tax_point for an

@@ -34,6 +34,7 @@ from shared.errors import (
 )
 from shared.events.audit import audit_event
 from shared.events.envelope import EventEnvelope
+from shared.http.examples import body_examples
 from shared.http.pagination import (
     KeyPosition,
     Page,
@@ -99,12 +100,19 @@ _LIST_FIELDS = (
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
+# An https URL without whitespace. Spelt out because "\S" is not one class: the JSON
+# Schema's (ECMA-262) counts U+FEFF as space and U+0085 not, pydantic's (Rust) the other
+# way round, so the server refused URLs its own schema allows.
+_WHITESPACE = r"\x09-\x0d\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+SOURCE_URL_PATTERN = rf"^https://[^{_WHITESPACE}]+$"
+
+
 class SourceIn(BaseModel):
     """Where a rate is published: a rate without a source is not accepted."""
 
     model_config = _STRICT
     publication: str = Field(min_length=1, max_length=500, examples=["Umsatzsteuergesetz § 12"])
-    url: str = Field(pattern=r"^https://\S+$", max_length=2000)
+    url: str = Field(pattern=SOURCE_URL_PATTERN, max_length=2000)
     note: str = Field(default="", max_length=1000)
 
 
@@ -149,7 +157,22 @@ class TaxIn(BaseModel):
 class NewJurisdictionRequest(BaseModel):
     """A jurisdiction with its taxes, categories and rates (the seed file's shape)."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {
+                "code": "DE/HELGOLAND",
+                "name": "Heligoland",
+                "time_zone": "Europe/Berlin",
+                "source": {
+                    "publication": "Umsatzsteuergesetz (UStG) § 1 Abs. 2",
+                    "url": "https://www.gesetze-im-internet.de/ustg_1980/__1.html",
+                },
+            },
+        ),
+    )
     code: str = Field(pattern=JURISDICTION_CODE.pattern, examples=["US-CA/SF", "PT"])
     name: str = Field(min_length=1, max_length=200)
     time_zone: str | None = Field(
@@ -165,7 +188,25 @@ class NewJurisdictionRequest(BaseModel):
 class NewRateRequest(BaseModel):
     """A rate for an existing tax and category of the jurisdiction."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {
+                "tax": "VAT",
+                "category": "standard",
+                "rate": "21",
+                "valid_from": "2031-01-01",
+                "source": {
+                    "publication": "Umsatzsteuergesetz (UStG) § 12",
+                    "url": "https://www.gesetze-im-internet.de/ustg_1980/__12.html",
+                    "note": "illustrative: how an announced rate change is entered",
+                },
+                "supersede_open_rate": True,
+            },
+        ),
+    )
     tax: str = Field(pattern=TAX_CODE.pattern, examples=["VAT"])
     category: str = Field(pattern=CATEGORY_CODE.pattern, examples=["standard"])
     rate: str = Field(pattern=RATE_PATTERN, examples=["21"], description="percent")
@@ -179,10 +220,34 @@ class NewRateRequest(BaseModel):
     )
 
 
+def _rate_update_schema(schema: dict[str, Any]) -> None:
+    """What update_rate enforces: a field at least (nothing_to_update), and a source,
+    when given, is one (null is source_required); a null valid_to reopens the rate."""
+    schema["minProperties"] = 1
+    source = schema["properties"]["source"]
+    source.pop("default", None)
+    (kept,) = [variant for variant in source.pop("anyOf") if variant != {"type": "null"}]
+    source.update(kept)
+
+
 class RateUpdateRequest(BaseModel):
     """Close (or reopen, with null) a rate, or correct its source; its percent never changes."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {"valid_to": "2032-01-01"},
+            {
+                "source": {
+                    "publication": "Umsatzsteuergesetz (UStG) § 12",
+                    "url": "https://www.gesetze-im-internet.de/ustg_1980/__12.html",
+                }
+            },
+            then=_rate_update_schema,
+        ),
+    )
     valid_to: date | None = None
     source: SourceIn | None = None
 
@@ -190,7 +255,29 @@ class RateUpdateRequest(BaseModel):
 class NewCategoryRequest(BaseModel):
     """A tenant's own category under one of the jurisdiction's taxes."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {
+                "tax": "VAT",
+                "code": "ebooks",
+                "kind": "reduced",
+                "description": "Electronic books",
+                "rates": [
+                    {
+                        "rate": "7",
+                        "valid_from": "2021-01-01",
+                        "source": {
+                            "publication": "Umsatzsteuergesetz (UStG) § 12",
+                            "url": "https://www.gesetze-im-internet.de/ustg_1980/__12.html",
+                        },
+                    }
+                ],
+            },
+        ),
+    )
     tax: str = Field(pattern=TAX_CODE.pattern, examples=["VAT"])
     code: str = Field(pattern=CATEGORY_CODE.pattern, examples=["ebooks"])
     kind: CategoryKind

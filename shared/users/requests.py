@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from shared.http import DocumentId, PageQuery
+from shared.http.examples import body_examples
 from shared.http.pagination import CursorPosition
-from shared.http.patch import PatchBody
+from shared.http.patch import PatchBody, patch_schema
 from shared.identity import DEFAULT_MIN_PASSWORD_LENGTH, MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, Role
 from shared.text import MAX_NAME_LENGTH, HumanName
 from shared.users.model import UserStatus
@@ -43,6 +44,20 @@ class _Input(BaseModel):
 
 
 class SignupRequest(_Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=False,
+        json_schema_extra=body_examples(
+            {
+                "email": "ada@example.com",
+                "password": "correct horse battery staple",
+                "name": "Ada Lovelace",
+                "organization": "Analytical Engines Ltd",
+            },
+        ),
+    )
+
     email: str = Field(
         max_length=MAX_EMAIL_LENGTH + 64,
         examples=["ada@example.com"],
@@ -58,6 +73,20 @@ class SignupRequest(_Input):
 class NewUserRequest(_Input):
     """An owner or admin adding a user to their own tenant."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=False,
+        json_schema_extra=body_examples(
+            {
+                "email": "grace@example.com",
+                "password": "a long and unusual passphrase",
+                "name": "Grace Hopper",
+                "role": "accountant",
+            },
+        ),
+    )
+
     email: str = Field(max_length=MAX_EMAIL_LENGTH + 64, json_schema_extra=_EMAIL_SCHEMA)
     password: str = Field(max_length=_MAX_PASSWORD_INPUT, json_schema_extra=_NEW_PASSWORD_SCHEMA)
     name: HumanName
@@ -68,21 +97,62 @@ class ProfileUpdateRequest(_Input, PatchBody):
     """The fields of ``PATCH /v1/users/me``: the profile only, never role, tenant or email;
     at least one of them, none null."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=False,
+        json_schema_extra=body_examples(
+            {"name": "Ada King"},
+            then=patch_schema,
+        ),
+    )
+
     name: HumanName | None = None
 
 
 class RoleChangeRequest(_Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=False,
+        json_schema_extra=body_examples(
+            {"role": "viewer"},
+        ),
+    )
+
     role: Role
 
 
 class StatusChangeRequest(_Input):
     """Disable a user (every token refused at once, no login) or enable them again."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=False,
+        json_schema_extra=body_examples(
+            {"status": "disabled"},
+            {"status": "active"},
+        ),
+    )
+
     status: UserStatus
 
 
 class PasswordChangeRequest(_Input):
     """The caller's new password, with the current one as proof."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=False,
+        json_schema_extra=body_examples(
+            {
+                "current_password": "correct horse battery staple",
+                "new_password": "another long unusual passphrase",
+            },
+        ),
+    )
 
     current_password: str = Field(min_length=1, max_length=_MAX_PASSWORD_INPUT)
     new_password: str = Field(
@@ -125,11 +195,29 @@ class UsersByEmailPosition(CursorPosition):
 
 
 class LoginRequest(_Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=False,
+        json_schema_extra=body_examples(
+            {"email": "ada@example.com", "password": "correct horse battery staple"},
+        ),
+    )
+
     email: str = Field(max_length=MAX_EMAIL_LENGTH + 64, json_schema_extra=_EMAIL_SCHEMA)
     password: str = Field(max_length=_MAX_PASSWORD_INPUT)
 
 
 class RefreshRequest(_Input):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=False,
+        json_schema_extra=body_examples(
+            {"refresh_token": "eyJhbGciOiJFUzI1NiIsImtpZCI6IjEifQ.e30.c2lnbmF0dXJl"},
+        ),
+    )
+
     refresh_token: str = Field(min_length=1, max_length=MAX_TOKEN_LENGTH)
 
 

@@ -12,7 +12,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from shared.http import PageQuery
-from shared.http.patch import PatchBody
+from shared.http.examples import body_examples
+from shared.http.patch import PatchBody, patch_schema
 from shared.moments import Moment
 from shared.text import HumanText
 from shared.webhooks.rules import MAX_EVENT_TYPES, MAX_URL_LENGTH, pattern_problem
@@ -43,6 +44,10 @@ Url = Annotated[
         max_length=MAX_URL_LENGTH,
         description="https URL of a publicly reachable host; redirects are not followed",
         examples=["https://example.com/hooks/tributum"],
+        # The shape urls.py takes (ASCII, no spaces, an http(s) scheme), for the JSON
+        # Schema only: its own codes say which rule refused a URL (http is for the
+        # deployment's allowed private hosts alone).
+        json_schema_extra={"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[!-~]+$"},
     ),
 ]
 
@@ -74,7 +79,16 @@ class CreateEndpointRequest(BaseModel):
 class UpdateEndpointRequest(PatchBody):
     """Every field optional, none null; at least one must be present."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {"event_types": ["payment.*"], "description": "Payments only"},
+            {"enabled": False},
+            then=patch_schema,
+        ),
+    )
 
     url: Url | None = None
     event_types: EventTypes | None = None
@@ -83,7 +97,14 @@ class UpdateEndpointRequest(PatchBody):
 
 
 class ResendSinceRequest(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {"since": "2026-01-01T00:00:00Z"},
+        ),
+    )
 
     since: Moment = Field(
         description="resend every kept event from this moment on (at most 500 per request)"

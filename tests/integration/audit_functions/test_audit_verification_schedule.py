@@ -94,6 +94,7 @@ def test_a_chain_re_signed_by_a_key_holder_disagrees_with_its_witness(audit: Aud
 def test_a_witness_needs_both_its_fields(audit: Audit) -> None:
     answer = audit.api.get("/v1/audit/verify?witness_seq=2", token="auditor")
     assert answer.status == 422
+    assert [e["code"] for e in answer.json["errors"]] == ["witness_incomplete"]
     bad = audit.api.get("/v1/audit/verify?witness_seq=2&witness_hash=xyz", token="auditor")
     assert bad.status == 422
     assert "query.witness_hash" in {e["field"] for e in bad.json["errors"]}

@@ -112,3 +112,11 @@ def test_the_account_list_can_carry_balances(api: Api, books: dict[str, str]) ->
     assert by_code["2100-loan"]["posted"] == "500.00"
     bad = api.accounts.get("/v1/accounts?with_balances=perhaps", token="viewer")
     assert bad.status == 422
+
+
+def test_a_period_that_ends_before_it_starts_names_its_rule(api: Api) -> None:
+    answer = api.accounts.get(
+        "/v1/ledger/statements/income?from=2026-02-01&to=2026-01-01", token="viewer"
+    )
+    assert answer.status == 422, answer.json
+    assert [e["code"] for e in answer.json["errors"]] == ["invalid_date_range"]

@@ -68,3 +68,13 @@ def test_following_yields_only_whole_lines_as_they_are_written(tmp_path: Path) -
         handle.write("line\nnext\n")
     assert done.wait(10)
     assert got == [("journal", "new line"), ("journal", "next")]
+
+
+def test_the_tail_breaks_lines_at_newlines_only(tmp_path: Path) -> None:
+    # A JSON string may hold U+2028 or U+0085 raw; str.splitlines() broke the line there.
+    log = tmp_path / "webhooks.log"
+    raw_breaks = json.dumps({"path": "/v1/x\u2028y\x85z"}, ensure_ascii=False)
+    log.write_text(f"first\n{raw_breaks}\n", encoding="utf-8")
+    lines = list(follow_lines([log], 2, False))
+    assert lines == [("webhooks", "first"), ("webhooks", raw_breaks)]
+    assert json.loads(lines[1][1]) == {"path": "/v1/x\u2028y\x85z"}

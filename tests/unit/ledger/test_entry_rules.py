@@ -327,3 +327,13 @@ def test_an_expiry_without_a_timezone() -> None:
             entry_request(lines=[], pending=True, expires_at="2030-01-01T00:00:00"), now=NOW
         )
     assert_rejected(excinfo, ValidationError, "bad_format", "expires_at")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("instant", ["9999-12-31T23:59:59-14:00", "9999-12-31T23:00:00-01:00"])
+def test_an_expiry_without_a_utc_form_is_refused_on_its_field(instant: str) -> None:
+    # Later than now, but with no UTC form: storing the expiry raised OverflowError (a 500).
+    with pytest.raises(ValidationError) as excinfo:
+        domain.hold_expiry(entry_request(lines=[], pending=True, expires_at=instant), now=NOW)
+    (problem,) = excinfo.value.errors
+    assert problem.field == "expires_at"
+    assert "range of instants" in problem.message

@@ -75,3 +75,20 @@ def test_werkzeugs_405_is_a_problem_with_allow(logs: LogCapture) -> None:
     document = _problem(response)
     assert (document["status"], document["code"]) == (405, "method_not_allowed")
     assert set(response.headers["Allow"].split(", ")) >= {"GET", "HEAD", "OPTIONS"}
+
+
+def test_a_crash_outside_the_router_is_a_500_problem_still_marked_as_a_crash(
+    framework: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = _client("journal")
+    # Settings load on the first request, before the router's own error handling: a
+    # value that does not validate escapes to functions-framework's handler for 500.
+    monkeypatch.setenv("TRIBUTUM_HTTP__MAX_BODY_BYTES", "plenty")
+    reset_settings()
+    response = client.get("/v1/journal-entries/e-1", headers={"X-Correlation-ID": "corr-500"})
+    document = _problem(response)
+    assert (document["status"], document["code"]) == (500, "internal_error")
+    assert document["correlation_id"] == response.headers["X-Correlation-ID"] == "corr-500"
+    assert "plenty" not in response.get_data(as_text=True)
+    assert response.headers["X-Google-Status"] == "crash"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"

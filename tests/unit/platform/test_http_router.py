@@ -404,11 +404,25 @@ def test_a_string_field_takes_only_strings(client: RouterClient, calls: Calls, a
     assert calls.count == 0
 
 
-@pytest.mark.parametrize("count", [3.0, 3.5, "3", True])
+@pytest.mark.parametrize("count", [3.5, "3", True, 1e300])
 def test_an_int_field_takes_only_integers(client: RouterClient, calls: Calls, count: Any) -> None:
     document = problem(client.post_json("/v1/entries", {**VALID_ENTRY, "count": count}))
     assert field_errors(document) == {"count": "wrong_type"}
     assert calls.count == 0
+
+
+@pytest.mark.parametrize("count", [3.0, 3e0, -0.0])
+def test_an_int_field_takes_an_integral_json_number_as_that_integer(
+    client: RouterClient, calls: Calls, count: float
+) -> None:
+    # JSON Schema's "integer" (what the OpenAPI document says) counts 3.0 as 3.
+    lines = [{"account_id": "a-1", "amount": "1.00"}, {"account_id": "a-2", "amount": "2.00"}]
+    response = client.post_json("/v1/entries", {**VALID_ENTRY, "count": count, "lines": lines})
+    assert response.status_code == 201, response.data
+    (ctx,) = calls.seen
+    assert ctx.body.count == int(count)
+    assert type(ctx.body.count) is int
+    assert ctx.body.lines == [Line(account_id="a-1", amount="1.00"), Line(**lines[1])]
 
 
 def test_missing_fields_are_422(client: RouterClient, calls: Calls) -> None:

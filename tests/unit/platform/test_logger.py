@@ -42,6 +42,16 @@ def test_a_json_line_has_the_cloud_logging_shape(logs: LogCapture) -> None:
     assert "logging.googleapis.com/trace" not in line
 
 
+def test_an_event_stays_one_line_whatever_its_strings_hold(logs: LogCapture) -> None:
+    # A client's path may carry U+0085, U+2028 or U+2029, which JSON allows raw but
+    # line readers (str.splitlines, the stack's log tail) take for line breaks.
+    path = "/v1/webhooks/endpoints/a\x85b\u2028c\u2029d\nédition"
+    get_logger("unit").info("http.request", path=path)
+    (text,) = logs.text().splitlines()
+    assert orjson.loads(text)["path"] == path
+    assert "édition" in text
+
+
 @pytest.mark.parametrize(
     ("method", "severity"),
     [
