@@ -8,7 +8,7 @@ LOCK := requirements.lock
 STAMP := $(VENV)/.installed-$(shell sha1sum $(LOCK) | cut -c1-12)
 
 .PHONY: up down status reset logs seed test test-unit test-integration test-e2e lint typecheck \
-        package bench install lock checkov clean
+        package bench bench-quick bench-budget install lock checkov clean
 
 ## install: create .venv with exactly what requirements.lock pins (re-runs when the lock changes)
 # Hash-checking mode: a package or dependency the lock does not pin with a hash fails the
@@ -78,6 +78,14 @@ package: install
 ## bench: the benchmarks (not part of the tests)
 bench: install
 	@for bench in tests/benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python "$$bench" || exit 1; done
+
+## bench-quick: the platform benchmark's bounded run (about a minute), report only
+bench-quick: install
+	$(BIN)/python tests/benchmarks/bench_platform.py --quick --no-budget
+
+## bench-budget: fails when a platform ratio is over 25 % worse than tests/benchmarks/budget.json
+bench-budget: install
+	$(BIN)/python tests/benchmarks/bench_platform.py --quick
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

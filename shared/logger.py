@@ -164,8 +164,23 @@ class _CloudLoggingShape:
         return event_dict
 
 
+# Characters JSON lets a string hold raw that many line readers (Python's splitlines,
+# editors, some log shippers) take for line breaks; a request path or a field a client
+# sent can carry them. Escaped, every event stays one line for every reader.
+_LINE_BREAKS_IN_STRINGS = (
+    ("\u0085".encode(), b"\\u0085"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
+
+
 def _orjson_dumps(event_dict: EventDict, **_: Any) -> bytes:
-    return orjson.dumps(event_dict, default=str)
+    line = orjson.dumps(event_dict, default=str)
+    # Non-ASCII bytes occur only inside strings, where the escape means the same.
+    if not line.isascii():
+        for raw, escaped in _LINE_BREAKS_IN_STRINGS:
+            line = line.replace(raw, escaped)
+    return line
 
 
 class StdoutLineLogger:

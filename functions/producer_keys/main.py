@@ -1,9 +1,10 @@
-"""producer_keys: credentials for systems that publish to Tributum's inbound topics.
+"""producer_keys: API keys for machine clients, on inbound topics and on the HTTP API.
 
-Owners and admins create a key bound to their tenant and to scopes (``ledger:post``),
-list them with their last use, and revoke them. The credential is returned once, at
-creation; only its hash is stored. The event consumers of inbound topics check it
-on every message (shared/producers).
+Owners and admins create a key bound to their tenant, with scopes (``ledger:post``)
+for topics and/or a role for HTTP, list them with their last use, revoke them and
+rotate them (the old secret may keep working for an overlap). The credential is
+returned once, at creation or rotation; only its hash is stored. Nobody manages a
+key whose role ranks above their own (shared/producers).
 """
 
 from __future__ import annotations
@@ -81,6 +82,33 @@ def revoke_producer_key(ctx: RequestContext) -> producers.ProducerKey:
         ctx.params.key_id,
         actor=ctx.actor,
         correlation_id=ctx.correlation_id,
+    )
+
+
+@router.post(
+    "/v1/producer-keys/{key_id}/rotate",
+    params=ProducerKeyPath,
+    body=producers.RotateProducerKeyRequest,
+    response=CreatedProducerKeyOut,
+    status=201,
+    permission=PERMISSION,
+    raises=(409,),
+)
+def rotate_producer_key(ctx: RequestContext) -> Reply:
+    """Replace a key: the answer is the new key with its credential (shown this once);
+    the old one keeps working for ``overlap_seconds``, then is refused."""
+    created = producers.rotate_key(
+        firestore_client(),
+        ctx.tenant_id,
+        ctx.params.key_id,
+        ctx.body,
+        actor=ctx.actor,
+        correlation_id=ctx.correlation_id,
+    )
+    return Reply(
+        created,
+        status=201,
+        headers={"Location": f"/v1/producer-keys/{created.key.id}", "Cache-Control": "no-store"},
     )
 
 

@@ -9,8 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.clients import firestore_client
 from shared.http import Page, PageQuery, Reply, RequestContext, Router
 from shared.ratelimit import RateLimit, TokenBucketLimiter, limit_route
-from shared.tax import TaxCalculationRequest
+from shared.tax import TaxCalculationRequest, catalog_admin
 from shared.tax import service as tax
+from shared.tax.model import StoredCalculation
+from shared.tax.requests_admin import (
+    NewCategoryRequest,
+    NewJurisdictionRequest,
+    NewRateRequest,
+    RateUpdateRequest,
+)
 
 router = Router("tax")
 CALCULATE = "tax:calculate"
@@ -91,15 +98,15 @@ class JurisdictionOut(BaseModel):
     taxes: list[dict[str, Any]]
 
 
-def _actor(ctx: RequestContext) -> tax.Actor:
-    return tax.Actor(user_id=str(ctx.principal.user_id), role=str(ctx.principal.role))
+def _actor(ctx: RequestContext) -> catalog_admin.Actor:
+    return catalog_admin.Actor(user_id=str(ctx.principal.user_id), role=str(ctx.principal.role))
 
 
 def _code(ctx: RequestContext) -> str:
     return tax.jurisdiction_code_from_path(ctx.params.code)
 
 
-def _changed(update: tax.CatalogUpdate[Any], status: int = 200) -> Reply:
+def _changed(update: catalog_admin.CatalogUpdate[Any], status: int = 200) -> Reply:
     return Reply(update.value, status=status, meta={"catalog_version": update.catalog_version})
 
 
@@ -140,7 +147,7 @@ def list_calculations(ctx: RequestContext) -> Page:
 
 
 @router.get("/v1/tax/calculations/{calculation_id}", permission=READ, response=CalculationOut)
-def get_calculation(ctx: RequestContext) -> tax.StoredCalculation:
+def get_calculation(ctx: RequestContext) -> StoredCalculation:
     """One stored calculation with its request and result."""
     return tax.get_calculation(firestore_client(), ctx.tenant_id, ctx.path_params["calculation_id"])
 
@@ -155,14 +162,16 @@ def list_jurisdictions(ctx: RequestContext) -> Page:
 
 @router.post(
     "/v1/tax/jurisdictions",
-    body=tax.NewJurisdictionRequest,
+    body=NewJurisdictionRequest,
     response=JurisdictionOut,
     status=201,
     permission=ADMIN,
 )
 def create_jurisdiction(ctx: RequestContext) -> Reply:
     """Add a jurisdiction with its taxes, categories and rates."""
-    update = tax.create_jurisdiction(firestore_client(), ctx.tenant_id, ctx.body, actor=_actor(ctx))
+    update = catalog_admin.create_jurisdiction(
+        firestore_client(), ctx.tenant_id, ctx.body, actor=_actor(ctx)
+    )
     return _changed(update, 201)
 
 
@@ -180,14 +189,14 @@ def get_jurisdiction(ctx: RequestContext) -> dict[str, Any]:
 @router.post(
     "/v1/tax/jurisdictions/{code}/rates",
     params=JurisdictionPath,
-    body=tax.NewRateRequest,
+    body=NewRateRequest,
     response=RateOut,
     status=201,
     permission=ADMIN,
 )
 def add_rate(ctx: RequestContext) -> Reply:
     """Add a rate; one that overlaps another of the same tax and category is refused."""
-    update = tax.add_rate(
+    update = catalog_admin.add_rate(
         firestore_client(), ctx.tenant_id, _code(ctx), ctx.body, actor=_actor(ctx)
     )
     return _changed(update, 201)
@@ -196,13 +205,13 @@ def add_rate(ctx: RequestContext) -> Reply:
 @router.patch(
     "/v1/tax/jurisdictions/{code}/rates/{rate_id}",
     params=RatePath,
-    body=tax.RateUpdateRequest,
+    body=RateUpdateRequest,
     response=RateOut,
     permission=ADMIN,
 )
 def update_rate(ctx: RequestContext) -> Reply:
     """Close a rate (valid_to), reopen it (null) or correct its source."""
-    update = tax.update_rate(
+    update = catalog_admin.update_rate(
         firestore_client(),
         ctx.tenant_id,
         _code(ctx),
@@ -216,14 +225,14 @@ def update_rate(ctx: RequestContext) -> Reply:
 @router.post(
     "/v1/tax/jurisdictions/{code}/categories",
     params=JurisdictionPath,
-    body=tax.NewCategoryRequest,
+    body=NewCategoryRequest,
     response=CategoryOut,
     status=201,
     permission=ADMIN,
 )
 def add_category(ctx: RequestContext) -> Reply:
     """Add the tenant's own category under one of the jurisdiction's taxes."""
-    update = tax.add_category(
+    update = catalog_admin.add_category(
         firestore_client(), ctx.tenant_id, _code(ctx), ctx.body, actor=_actor(ctx)
     )
     return _changed(update, 201)

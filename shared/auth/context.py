@@ -60,11 +60,50 @@ class AuthContext:
         }
 
 
-def authorize(context: AuthContext, permission: str) -> None:
+KEY_ACTOR_PREFIX = "key:"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPrincipal:
+    """A request authenticated by an API key (``shared/producers``) rather than a person.
+
+    It acts as ``key:<key id>``: that is the ``user_id`` handlers, audit records
+    (``actor_id``) and per-user rate limits see, so the audit trail names the key and
+    never a user. ``role`` is the key's, and ``permissions`` the key's (its role's,
+    narrowed for a restricted key, never the people-only self-service ones).
+    """
+
+    key_id: str
+    tenant_id: str
+    name: str
+    role: str
+    permissions: frozenset[str]
+    # A key belongs to no login session.
+    family_id: None = None
+
+    @property
+    def user_id(self) -> str:
+        return f"{KEY_ACTOR_PREFIX}{self.key_id}"
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "user_id": self.user_id,
+            "tenant_id": self.tenant_id,
+            "role": self.role,
+            "permissions": sorted(self.permissions),
+            "api_key_id": self.key_id,
+        }
+
+
+def authorize(context: AuthContext | KeyPrincipal, permission: str) -> None:
     """Raise ``ForbiddenError`` unless ``context`` holds ``permission`` (deny by default)."""
     if permission not in context.permissions:
+        who = "this key" if isinstance(context, KeyPrincipal) else f"the {context.role} role"
         raise ForbiddenError(
-            f"the {context.role} role lacks the permission {permission}",
+            f"{who} lacks the permission {permission}",
             code="permission_denied",
             extra={"permission": permission},
         )

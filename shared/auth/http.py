@@ -1,7 +1,9 @@
 """Bearer-token authentication for the HTTP router.
 
 The router builds ``BearerAuthenticator()`` for every route declared with
-``auth="token"``; ``ctx.principal`` is then an ``AuthContext``.
+``auth="token"``; ``ctx.principal`` is then an ``AuthContext``, or a ``KeyPrincipal``
+when the bearer token is an API key (``trb_pk_...``, checked by
+``shared.producers.http``; a JWT never starts that way).
 
 Per request: the token is verified (signature, claims, and one read of the
 revocation list), then the user's access state is read through the instance's cache
@@ -12,10 +14,10 @@ at most). The principal holds the stored role, not the token's.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.auth.access import AccessState, AccessStateStore, admit
-from shared.auth.context import AuthContext, authorize
+from shared.auth.context import AuthContext, KeyPrincipal, authorize
 from shared.auth.tokens import (
     ACCESS,
     TOKEN_INVALID,
@@ -27,6 +29,10 @@ from shared.auth.tokens import (
 from shared.errors import AppError, ServiceUnavailableError
 from shared.http.router import Authenticator, RequestContext
 from shared.logger import get_logger
+from shared.producers.rules import is_credential
+
+if TYPE_CHECKING:
+    from shared.producers.http import KeyAuthenticator
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -46,6 +52,7 @@ class BearerAuthenticator(Authenticator):
         self,
         verifier: TokenVerifier | Callable[[], TokenVerifier] | None = None,
         states: AccessStateStore | None = None,
+        keys: KeyAuthenticator | None = None,
     ) -> None:
         if verifier is None:
             from shared.auth.runtime import token_verifier
@@ -53,6 +60,7 @@ class BearerAuthenticator(Authenticator):
             verifier = token_verifier
         self._verifier = verifier
         self._states = states
+        self._keys = keys
 
     def _resolve(self) -> TokenVerifier:
         if isinstance(self._verifier, TokenVerifier):
@@ -66,8 +74,17 @@ class BearerAuthenticator(Authenticator):
 
         return access_states()
 
-    def authenticate(self, ctx: RequestContext) -> AuthContext:
+    def _key_authenticator(self) -> KeyAuthenticator:
+        if self._keys is not None:
+            return self._keys
+        from shared.producers.http import key_authenticator
+
+        return key_authenticator()
+
+    def authenticate(self, ctx: RequestContext) -> AuthContext | KeyPrincipal:
         token = bearer_token(ctx.headers.get("Authorization"))
+        if is_credential(token):
+            return self._key_authenticator().authenticate(token)
         claims = self._resolve().verify(token, ACCESS)
         state = admit(self._current_state(claims), claims)
         return AuthContext.from_claims(claims, role=state.role)
@@ -85,6 +102,6 @@ class BearerAuthenticator(Authenticator):
             ) from exc
 
     def authorize(self, principal: Any, permission: str) -> None:
-        if not isinstance(principal, AuthContext):
-            raise TypeError("BearerAuthenticator authorizes AuthContext principals only")
+        if not isinstance(principal, AuthContext | KeyPrincipal):
+            raise TypeError("BearerAuthenticator authorizes AuthContext and KeyPrincipal only")
         authorize(principal, permission)

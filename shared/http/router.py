@@ -435,7 +435,8 @@ class Router:
         route = ctx.route
         if route.query is not None:
             ctx.query = _validation.validate_mapping(route.query, _query_values(ctx), "query")
-        elif ctx.request.args:
+        # The raw query string first: parsing an empty one into args costs a few µs.
+        elif ctx.request.environ.get("QUERY_STRING") and ctx.request.args:
             raise errors.ValidationError(
                 "this route takes no query parameters",
                 errors=[

@@ -1,3 +1,4 @@
+# Over 600 lines on purpose: every ledger rule and its rejection code in one pure module.
 """The ledger's rules, as pure functions: no I/O, no clock, no randomness.
 
 Every rejection is a :class:`~shared.errors.ValidationError` (the request is

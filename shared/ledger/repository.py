@@ -52,11 +52,13 @@ from shared.ledger.model import (
     AccountType,
     BalanceConstraint,
     BalanceTotals,
+    Discrepancy,
     Entry,
     EntryKind,
     EntryStatus,
     LedgerPeriod,
     Line,
+    ReconciliationReport,
     Side,
 )
 
@@ -382,6 +384,23 @@ def encode_line(line: Line) -> str:
 def decode_line(stored: str) -> Line:
     side, amount, currency, account_id = stored.split("|", 3)
     return Line(account_id, Side(side), int(amount), currency)
+
+
+# -- reconciliation reports -------------------------------------------------------------
+
+
+def report_from_document(report_id: str, document: Mapping[str, Any]) -> ReconciliationReport:
+    return ReconciliationReport(
+        id=report_id,
+        tenant_id=document["tenant_id"],
+        started_at=datetime.fromisoformat(document["started_at"]),
+        completed_at=datetime.fromisoformat(document["completed_at"]),
+        as_of=datetime.fromisoformat(document["as_of"]),
+        accounts_checked=int(document["accounts_checked"]),
+        entries_checked=int(document["entries_checked"]),
+        discrepancies=[Discrepancy(**d) for d in document.get("discrepancies", [])],
+        discrepancy_count=int(document["discrepancy_count"]),
+    )
 
 
 def _aware(value: datetime) -> datetime:

@@ -24,7 +24,7 @@ Postings, all with ids fixed by the payment (so a redelivered event posts nothin
   capture; the rest is released);
 * cancel, a refused capture, an expired authorization: the hold is voided;
 * refund: ``{payment}-{refund}`` credits clearing and debits revenue and every
-  tax-payable account, the tax split with :func:`shared.tax.service.proportional_tax`
+  tax-payable account, the tax split with :func:`shared.tax.apportion.proportional_tax`
   over what was captured, cumulatively: refunds of the whole captured amount
   reverse each jurisdiction's tax exactly.
 """
@@ -55,7 +55,8 @@ from shared.ledger import (
 from shared.ledger.instance import ledger_service
 from shared.money import format_amount, from_minor_units
 from shared.payments.domain import Payment, Refund, RefundStatus
-from shared.tax.service import get_calculation, proportional_tax
+from shared.tax.apportion import proportional_tax
+from shared.tax.service import get_calculation
 
 PROCESSOR_ACTOR: Mapping[str, str] = {"system": "payments.processor"}
 CLEARING_SHARDS = 8

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 from shared.errors import AppError, ValidationError
 from shared.money import format_amount
 from shared.payments.domain import Payment
-from shared.tax.service import StoredCalculation, get_calculation
+from shared.tax.model import StoredCalculation
+from shared.tax.service import get_calculation
 
 if TYPE_CHECKING:
     from google.cloud import firestore

@@ -1,12 +1,15 @@
-"""Producer keys: credentials that bind a publishing system to one tenant and its scopes.
+"""Producer keys: Tributum's API keys, bound to one tenant, for topics and for HTTP.
 
-The public face: create, list, read and revoke keys (the ``producer_keys`` function),
-and :func:`authenticate`, which the event consumer calls on every inbound message
-before its body is read. See ``README.md``.
+A key carries ``scopes`` (which inbound topics it may publish to) and/or a ``role``
+(what it may do on the HTTP API). The public face: create, list, read, revoke and
+rotate keys (the ``producer_keys`` function); :func:`authenticate`, which the event
+consumer calls on every inbound message before its body is read; and
+``shared.producers.http``, which the router's authenticator uses for
+``Authorization: Bearer trb_pk_...``. See ``README.md``.
 """
 
 from shared.producers.model import CreatedProducerKey, ProducerKey
-from shared.producers.requests import CreateProducerKeyRequest
+from shared.producers.requests import CreateProducerKeyRequest, RotateProducerKeyRequest
 from shared.producers.rules import (
     CREDENTIAL_ATTRIBUTE,
     SCOPES,
@@ -20,6 +23,7 @@ from shared.producers.service import (
     get_key,
     list_keys,
     revoke_key,
+    rotate_key,
     tenant_of_credential,
 )
 
@@ -31,11 +35,13 @@ __all__ = [
     "ProducerIdentity",
     "ProducerKey",
     "ProducerRejected",
+    "RotateProducerKeyRequest",
     "authenticate",
     "check_tenant",
     "create_key",
     "get_key",
     "list_keys",
     "revoke_key",
+    "rotate_key",
     "tenant_of_credential",
 ]

@@ -23,6 +23,12 @@ dead letter with the reason, and changes nothing):
 ``scope_missing``       the key does not carry the scope the topic needs
 ``tenant_mismatch``     the envelope names a tenant other than the key's
 =====================  =======================================================
+
+The same keys authenticate on the HTTP API (``Authorization: Bearer trb_pk_...``)
+when they carry a ``role``. The rules for that door are here too: what a key may
+hold (:func:`check_key_access`), which permissions it then has
+(:func:`key_permissions`), and the role ceiling (:func:`check_role_ceiling`): nobody,
+person or key, creates, rotates or revokes a key whose role ranks above their own.
 """
 
 from __future__ import annotations
@@ -31,9 +37,12 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from shared.errors import FieldError, ForbiddenError, ValidationError
+from shared.identity.roles import ROLE_NAMES, Permission, Role, permissions_for
 from shared.producers.model import ProducerKey
 
 CREDENTIAL_ATTRIBUTE = "producer_key"
@@ -41,6 +50,11 @@ CREDENTIAL_PREFIX = "trb_pk_"
 KEY_ID_PREFIX = "pk"
 SCOPES = frozenset({"ledger:post"})
 MAX_KEYS_PER_TENANT = 50
+# The longest a rotated key keeps working next to its replacement.
+MAX_ROTATION_OVERLAP = timedelta(days=7)
+# Self-service routes (the caller's own profile, password, logout) are for people: a key
+# has no self, so it never holds this permission whatever its role.
+_PEOPLE_ONLY = frozenset({Permission.USERS_READ_SELF.value})
 # Secrets are 32 random bytes in unpadded base64url.
 _CREDENTIAL = re.compile(r"^trb_pk_(pk[0-9a-f]{24})_([A-Za-z0-9_-]{43})$")
 
@@ -98,10 +112,13 @@ def key_id_of(credential: str | None) -> str:
     return match.group(1)
 
 
-def check_key(
-    key: ProducerKey | None, credential: str, scope: str, now: datetime
-) -> ProducerIdentity:
-    """The identity ``credential`` proves for ``scope`` at ``now``, or ProducerRejected."""
+def is_credential(token: str) -> bool:
+    """Whether a bearer token is a key (rather than a JWT, which starts ``eyJ``)."""
+    return token.startswith(CREDENTIAL_PREFIX)
+
+
+def check_credential(key: ProducerKey | None, credential: str, now: datetime) -> ProducerKey:
+    """The key ``credential`` proves, usable at ``now``, or ProducerRejected."""
     if key is None or not hmac.compare_digest(key.secret_hash, credential_hash(credential)):
         raise ProducerRejected("credential_unknown", "no producer key matches the credential")
     if key.revoked_at is not None:
@@ -112,6 +129,14 @@ def check_key(
         raise ProducerRejected(
             "credential_expired", f"producer key {key.id} has expired", tenant_id=key.tenant_id
         )
+    return key
+
+
+def check_key(
+    key: ProducerKey | None, credential: str, scope: str, now: datetime
+) -> ProducerIdentity:
+    """The identity ``credential`` proves for ``scope`` at ``now``, or ProducerRejected."""
+    key = check_credential(key, credential, now)
     if scope not in key.scopes:
         raise ProducerRejected(
             "scope_missing",
@@ -129,3 +154,63 @@ def check_tenant(identity: ProducerIdentity, claimed_tenant: str) -> None:
             f"producer key {identity.key_id} belongs to another tenant than the message names",
             tenant_id=identity.tenant_id,
         )
+
+
+def key_permissions(role: str | None, permissions: Sequence[str] | None) -> frozenset[str]:
+    """What a key may do over HTTP: its role's permissions, narrowed to ``permissions``
+    when given, never the people-only ones. No role: nothing."""
+    if role is None:
+        return frozenset()
+    held = permissions_for(role) - _PEOPLE_ONLY
+    return held if permissions is None else held & frozenset(permissions)
+
+
+def check_key_access(
+    role: str | None, permissions: Sequence[str] | None, scopes: Sequence[str]
+) -> None:
+    """A key must open some door, and restricted permissions must lie within its role."""
+    if role is None and not scopes:
+        message = "a key needs a role (for the HTTP API), scopes (for topics), or both"
+        raise ValidationError(
+            message,
+            errors=[
+                FieldError("role", message, "key_without_access"),
+                FieldError("scopes", message, "key_without_access"),
+            ],
+        )
+    if permissions is None:
+        return
+    if role is None:
+        raise ValidationError.for_field(
+            "permissions", "restricting permissions needs a role", "permissions_without_role"
+        )
+    allowed = permissions_for(role) - _PEOPLE_ONLY
+    outside = [
+        FieldError(f"permissions.{index}", f"the {role} role does not hold {name}", "not_in_role")
+        for index, name in enumerate(permissions)
+        if name not in allowed
+    ]
+    if outside:
+        raise ValidationError(
+            "a restricted key can hold only permissions of its role", errors=outside
+        )
+
+
+def check_role_ceiling(actor_role: str, key_role: str | None, *, action: str) -> None:
+    """Refuse managing a key whose role ranks above the actor's (person or key)."""
+    if key_role is None:
+        return
+    actor_rank = Role(actor_role).rank if actor_role in ROLE_NAMES else 0
+    if Role(key_role).rank > actor_rank:
+        raise ForbiddenError(
+            f"a key with the {key_role} role ranks above the caller's role "
+            f"({actor_role or 'none'}): the caller cannot {action} it",
+            code="role_escalation",
+            extra={"role": key_role},
+        )
+
+
+def rotation_expiry(now: datetime, overlap: timedelta, current_expiry: datetime | None) -> datetime:
+    """When a rotated key stops working: after the overlap, never later than it would have."""
+    ends = now + overlap
+    return ends if current_expiry is None else min(ends, current_expiry)

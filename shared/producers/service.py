@@ -1,4 +1,8 @@
-"""Use cases of producer keys: create, list, read, revoke, and authenticate a message."""
+"""Use cases of producer keys: create, list, read, revoke, rotate, and authenticate a message.
+
+Authenticating an HTTP request with a key is ``shared.producers.http`` (it adds a
+per-instance cache and rate limits on top of the same checks).
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,31 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import BusinessRuleError, FieldError, NotFoundError, ValidationError
+from shared.errors import (
+    BusinessRuleError,
+    ConflictError,
+    FieldError,
+    NotFoundError,
+    ValidationError,
+)
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
 from shared.logger import get_logger
+from shared.producers.cache import forget_locally
 from shared.producers.model import CreatedProducerKey, ProducerKey
-from shared.producers.requests import CreateProducerKeyRequest
+from shared.producers.requests import CreateProducerKeyRequest, RotateProducerKeyRequest
 from shared.producers.rules import (
     CREDENTIAL_ATTRIBUTE,
     MAX_KEYS_PER_TENANT,
     ProducerIdentity,
     check_key,
+    check_key_access,
+    check_role_ceiling,
     credential_hash,
     key_id_of,
     new_credential,
     new_key_id,
+    rotation_expiry,
 )
 from shared.producers.store import key_ref, key_to_document, read_key, tenant_keys
 
@@ -50,6 +64,9 @@ def create_key(
     from google.cloud import firestore as fs
 
     now = now or datetime.now(UTC)
+    permissions = None if request.permissions is None else [p.value for p in request.permissions]
+    check_key_access(request.role, permissions, request.scopes)
+    check_role_ceiling(_role_of(actor), request.role, action="create")
     if request.expires_at is not None and request.expires_at <= now:
         raise ValidationError.for_field("expires_at", "must be in the future", "expiry_in_past")
     key_id = new_key_id()
@@ -63,20 +80,16 @@ def create_key(
         created_at=now,
         created_by=dict(actor),
         expires_at=request.expires_at,
+        role=request.role,
+        permissions=None if permissions is None else tuple(sorted(set(permissions))),
+        rate_limit_per_minute=request.rate_limit_per_minute,
     )
     staged: list[StagedEvent] = []
 
     @fs.transactional
     def attempt(transaction: Any) -> None:
         staged.clear()
-        active = [k for k in tenant_keys(db, tenant_id, transaction) if k.revoked_at is None]
-        if len(active) >= MAX_KEYS_PER_TENANT:
-            raise BusinessRuleError(
-                f"a tenant has at most {MAX_KEYS_PER_TENANT} active producer keys; "
-                "revoke one first",
-                code="too_many_producer_keys",
-                errors=[FieldError("name", "no room for another key", "too_many_producer_keys")],
-            )
+        _check_room(tenant_keys(db, tenant_id, transaction), now)
         transaction.create(key_ref(db, key_id), key_to_document(key))
         staged.append(_audit(transaction, db, "producer_key.created", key, actor, correlation_id))
 
@@ -117,6 +130,7 @@ def revoke_key(
         key = read_key(db, key_id, transaction)
         if key is None or key.tenant_id != tenant_id:
             raise NotFoundError(f"producer key {key_id} not found", code="producer_key_not_found")
+        check_role_ceiling(_role_of(actor), key.role, action="revoke")
         if key.revoked_at is not None:
             return key
         revoked = ProducerKey(
@@ -129,8 +143,78 @@ def revoke_key(
         return revoked
 
     revoked_key: ProducerKey = attempt(db.transaction())
+    forget_locally(key_id)
     _publish(db, staged)
     return revoked_key
+
+
+def rotate_key(
+    db: firestore.Client,
+    tenant_id: str,
+    key_id: str,
+    request: RotateProducerKeyRequest,
+    *,
+    actor: Mapping[str, Any],
+    correlation_id: str | None = None,
+    now: datetime | None = None,
+) -> CreatedProducerKey:
+    """A new key with the old one's name, access and expiry; the old one keeps working for
+    ``overlap_seconds`` (its ``expires_at``), then is refused. Returns the new credential."""
+    from google.cloud import firestore as fs
+
+    when = now or datetime.now(UTC)
+    new_id = new_key_id()
+    credential = new_credential(new_id)
+    staged: list[StagedEvent] = []
+
+    @fs.transactional
+    def attempt(transaction: Any) -> ProducerKey:
+        staged.clear()
+        old = read_key(db, key_id, transaction)
+        if old is None or old.tenant_id != tenant_id:
+            raise NotFoundError(f"producer key {key_id} not found", code="producer_key_not_found")
+        check_role_ceiling(_role_of(actor), old.role, action="rotate")
+        status = old.status_at(when)
+        if status != "active":
+            raise ConflictError(
+                f"producer key {key_id} is {status}; create a new key instead",
+                code=f"producer_key_{status}",
+            )
+        if old.replaced_by is not None:
+            raise ConflictError(
+                f"producer key {key_id} was rotated already (to {old.replaced_by})",
+                code="producer_key_rotated",
+            )
+        others = [k for k in tenant_keys(db, tenant_id, transaction) if k.id != key_id]
+        _check_room(others, when)
+        new = ProducerKey(
+            **{
+                **_fields(old),
+                "id": new_id,
+                "secret_hash": credential_hash(credential),
+                "created_at": when,
+                "created_by": dict(actor),
+                "revoked_at": None,
+                "revoked_by": None,
+                "last_used_at": None,
+                "replaces": key_id,
+                "replaced_by": None,
+            }
+        )
+        old_ends = rotation_expiry(when, timedelta(seconds=request.overlap_seconds), old.expires_at)
+        rotated = ProducerKey(**{**_fields(old), "expires_at": old_ends, "replaced_by": new_id})
+        transaction.create(key_ref(db, new_id), key_to_document(new))
+        transaction.update(key_ref(db, key_id), {"expires_at": old_ends, "replaced_by": new_id})
+        staged.append(_audit(transaction, db, "producer_key.created", new, actor, correlation_id))
+        staged.append(
+            _audit(transaction, db, "producer_key.rotated", rotated, actor, correlation_id)
+        )
+        return new
+
+    new_key: ProducerKey = attempt(db.transaction())
+    forget_locally(key_id)
+    _publish(db, staged)
+    return CreatedProducerKey(new_key, credential)
 
 
 def authenticate(
@@ -171,6 +255,22 @@ def tenant_of_credential(db: firestore.Client, credential: str) -> str | None:
     return key.tenant_id
 
 
+def _role_of(actor: Mapping[str, Any]) -> str:
+    return str(actor.get("role", ""))
+
+
+def _check_room(keys: list[ProducerKey], now: datetime) -> None:
+    """Revoked and expired keys make room; active ones (rotated ones in their overlap too)
+    count against the tenant's limit."""
+    active = [k for k in keys if k.status_at(now) == "active"]
+    if len(active) >= MAX_KEYS_PER_TENANT:
+        raise BusinessRuleError(
+            f"a tenant has at most {MAX_KEYS_PER_TENANT} active producer keys; revoke one first",
+            code="too_many_producer_keys",
+            errors=[FieldError("name", "no room for another key", "too_many_producer_keys")],
+        )
+
+
 def _fields(key: ProducerKey) -> dict[str, Any]:
     return {name: getattr(key, name) for name in key.__dataclass_fields__}
 
@@ -193,7 +293,14 @@ def _audit(
             actor=dict(actor),
             resource_type=_RESOURCE,
             resource_id=key.id,
-            details={"name": key.name, "scopes": list(key.scopes)},
+            details={
+                "name": key.name,
+                "scopes": list(key.scopes),
+                "role": key.role,
+                "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+                "replaces": key.replaces,
+                "replaced_by": key.replaced_by,
+            },
             source="tributum/producers",
             correlation_id=correlation_id,
         ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.producers.model import ProducerKey
+from shared.producers.model import DEFAULT_RATE_LIMIT_PER_MINUTE, ProducerKey
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -35,6 +35,11 @@ def key_to_document(key: ProducerKey) -> dict[str, Any]:
         "revoked_at": key.revoked_at,
         "revoked_by": key.revoked_by,
         "last_used_at": key.last_used_at,
+        "role": key.role,
+        "permissions": list(key.permissions) if key.permissions is not None else None,
+        "rate_limit_per_minute": key.rate_limit_per_minute,
+        "replaces": key.replaces,
+        "replaced_by": key.replaced_by,
     }
 
 
@@ -45,6 +50,8 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def key_from_document(key_id: str, document: dict[str, Any]) -> ProducerKey:
+    # Keys stored before HTTP use have no role, permissions or limit: topic-only keys.
+    permissions = document.get("permissions")
     return ProducerKey(
         id=key_id,
         tenant_id=document["tenant_id"],
@@ -57,6 +64,13 @@ def key_from_document(key_id: str, document: dict[str, Any]) -> ProducerKey:
         revoked_at=_aware(document.get("revoked_at")),
         revoked_by=document.get("revoked_by"),
         last_used_at=_aware(document.get("last_used_at")),
+        role=document.get("role"),
+        permissions=tuple(permissions) if permissions is not None else None,
+        rate_limit_per_minute=int(
+            document.get("rate_limit_per_minute") or DEFAULT_RATE_LIMIT_PER_MINUTE
+        ),
+        replaces=document.get("replaces"),
+        replaced_by=document.get("replaced_by"),
     )
 
 

@@ -1,3 +1,4 @@
+# Over 600 lines on purpose: one pure calculation; its docstring is the one definition of its rules.
 """The tax engine: a pure function from a document and a rate catalog to explained figures.
 
 ``calculate(document, catalog)`` does no I/O and keeps no state; the same

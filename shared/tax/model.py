@@ -9,8 +9,9 @@ stores them (a seed file now, Firestore later) builds a
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import (
     ROUND_DOWN,
     ROUND_HALF_EVEN,
@@ -22,6 +23,7 @@ from decimal import (
     Overflow,
 )
 from enum import StrEnum
+from typing import Any
 
 from shared.errors import BusinessRuleError, FieldError, ValidationError
 
@@ -257,3 +259,94 @@ def format_percent(percent: Decimal) -> str:
     """ "19", "5.5", "9.975": no exponent, no trailing zeros."""
     text = format(percent.normalize(), "f")
     return text if text != "-0" else "0"
+
+
+# -- stored calculations ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CalculationTotals:
+    net: Decimal
+    tax: Decimal
+    gross: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCalculation:
+    """A calculation as stored: its request, the engine's result and the figures others need.
+
+    ``jurisdiction_totals`` maps each jurisdiction to its tax, in the result's order.
+    """
+
+    id: str
+    document_type: str
+    document_date: date
+    currency: str
+    totals: CalculationTotals
+    jurisdiction_totals: dict[str, Decimal]
+    catalog_version: int
+    created_at: datetime
+    created_by: str
+    request: dict[str, Any] | None
+    result: dict[str, Any] | None
+
+    @classmethod
+    def from_document(cls, calculation_id: str, document: Mapping[str, Any]) -> StoredCalculation:
+        totals = document["totals"]
+        return cls(
+            id=calculation_id,
+            document_type=str(document["document_type"]),
+            document_date=date.fromisoformat(document["document_date"]),
+            currency=str(document["currency"]),
+            totals=CalculationTotals(
+                net=Decimal(totals["net"]),
+                tax=Decimal(totals["tax"]),
+                gross=Decimal(totals["gross"]),
+            ),
+            jurisdiction_totals={
+                row["jurisdiction"]: Decimal(row["tax_amount"])
+                for row in document["jurisdiction_totals"]
+            },
+            catalog_version=int(document["catalog_version"]),
+            created_at=document["created_at"],
+            created_by=str(document["created_by"]),
+            request=document.get("request"),
+            result=document.get("result"),
+        )
+
+    def summary_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "document_type": self.document_type,
+            "document_date": self.document_date.isoformat(),
+            "currency": self.currency,
+            "totals": {
+                "net": str(self.totals.net),
+                "tax": str(self.totals.tax),
+                "gross": str(self.totals.gross),
+            },
+            "jurisdiction_totals": [
+                {"jurisdiction": code, "tax_amount": str(amount)}
+                for code, amount in self.jurisdiction_totals.items()
+            ],
+            "catalog_version": self.catalog_version,
+            "created_at": _timestamp(self.created_at),
+            "created_by": self.created_by,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.summary_json(), "request": self.request, "result": self.result}
+
+
+@dataclass(frozen=True, slots=True)
+class CalculationSummary:
+    """A list item: a stored calculation without its request and result."""
+
+    calculation: StoredCalculation
+
+    def to_json(self) -> dict[str, Any]:
+        return self.calculation.summary_json()
+
+
+def _timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="microseconds")

@@ -227,7 +227,7 @@ def previous_reversal(ledger: Any, entry_id: str) -> None:
         if original.reversed_by_entry_id == reversal_id:
             return
         proposed = domain.reversal_lines(original)
-        accounts = service._read_accounts(ledger.tenant, original.account_ids, transaction)
+        accounts = service.store.read_accounts(ledger.tenant, original.account_ids, transaction)
         plan = domain.plan_entry(proposed, accounts, {}, effect=LineEffect.POSTED)
         reversal = replace(
             original,
@@ -241,7 +241,7 @@ def previous_reversal(ledger: Any, entry_id: str) -> None:
             service.paths.entry(ledger.tenant, reversal_id), entry_to_document(reversal)
         )
         transaction.update(entry_ref, {"reversed_by_entry_id": reversal_id})
-        service._add_deltas(transaction, ledger.tenant, accounts, plan.deltas)
+        service.store.add_deltas(transaction, ledger.tenant, accounts, plan.deltas)
 
     with_retry(lambda: attempt(service.db.transaction(max_attempts=5)), name="previous_reversal")
 
@@ -340,7 +340,7 @@ class Bystander:
 def payment_locks_bypassed() -> Iterator[None]:
     """Model separate instances for the payments: no in-process turn-taking."""
     from shared.ledger.aggregate_locks import AggregateLocks
-    from shared.payments import service
+    from shared.payments import store as service
 
     kept = service._PAYMENT_LOCKS
     service._PAYMENT_LOCKS = AggregateLocks(wait_seconds=0.0)

@@ -1,18 +1,25 @@
-"""Benchmarks of the shared platform modules; every figure is a ratio to a baseline of the same run.
+"""Benchmarks of the shared platform modules; every figure is a ratio measured in one run.
 
-    python tests/benchmarks/bench_platform.py [--quick] [--profile]
+    python tests/benchmarks/bench_platform.py [--quick] [--profile] [--only ...]
+        [--budget PATH | --no-budget] [--record-budget]
 
 1. Throughput: a no-op route through the whole shared HTTP stack vs a bare
-   functions-framework function, both served by functions-framework (gunicorn,
-   same THREADS) in their own process groups, loaded by keep-alive client threads
-   over loopback. Goal: requests/s ratio >= 0.90; added p50/p99 latency reported.
-2. Cold start, process start to first 200 (median of several starts):
-   health liveness vs bare (goal <= 1.3x), a Firestore-backed route vs bare
-   (goal <= 2.5x). Uses FIRESTORE_EMULATOR_HOST if it answers, else starts one.
+   functions-framework function (goal >= 0.90x) and vs the FastAPI peer, the same
+   route and contract on uvicorn (goal >= 1.0x); the same for a validated POST,
+   shared vs peer. Every server runs in its own process group, one at a time, loaded
+   by keep-alive client threads over loopback; requests/s, p50/p99 and server CPU
+   per request (from /proc) are reported.
+2. Cold start, process start to first 200 (median of several interleaved starts):
+   health liveness vs bare (goal <= 1.3x) and vs the peer's liveness (goal <= 1.0x),
+   a Firestore-backed route vs bare (goal <= 2.5x). Uses FIRESTORE_EMULATOR_HOST if it
+   answers, else starts one.
 3. One log line: the shared logger (JSON, redaction, Cloud Logging shape) vs
    plain structlog JSONRenderer, both writing to memory. Goal <= 1.5x.
 
-``--profile`` adds cProfile listings of an in-process request and of a log line.
+Goals are printed PASS/MISS and never change the exit status. The budget does: each
+ratio is compared with budget.json, and a ratio more than 25 % worse than recorded
+exits 1 (``--record-budget`` writes this run's ratios there instead).
+``--profile`` adds cProfile listings of in-process requests and of a log line.
 Every loop is bounded in count and time; every process started here is stopped by
 process group, also on errors and Ctrl-C.
 """
@@ -22,6 +29,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import http.client
+import importlib.util
 import io
 import os
 import pstats
@@ -40,17 +48,22 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
-
 BENCH_FUNCTIONS = Path(__file__).resolve().parent / "functions"
+for _entry in (str(REPO_ROOT), str(BENCH_FUNCTIONS)):
+    if _entry not in sys.path:
+        sys.path.insert(0, _entry)
+
+from tests.benchmarks import budget as perf_budget  # noqa: E402  (after the path set-up)
+
 HOST = "127.0.0.1"
 PROJECT_ID = "demo-tributum-bench"
-# functions-framework's default is 4 x cores; fixed here so both servers get the same.
+# functions-framework's default is 4 x cores; fixed here so every run gets the same.
 SERVER_THREADS = str(4 * (os.cpu_count() or 1))
 
 GOAL_THROUGHPUT = 0.90
+GOAL_THROUGHPUT_PEER = 1.0
 GOAL_COLD_HEALTH = 1.3
+GOAL_COLD_HEALTH_PEER = 1.0
 GOAL_COLD_FIRESTORE = 2.5
 GOAL_LOG_LINE = 1.5
 
@@ -60,14 +73,17 @@ class Plan:
     clients: int = 8
     warmup_seconds: float = 2.0
     load_seconds: float = 6.0
-    rounds: int = 2  # bare and shared alternate, so drift hits both alike
+    rounds: int = 2  # the servers alternate, in turned order, so drift hits all alike
     max_requests: int = 500_000
     cold_starts: int = 5
     log_lines: int = 20_000
     log_repeats: int = 7
 
 
-QUICK = Plan(warmup_seconds=1.0, load_seconds=2.0, rounds=1, cold_starts=3, log_lines=5_000)
+# About a minute: enough rounds that a single slow moment does not decide a ratio.
+QUICK = Plan(
+    warmup_seconds=0.5, load_seconds=2.0, rounds=2, cold_starts=5, log_lines=5_000, log_repeats=5
+)
 
 
 @dataclass(frozen=True)
@@ -75,12 +91,33 @@ class Target:
     label: str
     source: Path
     path: str
+    server: str = "functions-framework"  # or "uvicorn"
 
 
 BARE = Target("bare", BENCH_FUNCTIONS / "bare.py", "/")
 NOOP_SHARED = Target("shared no-op", BENCH_FUNCTIONS / "noop_shared.py", "/v1/bench/noop")
+NOOP_PEER = Target("peer no-op", BENCH_FUNCTIONS / "fastapi_peer.py", "/v1/bench/noop", "uvicorn")
 HEALTH = Target("health live", REPO_ROOT / "functions" / "health" / "main.py", "/v1/health/live")
+PEER_LIVE = Target("peer live", BENCH_FUNCTIONS / "fastapi_peer.py", "/v1/health/live", "uvicorn")
 FIRESTORE_ROUTE = Target("firestore route", BENCH_FUNCTIONS / "firestore_read.py", "/v1/bench/doc")
+POST_PATH = "/v1/bench/entries"
+
+
+@dataclass(frozen=True)
+class Load:
+    """One kind of request a load sends, and the status every answer must have."""
+
+    method: str
+    path: str
+    status: int
+    body: bytes | None = None
+
+
+def post_load() -> Load:
+    import orjson
+    from bench_models import POST_BODY
+
+    return Load("POST", POST_PATH, 201, orjson.dumps(POST_BODY))
 
 
 # -- processes -------------------------------------------------------------------------------------
@@ -103,24 +140,50 @@ class Server:
 _running: list[Server] = []
 
 
+def server_command(target: Target, port: int) -> list[str]:
+    if target.server == "uvicorn":
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"{target.source.stem}:app",
+            "--app-dir",
+            str(target.source.parent),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-access-log",  # the app writes its own access line, as ours does
+            "--log-level",
+            "warning",
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "functions_framework",
+        "--source",
+        str(target.source),
+        "--target",
+        "handle",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+    ]
+
+
 def start_server(target: Target, env: dict[str, str], log_dir: Path) -> Server:
     port = free_port()
     stdout_path = log_dir / f"{target.source.stem}-{port}.stdout"
     with stdout_path.open("wb") as stdout:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "functions_framework",
-                "--source",
-                str(target.source),
-                "--target",
-                "handle",
-                "--host",
-                HOST,
-                "--port",
-                str(port),
-            ],
+            server_command(target, port),
             cwd=REPO_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -233,7 +296,7 @@ class LoadResult:
 
 
 def generate_load(
-    port: int, path: str, clients: int, seconds: float, max_requests: int
+    port: int, load: Load, clients: int, seconds: float, max_requests: int
 ) -> LoadResult:
     """``clients`` threads, one keep-alive connection each, for ``seconds`` or the request cap."""
     stop_at = time.monotonic() + seconds
@@ -242,6 +305,7 @@ def generate_load(
     latencies: list[float] = []
     errors = [0]
     start_line = threading.Barrier(clients + 1)
+    headers = {"Content-Type": "application/json"} if load.body is not None else {}
 
     def client() -> None:
         connection = http.client.HTTPConnection(HOST, port, timeout=10)
@@ -251,10 +315,10 @@ def generate_load(
         try:
             while time.monotonic() < stop_at and budget.acquire(blocking=False):
                 began = time.perf_counter()
-                connection.request("GET", path)
+                connection.request(load.method, load.path, body=load.body, headers=headers)
                 response = connection.getresponse()
                 response.read()
-                if response.status != 200:
+                if response.status != load.status:
                     failed += 1
                 mine.append(time.perf_counter() - began)
         finally:
@@ -274,27 +338,47 @@ def generate_load(
     return LoadResult(len(latencies), elapsed, latencies, errors[0])
 
 
-def bench_throughput(plan: Plan, log_dir: Path) -> dict[str, LoadResult]:
-    results: dict[str, list[LoadResult]] = {BARE.label: [], NOOP_SHARED.label: []}
-    for _ in range(plan.rounds):
-        for target in (BARE, NOOP_SHARED):
+# What each server is loaded with: the no-op GET everywhere, the validated POST on ours and
+# the peer. Keys of the results: (target label, method).
+LOADS: dict[Target, tuple[str, ...]] = {
+    BARE: ("GET",),
+    NOOP_SHARED: ("GET", "POST"),
+    NOOP_PEER: ("GET", "POST"),
+}
+
+
+def measure(server: Server, load: Load, plan: Plan) -> LoadResult:
+    generate_load(server.port, load, plan.clients, plan.warmup_seconds, 10**9)
+    cpu_before = group_cpu_seconds(server.process.pid)
+    result = generate_load(server.port, load, plan.clients, plan.load_seconds, plan.max_requests)
+    result.server_cpu_seconds = group_cpu_seconds(server.process.pid) - cpu_before
+    if result.errors:
+        raise RuntimeError(f"{server.target.label} {load.method}: {result.errors} wrong answers")
+    return result
+
+
+def bench_throughput(plan: Plan, log_dir: Path) -> dict[tuple[str, str], LoadResult]:
+    results: dict[tuple[str, str], list[LoadResult]] = {
+        (target.label, method): [] for target, methods in LOADS.items() for method in methods
+    }
+    loads = {"GET": None, "POST": post_load()}
+    order = list(LOADS)
+    for round_number in range(plan.rounds):
+        # Every other round in reverse, so no server always follows the same one.
+        for target in order if round_number % 2 == 0 else order[::-1]:
             server = start_server(target, server_env(), log_dir)
             try:
                 wait_for_ok(server, 60)
-                generate_load(server.port, target.path, plan.clients, plan.warmup_seconds, 10**9)
-                cpu_before = group_cpu_seconds(server.process.pid)
-                result = generate_load(
-                    server.port, target.path, plan.clients, plan.load_seconds, plan.max_requests
-                )
-                result.server_cpu_seconds = group_cpu_seconds(server.process.pid) - cpu_before
-                if result.errors:
-                    raise RuntimeError(f"{target.label}: {result.errors} non-200 answers")
-                results[target.label].append(result)
+                if round_number == 0 and target is not BARE:
+                    check_contract(server)
+                for method in LOADS[target]:
+                    load = loads[method] or Load("GET", target.path, 200)
+                    results[(target.label, method)].append(measure(server, load, plan))
             finally:
                 stop_server(server)
-            if target is NOOP_SHARED:
-                check_access_log(server.stdout_path)
-    return {label: merge(runs) for label, runs in results.items()}
+            if target is not BARE:
+                check_access_log(server.stdout_path, target.label)
+    return {key: merge(runs) for key, runs in results.items()}
 
 
 def merge(runs: list[LoadResult]) -> LoadResult:
@@ -308,12 +392,76 @@ def merge(runs: list[LoadResult]) -> LoadResult:
     return merged
 
 
-def check_access_log(stdout_path: Path) -> None:
-    """The shared stack really did its work: one JSON access-log line per request."""
+def check_access_log(stdout_path: Path, label: str) -> None:
+    """The stack really did its work: JSON access-log lines on its stdout."""
     lines = stdout_path.read_bytes().splitlines()
     access = [line for line in lines if b'"message":"http.request"' in line]
     if not access:
-        raise RuntimeError(f"the shared no-op wrote no access-log line to {stdout_path}")
+        raise RuntimeError(f"{label} wrote no access-log line to {stdout_path}")
+
+
+SECURITY_HEADER_NAMES = frozenset(
+    {
+        "x-content-type-options",
+        "content-security-policy",
+        "x-frame-options",
+        "referrer-policy",
+        "strict-transport-security",
+        "cache-control",
+        "cross-origin-opener-policy",
+    }
+)
+
+
+def _exchange(
+    port: int, method: str, path: str, body: bytes | None, headers: dict[str, str]
+) -> tuple[int, dict[str, str], Any]:
+    import orjson
+
+    connection = http.client.HTTPConnection(HOST, port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        payload = response.read()
+        names = {name.lower(): value for name, value in response.getheaders()}
+        return response.status, names, orjson.loads(payload)
+    finally:
+        connection.close()
+
+
+def check_contract(server: Server) -> None:
+    """Ours and the peer answer these routes alike, so the comparison is of equal work:
+    correlation id in and out, security headers, the envelope, a problem document with
+    field errors for a body the strict model refuses."""
+    import orjson
+    from bench_models import POST_BODY
+
+    label = server.target.label
+    sent = {"X-Correlation-ID": "bench-check-1", "Content-Type": "application/json"}
+    status, headers, document = _exchange(server.port, "GET", NOOP_SHARED.path, None, sent)
+    problems = []
+    if status != 200 or document != {"data": {"ok": True}, "meta": document.get("meta")}:
+        problems.append(f"no-op answered {status} {document}")
+    if headers.get("x-correlation-id") != "bench-check-1":
+        problems.append("no-op did not return the correlation id")
+    if document.get("meta", {}).get("correlation_id") != "bench-check-1":
+        problems.append("no-op's envelope does not carry the correlation id")
+    missing = SECURITY_HEADER_NAMES - headers.keys()
+    if missing:
+        problems.append(f"security headers missing: {sorted(missing)}")
+    refused = dict(POST_BODY, currency=978, surplus=True)
+    status, headers, document = _exchange(
+        server.port, "POST", POST_PATH, orjson.dumps(refused), sent
+    )
+    fields = {error.get("field") for error in document.get("errors", ())}
+    if status != 422 or headers.get("content-type") != "application/problem+json":
+        problems.append(f"refused POST answered {status} {headers.get('content-type')}")
+    if not {"currency", "surplus"} <= fields:
+        problems.append(f"refused POST named fields {sorted(map(str, fields))}")
+    if document.get("correlation_id") != "bench-check-1":
+        problems.append("problem document does not carry the correlation id")
+    if problems:
+        raise RuntimeError(f"{label} does not keep the contract: " + "; ".join(problems))
 
 
 # -- 2. cold start ---------------------------------------------------------------------------------
@@ -346,13 +494,16 @@ def firestore_emulator() -> Iterator[str]:
         emulators.stop_process_group(running.pgid)
 
 
+COLD_TARGETS = (BARE, HEALTH, PEER_LIVE, FIRESTORE_ROUTE)
+
+
 def bench_cold_starts(plan: Plan, log_dir: Path) -> dict[str, list[float]]:
-    samples: dict[str, list[float]] = {t.label: [] for t in (BARE, HEALTH, FIRESTORE_ROUTE)}
+    samples: dict[str, list[float]] = {t.label: [] for t in COLD_TARGETS}
     with firestore_emulator() as address:
         env = server_env({"FIRESTORE_EMULATOR_HOST": address})
         for _ in range(plan.cold_starts):
             # Interleaved, so that a slow moment of the machine hits every target alike.
-            for target in (BARE, HEALTH, FIRESTORE_ROUTE):
+            for target in COLD_TARGETS:
                 started = time.perf_counter()
                 server = start_server(target, env, log_dir)
                 try:
@@ -475,10 +626,9 @@ def bench_log_line(plan: Plan, event: dict[str, Any]) -> dict[str, float]:
 # -- profiles --------------------------------------------------------------------------------------
 
 
-def profile_request(count: int = 3000) -> str:
-    """cProfile of in-process dispatches of the no-op route (no server, no sockets)."""
-    import importlib.util
-
+def profile_requests(count: int = 3000) -> list[str]:
+    """cProfile of in-process dispatches of the no-op GET and the validated POST (no server,
+    no sockets)."""
     from werkzeug.test import EnvironBuilder
     from werkzeug.wrappers import Request
 
@@ -492,14 +642,29 @@ def profile_request(count: int = 3000) -> str:
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    environ = EnvironBuilder(path=NOOP_SHARED.path).get_environ()
     handler = module.handle
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(count):
-        handler(Request(dict(environ)))
-    profiler.disable()
-    return _top(profiler, f"{count} in-process requests of the no-op route")
+    post = post_load()
+    listings = []
+    for title, builder in (
+        ("no-op GET", EnvironBuilder(path=NOOP_SHARED.path)),
+        (
+            "validated POST",
+            EnvironBuilder(
+                path=post.path, method="POST", data=post.body, content_type="application/json"
+            ),
+        ),
+    ):
+        environ = builder.get_environ()
+        body = post.body or b""
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(count):
+            request_environ = dict(environ)
+            request_environ["wsgi.input"] = io.BytesIO(body)
+            handler(Request(request_environ))
+        profiler.disable()
+        listings.append(_top(profiler, f"{count} in-process requests, {title}"))
+    return listings
 
 
 def profile_log_line(count: int = 5000) -> str:
@@ -528,101 +693,232 @@ def _top(profiler: cProfile.Profile, title: str, limit: int = 18) -> str:
 # -- report ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Goal:
+    ratio: str  # a key of the measured ratios
+    text: str
+    bound: float
+    better: perf_budget.Better
+
+    def met(self, value: float) -> bool:
+        return value >= self.bound if self.better == "higher" else value <= self.bound
+
+
+GOALS = (
+    Goal("throughput_vs_bare", "throughput vs bare functions-framework", GOAL_THROUGHPUT, "higher"),
+    Goal("throughput_vs_peer", "throughput vs FastAPI peer", GOAL_THROUGHPUT_PEER, "higher"),
+    Goal("cold_health_vs_bare", "health cold start vs bare", GOAL_COLD_HEALTH, "lower"),
+    Goal(
+        "cold_health_vs_peer", "health cold start vs FastAPI peer", GOAL_COLD_HEALTH_PEER, "lower"
+    ),
+    Goal(
+        "cold_firestore_vs_bare", "Firestore route cold start vs bare", GOAL_COLD_FIRESTORE, "lower"
+    ),
+    Goal("log_line_vs_structlog", "one log line vs plain structlog", GOAL_LOG_LINE, "lower"),
+)
+
+# Which way is better for every ratio the budget records. Throughput and CPU ratios are
+# ours over the baseline's capacity (higher is better); times are ours over theirs.
+BETTER: dict[str, perf_budget.Better] = {
+    "throughput_vs_bare": "higher",
+    "cpu_vs_bare": "higher",
+    "throughput_vs_peer": "higher",
+    "cpu_vs_peer": "higher",
+    "post_throughput_vs_peer": "higher",
+    "post_cpu_vs_peer": "higher",
+    "cold_health_vs_bare": "lower",
+    "cold_health_vs_peer": "lower",
+    "cold_firestore_vs_bare": "lower",
+    "log_line_vs_structlog": "lower",
+}
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
+def report_throughput(load: dict[tuple[str, str], LoadResult], ratios: dict[str, float]) -> None:
+    rows = (
+        ("bare GET", load[(BARE.label, "GET")]),
+        ("shared GET", load[(NOOP_SHARED.label, "GET")]),
+        ("peer GET", load[(NOOP_PEER.label, "GET")]),
+        ("shared POST", load[(NOOP_SHARED.label, "POST")]),
+        ("peer POST", load[(NOOP_PEER.label, "POST")]),
+    )
+    print("\n1. throughput: no-op GET and validated POST (shared stack, bare, FastAPI peer)")
+    header = f"{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'CPU us/req':>12}"
+    print(f"   {'':14}{header}")
+    for name, result in rows:
+        print(
+            f"   {name:14}{result.rps:9.0f}{result.percentile_ms(0.5):9.2f}"
+            f"{result.percentile_ms(0.99):9.2f}{result.requests:10d}"
+            f"{result.cpu_us_per_request:12.0f}"
+        )
+    shared_get = load[(NOOP_SHARED.label, "GET")]
+    print("   ours / baseline   req/s    CPU capacity   p50        p99")
+    for label, ours, theirs in (
+        ("GET vs bare", shared_get, load[(BARE.label, "GET")]),
+        ("GET vs peer", shared_get, load[(NOOP_PEER.label, "GET")]),
+        ("POST vs peer", load[(NOOP_SHARED.label, "POST")], load[(NOOP_PEER.label, "POST")]),
+    ):
+        print(
+            f"   {label:16}{ours.rps / theirs.rps:6.2f}x"
+            f"{theirs.cpu_us_per_request / ours.cpu_us_per_request:12.2f}x"
+            f"{ours.percentile_ms(0.5) / theirs.percentile_ms(0.5):9.2f}x"
+            f"{ours.percentile_ms(0.99) / theirs.percentile_ms(0.99):9.2f}x"
+        )
+    print(
+        "   (req/s and CPU capacity: higher is better; p50/p99: ours over theirs, lower is better)"
+    )
+    bare, peer = load[(BARE.label, "GET")], load[(NOOP_PEER.label, "GET")]
+    print(
+        f"   ceiling: bare functions-framework vs peer {bare.rps / peer.rps:.2f}x req/s, "
+        f"{peer.cpu_us_per_request / bare.cpu_us_per_request:.2f}x CPU capacity"
+    )
+
+
+def throughput_ratios(load: dict[tuple[str, str], LoadResult]) -> dict[str, float]:
+    bare = load[(BARE.label, "GET")]
+    shared_get, peer_get = load[(NOOP_SHARED.label, "GET")], load[(NOOP_PEER.label, "GET")]
+    shared_post, peer_post = load[(NOOP_SHARED.label, "POST")], load[(NOOP_PEER.label, "POST")]
+    return {
+        "throughput_vs_bare": shared_get.rps / bare.rps,
+        "cpu_vs_bare": bare.cpu_us_per_request / shared_get.cpu_us_per_request,
+        "throughput_vs_peer": shared_get.rps / peer_get.rps,
+        "cpu_vs_peer": peer_get.cpu_us_per_request / shared_get.cpu_us_per_request,
+        "post_throughput_vs_peer": shared_post.rps / peer_post.rps,
+        "post_cpu_vs_peer": peer_post.cpu_us_per_request / shared_post.cpu_us_per_request,
+    }
+
+
+def report_cold(samples: dict[str, list[float]]) -> dict[str, float]:
+    median = {label: statistics.median(values) for label, values in samples.items()}
+    print("\n2. cold start, process start to first 200 (median; min-max)")
+    for label, values in samples.items():
+        print(
+            f"   {label:16}{median[label] * 1000:7.0f} ms"
+            f"   ({min(values) * 1000:.0f}-{max(values) * 1000:.0f} ms, n={len(values)})"
+        )
+    return {
+        "cold_health_vs_bare": median[HEALTH.label] / median[BARE.label],
+        "cold_health_vs_peer": median[HEALTH.label] / median[PEER_LIVE.label],
+        "cold_firestore_vs_bare": median[FIRESTORE_ROUTE.label] / median[BARE.label],
+    }
+
+
+def report_log(plan: Plan) -> dict[str, float]:
+    per_line = bench_log_line(plan, realistic_event())
+    flat = bench_log_line(plan, access_log_event())
+    print("\n3. one log line, best of repeats: shared logger vs plain structlog JSON")
+    print(f"   {'':34}{'plain us':>9}{'shared us':>10}{'ratio':>7}")
+    rows = (
+        (f"nested event ({count_keys(realistic_event())} keys)", per_line),
+        (f"flat access-log line ({count_keys(access_log_event())} keys)", flat),
+    )
+    for label, figures in rows:
+        print(
+            f"   {label:34}{figures['plain'] * 1e6:9.1f}{figures['shared'] * 1e6:10.1f}"
+            f"{figures['shared'] / figures['plain']:6.2f}x"
+        )
+    return {"log_line_vs_structlog": per_line["shared"] / per_line["plain"]}
+
+
+def report_goals(ratios: dict[str, float]) -> None:
+    print("\ngoals (ratios of this run)")
+    for goal in GOALS:
+        if goal.ratio not in ratios:
+            continue
+        sign = ">=" if goal.better == "higher" else "<="
+        value = ratios[goal.ratio]
+        print(
+            f"   {goal.text:38}{value:6.2f}x  goal {sign} {goal.bound:.2f}x  "
+            f"{verdict(goal.met(value))}"
+        )
+
+
+def check_budget(ratios: dict[str, float], path: Path) -> int:
+    budget = perf_budget.load(path)
+    regressed, unmeasured = perf_budget.regressions(ratios, budget)
+    tolerance = float(budget.get("tolerance", perf_budget.DEFAULT_TOLERANCE))
+    print(
+        f"\nbudget ({path.name}, recorded {budget.get('date', '?')}, "
+        f"tolerance {tolerance:.0%}): "
+        + ("within budget" if not regressed else f"{len(regressed)} ratio(s) regressed")
+    )
+    for name, entry in budget["ratios"].items():
+        if name in ratios:
+            bound = perf_budget.limit(float(entry["value"]), entry["better"], tolerance)
+            bad = any(r.name == name for r in regressed)
+            print(
+                f"   {name:26}{ratios[name]:6.2f}x  recorded {float(entry['value']):5.2f}x"
+                f"  limit {bound:5.2f}x  {'REGRESSED' if bad else 'ok'}"
+            )
+    if unmeasured:
+        print(f"   not measured in this run: {', '.join(unmeasured)}")
+    for regression in regressed:
+        print(f"error: performance budget exceeded: {regression}", file=sys.stderr)
+    return 1 if regressed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short runs, for a smoke check")
+    parser.add_argument("--quick", action="store_true", help="bounded run (about a minute)")
     parser.add_argument("--profile", action="store_true", help="add cProfile listings")
     parser.add_argument("--only", choices=["throughput", "cold", "log"], action="append")
+    parser.add_argument("--budget", type=Path, default=perf_budget.BUDGET_PATH)
+    parser.add_argument("--no-budget", action="store_true", help="report only, never fail")
+    parser.add_argument(
+        "--record-budget", action="store_true", help="write this run's ratios as the budget"
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else Plan()
     selected = set(args.only or ["throughput", "cold", "log"])
-    misses = 0
+    if selected & {"throughput", "cold"} and importlib.util.find_spec("fastapi") is None:
+        print("error: the FastAPI peer needs the dev extras (fastapi, uvloop, httptools)")
+        return 2
     log_dir = Path(tempfile.mkdtemp(prefix="bench-platform-"))
+    machine = f"{os.cpu_count()} cores, Python {sys.version.split()[0]}"
+    began = time.monotonic()
     print(
-        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
-        f"functions-framework THREADS={SERVER_THREADS}; {plan.clients} clients, "
-        f"{plan.rounds} x {plan.load_seconds:.0f}s after {plan.warmup_seconds:.0f}s warm-up; "
+        f"machine: {machine}; functions-framework THREADS={SERVER_THREADS}, peer: uvicorn "
+        f"(uvloop, httptools, 1 worker); {plan.clients} clients, {plan.rounds} x "
+        f"{plan.load_seconds:.0f}s after {plan.warmup_seconds:.1f}s warm-up; "
         f"{plan.cold_starts} cold starts each; {plan.log_lines} log lines x {plan.log_repeats}"
     )
+    ratios: dict[str, float] = {}
     try:
         if "throughput" in selected:
             load = bench_throughput(plan, log_dir)
-            bare, shared = load[BARE.label], load[NOOP_SHARED.label]
-            ratio = shared.rps / bare.rps
-            misses += ratio < GOAL_THROUGHPUT
-            print("\n1. throughput, no-op route: shared HTTP stack vs bare functions-framework")
-            header = f"{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'CPU us/req':>12}"
-            print(f"   {'':14}{header}")
-            for name, result in (("bare", bare), ("shared", shared)):
-                print(
-                    f"   {name:14}{result.rps:9.0f}{result.percentile_ms(0.5):9.2f}"
-                    f"{result.percentile_ms(0.99):9.2f}{result.requests:10d}"
-                    f"{result.cpu_us_per_request:12.0f}"
-                )
-            print(
-                f"   ratio {ratio:.2f}x (goal >= {GOAL_THROUGHPUT:.2f}x) "
-                f"{verdict(ratio >= GOAL_THROUGHPUT)}; added latency p50 "
-                f"{shared.percentile_ms(0.5) - bare.percentile_ms(0.5):+.2f} ms, p99 "
-                f"{shared.percentile_ms(0.99) - bare.percentile_ms(0.99):+.2f} ms"
-            )
-            print(
-                f"   server CPU per request: shared {shared.cpu_us_per_request:.0f} us vs bare "
-                f"{bare.cpu_us_per_request:.0f} us "
-                f"(+{shared.cpu_us_per_request - bare.cpu_us_per_request:.0f} us, capacity ratio "
-                f"{bare.cpu_us_per_request / shared.cpu_us_per_request:.2f}x)"
-            )
+            ratios.update(throughput_ratios(load))
+            report_throughput(load, ratios)
         if "cold" in selected:
-            samples = bench_cold_starts(plan, log_dir)
-            median = {label: statistics.median(values) for label, values in samples.items()}
-            health = median[HEALTH.label] / median[BARE.label]
-            firestore = median[FIRESTORE_ROUTE.label] / median[BARE.label]
-            misses += (health > GOAL_COLD_HEALTH) + (firestore > GOAL_COLD_FIRESTORE)
-            print("\n2. cold start, process start to first 200 (median; min-max)")
-            for label, values in samples.items():
-                print(
-                    f"   {label:16}{median[label] * 1000:7.0f} ms"
-                    f"   ({min(values) * 1000:.0f}-{max(values) * 1000:.0f} ms, n={len(values)})"
-                )
-            print(
-                f"   health/bare {health:.2f}x (goal <= {GOAL_COLD_HEALTH}x) "
-                f"{verdict(health <= GOAL_COLD_HEALTH)}"
-            )
-            print(
-                f"   firestore/bare {firestore:.2f}x (goal <= {GOAL_COLD_FIRESTORE}x) "
-                f"{verdict(firestore <= GOAL_COLD_FIRESTORE)}"
-            )
+            ratios.update(report_cold(bench_cold_starts(plan, log_dir)))
         if "log" in selected:
-            per_line = bench_log_line(plan, realistic_event())
-            flat = bench_log_line(plan, access_log_event())
-            ratio = per_line["shared"] / per_line["plain"]
-            misses += ratio > GOAL_LOG_LINE
-            print("\n3. one log line, best of repeats: shared logger vs plain structlog JSON")
-            print(f"   {'':34}{'plain us':>9}{'shared us':>10}{'ratio':>7}")
-            rows = (
-                (f"nested event ({count_keys(realistic_event())} keys)", per_line),
-                (f"flat access-log line ({count_keys(access_log_event())} keys)", flat),
-            )
-            for label, figures in rows:
-                print(
-                    f"   {label:34}{figures['plain'] * 1e6:9.1f}{figures['shared'] * 1e6:10.1f}"
-                    f"{figures['shared'] / figures['plain']:6.2f}x"
-                )
-            print(
-                f"   nested event ratio {ratio:.2f}x (goal <= {GOAL_LOG_LINE}x) "
-                f"{verdict(ratio <= GOAL_LOG_LINE)}"
-            )
+            ratios.update(report_log(plan))
         if args.profile:
             print()
-            print(profile_request())
+            for listing in profile_requests():
+                print(listing)
             print(profile_log_line())
     finally:
         stop_all()
-    print(f"\n{misses} goal(s) missed")
-    return 0
+    report_goals(ratios)
+    print(f"\n({time.monotonic() - began:.0f} s)")
+    if args.record_budget:
+        command = "python tests/benchmarks/bench_platform.py" + (" --quick" if args.quick else "")
+        perf_budget.record(
+            args.budget,
+            ratios,
+            BETTER,
+            command=command,
+            machine=machine,
+            date=time.strftime("%Y-%m-%d"),
+        )
+        print(f"budget recorded in {args.budget}")
+        return 0
+    if args.no_budget:
+        return 0
+    return check_budget(ratios, args.budget)
 
 
 if __name__ == "__main__":

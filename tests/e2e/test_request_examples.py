@@ -190,6 +190,9 @@ def test_every_documented_request_example_is_accepted(
 
     # -- producers, webhooks -------------------------------------------------------------
     key = walk.send("POST", "/v1/producer-keys")
+    reporting = walk.send("POST", "/v1/producer-keys", 1)
+    walk.send("POST", "/v1/producer-keys", 2)
+    walk.send("POST", "/v1/producer-keys/{key_id}/rotate", params={"key_id": reporting["id"]})
     endpoint = walk.send("POST", "/v1/webhooks/endpoints", replace={"url": SINK_URL})["id"]
     endpoint_path = "/v1/webhooks/endpoints/{endpoint_id}"
     walk.send("PATCH", endpoint_path, 0, params={"endpoint_id": endpoint})

@@ -17,8 +17,8 @@ import pytest
 
 from shared.errors import AppError
 from shared.ledger import LedgerService, PostPendingRequest, VoidPendingRequest, parse_request
+from shared.ledger.idempotency import hold_posting_entry_id, reversal_entry_id
 from shared.ledger.model import EntryStatus
-from shared.ledger.service import hold_posting_entry_id, reversal_entry_id
 from tests.integration.ledger.conftest import ADMIN, OTHER_TENANT, TENANT, Books, outbox_types
 
 CONTENDERS = 8

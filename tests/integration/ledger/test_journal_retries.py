@@ -19,8 +19,8 @@ from google.api_core.exceptions import AlreadyExists
 from shared.clients import reset_clients
 from shared.config import reset_settings
 from shared.identity.roles import permissions_for
+from shared.ledger.idempotency import hold_posting_entry_id, reversal_entry_id
 from shared.ledger.instance import ledger_service
-from shared.ledger.service import hold_posting_entry_id, reversal_entry_id
 from tests.support.http import Answer, Principal, RouterClient, StaticAuthenticator, load_function
 
 TENANT = "tenant-retry"

@@ -11,7 +11,8 @@ import orjson
 import pytest
 
 from shared.errors import NotFoundError
-from shared.tax import service, store
+from shared.tax import catalog_admin, store
+from shared.tax.requests_admin import NewRateRequest
 from tests.integration.tax.conftest import SOURCE, invoice, line
 from tests.support.http import RouterClient
 
@@ -513,7 +514,7 @@ def test_malformed_jurisdiction_paths_are_not_found(api: RouterClient, segment: 
 
 
 def test_the_service_refuses_changes_for_unknown_jurisdictions(firestore_client: Any) -> None:
-    request = service.NewRateRequest.model_validate_json(
+    request = NewRateRequest.model_validate_json(
         orjson.dumps(
             {
                 "tax": "VAT",
@@ -525,12 +526,12 @@ def test_the_service_refuses_changes_for_unknown_jurisdictions(firestore_client:
         )
     )
     with pytest.raises(NotFoundError, match="jurisdiction ZZ not found"):
-        service.add_rate(
+        catalog_admin.add_rate(
             firestore_client,
             "tenant-a",
             "ZZ",
             request,
-            actor=service.Actor("u-1", "admin"),
+            actor=catalog_admin.Actor("u-1", "admin"),
             cache=store.CatalogCache(60),
         )
 

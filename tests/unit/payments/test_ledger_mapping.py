@@ -20,7 +20,7 @@ from shared.payments.ledger_adapter import (
     tax_payable_code,
 )
 from shared.payments.tax_link import check_payment_against_calculation
-from shared.tax.service import CalculationTotals, StoredCalculation
+from shared.tax.model import CalculationTotals, StoredCalculation
 from tests.unit.payments.support import NOW, captured
 
 D = Decimal

@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.money import from_minor_units
+from shared.tax.apportion import proportional_tax
 from shared.tax.rounding import apportion
-from shared.tax.service import proportional_tax
 
 D = Decimal
 QUEBEC = {"CA": D("5.00"), "CA-QC": D("9.98")}

@@ -14,6 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 from shared.config import ConfigError
 from shared.errors import NotFoundError, ValidationError
 from shared.tax import load_seed_catalog, service, store
+from shared.tax.requests_admin import NewRateRequest, TaxIn
 from shared.tax.store import CatalogCache, CatalogSnapshot
 
 SOURCE = {"publication": "Finance Act", "url": "https://example.org/act"}
@@ -82,9 +83,9 @@ def test_rate_requests_are_strict(body: dict[str, Any], field: str) -> None:
         "valid_from": "2031-01-01",
         "source": SOURCE,
     }
-    service.NewRateRequest.model_validate_json(orjson.dumps(valid))
+    NewRateRequest.model_validate_json(orjson.dumps(valid))
     with pytest.raises(PydanticValidationError) as refused:
-        service.NewRateRequest.model_validate_json(orjson.dumps({**valid, **body}))
+        NewRateRequest.model_validate_json(orjson.dumps({**valid, **body}))
     assert [".".join(map(str, e["loc"])) for e in refused.value.errors()] == [field]
 
 
@@ -95,9 +96,9 @@ def test_a_tax_replaces_only_taxes_named_jurisdiction_colon_tax() -> None:
         "order": 10,
         "categories": [{"code": "standard", "kind": "standard"}],
     }
-    service.TaxIn.model_validate_json(orjson.dumps({**tax, "replaces": ["CA:GST"]}))
+    TaxIn.model_validate_json(orjson.dumps({**tax, "replaces": ["CA:GST"]}))
     with pytest.raises(PydanticValidationError) as refused:
-        service.TaxIn.model_validate_json(orjson.dumps({**tax, "replaces": ["GST"]}))
+        TaxIn.model_validate_json(orjson.dumps({**tax, "replaces": ["GST"]}))
     assert refused.value.errors()[0]["loc"] == ("replaces", 0)
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from shared.errors import ValidationError
 from shared.money import Rounding, from_minor_units
-from shared.tax.service import proportional_tax
+from shared.tax.apportion import proportional_tax
 
 D = Decimal
 QUEBEC_2013 = {"CA": D("5.00"), "CA-QC": D("9.98")}  # 100.00 + GST 5 % + QST 9.975 %

@@ -7,7 +7,7 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from shared.tax.service import SourceIn
+from shared.tax.requests_admin import SourceIn
 
 # ECMA-262's WhiteSpace and LineTerminator: what "\s" means to a JSON Schema validator.
 ECMA_SPACE = r"\x09-\x0d\x20\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"

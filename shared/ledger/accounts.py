@@ -1,0 +1,218 @@
+"""The ledger's account use cases: create, read, list, update, and the trial balance."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from shared.errors import ConflictError, FieldError
+from shared.events.actors import Actor, checked_actor
+from shared.events.outbox import StagedEvent
+from shared.http.pagination import decode_cursor, encode_cursor
+from shared.ledger import domain
+from shared.ledger.core import LedgerCore, page_limit
+from shared.ledger.domain import invalid
+from shared.ledger.model import (
+    ACCOUNT_ID_PREFIX,
+    Account,
+    AccountStatus,
+    AccountType,
+    AccountWithBalances,
+    Balances,
+    CurrencyTrialBalance,
+    Page,
+    TrialBalance,
+    TrialBalanceRow,
+    new_id,
+)
+from shared.ledger.repository import account_to_document
+from shared.ledger.requests import (
+    ACCOUNTS_CURSOR,
+    AccountsPosition,
+    CreateAccountRequest,
+    UpdateAccountRequest,
+)
+from shared.ledger.retry import with_retry
+
+
+class AccountUseCases(LedgerCore):
+    def create_account(
+        self,
+        tenant_id: str,
+        request: CreateAccountRequest,
+        *,
+        actor: Actor,
+        correlation_id: str | None = None,
+    ) -> Account:
+        """Create an account; its code is unique in the tenant (409 ``account_code_taken``)."""
+        actor = checked_actor(actor)
+        account = domain.new_account(request, account_id=new_id(ACCOUNT_ID_PREFIX), now=self._now())
+        account_ref = self.paths.account(tenant_id, account.id)
+        code_ref = self.paths.account_code(tenant_id, account.code)
+
+        def attempt(transaction: Any) -> tuple[Account, list[StagedEvent]]:
+            code = code_ref.get(transaction=transaction)
+            if code.exists:
+                if (code.to_dict() or {}).get("account_id") == account.id:
+                    return self.store.read_account(tenant_id, account.id, transaction), []
+                raise ConflictError(
+                    f"account code {account.code!r} is already used in this tenant",
+                    code="account_code_taken",
+                    errors=[FieldError("code", "already used", "account_code_taken")],
+                )
+            transaction.create(account_ref, account_to_document(account))
+            transaction.create(
+                code_ref, {"account_id": account.id, "created_at": account.created_at}
+            )
+            staging = self._stage(
+                transaction,
+                tenant_id,
+                "ledger.account_created",
+                subject=f"accounts/{account.id}",
+                data={"account": account.to_json()},
+                actor=actor,
+                action="ledger.account.created",
+                resource=("ledger_account", account.id),
+                details={"code": account.code, "currency": account.currency},
+                correlation_id=correlation_id,
+            )
+            return account, staging.events
+
+        return self._run("create_account", attempt)
+
+    def get_account(self, tenant_id: str, account_id: str) -> AccountWithBalances:
+        """The account with its posted, pending and available balances (404 if absent)."""
+        account = self.store.read_account(tenant_id, account_id, None)
+        totals = self.store.read_totals(tenant_id, [account])[account.id]
+        return AccountWithBalances(account, Balances(account.currency, account.normal_side, totals))
+
+    def list_accounts(
+        self,
+        tenant_id: str,
+        *,
+        type: AccountType | None = None,
+        status: AccountStatus | None = None,
+        currency: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Account]:
+        """Accounts in creation order (ids are time-ordered), optionally filtered."""
+        limit = page_limit(limit)
+        filters = {
+            "type": type.value if type else None,
+            "status": status.value if status else None,
+            "currency": currency,
+        }
+        after = None
+        if cursor:
+            position = decode_cursor(cursor, AccountsPosition, scope=ACCOUNTS_CURSOR)
+            if position.filters != filters:
+                raise invalid(
+                    "query.cursor", "belongs to a list with other filters", "cursor_mismatch"
+                )
+            after = position.after
+        found = self.store.page_accounts(tenant_id, filters, after, limit + 1)
+        accounts = found[:limit]
+        next_cursor = None
+        if len(found) > limit:
+            next_cursor = encode_cursor(
+                AccountsPosition(after=accounts[-1].id, filters=filters), scope=ACCOUNTS_CURSOR
+            )
+        return Page(accounts, next_cursor)
+
+    def update_account(
+        self,
+        tenant_id: str,
+        account_id: str,
+        request: UpdateAccountRequest,
+        *,
+        actor: Actor,
+        correlation_id: str | None = None,
+    ) -> AccountWithBalances:
+        """Rename, freeze, unfreeze, close (only at zero), or retype an unused account."""
+        from google.cloud import firestore as fs
+
+        actor = checked_actor(actor)
+
+        def attempt(transaction: Any) -> tuple[AccountWithBalances, list[StagedEvent]]:
+            account = self.store.read_account(tenant_id, account_id, transaction)
+            totals = self.store.read_totals(tenant_id, [account], transaction)[account.id]
+            retyped = (request.type not in (None, account.type)) or (
+                request.currency not in (None, account.currency)
+            )
+            used = retyped and self.store.has_entries(tenant_id, account_id, transaction)
+            update = domain.update_account(
+                account, request, totals, has_postings=used, now=self._now()
+            )
+            result = AccountWithBalances(
+                update.account,
+                Balances(update.account.currency, update.account.normal_side, totals),
+            )
+            if not update.changed:
+                return result, []
+            transaction.set(
+                self.paths.account(tenant_id, account_id), account_to_document(update.account)
+            )
+            if set(update.changes) - {"name", "metadata"}:
+                # Postings validate against cached accounts of the version they read.
+                transaction.set(
+                    self.paths.accounts_version(tenant_id),
+                    {"version": fs.Increment(1), "updated_at": update.account.updated_at},
+                    merge=True,
+                )
+            staging = self._stage(
+                transaction,
+                tenant_id,
+                "ledger.account_updated",
+                subject=f"accounts/{account_id}",
+                data={"account": update.account.to_json(), "changes": update.changes},
+                actor=actor,
+                action="ledger.account.updated",
+                resource=("ledger_account", account_id),
+                details={"changes": update.changes},
+                correlation_id=correlation_id,
+            )
+            return result, staging.events
+
+        return self._run("update_account", attempt)
+
+    def with_balances(
+        self, tenant_id: str, accounts: Sequence[Account]
+    ) -> list[AccountWithBalances]:
+        """The accounts with their balances, read in one batch."""
+        totals = self.store.read_totals(tenant_id, list(accounts))
+        return [
+            AccountWithBalances(a, Balances(a.currency, a.normal_side, totals[a.id]))
+            for a in accounts
+        ]
+
+    def trial_balance(self, tenant_id: str) -> TrialBalance:
+        """Posted balances of every account, per currency, read at one instant.
+
+        Each currency's debit column equals its credit column (``net`` is zero)
+        whenever the ledger is sound; all reads share one snapshot, so concurrent
+        postings never make a trial balance disagree with itself.
+        """
+        accounts, totals = with_retry(
+            lambda: self.store.accounts_with_totals(tenant_id),
+            policy=self.settings.retry,
+            name="trial_balance",
+        )
+        rows: dict[str, list[TrialBalanceRow]] = defaultdict(list)
+        for account in sorted(accounts, key=lambda a: a.code):
+            t = totals[account.id]
+            net = t.debits_posted - t.credits_posted
+            rows[account.currency].append(
+                TrialBalanceRow(
+                    account.id,
+                    account.code,
+                    account.name,
+                    account.type,
+                    account.status,
+                    debit_balance=max(net, 0),
+                    credit_balance=max(-net, 0),
+                )
+            )
+        currencies = [CurrencyTrialBalance(c, rows[c]) for c in sorted(rows)]
+        return TrialBalance(self._now(), currencies)

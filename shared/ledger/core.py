@@ -1,0 +1,325 @@
+"""What every ledger use case shares: settings, one-transaction runs, events, entry changes.
+
+:class:`LedgerCore` holds the service's state (the database, the store, the account
+cache, the per-entry locks) and the machinery the use case modules (``accounts``,
+``periods``, ``entries``, ``holds``, ``reconciliation``) build on: a transaction run
+with retries and its events published after the commit (``_run``), the ledger event
+and its audit event staged together (``_stage``), and the change of one existing
+entry on a precondition (``_change_entry``, ``_commit_checked``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from shared.errors import ServiceUnavailableError
+from shared.events.audit import AUDIT_TOPIC, audit_event
+from shared.events.envelope import new_event
+from shared.events.outbox import StagedEvent, add_to_outbox
+from shared.http.pagination import MAX_PAGE_SIZE
+from shared.ledger import domain
+from shared.ledger.aggregate_locks import AggregateLocks
+from shared.ledger.domain import invalid
+from shared.ledger.model import Account, BalanceTotals, Entry
+from shared.ledger.repository import (
+    AccountCache,
+    LedgerPaths,
+    entry_from_document,
+    period_from_document,
+)
+from shared.ledger.retry import DEFAULT_RETRY, with_retry
+from shared.ledger.store import LedgerStore, entry_not_found
+from shared.logger import get_logger
+from shared.resilience import RetryPolicy
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+LEDGER_TOPIC = "ledger-events"
+EVENT_SOURCE = "tributum/ledger"
+Publisher = Callable[["firestore.Client", Sequence[StagedEvent]], None]
+T = TypeVar("T")
+
+# Rounds of read-decide-commit for one entry's change (see ``_change_entry``). An entry
+# changes at most once, so a race lost on the entry settles in the next round; more
+# rounds are for a constrained account whose balance another posting moved meanwhile.
+_ENTRY_CHANGE_ROUNDS = 8
+# Who made a change, on what the change wrote (see :func:`requester_id`): the reversal
+# entry carries it, a resolved hold carries it as ``resolution_id``.
+REQUESTER_FIELD = "requester"
+RESOLUTION_FIELD = "resolution_id"
+
+_log = get_logger("shared.ledger")
+
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    retry: RetryPolicy = DEFAULT_RETRY
+    group_commit: bool = True
+    max_batch: int = 32
+    max_batches_in_flight: int = 1
+    # A commit holds at most 500 writes; a posting writes 3 + 2 per line at most.
+    max_batch_writes: int = 450
+    transaction_attempts: int = 5
+    default_hold_timeout: timedelta = domain.DEFAULT_HOLD_TIMEOUT
+
+
+@dataclass
+class Staging:
+    """Events of one transaction attempt (rebuilt on every attempt)."""
+
+    events: list[StagedEvent] = field(default_factory=list)
+
+
+class LedgerCore:
+    """The state and machinery of :class:`~shared.ledger.service.LedgerService`."""
+
+    db: firestore.Client
+    paths: LedgerPaths
+    store: LedgerStore
+    settings: LedgerSettings
+    _publisher: Publisher | None
+    _clock: Callable[[], datetime]
+    _account_cache: AccountCache
+    _entry_locks: AggregateLocks
+
+    # -- internals: one entry, changed on a precondition ---------------------------------
+
+    def _change_entry(
+        self,
+        tenant_id: str,
+        entry_id: str,
+        decide: Callable[[Entry, Any], tuple[T, list[StagedEvent]]],
+    ) -> T:
+        """Decide a change of one entry on a plain read; commit it on a precondition.
+
+        ``decide(entry, precondition)`` returns the outcome and the events it committed
+        (published here, once the entry's lock is let go); when it changes anything it
+        commits with ``precondition`` (the update time the entry was read
+        at) on its write to the entry, plus ``create`` of any entry it adds under an id
+        derived from this one. Nothing holds a lock on the entry between the read and
+        the commit: a concurrent writer that committed first makes this commit fail at
+        once (``FailedPrecondition``, or ``AlreadyExists`` for the derived id) instead of
+        waiting, and the entry is read again and the change decided on what the winner
+        left - a 409 with the state's own code, or this request's own earlier commit
+        (an ambiguous failure retried) returned as it was. Entries change at most once
+        (reversed, or a hold resolved), so a second round settles a race on the entry;
+        a constrained balance moved meanwhile (see ``_commit_checked``) costs a round too.
+
+        Within the instance, writers of one entry take turns (``AggregateLocks``), so
+        they neither waste commits nor, on the emulator, wait on each other's locks.
+        """
+        from google.api_core.exceptions import AlreadyExists, FailedPrecondition
+
+        ref = self.paths.entry(tenant_id, entry_id)
+        with self._entry_locks.held((tenant_id, entry_id)):
+            for _ in range(_ENTRY_CHANGE_ROUNDS):
+                snapshot = with_retry(ref.get, policy=self.settings.retry, name="read_entry")
+                if not snapshot.exists:
+                    raise entry_not_found(entry_id)
+                entry = entry_from_document(snapshot.id, snapshot.to_dict() or {})
+                precondition = self.db.write_option(last_update_time=snapshot.update_time)
+                try:
+                    result, staged = decide(entry, precondition)
+                except (AlreadyExists, FailedPrecondition) as exc:
+                    _log.info(
+                        "ledger.entry_changed_meanwhile",
+                        entry_id=entry_id,
+                        error=type(exc).__name__,
+                    )
+                    continue
+                break
+            else:
+                raise ServiceUnavailableError(
+                    f"entry {entry_id} kept changing while this request was decided; retry",
+                    code="ledger_contention",
+                    headers={"Retry-After": "1"},
+                )
+        self._publish(staged)
+        return result
+
+    def _commit_checked(
+        self,
+        name: str,
+        tenant_id: str,
+        account_ids: Sequence[str],
+        write: Callable[
+            [Any, dict[str, Account | None], dict[str, BalanceTotals]],
+            tuple[T, list[StagedEvent]],
+        ],
+        *,
+        effective_date: date,
+    ) -> tuple[T, list[StagedEvent]]:
+        """A short transaction that checks the accounts an entry change moves.
+
+        The entry it makes is dated ``effective_date``, which must be after the closed
+        accounting period read in the same transaction (a close that commits meanwhile
+        conflicts with it).
+
+        It reads what a posting reads, the tenant's accounts version (an account frozen
+        or closed meanwhile conflicts with it) and the accounts not cached under it, and
+        writes nothing it reads, so concurrent ones never wait to upgrade a lock. The
+        balances of constrained accounts, whose limits ``write`` checks, are read before
+        it, and the shard ``write`` adds to carries a precondition on that read (see
+        :class:`GuardedShards`): a posting that moved the balance meanwhile makes the
+        commit fail at once and the change is decided again. ``write`` stages the
+        writes; its write to the entry carries the caller's precondition (see
+        ``_change_entry``).
+        """
+        from google.cloud import firestore as fs
+
+        unique = list(dict.fromkeys(account_ids))
+        limited = constrained(self.store.read_accounts(tenant_id, unique, None).values())
+        shards, balances = self.store.read_shards(tenant_id, limited)
+        fetched: list[Account] = []
+        read_version: list[int] = []
+
+        @fs.transactional
+        def attempt(transaction: Any) -> tuple[T, list[StagedEvent]]:
+            fetched.clear()
+            marker = self.paths.accounts_version(tenant_id).get(transaction=transaction)
+            version = int((marker.to_dict() or {}).get("version", 0)) if marker.exists else 0
+            closed_through = period_from_document(marker.to_dict()).closed_through
+            domain.check_period_open(effective_date, closed_through, "effective_date")
+            read_version.append(version)
+            accounts: dict[str, Account | None] = dict.fromkeys(unique)
+            accounts.update(self._account_cache.lookup(tenant_id, version, unique))
+            unknown = [a for a in unique if accounts[a] is None]
+            if unknown:
+                for account_id, account in self.store.read_accounts(
+                    tenant_id, unknown, transaction
+                ).items():
+                    accounts[account_id] = account
+                    if account is not None:
+                        fetched.append(account)
+            guarded = GuardedShards(transaction, self.db, shards)
+            return write(guarded, accounts, dict(balances))
+
+        result, staged = with_retry(
+            lambda: attempt(self.db.transaction(max_attempts=self.settings.transaction_attempts)),
+            policy=self.settings.retry,
+            name=name,
+        )
+        # Only what a committed transaction read is known to match its version.
+        self._account_cache.store(tenant_id, read_version[-1], fetched)
+        return result, staged
+
+    # -- internals: plumbing ----------------------------------------------------------
+
+    def _run(
+        self, name: str, transaction_function: Callable[[Any], tuple[T, list[StagedEvent]]]
+    ) -> T:
+        """Run one transaction (retried as a whole on contention), then publish its events."""
+        from google.cloud import firestore as fs
+
+        wrapped = fs.transactional(transaction_function)
+        result, staged = with_retry(
+            lambda: wrapped(self.db.transaction(max_attempts=self.settings.transaction_attempts)),
+            policy=self.settings.retry,
+            name=name,
+        )
+        self._publish(staged)
+        return result  # type: ignore[no-any-return]
+
+    def _stage(
+        self,
+        transaction: Any,
+        tenant_id: str,
+        event_type: str,
+        *,
+        subject: str,
+        data: dict[str, Any],
+        actor: Mapping[str, Any],
+        action: str,
+        resource: tuple[str, str],
+        details: dict[str, Any],
+        correlation_id: str | None,
+    ) -> Staging:
+        """Stage a ledger event and its audit event in the caller's transaction."""
+        staging = Staging()
+        event = new_event(
+            event_type,
+            source=EVENT_SOURCE,
+            subject=subject,
+            tenant_id=tenant_id,
+            data=data,
+            correlation_id=correlation_id,
+        )
+        staging.events.append(add_to_outbox(transaction, self.db, LEDGER_TOPIC, event))
+        audit = audit_event(
+            action,
+            tenant_id=tenant_id,
+            actor=dict(actor),
+            resource_type=resource[0],
+            resource_id=resource[1],
+            details=details,
+            source=EVENT_SOURCE,
+            correlation_id=event.correlation_id,
+        )
+        staging.events.append(add_to_outbox(transaction, self.db, AUDIT_TOPIC, audit))
+        return staging
+
+    def _publish(self, staged: Sequence[StagedEvent]) -> None:
+        if not staged or self._publisher is None:
+            return
+        try:
+            self._publisher(self.db, staged)
+        except Exception as exc:
+            # Committed is committed: the outbox records stay pending for the relay.
+            _log.warning("ledger.publish_deferred", events=len(staged), error=type(exc).__name__)
+
+    def _now(self) -> datetime:
+        return self._clock()
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def page_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise invalid("query.limit", f"must be between 1 and {MAX_PAGE_SIZE}", "out_of_range")
+    return limit
+
+
+def constrained(accounts: Any) -> list[Account]:
+    return [a for a in accounts if a is not None and a.balance_constraint is not None]
+
+
+def replace_entry(entry: Entry, **changes: Any) -> Entry:
+    return replace(entry, **changes)
+
+
+def resolved_by(hold: Entry, token: str) -> bool:
+    return bool(hold.extra.get(RESOLUTION_FIELD) == token)
+
+
+class GuardedShards:
+    """A transaction or batch whose balance-shard increments of some documents are guarded.
+
+    ``LedgerStore.add_deltas`` adds to a shard with ``set(..., merge=True)``: blind, as hot accounts
+    need. For the shards of constrained accounts, whose balance was read (outside the
+    transaction) to check a limit, the same increment is written on the condition that
+    the document is still as read - an ``update`` on its update time, or a ``create``
+    when it did not exist - so the limit holds at commit without a read lock. Every
+    other write passes through unchanged.
+    """
+
+    def __init__(self, writer: Any, db: Any, read: Sequence[Any]) -> None:
+        self._writer = writer
+        self._db = db
+        self._read = {snapshot.reference.path: snapshot for snapshot in read}
+
+    def set(self, reference: Any, data: dict[str, Any], merge: bool = False) -> Any:
+        snapshot = self._read.get(reference.path)
+        if snapshot is None or not merge:
+            return self._writer.set(reference, data, merge=merge)
+        if not snapshot.exists:
+            return self._writer.create(reference, data)
+        option = self._db.write_option(last_update_time=snapshot.update_time)
+        return self._writer.update(reference, data, option=option)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._writer, name)

@@ -1,0 +1,428 @@
+"""The ledger's journal entry use cases: post (alone or in a group commit), read, list, reverse.
+
+Postings go through a :class:`~shared.ledger.group_commit.GroupCommitter`:
+concurrent postings of a tenant on one instance share a transaction
+(``_commit_postings``). A reversal changes an existing entry on a precondition
+(``LedgerCore._change_entry``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+from shared.errors import AppError, ConflictError, FieldError
+from shared.events.actors import Actor, checked_actor
+from shared.events.outbox import StagedEvent
+from shared.http.pagination import decode_cursor, encode_cursor
+from shared.ledger import domain
+from shared.ledger.core import (
+    REQUESTER_FIELD,
+    LedgerCore,
+    Staging,
+    constrained,
+    page_limit,
+    replace_entry,
+)
+from shared.ledger.domain import invalid
+from shared.ledger.group_commit import BatchOutcome, GroupCommitter
+from shared.ledger.idempotency import requester_id, reversal_entry_id
+from shared.ledger.model import (
+    ENTRY_ID_PREFIX,
+    Account,
+    BalanceTotals,
+    Entry,
+    EntryKind,
+    EntryStatus,
+    LineEffect,
+    Page,
+    Reversal,
+    new_id,
+)
+from shared.ledger.repository import (
+    ENTRIES,
+    entry_from_document,
+    entry_to_document,
+    period_from_document,
+)
+from shared.ledger.requests import (
+    ACCOUNT_ENTRIES_CURSOR,
+    AccountEntriesPosition,
+    PostEntryRequest,
+    ReverseEntryRequest,
+)
+from shared.ledger.retry import with_retry
+
+
+@dataclass(frozen=True)
+class PostingCommand:
+    tenant_id: str
+    entry_id: str
+    request: PostEntryRequest
+    proposed: list[domain.ProposedLine]
+    effective_date: date
+    expires_at: datetime | None
+    fingerprint: str
+    actor: dict[str, Any]
+    correlation_id: str | None
+    created_at: datetime
+    check_existing: bool
+
+    @property
+    def effect(self) -> LineEffect:
+        return LineEffect.PENDING if self.request.pending else LineEffect.POSTED
+
+    @property
+    def writes(self) -> int:
+        return 3 + 2 * len(self.proposed)
+
+
+class EntryUseCases(LedgerCore):
+    _committer: GroupCommitter[PostingCommand, tuple[Entry, bool]]
+
+    # -- entries ----------------------------------------------------------------------
+
+    def post_entry(
+        self,
+        tenant_id: str,
+        request: PostEntryRequest,
+        *,
+        actor: Actor,
+        correlation_id: str | None = None,
+    ) -> Entry:
+        """Post a journal entry, or open a hold when ``request.pending``.
+
+        With ``request.entry_id`` set, a repeated request returns the entry it
+        created the first time; the same id with another body is 409
+        ``entry_id_conflict``.
+        """
+        actor = checked_actor(actor)
+        now = self._now()
+        proposed = domain.parse_lines(request.lines, request.currency)
+        expires_at = domain.hold_expiry(
+            request, now=now, default_timeout=self.settings.default_hold_timeout
+        )
+        command = PostingCommand(
+            tenant_id=tenant_id,
+            entry_id=request.entry_id or new_id(ENTRY_ID_PREFIX),
+            request=request,
+            proposed=proposed,
+            effective_date=domain.effective_date_or_today(request.effective_date, now),
+            expires_at=expires_at,
+            fingerprint=hashlib.sha256(request.model_dump_json().encode()).hexdigest(),
+            actor=actor,
+            correlation_id=correlation_id,
+            created_at=now,
+            check_existing=request.entry_id is not None,
+        )
+        attempts: list[PostingCommand] = []
+
+        def once() -> tuple[Entry, bool]:
+            # A generated id cannot exist yet on the first attempt; a later attempt may
+            # follow a commit whose answer was lost, so it looks for its own entry.
+            current = replace(command, check_existing=True) if attempts else command
+            attempts.append(current)
+            if self.settings.group_commit:
+                return self._committer.submit(tenant_id, current)
+            outcome = self._commit_postings(tenant_id, [current])
+            if outcome.after_release is not None:
+                outcome.after_release()
+            result = outcome.outcomes[0]
+            if isinstance(result, BaseException):
+                raise result
+            return result
+
+        entry, _ = with_retry(once, policy=self.settings.retry, name="post_entry")
+        return entry
+
+    def get_entry(self, tenant_id: str, entry_id: str) -> Entry:
+        return self.store.read_entry(tenant_id, entry_id, None)
+
+    def list_account_entries(
+        self,
+        tenant_id: str,
+        account_id: str,
+        *,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Entry]:
+        """Entries touching the account, by effective date then id (every status).
+
+        Needs the composite index ``entries (account_ids CONTAINS, effective_date ASC)``.
+        """
+        self.store.read_account(tenant_id, account_id, None)
+        limit = page_limit(limit)
+        if date_from and date_to and date_from > date_to:
+            raise invalid("query.date_to", "must not be before date_from", "invalid_date_range")
+        filters = {
+            "date_from": date_from.isoformat() if date_from else None,
+            "date_to": date_to.isoformat() if date_to else None,
+        }
+        after = None
+        if cursor:
+            position = decode_cursor(cursor, AccountEntriesPosition, scope=ACCOUNT_ENTRIES_CURSOR)
+            if position.filters != filters or position.account != account_id:
+                raise invalid(
+                    "query.cursor", "belongs to a list with other filters", "cursor_mismatch"
+                )
+            after = (position.effective_date, position.after)
+        found = self.store.page_account_entries(
+            tenant_id,
+            account_id,
+            date_from=date_from,
+            date_to=date_to,
+            after=after,
+            limit=limit + 1,
+        )
+        entries = found[:limit]
+        next_cursor = None
+        if len(found) > limit:
+            last = entries[-1]
+            next_cursor = encode_cursor(
+                AccountEntriesPosition(
+                    effective_date=last.effective_date,
+                    after=last.id,
+                    account=account_id,
+                    filters=filters,
+                ),
+                scope=ACCOUNT_ENTRIES_CURSOR,
+            )
+        return Page(entries, next_cursor)
+
+    def reverse_entry(
+        self,
+        tenant_id: str,
+        entry_id: str,
+        request: ReverseEntryRequest | None = None,
+        *,
+        actor: Actor,
+        correlation_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Reversal:
+        """Post the mirror image of a posted entry and link the two.
+
+        Refused: a second reversal (409 ``entry_already_reversed``), a reversal of a
+        reversal (``cannot_reverse_reversal``), of a hold (``entry_not_posted``), or
+        one its accounts no longer accept (frozen, closed, balance constraint). A
+        retry with the ``idempotency_key`` of the reversal that won returns that
+        reversal instead of the 409.
+
+        An entry has one possible reversal id (:func:`reversal_entry_id`), so of
+        concurrent reversals exactly one commits; the others fail at commit without
+        waiting and are answered from the state it left (see ``_change_entry``).
+        """
+        actor = checked_actor(actor)
+        request = request or ReverseEntryRequest()
+        token = requester_id(idempotency_key)
+        reversal_id = reversal_entry_id(entry_id)
+        reversal_ref = self.paths.entry(tenant_id, reversal_id)
+        entry_ref = self.paths.entry(tenant_id, entry_id)
+
+        def decide(original: Entry, precondition: Any) -> tuple[Reversal, list[StagedEvent]]:
+            if original.reversed_by_entry_id is not None:
+                earlier = self.store.read_entry(tenant_id, original.reversed_by_entry_id, None)
+                if earlier.extra.get(REQUESTER_FIELD) == token:
+                    return Reversal(original, earlier), []
+            proposed = domain.reversal_lines(original)
+            effective_date = domain.effective_date_or_today(request.effective_date, self._now())
+
+            def write(
+                transaction: Any,
+                accounts: dict[str, Account | None],
+                balances: dict[str, BalanceTotals],
+            ) -> tuple[Reversal, list[StagedEvent]]:
+                now = self._now()
+                plan = domain.plan_entry(proposed, accounts, balances, effect=LineEffect.POSTED)
+                reversal = Entry(
+                    id=reversal_id,
+                    kind=EntryKind.REVERSAL,
+                    status=EntryStatus.POSTED,
+                    effective_date=effective_date,
+                    description=request.description or f"Reversal of {original.id}",
+                    metadata=dict(request.metadata),
+                    lines=plan.lines,
+                    created_at=now,
+                    created_by=dict(actor),
+                    reverses_entry_id=original.id,
+                    extra={REQUESTER_FIELD: token},
+                )
+                transaction.create(reversal_ref, entry_to_document(reversal))
+                transaction.update(
+                    entry_ref, {"reversed_by_entry_id": reversal_id}, option=precondition
+                )
+                self.store.add_deltas(transaction, tenant_id, accounts, plan.deltas)
+                updated = replace_entry(original, reversed_by_entry_id=reversal_id)
+                staging = self._stage(
+                    transaction,
+                    tenant_id,
+                    "ledger.entry_reversed",
+                    subject=f"entries/{original.id}",
+                    data={"original_entry_id": original.id, "reversal": reversal.to_json()},
+                    actor=actor,
+                    action="ledger.entry.reversed",
+                    resource=("ledger_entry", original.id),
+                    details={"reversal_entry_id": reversal_id},
+                    correlation_id=correlation_id,
+                )
+                return Reversal(updated, reversal), staging.events
+
+            return self._commit_checked(
+                "reverse_entry",
+                tenant_id,
+                [line.account_id for line in proposed],
+                write,
+                effective_date=effective_date,
+            )
+
+        return self._change_entry(tenant_id, entry_id, decide)
+
+    # -- internals: postings ----------------------------------------------------------
+
+    def _commit_postings(
+        self, tenant_id: str, commands: Sequence[PostingCommand]
+    ) -> BatchOutcome[tuple[Entry, bool]]:
+        """One transaction for a batch of postings; see ``group_commit.py``."""
+        from google.cloud import firestore as fs
+
+        @fs.transactional
+        def attempt(
+            transaction: Any,
+        ) -> tuple[list[tuple[Entry, bool] | BaseException], list[StagedEvent]]:
+            fetched.clear()
+            account_ids = list(
+                dict.fromkeys(line.account_id for c in commands for line in c.proposed)
+            )
+            entry_ids = list(dict.fromkeys(c.entry_id for c in commands if c.check_existing))
+            # The accounts' version document is read in the transaction: an account
+            # change commits a new version, so this batch either sees it or conflicts.
+            refs = [self.paths.accounts_version(tenant_id)] + [
+                self.paths.entry(tenant_id, e) for e in entry_ids
+            ]
+            existing: dict[str, dict[str, Any]] = {}
+            version = 0
+            closed_through: date | None = None
+            for snapshot in transaction.get_all(refs):
+                if not snapshot.exists:
+                    continue
+                if snapshot.reference.parent.id == ENTRIES:
+                    existing[snapshot.id] = snapshot.to_dict() or {}
+                else:
+                    version = int((snapshot.to_dict() or {}).get("version", 0))
+                    closed_through = period_from_document(snapshot.to_dict()).closed_through
+            read_version.append(version)
+            accounts: dict[str, Account | None] = dict(
+                self._account_cache.lookup(tenant_id, version, account_ids)
+            )
+            unknown = [a for a in account_ids if accounts.get(a) is None]
+            if unknown:
+                for account_id, account in self.store.read_accounts(
+                    tenant_id, unknown, transaction
+                ).items():
+                    accounts[account_id] = account
+                    if account is not None:
+                        fetched.append(account)
+            balances = self.store.read_totals(
+                tenant_id, constrained(accounts.values()), transaction
+            )
+            outcomes: list[tuple[Entry, bool] | BaseException] = []
+            staged: list[StagedEvent] = []
+            deltas: dict[str, BalanceTotals] = defaultdict(BalanceTotals)
+            in_batch: dict[str, tuple[Entry, str]] = {}
+            for command in commands:
+                earlier = existing.get(command.entry_id)
+                if earlier is not None or command.entry_id in in_batch:
+                    if earlier is not None:
+                        entry = entry_from_document(command.entry_id, earlier)
+                        fingerprint = earlier.get("fingerprint")
+                    else:
+                        entry, fingerprint = in_batch[command.entry_id]
+                    outcomes.append(_replayed(entry, fingerprint, command))
+                    continue
+                try:
+                    domain.check_period_open(
+                        command.effective_date, closed_through, "effective_date"
+                    )
+                    plan = domain.plan_entry(
+                        command.proposed, accounts, balances, effect=command.effect
+                    )
+                except AppError as exc:
+                    outcomes.append(exc)
+                    continue
+                for account_id, delta in plan.deltas.items():
+                    deltas[account_id] += delta
+                    if account_id in balances:
+                        balances[account_id] += delta
+                entry = _new_entry(command, plan)
+                transaction.create(
+                    self.paths.entry(tenant_id, entry.id),
+                    entry_to_document(entry, fingerprint=command.fingerprint),
+                )
+                staged.extend(self._posting_events(transaction, tenant_id, entry, command).events)
+                in_batch[entry.id] = (entry, command.fingerprint)
+                outcomes.append((entry, True))
+            present = {a: acc for a, acc in accounts.items() if acc is not None}
+            self.store.add_deltas(transaction, tenant_id, present, deltas)
+            return outcomes, staged
+
+        fetched: list[Account] = []
+        read_version: list[int] = []
+        outcomes, staged = attempt(
+            self.db.transaction(max_attempts=self.settings.transaction_attempts)
+        )
+        # Only what a committed transaction read is known to match its version.
+        self._account_cache.store(tenant_id, read_version[-1], fetched)
+        return BatchOutcome(outcomes, lambda: self._publish(staged))
+
+    def _posting_events(
+        self, transaction: Any, tenant_id: str, entry: Entry, command: PostingCommand
+    ) -> Staging:
+        pending = entry.kind is EntryKind.PENDING
+        return self._stage(
+            transaction,
+            tenant_id,
+            "ledger.entry_pending" if pending else "ledger.entry_posted",
+            subject=f"entries/{entry.id}",
+            data={"entry": entry.to_json()},
+            actor=command.actor,
+            action="ledger.entry.pending" if pending else "ledger.entry.posted",
+            resource=("ledger_entry", entry.id),
+            details={"lines": len(entry.lines), "accounts": entry.account_ids},
+            correlation_id=command.correlation_id,
+        )
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _new_entry(command: PostingCommand, plan: domain.EntryPlan) -> Entry:
+    pending = command.request.pending
+    return Entry(
+        id=command.entry_id,
+        kind=EntryKind.PENDING if pending else EntryKind.STANDARD,
+        status=EntryStatus.PENDING if pending else EntryStatus.POSTED,
+        effective_date=command.effective_date,
+        description=command.request.description,
+        metadata=dict(command.request.metadata),
+        lines=plan.lines,
+        created_at=command.created_at,
+        created_by=command.actor,
+        expires_at=command.expires_at,
+    )
+
+
+def _replayed(
+    entry: Entry, fingerprint: Any, command: PostingCommand
+) -> tuple[Entry, bool] | BaseException:
+    if fingerprint != command.fingerprint:
+        return ConflictError(
+            f"entry {command.entry_id} exists with other content",
+            code="entry_id_conflict",
+            errors=[FieldError("entry_id", "already used for another entry", "entry_id_conflict")],
+        )
+    return entry, False
