@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from emulator import stack, webhook_sink
+from emulator import mail_sink, stack, webhook_sink
 from emulator.emulators import EmulatorUnavailableError
 from emulator.launch import FunctionSourceError
 from emulator.pubsub_setup import PubSubError
 from emulator.settings import StackConfig, StackConfigError, load_config
 from emulator.state import load_state
 
-COMMANDS = "{up,down,status,reset,logs,tick,seed,webhook-sink}"
+COMMANDS = "{up,down,status,reset,logs,tick,seed,webhook-sink,mail-sink}"
 
 
 def _add_stack_options(parser: argparse.ArgumentParser) -> None:
@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sink.add_argument("--host", default=webhook_sink.SINK_HOST)
     sink.add_argument("--port", type=int, default=webhook_sink.DEFAULT_SINK_PORT)
+
+    mail = commands.add_parser(
+        "mail-sink", help="receive the stack's emails locally: show each as it arrives"
+    )
+    mail.add_argument("--host", default=mail_sink.SINK_HOST)
+    mail.add_argument("--port", type=int, default=mail_sink.DEFAULT_SINK_PORT)
 
     # Processes of a running stack, started by `up`; not for direct use.
     gateway = commands.add_parser("_gateway")
@@ -285,6 +291,20 @@ def _webhook_sink(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mail_sink(args: argparse.Namespace) -> int:
+    sink = mail_sink.MailSink(args.host, args.port, on_mail=lambda m: _say(mail_sink.describe(m)))
+    _say(
+        f"mail sink on {sink.url()} (Ctrl-C stops it); "
+        f"received emails at {sink.url(mail_sink.MAILBOX_PATH)}"
+    )
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    try:
+        sink.serve_forever()
+    finally:
+        sink.stop()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -307,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _scheduler(args)
         if args.command == "webhook-sink":
             return _webhook_sink(args)
+        if args.command == "mail-sink":
+            return _mail_sink(args)
         if args.command == "tick":
             return _tick(args)
         if args.command == "seed":

@@ -41,6 +41,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from emulator import mail_sink
 from emulator.webhook_sink import DEFAULT_SINK_PORT, SINK_HOST
 from shared.topology import Function, Manifest
 
@@ -105,6 +106,8 @@ def environment_sources(fn: Function, *, project_id: str, log_level: str) -> dic
         # The one private address local webhooks may reach: the stack's webhook sink
         # (the cloud's value is the empty list).
         "webhook_private_hosts": json.dumps([f"{SINK_HOST}:{DEFAULT_SINK_PORT}"]),
+        # Emails go to the stack's mail sink (the cloud's value is empty: no transport).
+        "mail_transport_url": mail_sink.default_transport_url(),
     }
 
 

@@ -38,6 +38,8 @@ locals {
       # Webhooks never go to private addresses in the cloud (shared/webhooks/urls.py);
       # only the local stack allows its own webhook sink.
       webhook_private_hosts = "[]"
+      # No mail provider is configured: send_mail logs each email's metadata and drops it.
+      mail_transport_url = ""
     }
   }
 

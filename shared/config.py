@@ -73,6 +73,14 @@ class WebhookSettings(_Section):
     allowed_private_hosts: tuple[str, ...] = ()
 
 
+class MailSettings(_Section):
+    # Where the send_mail function POSTs each email as JSON. Empty: no transport, so
+    # emails are logged without their content and dropped. The manifest's environment
+    # fills it: empty in the cloud until a provider is configured, the local stack's
+    # mail sink on one machine (shared/users/mail.py).
+    transport_url: str = ""
+
+
 class FeatureFlags(_Section):
     """Opt-in behaviour; every flag defaults to the conservative choice."""
 
@@ -103,6 +111,7 @@ class Settings(BaseSettings):
     secrets: SecretsSettings = SecretsSettings()
     idempotency: IdempotencySettings = IdempotencySettings()
     webhooks: WebhookSettings = WebhookSettings()
+    mail: MailSettings = MailSettings()
     features: FeatureFlags = FeatureFlags()
 
     @property
@@ -131,6 +140,11 @@ class Settings(BaseSettings):
             raise ConfigError(
                 f"{ENV_PREFIX}WEBHOOKS__ALLOWED_PRIVATE_HOSTS must be empty in the cloud: "
                 "webhooks never go to private addresses there"
+            )
+        if self.env == "cloud" and self.mail.transport_url.startswith("http://"):
+            raise ConfigError(
+                f"{ENV_PREFIX}MAIL__TRANSPORT_URL must be https in the cloud: "
+                "emails carry reset tokens"
             )
         if self.env == "cloud" and (
             os.environ.get("FIRESTORE_EMULATOR_HOST") or os.environ.get("PUBSUB_EMULATOR_HOST")

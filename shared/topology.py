@@ -44,6 +44,7 @@ EnvironmentSource = Literal[
     "secret_versions",
     "concurrency",
     "webhook_private_hosts",
+    "mail_transport_url",
 ]
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 # Names the platform sets itself (Cloud Run's container contract, the functions buildpack):

@@ -1,15 +1,24 @@
-"""auth: login (token pair), refresh-token rotation, logout, and the public signing keys."""
+"""auth: login (token pair), refresh-token rotation, logout, password reset, and the public
+signing keys."""
 
 from __future__ import annotations
 
 import threading
 
-from shared.auth.runtime import password_hasher, session_service, token_verifier
+from shared.auth.runtime import password_hasher, password_policy, session_service, token_verifier
 from shared.clients import firestore_client
 from shared.http import Reply, RequestContext, Router
 from shared.ratelimit import LoginThrottle
-from shared.users import login
-from shared.users.requests import JwksOut, LoginRequest, RefreshRequest, TokenOut
+from shared.users import login, reset
+from shared.users.requests import (
+    JwksOut,
+    LoginRequest,
+    PasswordResetAcceptedOut,
+    PasswordResetConfirmRequest,
+    PasswordResetRequest,
+    RefreshRequest,
+    TokenOut,
+)
 
 router = Router("auth")
 JWKS_PATH = "/.well-known/jwks.json"
@@ -18,6 +27,7 @@ JWKS_MAX_AGE_SECONDS = 300
 
 _throttle_lock = threading.Lock()
 _throttle: LoginThrottle | None = None
+_reset_throttle: reset.ResetThrottle | None = None
 
 
 def _login_throttle() -> LoginThrottle:
@@ -26,6 +36,14 @@ def _login_throttle() -> LoginThrottle:
         if _throttle is None:
             _throttle = LoginThrottle.firestore(firestore_client())
         return _throttle
+
+
+def _password_reset_throttle() -> reset.ResetThrottle:
+    global _reset_throttle
+    with _throttle_lock:
+        if _reset_throttle is None:
+            _reset_throttle = reset.ResetThrottle.firestore(firestore_client())
+        return _reset_throttle
 
 
 @router.post("/v1/auth/token", auth="public", body=LoginRequest, response=TokenOut, raises=(401,))
@@ -62,6 +80,50 @@ def log_out(ctx: RequestContext) -> Reply:
     """End the session: this access token at once, the session's refresh token and its
     other access tokens from their next request on."""
     login.log_out(firestore_client(), ctx.principal, sessions=session_service())
+    return Reply(None, status=204)
+
+
+@router.post(
+    "/v1/auth/password-reset",
+    auth="public",
+    body=PasswordResetRequest,
+    response=PasswordResetAcceptedOut,
+    status=202,
+)
+def request_password_reset(ctx: RequestContext) -> Reply:
+    """Email a single-use reset token (valid 30 minutes) if the address is an active user's.
+
+    The answer is the same whether or not it is; throttled per address and per client
+    (429 with Retry-After).
+    """
+    reset.request_password_reset(
+        firestore_client(),
+        raw_email=ctx.body.email,
+        client_ip=ctx.client_ip,
+        throttle=_password_reset_throttle(),
+    )
+    return Reply(
+        {"status": "accepted", "detail": reset.RESET_ACCEPTED_DETAIL},
+        status=202,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post(
+    "/v1/auth/password-reset/confirm", auth="public", body=PasswordResetConfirmRequest, status=204
+)
+def confirm_password_reset(ctx: RequestContext) -> Reply:
+    """Set a new password with a reset token; every session of the user ends.
+
+    An unknown, expired or used token is a 400 ``reset_token_invalid``.
+    """
+    reset.confirm_password_reset(
+        firestore_client(),
+        ctx.body,
+        policy=password_policy(),
+        hasher=password_hasher(),
+        client_ip=ctx.client_ip,
+    )
     return Reply(None, status=204)
 
 

@@ -40,6 +40,15 @@ class IdentityMethods(ClientCore):
         self._nothing("log_out")
         self._session = None
 
+    def request_password_reset(self, body: Mapping[str, Any]) -> JSONObject:
+        """Ask for a reset email (``email``); the answer is the same whether or not the
+        address exists."""
+        return self._object("request_password_reset", body=body)
+
+    def confirm_password_reset(self, body: Mapping[str, Any]) -> None:
+        """Set a new password (``token``, ``new_password``); every session of the user ends."""
+        self._nothing("confirm_password_reset", body=body)
+
     def get_signing_keys(self) -> JSONObject:
         """The public keys that verify access tokens (a JWKS document)."""
         return self._object("get_signing_keys")

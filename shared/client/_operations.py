@@ -37,6 +37,8 @@ OPERATIONS: dict[str, Operation] = {
     "log_in": _op("POST", "/v1/auth/token", auth=False),
     "refresh_tokens": _op("POST", "/v1/auth/refresh", auth=False),
     "log_out": _op("POST", "/v1/auth/logout"),
+    "request_password_reset": _op("POST", "/v1/auth/password-reset", auth=False),
+    "confirm_password_reset": _op("POST", "/v1/auth/password-reset/confirm", auth=False),
     "get_signing_keys": _op("GET", "/.well-known/jwks.json", auth=False, envelope=False),
     "list_users": _op("GET", "/v1/users"),
     "add_user": _op("POST", "/v1/users", idempotent=True),

@@ -4,7 +4,9 @@
   projection keeps);
 * ``requests``: the pydantic models of the identity functions and of the event data;
 * ``service``: the Firestore use cases of the signup, auth and users functions;
-* ``projection``: the ``project_users`` consumer's effect.
+* ``projection``: the ``project_users`` consumer's effect;
+* ``reset_tokens`` (pure) and ``reset``: password reset tokens and their use cases;
+* ``mail``: emails and the transport the ``send_mail`` function hands them to.
 
 ``service`` and ``projection`` import Firestore lazily; ``model`` has no I/O.
 """

@@ -29,6 +29,10 @@ USER_UPDATED = "user.updated"
 USER_ROLE_CHANGED = "user.role_changed"
 USER_EVENTS_TOPIC = "user-events"
 EVENT_SOURCE = "tributum/users"
+# Emails to send, one message each (consumed by send_mail); they carry secrets such as
+# reset tokens, so no consumer but the mail function reads them.
+MAIL_TOPIC = "mail-requests"
+PASSWORD_RESET_REQUESTED = "user.password_reset_requested"  # noqa: S105 (an event type)
 
 # Fields a user may change on their own profile (PATCH /v1/users/me).
 EDITABLE_PROFILE_FIELDS = frozenset({"name"})

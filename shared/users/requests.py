@@ -26,6 +26,8 @@ from shared.users.model import UserStatus
 
 # A token is a few hundred bytes; the bound only keeps garbage out.
 MAX_TOKEN_LENGTH = 4096
+# A reset token is 43 characters (shared.users.reset_tokens); the bound keeps garbage out.
+MAX_RESET_TOKEN_LENGTH = 256
 # Generous for NFKC expansion: the password policy counts characters after normalizing.
 _MAX_PASSWORD_INPUT = MAX_PASSWORD_LENGTH * 4
 
@@ -219,6 +221,59 @@ class RefreshRequest(_Input):
     )
 
     refresh_token: str = Field(min_length=1, max_length=MAX_TOKEN_LENGTH)
+
+
+class PasswordResetRequest(_Input):
+    """Ask for a reset email; the answer is the same whether or not the address exists."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=False,
+        json_schema_extra=body_examples({"email": "ada@example.com"}),
+    )
+
+    email: str = Field(max_length=MAX_EMAIL_LENGTH + 64, json_schema_extra=_EMAIL_SCHEMA)
+
+
+class PasswordResetConfirmRequest(_Input):
+    """The token of a reset email and the new password."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=False,
+        json_schema_extra=body_examples(
+            {
+                "token": "q0Zr4mN8xT1vB6yHc2KdLw9PjS5fGa3eUoRiXnYtVbE",
+                "new_password": "another long unusual passphrase",
+            },
+        ),
+    )
+
+    token: str = Field(min_length=1, max_length=MAX_RESET_TOKEN_LENGTH)
+    new_password: str = Field(
+        max_length=_MAX_PASSWORD_INPUT, json_schema_extra=_NEW_PASSWORD_SCHEMA
+    )
+
+
+class PasswordResetAcceptedOut(BaseModel):
+    status: Literal["accepted"]
+    detail: str
+
+
+class PasswordResetMail(BaseModel):
+    """The data of ``user.password_reset_requested`` (schema version 1): one email to send.
+
+    It carries the token itself (the email's whole point); nothing logs it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    recipient: str = Field(min_length=3, max_length=MAX_EMAIL_LENGTH)
+    user_id: str = Field(min_length=1, max_length=64)
+    token: str = Field(min_length=1, max_length=MAX_RESET_TOKEN_LENGTH)
+    expires_at: datetime
 
 
 class UserOut(BaseModel):

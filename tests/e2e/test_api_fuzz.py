@@ -14,8 +14,8 @@ ids become the path parameters' examples, so id-taking operations reach real res
 Two runs, so neither undoes the other:
 
 * the API run, with the owner's token (every permission), over every operation but
-  those that end sessions or need credentials (logout, password change, signup,
-  login), so it never revokes its own token or trips the login and signup throttles;
+  those that end sessions or need credentials (logout, password change and reset,
+  signup, login), so it never revokes its own token or trips the login and signup throttles;
 * the identity run over exactly those, from a few loopback addresses of its own, with
   a fresh login of a throwaway user for each case that needs a token.
 
@@ -73,6 +73,8 @@ IDENTITY_OPERATIONS = frozenset(
         "POST /v1/auth/refresh",
         "POST /v1/auth/logout",
         "POST /v1/users/me/password",
+        "POST /v1/auth/password-reset",
+        "POST /v1/auth/password-reset/confirm",
     }
 )
 # Loopback addresses of the fuzz runs (the gateway listens on 127.0.0.1; Linux routes

@@ -11,12 +11,14 @@ if the document has an example this walk does not send.
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from typing import Any
 
 import pytest
 import requests
 
+from emulator.mail_sink import MailSink
 from tests.e2e.conftest import StackHandle, wait_for
 from tests.e2e.fuzzing import AddressRotation
 
@@ -26,6 +28,8 @@ pytestmark = pytest.mark.e2e
 # address is not spent here.
 CLIENT_ADDRESS = "127.0.44.1"
 SINK_URL = "http://127.0.0.1:8790/examples"
+# The token stands alone on a line of the reset email.
+RESET_TOKEN = re.compile(r"^\s+([A-Za-z0-9_-]{20,})$", re.M)
 
 Operation = tuple[str, str]
 
@@ -224,12 +228,23 @@ def test_every_documented_request_example_is_accepted(
     )
 
     # -- users (the password change last: it ends the owner's other sessions) ------------
-    user = walk.send("POST", "/v1/users", replace={"email": f"grace-{uuid.uuid4().hex[:8]}@x.io"})
+    grace = f"grace-{uuid.uuid4().hex[:8]}@example.com"
+    user = walk.send("POST", "/v1/users", replace={"email": grace})
     wait_for(lambda: _user_listed(walk, user["id"]), timeout=90, what="the new user (by push)")
     walk.send("PATCH", "/v1/users/me")
     walk.send("PATCH", "/v1/users/{user_id}/role", params={"user_id": user["id"]})
     for index in range(2):
         walk.send("PATCH", "/v1/users/{user_id}/status", index, params={"user_id": user["id"]})
+    # A reset for the added user: the stack mails the token to the local mail sink.
+    with MailSink() as sink:
+        walk.send("POST", "/v1/auth/password-reset", replace={"email": grace})
+        mail = wait_for(
+            lambda: [m.message for m in sink.received if m.message["to"] == grace] or None,
+            timeout=90,
+            what="the password reset email (send_mail by push)",
+        )[0]
+    (token,) = RESET_TOKEN.findall(mail["text"])
+    walk.send("POST", "/v1/auth/password-reset/confirm", replace={"token": token})
     walk.send("POST", "/v1/users/me/password")
 
     assert not walk.unsent(), f"examples this walk does not send: {sorted(walk.unsent())}"

@@ -23,6 +23,7 @@ REQUIRED_TTL = {
     ("processed_events", "expires_at"),
     ("outbox", "expires_at"),
     ("rate_limits", "expires_at"),
+    ("password_resets", "expires_at"),
 }
 
 

@@ -166,6 +166,7 @@ def test_functions_get_exactly_the_manifests_environment(scenario: Scenario) -> 
             ),
             "concurrency": str(fn.scaling.concurrency),
             "webhook_private_hosts": "[]",
+            "mail_transport_url": "",
         }
         assert set(expected_by_source) == set(get_args(EnvironmentSource))
         for name, source in declared.items():
@@ -193,6 +194,7 @@ def test_the_environment_of_a_few_real_functions(real_scenario: Scenario) -> Non
         "TRIBUTUM_FIRESTORE_DATABASE": "(default)",
         "TRIBUTUM_LOG_LEVEL": "DEBUG",
         "TRIBUTUM_WEBHOOKS__ALLOWED_PRIVATE_HOSTS": "[]",
+        "TRIBUTUM_MAIL__TRANSPORT_URL": "",
     }
     assert env("auth") == {
         **common,
@@ -1084,7 +1086,13 @@ def test_cloud_armor_bans_clients_that_hammer_the_credential_endpoints(
             matched = pattern.fullmatch(_sample_path(route.path)) is not None
             assert matched == (route.path in credential), route.path
     if lb_scenario.name == "real":
-        assert credential == {"/v1/auth/token", "/v1/auth/refresh", "/v1/signup"}
+        assert credential == {
+            "/v1/auth/token",
+            "/v1/auth/refresh",
+            "/v1/auth/password-reset",
+            "/v1/auth/password-reset/confirm",
+            "/v1/signup",
+        }
     options = ban["rate_limit_options"][0]
     per_minute = lb_scenario.variables.get("credential_requests_per_minute", 30)
     assert options["enforce_on_key"] == "IP"
