@@ -8,6 +8,10 @@ first client creation must not read as an unreachable dependency, while a
 dependency that refuses connections or never answers in time is reported not ready.
 Callers that wait for readiness (a deployment, the local stack, tests) poll until
 their own deadline: one 503 from a starting instance is not a verdict.
+
+The answer is public, so it says only ready or not: which backends exist, how they
+failed and how long they took would map the deployment for anyone asking. The details
+of a failure go to the log (WARNING ``health.not_ready``), where operators look.
 """
 
 from __future__ import annotations
@@ -21,12 +25,16 @@ from typing import Any
 from shared import errors
 from shared.clients import firestore_client, publisher_client
 from shared.config import get_settings
+from shared.logger import get_logger
 
 # Each check's round trip. The health function's timeout is 10 s (functions/manifest.yaml):
 # this leaves room for creating the clients on a cold instance and for answering. The first
 # request to a cold dependency (and any request on a busy machine) can take seconds, so
 # a deadline of a couple of seconds reports a dependency that answers as unreachable.
 READINESS_DEADLINE_SECONDS = 7.0
+# The public answers: nothing in them names a dependency, an error or a duration.
+READY = {"status": "ok"}
+NOT_READY_DETAIL = "the service is not ready to take requests; retry shortly"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +109,12 @@ def _run(name: str, check: DependencyCheck, deadline_seconds: float) -> CheckRes
     return CheckResult(name, True, round((time.perf_counter() - started) * 1000, 1))
 
 
-def readiness(
+def check_dependencies(
     checks: dict[str, DependencyCheck] | None = None,
     *,
     deadline_seconds: float = READINESS_DEADLINE_SECONDS,
-) -> dict[str, Any]:
-    """Run every dependency check in parallel; raise a 503 naming the ones that failed."""
+) -> dict[str, CheckResult]:
+    """Run every dependency check in parallel; each one's result by name (for operators)."""
     selected = checks or CHECKS
     # Threads of this call only: concurrent probes never wait behind each other's deadlines.
     with ThreadPoolExecutor(max_workers=len(selected), thread_name_prefix="readiness") as pool:
@@ -114,13 +122,25 @@ def readiness(
             name: pool.submit(_run, name, check, deadline_seconds)
             for name, check in selected.items()
         }
-        results = {name: future.result() for name, future in futures.items()}
-    report = {name: r.to_json() for name, r in results.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def readiness(
+    checks: dict[str, DependencyCheck] | None = None,
+    *,
+    deadline_seconds: float = READINESS_DEADLINE_SECONDS,
+) -> dict[str, str]:
+    """``{"status": "ok"}`` when every dependency answers; a bare 503 otherwise.
+
+    What failed, how and how fast is logged at WARNING, never answered.
+    """
+    results = check_dependencies(checks, deadline_seconds=deadline_seconds)
     failed = sorted(name for name, r in results.items() if not r.ok)
     if failed:
-        raise errors.ServiceUnavailableError(
-            f"not ready: {', '.join(failed)} unreachable",
-            code="not_ready",
-            extra={"failed": failed, "checks": report},
+        get_logger("health").warning(
+            "health.not_ready",
+            failed=failed,
+            checks={name: r.to_json() for name, r in results.items()},
         )
-    return {"status": "ready", "checks": report}
+        raise errors.ServiceUnavailableError(NOT_READY_DETAIL, code="not_ready")
+    return dict(READY)

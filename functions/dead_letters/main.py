@@ -20,18 +20,22 @@ def handle(cloud_event: Any) -> None:
     except MalformedPushError as exc:
         # Kept with the reason and acknowledged: a retry would fail the same way.
         bind_request_context(execution_id=current_execution_id())
-        stored = record_malformed_push(firestore_client(), exc, consumer="dead_letters")
-        log.error("dead_letter.malformed_push", reason=exc.reason, dead_letter_id=stored)
+        kept = record_malformed_push(firestore_client(), exc, consumer="dead_letters")
+        log.error("dead_letter.malformed_push", reason=exc.reason, dead_letter_id=kept)
         return
     bind_request_context(
         correlation_id=message.attributes.get("correlation_id"),
         execution_id=current_execution_id(),
     )
     stored = record_dead_letter(firestore_client(), message)
+    # Operators see every dead letter here, those filed under no tenant too (tenant_id
+    # null: a producer topic's message that proved no valid key).
     log.warning(
         "dead_letter.stored",
         dead_letter_id=stored.id,
         topic=stored.topic,
+        tenant_id=stored.tenant_id,
+        claimed_tenant_id=stored.claimed_tenant_id,
         event_type=stored.event_type,
         delivery_count=stored.delivery_count,
         seen_count=stored.seen_count,

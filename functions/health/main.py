@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared.health import readiness
 from shared.http import RequestContext, Router
@@ -17,8 +17,8 @@ class Liveness(BaseModel):
 
 
 class Readiness(BaseModel):
-    status: str
-    checks: dict[str, dict[str, Any]]
+    # Public: ready or not, nothing about which dependency or how (the log has that).
+    status: Literal["ok"] = Field(description="every dependency answered")
 
 
 @router.get("/v1/health/live", auth="public", response=Liveness)
@@ -28,8 +28,8 @@ def live(ctx: RequestContext) -> Liveness:
 
 
 @router.get("/v1/health/ready", auth="public", response=Readiness, raises=(503,))
-def ready(ctx: RequestContext) -> dict[str, Any]:
-    """Firestore and Pub/Sub answer; 503 naming what failed otherwise."""
+def ready(ctx: RequestContext) -> dict[str, str]:
+    """Every dependency answers; a 503 ``not_ready`` otherwise, naming none of them."""
     return readiness()
 
 

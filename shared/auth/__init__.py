@@ -3,6 +3,7 @@
 * ``tokens``: ``TokenIssuer`` / ``TokenVerifier`` (access and refresh tokens, pinned
   verification rules, ``UnauthorizedError`` codes ``token_missing``, ``token_invalid``,
   ``token_expired``, ``token_revoked``, ``token_wrong_type``).
+* ``claims``: ``TokenClaims``, the value both ``tokens`` and ``revocation`` speak in.
 * ``keys``: the signing key set (rotation with an overlap window, JWKS).
 * ``revocation`` / ``families``: Firestore-backed revocation list and refresh-token
   families (rotation with reuse detection).

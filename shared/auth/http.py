@@ -27,7 +27,7 @@ from shared.auth.tokens import (
     token_error,
 )
 from shared.errors import AppError, ServiceUnavailableError
-from shared.http.router import Authenticator, RequestContext
+from shared.http.context import Authenticator, RequestContext
 from shared.logger import get_logger
 from shared.producers.rules import is_credential
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from google.cloud import firestore
 
-    from shared.auth.tokens import TokenClaims
+    from shared.auth.claims import TokenClaims
 
 REVOKED_TOKENS_COLLECTION = "revoked_tokens"
 # Records outlive their token by more than the verifier's leeway, so a token accepted a

@@ -26,10 +26,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jwt
 
+# Re-exported: shared.auth.tokens.ACCESS, REFRESH, TokenClaims and TokenType keep working.
+from shared.auth.claims import ACCESS as ACCESS
+from shared.auth.claims import REFRESH as REFRESH
+from shared.auth.claims import TokenClaims as TokenClaims
+from shared.auth.claims import TokenType as TokenType
 from shared.auth.keys import ALGORITHM, KeySet, KeySetError, VerificationKeySet
 from shared.errors import ServiceUnavailableError, UnauthorizedError
 from shared.identity.roles import ROLE_NAMES, Role
@@ -39,10 +44,6 @@ from shared.secrets.base import SecretError
 if TYPE_CHECKING:
     from shared.auth.revocation import RevocationStore
     from shared.config import AuthSettings
-
-TokenType = Literal["access", "refresh"]
-ACCESS: TokenType = "access"
-REFRESH: TokenType = "refresh"
 
 TOKEN_MISSING = "token_missing"  # noqa: S105 - an error code, not a secret
 TOKEN_INVALID = "token_invalid"  # noqa: S105 - an error code, not a secret
@@ -114,44 +115,6 @@ class TokenSettings:
             refresh_ttl_seconds=auth.refresh_token_ttl_seconds,
             key_overlap_seconds=auth.key_overlap_seconds,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class TokenClaims:
-    token_type: TokenType
-    issuer: str
-    audience: str
-    user_id: str
-    tenant_id: str
-    role: str
-    jti: str
-    issued_at: int
-    not_before: int
-    expires_at: int
-    family_id: str | None = None
-    epoch: int = 0
-
-    @property
-    def expires_at_datetime(self) -> datetime:
-        return datetime.fromtimestamp(self.expires_at, tz=UTC)
-
-    def to_payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "iss": self.issuer,
-            "aud": self.audience,
-            "sub": self.user_id,
-            "tid": self.tenant_id,
-            "role": self.role,
-            "typ": self.token_type,
-            "iat": self.issued_at,
-            "nbf": self.not_before,
-            "exp": self.expires_at,
-            "jti": self.jti,
-            "ep": self.epoch,
-        }
-        if self.family_id is not None:
-            payload["fam"] = self.family_id
-        return payload
 
 
 @dataclass(frozen=True, slots=True)

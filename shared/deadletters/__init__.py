@@ -5,7 +5,8 @@ forwards to a dead-letter topic after the subscription's delivery attempts, and
 the shared event consumer records permanent failures (malformed, unknown schema)
 that it acknowledges at once. Replaying publishes the original data and
 attributes to the original topic; consumers deduplicate by event id, so a replay
-is processed once.
+is processed once. Whose a dead letter is (``attribution.py``): on the producers'
+public topics, the tenant of a valid key, never merely the tenant a message names.
 """
 
 from shared.deadletters.store import (

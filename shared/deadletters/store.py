@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import orjson
 
 from shared import errors
+from shared.deadletters.attribution import producer_scope_of, proven_tenant
 from shared.events.push import PushedMessage
 from shared.http.pagination import Page, TimeOrderedPosition, decode_cursor, encode_cursor
 from shared.producers.rules import CREDENTIAL_ATTRIBUTE
@@ -53,6 +54,8 @@ class DeadLetter:
     last_seen: datetime
     data_size: int | None = None
     data_truncated: bool = False
+    # The tenant the message itself names: a claim, never used to decide who sees it.
+    claimed_tenant_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +78,7 @@ class DeadLetter:
             "last_seen": self.last_seen.isoformat(),
             "data_size": self.data_size,
             "data_truncated": self.data_truncated,
+            "claimed_tenant_id": self.claimed_tenant_id,
         }
 
     @classmethod
@@ -99,11 +103,12 @@ class DeadLetter:
             last_seen=doc["last_seen"],
             data_size=doc.get("data_size"),
             data_truncated=bool(doc.get("data_truncated", False)),
+            claimed_tenant_id=doc.get("claimed_tenant_id"),
         )
 
 
 def _envelope_fields(data: bytes, attributes: dict[str, str]) -> dict[str, str | None]:
-    """Tenant, event id and type, from attributes or, failing that, the envelope itself."""
+    """The tenant named, event id and type: from attributes or, failing that, the envelope."""
     fields: dict[str, str | None] = {
         "tenant_id": attributes.get("tenant_id"),
         "event_type": attributes.get("type"),
@@ -146,6 +151,8 @@ def _new_document(
     owner: tuple[str | None] | None = None,
 ) -> dict[str, Any]:
     fields = _envelope_fields(data, attributes)
+    # What the message names is kept apart; whose it is was decided by the caller.
+    fields["claimed_tenant_id"] = fields["tenant_id"]
     if owner is not None:
         fields["tenant_id"] = owner[0]
     size = len(data)
@@ -199,6 +206,8 @@ def record_dead_letter(db: firestore.Client, message: PushedMessage) -> DeadLett
     }
     count = message.attributes.get(f"{_PUBSUB_DLQ_ATTRIBUTE_PREFIX}SourceDeliveryCount")
     topic = message.topic.removesuffix(DEAD_LETTER_SUFFIX)
+    # Anyone allowed to publish can reach the dead-letter topic too: the tenant comes from
+    # what the message proves, as when the consumer rejects it (see attribution.py).
     document = _new_document(
         topic=topic,
         data=message.data,
@@ -210,22 +219,31 @@ def record_dead_letter(db: firestore.Client, message: PushedMessage) -> DeadLett
             f"{_PUBSUB_DLQ_ATTRIBUTE_PREFIX}SourceSubscription"
         ),
         now=datetime.now(UTC),
-        owner=_producer_owner(db, original),
+        owner=_owner(db, topic, original),
     )
     # The dead-letter message's own id is stable across its redeliveries.
     return _upsert(db, f"dlq-{message.message_id}", document)
 
 
-def _producer_owner(db: firestore.Client, attributes: dict[str, str]) -> tuple[str | None] | None:
-    """For a producer's message, the tenant of the key it presents (None if no key matches).
+def _owner(
+    db: firestore.Client,
+    topic: str,
+    attributes: dict[str, str],
+    owner: tuple[str | None] | None = None,
+) -> tuple[str | None] | None:
+    """Whose dead letter it is: ``owner`` when the caller knows, else by the topic's rule.
 
-    A message from outside must not file itself under a tenant it merely names.
+    None keeps the tenant the message names (internal topics: our own functions publish
+    them). On a producer topic, a one-element tuple: the tenant a valid key proves, or
+    ``(None,)`` (operators only), so that no message files itself under a tenant it
+    merely names.
     """
-    if CREDENTIAL_ATTRIBUTE not in attributes:
+    if owner is not None:
+        return owner
+    scope = producer_scope_of(topic)
+    if scope is None:
         return None
-    from shared.producers import tenant_of_credential
-
-    return (tenant_of_credential(db, attributes[CREDENTIAL_ATTRIBUTE]),)
+    return (proven_tenant(db, attributes, scope),)
 
 
 def record_rejected(
@@ -241,8 +259,9 @@ def record_rejected(
 ) -> DeadLetter:
     """Store a message a consumer rejected as permanently unprocessable, then acknowledged.
 
-    The tenant is the one the message names, unless ``owner`` says whose it is (a
-    one-element tuple; ``(None,)`` keeps it for operators only).
+    ``owner`` says whose it is (a one-element tuple; ``(None,)`` keeps it for operators
+    only). Without it, a message of an internal topic is filed under the tenant it names
+    and one of a producer topic under the tenant its valid key proves, if any.
     """
     document = _new_document(
         topic=topic,
@@ -253,7 +272,7 @@ def record_rejected(
         delivery_count=None,
         source_subscription=None,
         now=datetime.now(UTC),
-        owner=owner,
+        owner=_owner(db, topic, attributes, owner),
     )
     key = hashlib.sha256(f"{consumer}:{topic}:{message_id}".encode()).hexdigest()[:40]
     return _upsert(db, f"rej-{key}", document)

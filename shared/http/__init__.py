@@ -1,5 +1,6 @@
 """HTTP for functions-framework functions: routing, validation, envelopes, problems."""
 
+from shared.http.context import Authenticator, RequestContext, Route
 from shared.http.pagination import (
     CursorFilters,
     CursorPosition,
@@ -11,7 +12,7 @@ from shared.http.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from shared.http.router import Authenticator, Reply, RequestContext, Route, Router, dumps
+from shared.http.router import Reply, Router, dumps
 
 __all__ = [
     "Authenticator",

@@ -10,7 +10,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 if TYPE_CHECKING:
-    from shared.http.router import Route
+    from shared.http.context import Route
 
 _REF = "#/components/schemas/{model}"
 

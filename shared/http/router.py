@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import BaseModel
@@ -41,6 +41,10 @@ from shared import errors
 from shared.config import Settings, get_settings
 from shared.http import _headers, _validation
 from shared.http._routing import PathTemplate, RouteTable
+from shared.http.context import Authenticator as Authenticator  # re-exported
+from shared.http.context import AuthMode, Handler, IdempotencyMode
+from shared.http.context import RequestContext as RequestContext
+from shared.http.context import Route as Route
 from shared.http.pagination import Page
 from shared.logger import (
     EXECUTION_ID_HEADER,
@@ -58,20 +62,6 @@ OPENAPI_PATH = "/_meta/openapi.json"
 _METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-AuthMode = Literal["public", "token"]
-IdempotencyMode = Literal["required", "optional"] | None
-Handler = Callable[["RequestContext"], Any]
-
-
-class Authenticator:
-    """Turns a request's credentials into a principal; the identity layer provides one."""
-
-    def authenticate(self, ctx: RequestContext) -> Any:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def authorize(self, principal: Any, permission: str) -> None:  # pragma: no cover
-        raise NotImplementedError
-
 
 @dataclass(slots=True)
 class Reply:
@@ -81,73 +71,6 @@ class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class RequestContext:
-    request: Request
-    method: str
-    path: str
-    route: Route
-    correlation_id: str
-    path_params: dict[str, str]
-    client_ip: str | None
-    raw_body: bytes = b""
-    body: Any = None
-    query: Any = None
-    params: Any = None
-    principal: Any = None
-    idempotency_key: str | None = None
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        return self.request.headers  # type: ignore[return-value]
-
-    @property
-    def tenant_id(self) -> str:
-        """The tenant of the authenticated principal: the only source of tenancy."""
-        if self.principal is None:
-            raise errors.UnauthorizedError("authentication required", code="token_missing")
-        return str(self.principal.tenant_id)
-
-    @property
-    def actor(self) -> dict[str, str]:
-        """Who is acting, as audit records and events name them: ``user_id`` and ``role``."""
-        if self.principal is None:
-            raise errors.UnauthorizedError("authentication required", code="token_missing")
-        return {"user_id": str(self.principal.user_id), "role": str(self.principal.role)}
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    method: str
-    template: PathTemplate
-    handler: Handler
-    auth: AuthMode
-    permission: str | None
-    body: type[BaseModel] | None
-    query: type[BaseModel] | None
-    params: type[BaseModel] | None
-    response: Any
-    status: int
-    idempotency: IdempotencyMode
-    summary: str
-    description: str
-    tags: tuple[str, ...]
-    before: tuple[Callable[[RequestContext], None], ...]
-    # False: the data is the whole body (documents others fetch as they are, e.g. a JWKS).
-    envelope: bool = True
-    # Error statuses the handler itself answers with beyond those the route's shape
-    # implies (see shared.http._openapi.error_statuses), e.g. a 401 from a login.
-    raises: tuple[int, ...] = ()
-
-    @property
-    def path(self) -> str:
-        return self.template.template
-
-    @property
-    def operation_id(self) -> str:
-        return self.handler.__name__
 
 
 def _default(value: Any) -> Any:
@@ -428,7 +351,7 @@ class Router:
         if route.idempotency is not None:
             from shared.http._idempotent import run_idempotent
 
-            return run_idempotent(self, ctx, settings)
+            return run_idempotent(ctx, settings, self._execute, self._problem)
         return self._execute(ctx)
 
     def _execute(self, ctx: RequestContext) -> WerkzeugResponse:

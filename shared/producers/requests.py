@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.http.examples import body_examples
 from shared.identity.roles import Permission
 from shared.moments import Moment
 from shared.producers.model import DEFAULT_RATE_LIMIT_PER_MINUTE
@@ -17,16 +18,27 @@ _NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+$"
 KeyRole = Literal["owner", "admin", "accountant", "viewer"]
 
 
+def _access_rules(schema: dict[str, Any]) -> None:
+    """What the key rules enforce across fields, said in the schema: a role or at least
+    one scope, and permissions only with a role."""
+    with_role = {"required": ["role"], "properties": {"role": {"type": "string"}}}
+    schema["anyOf"] = [
+        with_role,
+        {"required": ["scopes"], "properties": {"scopes": {"minItems": 1}}},
+    ]
+    schema["if"] = {"required": ["permissions"], "properties": {"permissions": {"type": "array"}}}
+    schema["then"] = with_role
+
+
 class CreateProducerKeyRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"name": "billing", "scopes": ["ledger:post"]},
-                {"name": "reporting", "role": "viewer", "expires_at": "2030-01-01T00:00:00Z"},
-                {"name": "ci", "role": "accountant", "permissions": ["journal:read"]},
-            ],
-        },
+        json_schema_extra=body_examples(
+            {"name": "billing", "scopes": ["ledger:post"]},
+            {"name": "reporting", "role": "viewer", "expires_at": "2030-01-01T00:00:00Z"},
+            {"name": "ci", "role": "accountant", "permissions": ["journal:read"]},
+            then=_access_rules,
+        ),
     )
 
     name: str = Field(

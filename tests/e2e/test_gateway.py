@@ -17,9 +17,8 @@ def test_liveness_through_the_gateway(stack: StackHandle) -> None:
 def test_readiness_through_the_gateway_sees_both_emulators(stack: StackHandle) -> None:
     reply = http("GET", f"{stack.gateway_url}/v1/health/ready")
     assert reply.status == 200, reply.body
-    checks = reply.json()["data"]["checks"]
-    assert checks["firestore"]["status"] == "ok"
-    assert checks["pubsub"]["status"] == "ok"
+    # Both emulators answered; the public answer names neither.
+    assert reply.json()["data"] == {"status": "ok"}
 
 
 def test_unknown_path_is_a_404_problem_document(stack: StackHandle) -> None:

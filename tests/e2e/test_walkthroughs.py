@@ -21,7 +21,7 @@ def test_the_readme_quickstart_runs_as_written(product: StackHandle) -> None:
 
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     lines = result.stdout.splitlines()
-    assert lines[0] == "ready"
+    assert lines[0] == "ok"
     assert "cash posted: 100.00" in lines
     assert "trial balance balanced: True" in lines
     assert lines[-2].startswith("export TOKEN=") and lines[-1].startswith("export CASH_ACCOUNT_ID=")

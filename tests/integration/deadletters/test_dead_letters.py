@@ -6,44 +6,11 @@ import base64
 from typing import Any
 
 import orjson
-import pytest
 from cloudevents.http import CloudEvent
 
 from shared.events.envelope import new_event
-from tests.support.http import Principal, RouterClient, StaticAuthenticator, load_function
-
-ADMIN = Principal("u-admin", "tenant-a", "admin", frozenset({"dead_letters:admin"}))
-OTHER_ADMIN = Principal("u-other", "tenant-b", "admin", frozenset({"dead_letters:admin"}))
-VIEWER = Principal("u-viewer", "tenant-a", "viewer", frozenset())
-
-
-def _dead_letter_event(
-    project: str, topic: str, envelope_bytes: bytes, message_id: str, attributes: dict[str, str]
-) -> CloudEvent:
-    return CloudEvent(
-        {
-            "type": "google.cloud.pubsub.topic.v1.messagePublished",
-            "source": f"//pubsub.googleapis.com/projects/{project}/topics/{topic}-dlq",
-            "id": message_id,
-        },
-        {
-            "message": {
-                "data": base64.b64encode(envelope_bytes).decode(),
-                "attributes": attributes,
-                "messageId": message_id,
-                "publishTime": "2026-11-23T00:00:00Z",
-            }
-        },
-    )
-
-
-@pytest.fixture
-def api(firestore_client: Any) -> RouterClient:
-    module = load_function("dead_letters_api")
-    module.router._authenticator = StaticAuthenticator(
-        {"admin": ADMIN, "other": OTHER_ADMIN, "viewer": VIEWER}
-    )
-    return RouterClient(module.router)
+from tests.integration.deadletters.conftest import dead_letter_event
+from tests.support.http import RouterClient, load_function
 
 
 def _store_one(emulators: Any, topic: str, message_id: str = "m-1") -> dict[str, Any]:
@@ -56,7 +23,7 @@ def _store_one(emulators: Any, topic: str, message_id: str = "m-1") -> dict[str,
         "CloudPubSubDeadLetterSourceSubscription": f"{topic}--consumer",
     }
     load_function("dead_letters").handle(
-        _dead_letter_event(emulators.project_id, topic, envelope.to_bytes(), message_id, attributes)
+        dead_letter_event(emulators.project_id, topic, envelope.to_bytes(), message_id, attributes)
     )
     return {"envelope": envelope}
 
@@ -184,9 +151,7 @@ def test_a_dead_letter_too_large_to_keep_whole_is_truncated_and_not_replayed(
     )  # fmt: skip
     data = envelope.to_bytes()
     load_function("dead_letters").handle(
-        _dead_letter_event(
-            emulators.project_id, "probe-topic", data, "m-big", envelope.attributes()
-        )
+        dead_letter_event(emulators.project_id, "probe-topic", data, "m-big", envelope.attributes())
     )
 
     [letter] = api.get("/v1/dead-letters", token="admin").data

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ class ServedFunction:
     process: subprocess.Popen[bytes]
     stdout_path: Path
     stderr_path: Path
+    # The variables the test set on top of the usual ones (e.g. an unreachable address).
+    environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -112,7 +114,7 @@ def serve_function(
             stderr=stderr,
             start_new_session=True,  # its own process group, stopped as a whole
         )
-    served = ServedFunction(name, port, process, stdout_path, stderr_path)
+    served = ServedFunction(name, port, process, stdout_path, stderr_path, environment)
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -23,18 +23,24 @@ def test_liveness(health: ServedFunction) -> None:
 
 
 def test_readiness_with_both_dependencies_up(health: ServedFunction) -> None:
-    reply = health.request("/v1/health/ready")
+    reply = health.request("/v1/health/ready", {"X-Correlation-ID": "it-ready-1"})
     assert reply.status == 200, reply.body
-    data = reply.json["data"]
-    assert data["status"] == "ready"
-    assert set(data["checks"]) == {"firestore", "pubsub"}
-    for name, check in data["checks"].items():
-        assert check["status"] == "ok", (name, check)
-        assert check["latency_ms"] >= 0
+    # Public: ready or not, and nothing about what was checked or how long it took.
+    assert reply.json == {"data": {"status": "ok"}, "meta": {"correlation_id": "it-ready-1"}}
 
 
-def test_readiness_names_pubsub_when_it_is_unreachable(
-    health_without_pubsub: ServedFunction,
+def _internal_names(emulators: Emulators, pubsub_address: str) -> list[str]:
+    """What a public answer must never carry: backends, project, addresses, exceptions."""
+    host, _, port = pubsub_address.rpartition(":")
+    return [
+        "firestore", "pubsub", "pub/sub", emulators.project_id, host, port,
+        emulators.firestore_address, "ServiceUnavailable", "DeadlineExceeded", "latency",
+        "checks", "failed",
+    ]  # fmt: skip
+
+
+def test_readiness_names_no_internals_when_pubsub_is_unreachable(
+    health_without_pubsub: ServedFunction, emulators: Emulators
 ) -> None:
     reply = health_without_pubsub.request("/v1/health/ready", {"X-Correlation-ID": "it-ready-2"})
     assert reply.status == 503, reply.body
@@ -42,12 +48,24 @@ def test_readiness_names_pubsub_when_it_is_unreachable(
     problem = reply.json
     assert problem["code"] == "not_ready"
     assert problem["correlation_id"] == "it-ready-2"
-    assert problem["failed"] == ["pubsub"]
-    assert "pubsub" in problem["detail"]
-    assert problem["checks"]["pubsub"]["status"] == "failed"
-    assert problem["checks"]["firestore"]["status"] == "ok"
-    # The failure is named by its class, never by connection details.
-    assert "127.0.0.1" not in reply.body.decode()
+    assert set(problem) == {"type", "title", "status", "detail", "code", "correlation_id",
+                            "instance"}  # fmt: skip
+    body = reply.body.decode().lower()
+    pubsub_address = health_without_pubsub.environment["PUBSUB_EMULATOR_HOST"]
+    leaked = [name for name in _internal_names(emulators, pubsub_address) if name.lower() in body]
+    assert leaked == []
+    # Operators find what failed in the log, at WARNING.
+    [logged] = [
+        line
+        for line in _log_lines(health_without_pubsub)
+        if line.get("message") == "health.not_ready" and line.get("correlation_id") == "it-ready-2"
+    ]
+    assert logged["severity"] == "WARNING"
+    assert logged["failed"] == ["pubsub"]
+    assert logged["checks"]["pubsub"]["status"] == "failed"
+    assert logged["checks"]["firestore"]["status"] == "ok"
+    # Even the log names the failure by its class, never by connection details.
+    assert pubsub_address not in str(logged)
     # Liveness does no I/O, so it stays up while a dependency is down.
     assert health_without_pubsub.request("/v1/health/live").status == 200
 

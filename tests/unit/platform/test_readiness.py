@@ -1,4 +1,7 @@
-"""Readiness: each dependency's round trip gets the whole deadline; only the round trip counts."""
+"""Readiness: each dependency's round trip gets the whole deadline; only the round trip counts.
+
+The public answer says ready or not and nothing else; the details go to the log.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +11,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 from google.api_core import exceptions
 
 from shared import errors
-from shared.health import CHECKS, READINESS_DEADLINE_SECONDS, DependencyCheck, readiness
+from shared.health import (
+    CHECKS,
+    READINESS_DEADLINE_SECONDS,
+    DependencyCheck,
+    check_dependencies,
+    readiness,
+)
+from tests.unit.platform.support import LogCapture
 
 REPO = Path(__file__).resolve().parents[3]
 # What the health function needs besides the round trips: clients on a cold instance, the answer.
@@ -60,7 +71,7 @@ def _returning(client: _Recorder) -> _Recorder:
 def test_each_round_trip_gets_the_whole_deadline_and_no_retry() -> None:
     firestore, pubsub = _Recorder(), _Recorder(exceptions.NotFound("no probe topic"))
     report = readiness(_with_clients(firestore=firestore, pubsub=pubsub))
-    assert report["status"] == "ready"
+    assert report == {"status": "ok"}
     assert [call["timeout"] for call in firestore.calls + pubsub.calls] == [
         READINESS_DEADLINE_SECONDS,
         READINESS_DEADLINE_SECONDS,
@@ -86,20 +97,21 @@ def test_slow_client_creation_is_not_charged_to_the_deadline() -> None:
     def probe(_client: object, timeout: float) -> None:
         given.append(timeout)
 
-    report = readiness({"firestore": DependencyCheck(slow_client, probe)}, deadline_seconds=0.1)
+    results = check_dependencies(
+        {"firestore": DependencyCheck(slow_client, probe)}, deadline_seconds=0.1
+    )
     assert given == [0.1]
-    assert report["checks"]["firestore"]["status"] == "ok"
-    assert report["checks"]["firestore"]["latency_ms"] < 300
+    assert results["firestore"].ok
+    assert results["firestore"].latency_ms < 300
 
 
 def test_a_dependency_that_does_not_answer_in_time_is_not_ready() -> None:
     firestore = _Recorder(exceptions.DeadlineExceeded("deadline"))
-    with pytest.raises(errors.ServiceUnavailableError) as raised:
-        readiness(_with_clients(firestore=firestore, pubsub=_Recorder()))
-    assert raised.value.extra["failed"] == ["firestore"]
-    checks = raised.value.extra["checks"]
-    assert checks["firestore"]["error"] == "DeadlineExceeded"
-    assert checks["pubsub"]["status"] == "ok"
+    results = check_dependencies(_with_clients(firestore=firestore, pubsub=_Recorder()))
+    assert results["firestore"].error == "DeadlineExceeded"
+    assert results["pubsub"].ok
+    with pytest.raises(errors.ServiceUnavailableError):
+        readiness(_with_clients(firestore=_Recorder(firestore.raises), pubsub=_Recorder()))
 
 
 def test_a_client_that_cannot_be_created_is_not_ready() -> None:
@@ -107,9 +119,43 @@ def test_a_client_that_cannot_be_created_is_not_ready() -> None:
         raise exceptions.Unauthenticated("no credentials")
 
     check = DependencyCheck(no_credentials, CHECKS["firestore"].probe)
-    with pytest.raises(errors.ServiceUnavailableError) as raised:
+    assert check_dependencies({"firestore": check})["firestore"].error == "Unauthenticated"
+    with pytest.raises(errors.ServiceUnavailableError):
         readiness({"firestore": check})
-    assert raised.value.extra["checks"]["firestore"]["error"] == "Unauthenticated"
+
+
+# What the public answer must never carry: dependency names, the exception's class and
+# text, the project and the address a client was pointed at.
+_INTERNALS = ("firestore", "pubsub", "DeadlineExceeded", "10.1.2.3", "secret-project", "latency")
+
+
+def _failing_checks() -> dict[str, DependencyCheck]:
+    failure = exceptions.DeadlineExceeded("secret-project at 10.1.2.3:8681 did not answer")
+    return _with_clients(firestore=_Recorder(failure), pubsub=_Recorder())
+
+
+def test_a_failed_readiness_names_no_internals() -> None:
+    with pytest.raises(errors.ServiceUnavailableError) as raised:
+        readiness(_failing_checks())
+    problem = errors.problem_document(raised.value, correlation_id="c-1", instance="/ready")
+    assert problem["status"] == 503
+    assert problem["code"] == "not_ready"
+    assert set(problem) == {"type", "title", "status", "detail", "code", "correlation_id",
+                            "instance"}  # fmt: skip
+    shown = orjson.dumps(problem).decode().lower()
+    assert [word for word in _INTERNALS if word.lower() in shown] == []
+
+
+def test_a_failed_readiness_logs_what_failed_at_warning(logs: LogCapture) -> None:
+    with pytest.raises(errors.ServiceUnavailableError):
+        readiness(_failing_checks())
+    [line] = logs.messages("health.not_ready")
+    assert line["severity"] == "WARNING"
+    assert line["failed"] == ["firestore"]
+    firestore, pubsub = line["checks"]["firestore"], line["checks"]["pubsub"]
+    assert (firestore["status"], firestore["error"]) == ("failed", "DeadlineExceeded")
+    assert firestore["latency_ms"] >= 0
+    assert pubsub["status"] == "ok"
 
 
 def test_concurrent_readiness_calls_do_not_wait_behind_each_other() -> None:
@@ -129,4 +175,4 @@ def test_concurrent_readiness_calls_do_not_wait_behind_each_other() -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert [report["status"] for report in reports] == ["ready"] * callers
+    assert reports == [{"status": "ok"}] * callers
