@@ -164,6 +164,16 @@ class ServiceUnavailableError(AppError):
     )
 
 
+class ContentionError(ServiceUnavailableError):
+    """Concurrent changes to the same documents outlasted the retries: one code for every
+    domain, and a hint to retry in a second."""
+
+    code = "contention"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": "1"})
+
+
 class InternalError(AppError):
     status, code, title, severity = 500, "internal_error", "Internal error", Severity.CRITICAL
 

@@ -37,7 +37,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.auth.tokens import TOKEN_REVOKED, TokenClaims, token_error
-from shared.errors import ConflictError
+from shared.errors import ContentionError
 from shared.logger import get_logger
 
 if TYPE_CHECKING:
@@ -194,10 +194,7 @@ class FirestoreAccessStates:
             attempt(self._client.transaction(max_attempts=self._max_attempts))
         except Exception as exc:
             if is_firestore_contention(exc):
-                raise ConflictError(
-                    "the session was changed at the same time; retry the request",
-                    code="session_contention",
-                ) from None
+                raise ContentionError("the session was changed at the same time; retry") from None
             raise
         forget_locally(user_id)
 

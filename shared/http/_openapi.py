@@ -63,8 +63,9 @@ def error_statuses(route: Route) -> list[int]:
     Every route: 422 (unknown query parameters are refused everywhere) and 429 (the
     edge's rate limits cover every path). A body the router reads: 400 and 413; one
     it parses: 415 too. A cursor: 400. A bearer token: 401 and 403. A path
-    parameter: 404. A write or an idempotency key: 409. Whatever else the handler
-    answers with, the route declares in ``raises``.
+    parameter: 404. A write or an idempotency key: 409. A bearer token (its session
+    or key is read) or a write (a transaction that meets contention): 503. Whatever
+    else the handler answers with, the route declares in ``raises``.
     """
     statuses = {422, 429, *route.raises}
     if route.method in _METHODS_WITH_BODY:
@@ -79,6 +80,8 @@ def error_statuses(route: Route) -> list[int]:
         statuses.add(404)
     if route.method in _WRITES or route.idempotency is not None:
         statuses.add(409)
+    if route.auth == "token" or route.method in _WRITES:
+        statuses.add(503)
     return sorted(statuses)
 
 

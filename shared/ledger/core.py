@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.errors import ServiceUnavailableError
+from shared.errors import ContentionError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import new_event
 from shared.events.outbox import StagedEvent, add_to_outbox
@@ -133,10 +133,8 @@ class LedgerCore:
                     continue
                 break
             else:
-                raise ServiceUnavailableError(
-                    f"entry {entry_id} kept changing while this request was decided; retry",
-                    code="ledger_contention",
-                    headers={"Retry-After": "1"},
+                raise ContentionError(
+                    f"entry {entry_id} kept changing while this request was decided; retry"
                 )
         self._publish(staged)
         return result

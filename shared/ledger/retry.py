@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from shared.errors import ServiceUnavailableError
+from shared.errors import ContentionError
 from shared.logger import get_logger
 from shared.resilience import RetryPolicy, is_firestore_contention, retry_call
 
@@ -68,8 +68,6 @@ def with_retry(
         if not is_contention(exc):
             raise
         _log.warning("ledger.contention_gave_up", operation=name, attempts=policy.max_attempts)
-        raise ServiceUnavailableError(
-            "the ledger is busy with concurrent changes to the same accounts; retry",
-            code="ledger_contention",
-            headers={"Retry-After": "1"},
+        raise ContentionError(
+            "the ledger is busy with concurrent changes to the same accounts; retry"
         ) from exc

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from shared.errors import AppError, NotFoundError, ServiceUnavailableError
+from shared.errors import AppError, ContentionError, NotFoundError
 from shared.events.actors import Actor
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import new_event
@@ -206,11 +206,7 @@ def change_payment(
                 continue
             break
         else:
-            raise ServiceUnavailableError(
-                "the payment kept changing while this request was decided; retry",
-                code="payment_contention",
-                headers={"Retry-After": "1"},
-            )
+            raise ContentionError("the payment kept changing while this request was decided; retry")
     # Published once the payment's lock is let go: the next writer need not wait for it.
     publish(db, staged, publisher)
     return result
@@ -229,11 +225,7 @@ def transient_retry(call: Callable[[], T], name: str) -> T:
     except Exception as exc:
         if isinstance(exc, AppError) or not is_firestore_contention(exc):
             raise
-        raise ServiceUnavailableError(
-            "the payments database is briefly unavailable; retry",
-            code="payment_contention",
-            headers={"Retry-After": "1"},
-        ) from exc
+        raise ContentionError("the payments database is briefly unavailable; retry") from exc
 
 
 def run_transaction(
@@ -263,11 +255,7 @@ def run_transaction(
     except Exception as exc:
         if isinstance(exc, AppError) or not is_firestore_contention(exc):
             raise
-        raise ServiceUnavailableError(
-            "the payment is busy with concurrent changes; retry",
-            code="payment_contention",
-            headers={"Retry-After": "1"},
-        ) from exc
+        raise ContentionError("the payment is busy with concurrent changes; retry") from exc
     publish(db, staged, publisher)
     return result
 

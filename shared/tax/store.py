@@ -45,7 +45,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.config import ConfigError
-from shared.errors import ConflictError, ServiceUnavailableError
+from shared.errors import ContentionError
 from shared.events.audit import AUDIT_TOPIC
 from shared.events.envelope import EventEnvelope
 from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
@@ -288,11 +288,7 @@ def ensure_seeded(db: firestore.Client, tenant_id: str) -> bool:
         if seeded:
             _log.info("tax.catalog_seeded", tenant_id=tenant_id, jurisdictions=len(documents))
         return seeded
-    raise ServiceUnavailableError(
-        "the tax catalog of this tenant is being set up; retry shortly",
-        code="tax_catalog_busy",
-        headers={"Retry-After": "1"},
-    )
+    raise ContentionError("the tax catalog of this tenant is being set up; retry shortly")
 
 
 def read_version(db: firestore.Client, tenant_id: str) -> int | None:
@@ -400,10 +396,7 @@ def change_catalog(
         version, change, staged = write(db.transaction())
     except Exception as exc:
         if is_firestore_contention(exc):
-            raise ConflictError(
-                "the tax catalog was changed at the same time; retry the request",
-                code="tax_catalog_contention",
-            ) from None
+            raise ContentionError("the tax catalog was changed at the same time; retry") from None
         raise
     try:
         publish_committed(db, staged)

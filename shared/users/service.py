@@ -37,7 +37,7 @@ from shared.auth.access import (
     ending_every_session,
     forget_locally,
 )
-from shared.errors import ConflictError, NotFoundError, ValidationError
+from shared.errors import ConflictError, ContentionError, NotFoundError, ValidationError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import EventEnvelope, new_event
 from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
@@ -331,7 +331,7 @@ def access_state_of(db: firestore.Client, user: User) -> AccessState:
             role=user.role.value,
             status=user.status.value,
         )
-    raise ConflictError("the user was changed at the same time; retry", code="user_contention")
+    raise ContentionError("the user was changed at the same time; retry")
 
 
 def load_user(db: firestore.Client, user_id: str) -> User | None:
@@ -436,10 +436,7 @@ def _write_change(
         user: User = attempt(db.transaction())
     except Exception as exc:
         if is_firestore_contention(exc):
-            raise ConflictError(
-                "the user was changed at the same time; retry the request",
-                code="user_contention",
-            ) from None
+            raise ContentionError("the user was changed at the same time; retry") from None
         raise
     if decided:
         forget_locally(user.id)

@@ -250,7 +250,7 @@ def previous_payment_change(db: Any, tenant: str, payment_id: str, change: str) 
     """A capture or refund as it was: one transaction reading and writing the payment."""
     from google.cloud import firestore as fs
 
-    from shared.errors import ServiceUnavailableError
+    from shared.errors import ContentionError
     from shared.payments import domain
     from shared.payments.repository import payment_from_document, payment_ref, payment_to_document
     from shared.resilience import RetryPolicy, is_firestore_contention, retry_call
@@ -284,7 +284,7 @@ def previous_payment_change(db: Any, tenant: str, payment_id: str, change: str) 
     except Exception as exc:
         if not is_firestore_contention(exc):
             raise
-        raise ServiceUnavailableError("busy", code="payment_contention") from exc
+        raise ContentionError("busy") from exc
 
 
 # -- the bystander ------------------------------------------------------------------------------

@@ -193,7 +193,7 @@ def test_retry_gives_up_with_a_503() -> None:
 
     with pytest.raises(ServiceUnavailableError) as excinfo:
         with_retry(always, policy=RetryPolicy(max_attempts=3), sleep=lambda s: None)
-    assert excinfo.value.code == "ledger_contention"
+    assert excinfo.value.code == "contention"
     assert excinfo.value.headers == {"Retry-After": "1"}
 
 

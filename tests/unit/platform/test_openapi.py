@@ -231,17 +231,27 @@ def test_each_operation_lists_only_the_errors_its_route_can_answer(
         415,
         422,
         429,
+        503,
     }
-    # A token and a cursor: no body, nothing to conflict with.
-    assert _error_statuses(document, "/v1/journal-entries", "get") == {400, 401, 403, 422, 429}
+    # A token and a cursor: no body, nothing to conflict with; the session is read.
+    assert _error_statuses(document, "/v1/journal-entries", "get") == {
+        400,
+        401,
+        403,
+        422,
+        429,
+        503,
+    }
     assert _error_statuses(document, "/v1/journal-entries/{entry_id}", "get") == {
         401,
         403,
         404,
         422,
         429,
+        503,
     }
-    # Public, bodyless POST: the router still reads (and refuses) a body it was sent.
+    # Public, bodyless POST: the router still reads (and refuses) a body it was sent, and
+    # its transaction may meet contention.
     assert _error_statuses(document, "/v1/journal-entries/{entry_id}/void", "post") == {
         400,
         404,
@@ -249,6 +259,7 @@ def test_each_operation_lists_only_the_errors_its_route_can_answer(
         413,
         422,
         429,
+        503,
     }
 
 
