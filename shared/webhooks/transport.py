@@ -13,9 +13,12 @@ deadline of :data:`~shared.webhooks.rules.DELIVERY_TIMEOUT_SECONDS`.
 
 Each endpoint has its own circuit breaker (per instance): after repeated timeouts,
 connection errors or retriable answers, attempts to that endpoint fail at once for a
-cool-down instead of holding a worker for the full deadline, and other endpoints
-are not slowed down by one that is down. Retrying is Pub/Sub's job (the
-subscription's backoff), so nothing here retries.
+cool-down instead of holding a worker for the full deadline. Until its breaker
+opens, an endpoint that hangs (rather than failing fast) holds one of the few messages
+Pub/Sub pushes at a time to the one delivery subscription, for the full deadline each
+time, which delays deliveries to every other endpoint (tests/benchmarks/bench_webhooks.py
+measures it); a dead endpoint that refuses connections does not. Retrying is Pub/Sub's
+job (the subscription's backoff), so nothing here retries.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from shared.client import (
@@ -23,6 +24,15 @@ from shared.client import (
 from shared.webhooks.signing import delivery_headers
 from tests.e2e.conftest import StackHandle, wait_for
 from tests.unit.client.readme import python_quickstart
+
+# A loopback address of its own: the signup and login throttles count per client
+# address, and the stack's default one is left to the walkthroughs.
+CLIENT_ADDRESS = "127.0.45.1"
+
+
+def _from_own_address() -> httpx.HTTPTransport:
+    return httpx.HTTPTransport(local_address=CLIENT_ADDRESS)
+
 
 PASSWORD = "correct horse battery staple"
 
@@ -43,7 +53,7 @@ def _entry(
 def owner(product: StackHandle) -> Iterator[Tributum]:
     """A new tenant's owner, logged in with a password."""
     email = f"client-{uuid.uuid4().hex[:10]}@example.com"
-    with Tributum(product.gateway_url) as client:
+    with Tributum(product.gateway_url, transport=_from_own_address()) as client:
         signed_up = client.sign_up({"email": email, "password": PASSWORD, "name": "Ada Client"})
         assert signed_up["email"] == email and signed_up["role"] == "owner"
         pair = client.log_in(email, PASSWORD)
@@ -95,8 +105,9 @@ def test_refusals_of_other_families_raise_their_own_classes(
         owner.get_account("acc-that-does-not-exist")
     assert missing.value.status == 404
     with pytest.raises(AuthenticationError):
-        Tributum(product.gateway_url).log_in("nobody@example.com", "not the password")
-    anonymous = Tributum(product.gateway_url, api_key="not-a-key")
+        stranger = Tributum(product.gateway_url, transport=_from_own_address())
+        stranger.log_in("nobody@example.com", "not the password")
+    anonymous = Tributum(product.gateway_url, api_key="not-a-key", transport=_from_own_address())
     with anonymous, pytest.raises(AuthenticationError) as unauthenticated:
         anonymous.get_trial_balance()
     assert unauthenticated.value.status == 401
@@ -106,7 +117,7 @@ def test_refusals_of_other_families_raise_their_own_classes(
     # A viewer may read but not write.
     viewer_email = f"viewer-{uuid.uuid4().hex[:10]}@example.com"
     owner.add_user({"email": viewer_email, "password": PASSWORD, "name": "Vi", "role": "viewer"})
-    with Tributum(product.gateway_url) as viewer:
+    with Tributum(product.gateway_url, transport=_from_own_address()) as viewer:
         viewer.log_in(viewer_email, PASSWORD)
         with pytest.raises(PermissionDenied):
             viewer.create_account({"code": "9", "name": "x", "type": "asset", "currency": "EUR"})

@@ -57,4 +57,4 @@ def test_reset_without_a_stack_fails_clearly() -> None:
 def test_help_lists_the_commands() -> None:
     result = _run("--help")
     assert result.returncode == 0
-    assert "{up,down,status,reset,logs,tick,seed,webhook-sink}" in result.stdout
+    assert "{up,down,status,reset,logs,tick,seed,webhook-sink,mail-sink}" in result.stdout
