@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shared import stale_cache
 from shared.auth.tokens import TOKEN_REVOKED, TokenClaims, token_error
 from shared.errors import ContentionError
 from shared.logger import get_logger
@@ -235,32 +234,19 @@ class InMemoryAccessStates:
         forget_locally(user_id)
 
 
-@dataclass(slots=True)
-class _Entry:
-    state: AccessState
-    read_at: float
-
-
-_local_caches: weakref.WeakSet[CachedAccessStates] = weakref.WeakSet()
-_local_caches_lock = threading.Lock()
+# The group of this module's caches in shared.stale_cache.
+_CACHE_GROUP = "access_states"
 
 
 def forget_locally(user_id: str) -> None:
     """Drop ``user_id`` from every cache of this process (after a write committed)."""
-    with _local_caches_lock:
-        caches = list(_local_caches)
-    for cache in caches:
-        cache.forget(user_id)
+    stale_cache.forget_locally(_CACHE_GROUP, user_id)
 
 
 class CachedAccessStates:
-    """A per-instance cache in front of a store: each state is served at most ``ttl_seconds``.
-
-    The age counts from the moment the read *started*, so a change committed at time T
-    is seen by every read after T + ``ttl_seconds``. Missing states are not cached (a
-    user's state is created before the user's first token exists). At most
-    ``max_entries`` users are kept, the least recently read evicted first.
-    """
+    """A per-instance cache in front of a store: each state is served at most ``ttl_seconds``
+    (``shared.stale_cache``: counted from the start of the read; missing states, which
+    exist before a user's first token, are not cached; at most ``max_entries`` users)."""
 
     def __init__(
         self,
@@ -270,50 +256,25 @@ class CachedAccessStates:
         max_entries: int = DEFAULT_MAX_CACHED_USERS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if ttl_seconds < 0 or max_entries < 1:
-            raise ValueError("ttl_seconds must not be negative and max_entries must be positive")
         self._source = source
-        self._ttl = ttl_seconds
-        self._max_entries = max_entries
-        self._clock = clock
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
-        # Raised by every forget(): a read that began before one must not be cached.
-        self._generation = 0
-        with _local_caches_lock:
-            _local_caches.add(self)
+        self._states: stale_cache.ReadThroughCache[AccessState] = stale_cache.ReadThroughCache(
+            source.get,
+            group=_CACHE_GROUP,
+            ttl_seconds=ttl_seconds,
+            max_entries=max_entries,
+            clock=clock,
+        )
 
     @property
     def ttl_seconds(self) -> float:
-        return self._ttl
+        return self._states.ttl_seconds
 
     def get(self, user_id: str) -> AccessState | None:
-        started = self._clock()
-        with self._lock:
-            entry = self._entries.get(user_id)
-            if entry is not None and started - entry.read_at < self._ttl:
-                self._entries.move_to_end(user_id)
-                return entry.state
-            generation = self._generation
-        state = self._source.get(user_id)
-        with self._lock:
-            if state is None:
-                self._entries.pop(user_id, None)
-                return None
-            current = self._entries.get(user_id)
-            fresher = current is None or current.read_at <= started
-            if fresher and generation == self._generation:
-                self._entries[user_id] = _Entry(state, started)
-                self._entries.move_to_end(user_id)
-                while len(self._entries) > self._max_entries:
-                    self._entries.popitem(last=False)
-        return state
+        return self._states.get(user_id)
 
     def end_session(self, user_id: str, family_id: str, *, until: int) -> None:
         self._source.end_session(user_id, family_id, until=until)
         self.forget(user_id)
 
     def forget(self, user_id: str) -> None:
-        with self._lock:
-            self._generation += 1
-            self._entries.pop(user_id, None)
+        self._states.forget(user_id)

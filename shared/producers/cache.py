@@ -12,44 +12,26 @@ do not use this cache: they read the record each time.
 
 from __future__ import annotations
 
-import threading
 import time
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from shared import stale_cache
 from shared.producers.model import ProducerKey
 
 STALENESS_SECONDS = 2.0
 DEFAULT_MAX_CACHED_KEYS = 10_000
+_CACHE_GROUP = "producer_keys"
 
 KeyReader = Callable[[str], "ProducerKey | None"]
 
 
-@dataclass(slots=True)
-class _Entry:
-    key: ProducerKey
-    read_at: float
-
-
-_caches: weakref.WeakSet[CachedKeys] = weakref.WeakSet()
-_caches_lock = threading.Lock()
-
-
 def forget_locally(key_id: str) -> None:
     """Drop ``key_id`` from every cache of this process (after a write committed)."""
-    with _caches_lock:
-        caches = list(_caches)
-    for cache in caches:
-        cache.forget(key_id)
+    stale_cache.forget_locally(_CACHE_GROUP, key_id)
 
 
-class CachedKeys:
-    """Key records by id, each served at most ``ttl_seconds`` after its read began.
-
-    At most ``max_entries`` keys are kept, the least recently used evicted first.
-    """
+class CachedKeys(stale_cache.ReadThroughCache[ProducerKey]):
+    """Key records by id, each served at most ``ttl_seconds`` after its read began."""
 
     def __init__(
         self,
@@ -59,42 +41,6 @@ class CachedKeys:
         max_entries: int = DEFAULT_MAX_CACHED_KEYS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if ttl_seconds < 0 or max_entries < 1:
-            raise ValueError("ttl_seconds must not be negative and max_entries must be positive")
-        self._read = read
-        self._ttl = ttl_seconds
-        self._max_entries = max_entries
-        self._clock = clock
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
-        # Raised by every forget(): a read that began before one must not be cached.
-        self._generation = 0
-        with _caches_lock:
-            _caches.add(self)
-
-    def get(self, key_id: str) -> ProducerKey | None:
-        started = self._clock()
-        with self._lock:
-            entry = self._entries.get(key_id)
-            if entry is not None and started - entry.read_at < self._ttl:
-                self._entries.move_to_end(key_id)
-                return entry.key
-            generation = self._generation
-        key = self._read(key_id)
-        with self._lock:
-            if key is None:
-                self._entries.pop(key_id, None)
-                return None
-            current = self._entries.get(key_id)
-            fresher = current is None or current.read_at <= started
-            if fresher and generation == self._generation:
-                self._entries[key_id] = _Entry(key, started)
-                self._entries.move_to_end(key_id)
-                while len(self._entries) > self._max_entries:
-                    self._entries.popitem(last=False)
-        return key
-
-    def forget(self, key_id: str) -> None:
-        with self._lock:
-            self._generation += 1
-            self._entries.pop(key_id, None)
+        super().__init__(
+            read, group=_CACHE_GROUP, ttl_seconds=ttl_seconds, max_entries=max_entries, clock=clock
+        )
