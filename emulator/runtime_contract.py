@@ -108,6 +108,9 @@ def environment_sources(fn: Function, *, project_id: str, log_level: str) -> dic
         "webhook_private_hosts": json.dumps([f"{SINK_HOST}:{DEFAULT_SINK_PORT}"]),
         # Emails go to the stack's mail sink (the cloud's value is empty: no transport).
         "mail_transport_url": mail_sink.default_transport_url(),
+        # The Pub/Sub emulator signs no push tokens: no invoker, so consumers log that
+        # they do not verify them (the cloud's value is the push invoker's account).
+        "push_invoker": "",
     }
 
 

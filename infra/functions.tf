@@ -40,6 +40,9 @@ locals {
       webhook_private_hosts = "[]"
       # No mail provider is configured: send_mail logs each email's metadata and drops it.
       mail_transport_url = ""
+      # Consumers accept a push only with an OIDC token signed for this account
+      # (shared/events/push_auth.py), the one every push subscription signs as.
+      push_invoker = google_service_account.push_invoker.email
     }
   }
 

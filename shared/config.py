@@ -81,6 +81,14 @@ class MailSettings(_Section):
     transport_url: str = ""
 
 
+class PushSettings(_Section):
+    # The service account Pub/Sub signs push tokens as (infra/pubsub.tf's push invoker):
+    # consumers accept a push only with its token (shared/events/push_auth.py). The
+    # manifest's environment fills it: the account in the cloud (required there), empty
+    # on the local stack, whose emulator signs no tokens.
+    invoker: str = ""
+
+
 class FeatureFlags(_Section):
     """Opt-in behaviour; every flag defaults to the conservative choice."""
 
@@ -112,6 +120,7 @@ class Settings(BaseSettings):
     idempotency: IdempotencySettings = IdempotencySettings()
     webhooks: WebhookSettings = WebhookSettings()
     mail: MailSettings = MailSettings()
+    push: PushSettings = PushSettings()
     features: FeatureFlags = FeatureFlags()
 
     @property
@@ -145,6 +154,11 @@ class Settings(BaseSettings):
             raise ConfigError(
                 f"{ENV_PREFIX}MAIL__TRANSPORT_URL must be https in the cloud: "
                 "emails carry reset tokens"
+            )
+        if self.env == "cloud" and not self.push.invoker:
+            raise ConfigError(
+                f"{ENV_PREFIX}PUSH__INVOKER must name the push invoker in the cloud: "
+                "consumers accept only pushes signed for it"
             )
         if self.env == "cloud" and (
             os.environ.get("FIRESTORE_EMULATOR_HOST") or os.environ.get("PUBSUB_EMULATOR_HOST")

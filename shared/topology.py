@@ -45,6 +45,7 @@ EnvironmentSource = Literal[
     "concurrency",
     "webhook_private_hosts",
     "mail_transport_url",
+    "push_invoker",
 ]
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 # Names the platform sets itself (Cloud Run's container contract, the functions buildpack):

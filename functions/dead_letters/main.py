@@ -8,6 +8,7 @@ from shared.clients import firestore_client
 from shared.deadletters import record_dead_letter
 from shared.events.consumer import record_malformed_push, register_cloud_event
 from shared.events.push import MalformedPushError, current_execution_id, decode_push
+from shared.events.push_auth import check_current_push
 from shared.logger import bind_request_context, get_logger
 
 log = get_logger("dead_letters")
@@ -15,6 +16,8 @@ log = get_logger("dead_letters")
 
 @register_cloud_event
 def handle(cloud_event: Any) -> None:
+    # Proven by its subscription's OIDC token before anything is read from its body.
+    check_current_push()
     try:
         message = decode_push(cloud_event)
     except MalformedPushError as exc:

@@ -47,6 +47,7 @@ from shared.events.push import (
     current_execution_id,
     decode_push,
 )
+from shared.events.push_auth import check_current_push
 from shared.logger import bind_context, bind_request_context, get_logger, parse_trace_headers
 
 if TYPE_CHECKING:
@@ -499,6 +500,8 @@ def deliver(
             "CloudEvent function; its entry point (FUNCTION_TARGET) must be the name "
             "register_cloud_event registered"
         )
+    # Proven by its subscription's OIDC token before anything is read from its body.
+    check_current_push()
     try:
         message = decode_push(cloud_event)
     except MalformedPushError as exc:

@@ -237,6 +237,19 @@ def test_a_client_signs_up_books_entries_pays_and_audits(product: StackHandle) -
     report = owner.ok("GET", "/v1/audit/verify")
     assert report["ok"] is True
     assert report["records_checked"] >= 2
+    # The owner's own signup and login are found by who acted, as every other record is.
+    owner_id = profile["id"]
+    own_actions = wait_for(
+        lambda: {
+            record["action"]
+            for record in owner.ok("GET", f"/v1/audit?actor={owner_id}&limit=100")
+        }
+        >= {"user.signed_up", "auth.login", "ledger.entry.posted"}
+        or None,
+        timeout=90,
+        what="the owner's signup, login and posting under actor=<owner id>",
+    )
+    assert own_actions
 
     # Another tenant sees none of it.
     stranger = Client(product)

@@ -171,6 +171,7 @@ def _start(function: str, **environment: str) -> subprocess.CompletedProcess[str
         (
             {
                 "TRIBUTUM_ENV": "cloud",
+                "TRIBUTUM_PUSH__INVOKER": "push-invoker@demo.iam.gserviceaccount.com",
                 "TRIBUTUM_SECRETS__VERSIONS": '{"jwt-verification-keys": ""}',
             },
             "TRIBUTUM_SECRETS__VERSIONS",

@@ -93,10 +93,25 @@ def test_a_misspelt_nested_variable_is_refused_not_ignored(monkeypatch: pytest.M
 
 def test_debug_errors_are_refused_in_the_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIBUTUM_ENV", "cloud")
+    monkeypatch.setenv("TRIBUTUM_PUSH__INVOKER", "push-invoker@demo.iam.gserviceaccount.com")
     monkeypatch.setenv("TRIBUTUM_FEATURES__DEBUG_ERRORS", "true")
     with pytest.raises(ConfigError) as raised:
         load_settings()
     assert "TRIBUTUM_FEATURES__DEBUG_ERRORS" in str(raised.value)
+
+
+def test_the_cloud_refuses_to_start_without_a_push_invoker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Without it consumers could not check push tokens: that must not pass silently.
+    monkeypatch.setenv("TRIBUTUM_ENV", "cloud")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "TRIBUTUM_PUSH__INVOKER" in str(raised.value)
+
+
+def test_no_push_invoker_is_needed_locally() -> None:
+    assert load_settings().push.invoker == ""
 
 
 def test_debug_errors_are_allowed_locally(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,6 +124,7 @@ def test_emulator_hosts_are_refused_in_the_cloud(
     monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:
     monkeypatch.setenv("TRIBUTUM_ENV", "cloud")
+    monkeypatch.setenv("TRIBUTUM_PUSH__INVOKER", "push-invoker@demo.iam.gserviceaccount.com")
     monkeypatch.setenv(variable, "127.0.0.1:8080")
     with pytest.raises(ConfigError, match="emulator"):
         load_settings()
@@ -129,6 +145,7 @@ def test_effective_log_format_follows_env_unless_set(
     monkeypatch: pytest.MonkeyPatch, env: str, log_format: str | None, expected: str
 ) -> None:
     monkeypatch.setenv("TRIBUTUM_ENV", env)
+    monkeypatch.setenv("TRIBUTUM_PUSH__INVOKER", "push-invoker@demo.iam.gserviceaccount.com")
     if log_format is not None:
         monkeypatch.setenv("TRIBUTUM_LOG_FORMAT", log_format)
     assert load_settings().effective_log_format == expected
@@ -148,6 +165,7 @@ def test_secrets_backend_follows_env_unless_set(
     monkeypatch: pytest.MonkeyPatch, env: str, backend: str | None, expected: str
 ) -> None:
     monkeypatch.setenv("TRIBUTUM_ENV", env)
+    monkeypatch.setenv("TRIBUTUM_PUSH__INVOKER", "push-invoker@demo.iam.gserviceaccount.com")
     if backend is not None:
         monkeypatch.setenv("TRIBUTUM_SECRETS__BACKEND", backend)
     settings = load_settings()

@@ -121,6 +121,7 @@ def test_a_bad_setting_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_debug_errors_are_refused_in_the_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIBUTUM_ENV", "cloud")
+    monkeypatch.setenv("TRIBUTUM_PUSH__INVOKER", "push-invoker@demo.iam.gserviceaccount.com")
     monkeypatch.setenv("TRIBUTUM_FEATURES__DEBUG_ERRORS", "true")
     monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
     monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)

@@ -93,6 +93,7 @@ def test_the_transport_follows_the_setting(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_the_cloud_refuses_a_plain_http_transport(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIBUTUM_ENV", "cloud")
+    monkeypatch.setenv("TRIBUTUM_PUSH__INVOKER", "push-invoker@demo.iam.gserviceaccount.com")
     monkeypatch.setenv("TRIBUTUM_MAIL__TRANSPORT_URL", "http://mail.internal/messages")
 
     with pytest.raises(ConfigError, match="MAIL__TRANSPORT_URL must be https"):

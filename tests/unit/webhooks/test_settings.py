@@ -23,6 +23,7 @@ def test_the_cloud_refuses_to_start_with_any_allowance(monkeypatch: pytest.Monke
     monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
     monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)
     monkeypatch.setenv("TRIBUTUM_ENV", "cloud")
+    monkeypatch.setenv("TRIBUTUM_PUSH__INVOKER", "push-invoker@demo.iam.gserviceaccount.com")
     monkeypatch.setenv("TRIBUTUM_WEBHOOKS__ALLOWED_PRIVATE_HOSTS", '["127.0.0.1:8790"]')
 
     with pytest.raises(ConfigError, match="ALLOWED_PRIVATE_HOSTS must be empty in the cloud"):
