@@ -11,6 +11,10 @@ Which accounts a payment moves (per tenant and currency; created on first use, s
   code carries a hash and the account's metadata the reference itself.
 * ``payments:tax:{jurisdiction}:{CUR}`` (liability): tax payable to one
   jurisdiction, for payments that carry a tax calculation.
+* ``payments:withheld:{jurisdiction}:{CUR}`` (asset): what buyers withheld from the
+  tenant's invoices and paid to one jurisdiction's tax office on its behalf (Spain's
+  IRPF): the buyer pays the invoice's payable amount, and the tenant recovers the
+  withheld part from the tax office.
 
 The payer is not an account: the payer's money never sits in the tenant's books (it
 goes from the payment method, at the provider, into clearing); ``payer_ref`` is in
@@ -18,15 +22,16 @@ every entry's metadata.
 
 Postings, all with ids fixed by the payment (so a redelivered event posts nothing twice):
 
-* authorize: a pending entry ``{payment}-hold``: debit clearing, credit the payee's
-  revenue the net and each tax-payable account its tax;
+* authorize: a pending entry ``{payment}-hold``: debit clearing what the buyer pays
+  and each withheld account what the buyer withheld, credit the payee's revenue the
+  net and each tax-payable account its tax;
 * capture: the hold is posted (in full, or per line in proportion for a partial
   capture; the rest is released);
 * cancel, a refused capture, an expired authorization: the hold is voided;
-* refund: ``{payment}-{refund}`` credits clearing and debits revenue and every
-  tax-payable account, the tax split with :func:`shared.tax.apportion.proportional_tax`
-  over what was captured, cumulatively: refunds of the whole captured amount
-  reverse each jurisdiction's tax exactly.
+* refund: ``{payment}-{refund}`` credits clearing and every withheld account and
+  debits revenue and every tax-payable account, the tax and the withheld amounts
+  split with :func:`shared.tax.apportion.proportional_tax` over what was captured,
+  cumulatively: refunds of the whole captured amount reverse each exactly.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from shared.ledger import (
 from shared.ledger.instance import ledger_service
 from shared.money import format_amount, from_minor_units
 from shared.payments.domain import Payment, Refund, RefundStatus
+from shared.payments.tax_link import withheld_by_jurisdiction
 from shared.tax.apportion import proportional_tax
 from shared.tax.service import get_calculation
 
@@ -81,6 +87,11 @@ def tax_payable_code(jurisdiction: str, currency: str) -> str:
         else "h" + hashlib.sha256(jurisdiction.encode()).hexdigest()[:20]
     )
     return f"payments:tax:{part}:{currency}"
+
+
+def withheld_code(jurisdiction: str, currency: str) -> str:
+    """Like :func:`tax_payable_code`: plain jurisdiction codes are kept, others hashed."""
+    return tax_payable_code(jurisdiction, currency).replace("payments:tax:", "payments:withheld:")
 
 
 def _money(amount: Decimal, currency: str) -> str:
@@ -192,15 +203,30 @@ class LedgerPaymentsAdapter:
             metadata={"jurisdiction": jurisdiction},
         )
 
+    def withheld_account(self, tenant_id: str, jurisdiction: str, currency: str) -> str:
+        return self.account_id(
+            tenant_id,
+            withheld_code(jurisdiction, currency),
+            name=f"Tax withheld by payers, recoverable from {jurisdiction} ({currency})",
+            type=AccountType.ASSET,
+            currency=currency,
+            shards=TAX_PAYABLE_SHARDS,
+            metadata={"jurisdiction": jurisdiction},
+        )
+
     # -- the port -----------------------------------------------------------------------
 
     def place_hold(
         self, payment: Payment, *, hold_id: str, amount: Decimal, expires_at: datetime
     ) -> str:
         tenant, currency = payment.tenant_id, payment.currency
-        taxes = self._hold_taxes(payment, amount)
+        taxes, withheld = self._hold_figures(payment, amount)
         lines = [_line(self.clearing_account(tenant, currency), Side.DEBIT, amount, currency)]
-        net = amount - sum(taxes.values(), Decimal(0))
+        for jurisdiction, part in withheld.items():
+            if part > 0:
+                account = self.withheld_account(tenant, jurisdiction, currency)
+                lines.append(_line(account, Side.DEBIT, part, currency))
+        net = amount + sum(withheld.values(), Decimal(0)) - sum(taxes.values(), Decimal(0))
         if net > 0:
             payee = self.payee_account(tenant, payment.payee_ref, currency)
             lines.append(_line(payee, Side.CREDIT, net, currency))
@@ -292,9 +318,18 @@ class LedgerPaymentsAdapter:
             for line in posting.lines
             if line.side is Side.CREDIT and line.account_id != payee
         }
+        captured_withheld = {
+            line.account_id: from_minor_units(line.amount_minor, currency)
+            for line in posting.lines
+            if line.side is Side.DEBIT and line.account_id != clearing
+        }
         taxes = refund_taxes(payment, refund, captured_taxes)
+        withheld = refund_taxes(payment, refund, captured_withheld)
         lines = [_line(clearing, Side.CREDIT, refund.amount, currency)]
-        net = refund.amount - sum(taxes.values(), Decimal(0))
+        for account_id, part in withheld.items():
+            if part > 0:
+                lines.append(_line(account_id, Side.CREDIT, part, currency))
+        net = refund.amount + sum(withheld.values(), Decimal(0)) - sum(taxes.values(), Decimal(0))
         if net > 0:
             lines.append(_line(payee, Side.DEBIT, net, currency))
         for account_id, tax in taxes.items():
@@ -314,15 +349,27 @@ class LedgerPaymentsAdapter:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _hold_taxes(self, payment: Payment, amount: Decimal) -> dict[str, Decimal]:
-        """Tax per jurisdiction inside ``amount`` (all of it unless partly authorized)."""
+    def _hold_figures(
+        self, payment: Payment, amount: Decimal
+    ) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+        """Tax and withheld amounts per jurisdiction for a hold of ``amount``.
+
+        All of them for the whole payment; in proportion when only part is authorized.
+        """
         if payment.tax_calculation_id is None:
-            return {}
+            return {}, {}
         calculation = get_calculation(self.ledger.db, payment.tenant_id, payment.tax_calculation_id)
-        totals = {j: t for j, t in calculation.jurisdiction_totals.items() if t > 0}
-        if not totals or amount == payment.amount:
-            return totals
-        return proportional_tax(totals, amount, payment.amount, currency=payment.currency)
+        taxes = {j: t for j, t in calculation.jurisdiction_totals.items() if t > 0}
+        withheld = withheld_by_jurisdiction(calculation)
+        if amount == payment.amount:
+            return taxes, withheld
+
+        def share(parts: dict[str, Decimal]) -> dict[str, Decimal]:
+            if not parts:
+                return {}
+            return proportional_tax(parts, amount, payment.amount, currency=payment.currency)
+
+        return share(taxes), share(withheld)
 
     def _capture_line_amounts(
         self, payment: Payment, hold: Entry, amount: Decimal
@@ -335,25 +382,34 @@ class LedgerPaymentsAdapter:
         held = {
             i: from_minor_units(line.amount_minor, currency) for i, line in enumerate(hold.lines)
         }
+        clearing = self.clearing_account(payment.tenant_id, currency)
+        payee = self.payee_account(payment.tenant_id, payment.payee_ref, currency)
         total = sum(
-            (held[i] for i, line in enumerate(hold.lines) if line.side is Side.DEBIT), Decimal(0)
+            (held[i] for i, line in enumerate(hold.lines) if line.account_id == clearing),
+            Decimal(0),
         )
         if amount == total:
             return None
-        payee = self.payee_account(payment.tenant_id, payment.payee_ref, currency)
-        tax_lines = {
-            str(i): held[i]
-            for i, line in enumerate(hold.lines)
-            if line.side is Side.CREDIT and line.account_id != payee
-        }
-        taxes = proportional_tax(tax_lines, amount, total, currency=currency) if tax_lines else {}
-        net = amount - sum(taxes.values(), Decimal(0))
+
+        def share(side: Side, other: str) -> dict[str, Decimal]:
+            parts = {
+                str(i): held[i]
+                for i, line in enumerate(hold.lines)
+                if line.side is side and line.account_id != other
+            }
+            return proportional_tax(parts, amount, total, currency=currency) if parts else {}
+
+        taxes = share(Side.CREDIT, payee)
+        withheld = share(Side.DEBIT, clearing)
+        net = amount + sum(withheld.values(), Decimal(0)) - sum(taxes.values(), Decimal(0))
         amounts = []
         for i, line in enumerate(hold.lines):
-            if line.side is Side.DEBIT:
+            if line.account_id == clearing:
                 amounts.append(amount)
             elif str(i) in taxes:
                 amounts.append(taxes[str(i)])
+            elif str(i) in withheld:
+                amounts.append(withheld[str(i)])
             else:
                 amounts.append(net)
         return [_money(a, currency) for a in amounts]

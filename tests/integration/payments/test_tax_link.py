@@ -10,10 +10,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from shared.ledger.instance import ledger_service
+from shared.payments.ledger_adapter import tax_payable_code, withheld_code
 from tests.integration.payments.conftest import (
     CLEARING_CAD,
+    CLEARING_EUR,
     GST_CAD,
     PAYEE_CAD,
+    PAYEE_EUR,
     QST_CAD,
     Stack,
     dump_without_idempotency,
@@ -158,3 +161,101 @@ def test_another_tenants_tax_calculation_is_not_found(stack: Stack) -> None:
     assert answer.status == 422, answer.json
     assert answer.json["errors"][0]["field"] == "tax_calculation_id"
     assert dump_without_idempotency(stack.db) == before
+
+
+# -- invoices the buyer withholds from -----------------------------------------------------
+# Spain: 1,000.00 + IVA 21 % = 1,210.00 gross; the buyer withholds IRPF 15 % of the net
+# (150.00) for the tax office and pays 1,060.00.
+
+WITHHELD_ES = withheld_code("ES", "EUR")
+IVA_ES = tax_payable_code("ES", "EUR")
+
+
+def _spanish_invoice() -> dict[str, object]:
+    return {
+        "document_date": "2025-06-01",
+        "currency": "EUR",
+        "place_of_supply": "ES",
+        "seller": {"country": "ES"},
+        "lines": [
+            {
+                "quantity": "1",
+                "unit_price": {"amount": "1000.00", "currency": "EUR"},
+                "withholding_category": "professional",
+            }
+        ],
+    }
+
+
+def _figures(stack: Stack) -> tuple[Decimal, ...]:
+    return (
+        stack.posted(CLEARING_EUR),
+        stack.posted(WITHHELD_ES),
+        stack.posted(PAYEE_EUR),
+        stack.posted(IVA_ES),
+    )
+
+
+def test_a_withheld_invoice_is_paid_its_payable_amount_and_books_the_withholding(
+    stack: Stack,
+) -> None:
+    calculation_id = stack.tax_calculation(_spanish_invoice())
+    # The gross is not what the buyer pays: refused, naming the payable amount.
+    before = dump_without_idempotency(stack.db)
+    gross = stack.create(amount="1210.00", currency="EUR", tax_calculation_id=calculation_id)
+    assert gross.status == 422, gross.json
+    assert [(e["field"], e["code"]) for e in gross.json["errors"]] == [
+        ("amount", "amount_mismatch")
+    ]
+    assert "1060.00" in gross.json["errors"][0]["message"]
+    assert dump_without_idempotency(stack.db) == before
+
+    created = stack.create(amount="1060.00", currency="EUR", tax_calculation_id=calculation_id)
+    assert created.status == 202, created.json
+    payment_id = created.data["id"]
+    stack.process()
+
+    assert stack.get(payment_id)["status"] == "settled"
+    # Dr clearing 1,060.00 + Dr withheld 150.00 = Cr revenue 1,000.00 + Cr IVA 210.00
+    assert _figures(stack) == (D("1060.00"), D("150.00"), D("1000.00"), D("210.00"))
+    assert stack.balances(WITHHELD_ES)["normal_side"] == "debit"  # recoverable: an asset
+    assert stack.trial_balance_is_zero()
+
+    # Half refunded: half of each figure goes back.
+    assert stack.refund(payment_id, amount="530.00").status == 202
+    stack.process()
+    assert _figures(stack) == (D("530.00"), D("75.00"), D("500.00"), D("105.00"))
+
+    assert stack.refund(payment_id, amount="530.00").status == 202
+    stack.process()
+    assert stack.get(payment_id)["status"] == "refunded"
+    assert _figures(stack) == (D("0.00"), D("0.00"), D("0.00"), D("0.00"))
+    assert stack.trial_balance_is_zero()
+
+
+def test_a_partial_capture_of_a_withheld_invoice_takes_every_figure_in_proportion(
+    stack: Stack,
+) -> None:
+    calculation_id = stack.tax_calculation(_spanish_invoice())
+    payment_id = stack.create(
+        amount="1060.00",
+        currency="EUR",
+        tax_calculation_id=calculation_id,
+        capture_mode="manual",
+    ).data["id"]
+    stack.process()
+    assert stack.balances(WITHHELD_ES)["pending_debits"] == "150.00"
+
+    capture = stack.api.post(
+        f"/v1/payments/{payment_id}/capture",
+        json={"amount": "265.00"},
+        token="clerk",
+        headers=stack.key(),
+    )
+    assert capture.status == 202, capture.json
+    stack.process()
+
+    # A quarter: 37.50 withheld, 52.50 IVA, and the net 265.00 + 37.50 - 52.50 = 250.00.
+    assert _figures(stack) == (D("265.00"), D("37.50"), D("250.00"), D("52.50"))
+    assert stack.balances(WITHHELD_ES)["pending_debits"] == "0.00"
+    assert stack.trial_balance_is_zero()

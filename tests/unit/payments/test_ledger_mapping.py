@@ -18,8 +18,13 @@ from shared.payments.ledger_adapter import (
     payee_code,
     refund_taxes,
     tax_payable_code,
+    withheld_code,
 )
-from shared.payments.tax_link import check_payment_against_calculation
+from shared.payments.tax_link import (
+    check_payment_against_calculation,
+    payable_amount,
+    withheld_by_jurisdiction,
+)
 from shared.tax.model import CalculationTotals, StoredCalculation
 from tests.unit.payments.support import NOW, captured
 
@@ -122,3 +127,40 @@ def test_a_payment_must_carry_the_calculations_gross_in_its_currency() -> None:
         with pytest.raises(ValidationError) as refused:
             check_payment_against_calculation(payment, calculation)
         assert refused.value.errors[0].field == field
+
+
+def _withheld(*rows: tuple[str, str]) -> dict[str, object]:
+    breakdown = [{"jurisdiction": j, "tax": "IRPF", "amount": a} for j, a in rows]
+    return {"withholding": {"breakdown": breakdown}}
+
+
+def test_a_withheld_invoice_is_paid_its_gross_less_what_the_buyer_withholds() -> None:
+    spanish = _calculation(
+        totals=CalculationTotals(D("1000.00"), D("210.00"), D("1210.00")),
+        jurisdiction_totals={"ES": D("210.00")},
+        result=_withheld(("ES", "150.00")),
+    )
+    assert withheld_by_jurisdiction(spanish) == {"ES": D("150.00")}
+    assert payable_amount(spanish) == D("1060.00")
+    check_payment_against_calculation(
+        replace(captured("1060.00"), tax_calculation_id="c1"), spanish
+    )
+    with pytest.raises(ValidationError) as refused:
+        check_payment_against_calculation(
+            replace(captured("1210.00"), tax_calculation_id="c1"), spanish
+        )
+    assert refused.value.errors[0].field == "amount"
+    assert "1060.00" in refused.value.errors[0].message
+
+
+def test_withholdings_add_up_per_jurisdiction_and_none_means_the_gross() -> None:
+    two = _calculation(result=_withheld(("ES", "10.00"), ("ES", "5.00"), ("PT", "0.00")))
+    assert withheld_by_jurisdiction(two) == {"ES": D("15.00")}
+    assert payable_amount(_calculation()) == D("119.00")
+    assert withheld_by_jurisdiction(_calculation(result={"withholding": None})) == {}
+
+
+def test_withheld_accounts_are_codes_apart_from_tax_payable() -> None:
+    assert withheld_code("ES", "EUR") == "payments:withheld:ES:EUR"
+    assert withheld_code("ES", "EUR") != tax_payable_code("ES", "EUR")
+    assert withheld_code("weird jurisdiction!", "EUR").startswith("payments:withheld:h")
