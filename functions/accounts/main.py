@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.http import Page, Reply, RequestContext, Router
+from shared.http import Page, Reply, RequestContext, Router, Stream, Streamed
 from shared.identity.roles import Permission
 from shared.ledger import (
     AccountWithBalances,
@@ -19,7 +19,18 @@ from shared.ledger import (
     TrialBalance,
     UpdateAccountRequest,
 )
+from shared.ledger.export import CONTENT_TYPES
+from shared.ledger.history import BalanceHistory, PointInTimeBalance
+from shared.ledger.history_requests import (
+    BalanceAsOfQuery,
+    BalanceHistoryOut,
+    BalanceHistoryQuery,
+    PointInTimeBalanceOut,
+)
+from shared.ledger.history_service import AccountHistory
 from shared.ledger.instance import ledger_service
+from shared.ledger.monitor_requests import BalanceMonitorOut, CreateMonitorRequest, MonitorPath
+from shared.ledger.monitors import BalanceMonitor
 from shared.ledger.requests import BalanceSheetQuery, IncomeStatementQuery
 from shared.ledger.responses import (
     AccountListItemOut,
@@ -89,6 +100,36 @@ def list_accounts(ctx: RequestContext) -> Page:
 def get_account(ctx: RequestContext) -> AccountWithBalances:
     """One account with its posted, pending and available balances."""
     return ledger_service().get_account(ctx.tenant_id, ctx.params.account_id)
+
+
+@router.get(
+    "/v1/accounts/{account_id}/balance",
+    params=AccountPath,
+    query=BalanceAsOfQuery,
+    response=PointInTimeBalanceOut,
+    permission=Permission.ACCOUNTS_READ.value,
+)
+def get_balance_as_of(ctx: RequestContext) -> PointInTimeBalance:
+    """The account's balances at the end of a day: every entry dated on or before it."""
+    query: BalanceAsOfQuery = ctx.query
+    return AccountHistory(ledger_service()).balance_as_of(
+        ctx.tenant_id, ctx.params.account_id, query.as_of
+    )
+
+
+@router.get(
+    "/v1/accounts/{account_id}/balance-history",
+    params=AccountPath,
+    query=BalanceHistoryQuery,
+    response=BalanceHistoryOut,
+    permission=Permission.ACCOUNTS_READ.value,
+)
+def get_balance_history(ctx: RequestContext) -> BalanceHistory:
+    """The account's closing balances for every day of a range (at most 366 days)."""
+    query: BalanceHistoryQuery = ctx.query
+    return AccountHistory(ledger_service()).balance_history(
+        ctx.tenant_id, ctx.params.account_id, query.date_from, query.date_to
+    )
 
 
 @router.patch(
@@ -193,6 +234,38 @@ def balance_sheet(ctx: RequestContext) -> list[dict[str, Any]]:
     return [sheet.to_json() for sheet in ledger_service().balance_sheets(ctx.tenant_id, q.as_of)]
 
 
+_STATEMENT_CSV = Streamed({"text/csv": "CSV with a header row; see the ledger's README"})
+
+
+@router.get(
+    "/v1/ledger/statements/income/export",
+    query=IncomeStatementQuery,
+    response=_STATEMENT_CSV,
+    permission=Permission.ACCOUNTS_READ.value,
+)
+def export_income_statement(ctx: RequestContext) -> Stream:
+    """The income statement as CSV: a row per account, section totals, net income."""
+    q: IncomeStatementQuery = ctx.query
+    pieces = AccountHistory(ledger_service()).export_income_statement(
+        ctx.tenant_id, q.date_from, q.date_to
+    )
+    name = f"income-statement-{q.date_from.isoformat()}-{q.date_to.isoformat()}.csv"
+    return Stream(pieces, CONTENT_TYPES["csv"], filename=name)
+
+
+@router.get(
+    "/v1/ledger/statements/balance-sheet/export",
+    query=BalanceSheetQuery,
+    response=_STATEMENT_CSV,
+    permission=Permission.ACCOUNTS_READ.value,
+)
+def export_balance_sheet(ctx: RequestContext) -> Stream:
+    """The balance sheet as CSV: a row per account, section totals, retained earnings."""
+    q: BalanceSheetQuery = ctx.query
+    pieces = AccountHistory(ledger_service()).export_balance_sheet(ctx.tenant_id, q.as_of)
+    return Stream(pieces, CONTENT_TYPES["csv"], filename=f"balance-sheet-{q.as_of.isoformat()}.csv")
+
+
 @router.get(
     "/v1/ledger/reconciliations/latest",
     response=ReconciliationReportOut,
@@ -202,6 +275,76 @@ def balance_sheet(ctx: RequestContext) -> list[dict[str, Any]]:
 def latest_reconciliation(ctx: RequestContext) -> ReconciliationReport:
     """The report of the tenant's latest scheduled reconciliation."""
     return ledger_service().get_latest_reconciliation(ctx.tenant_id)
+
+
+# -- balance monitors ------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/accounts/{account_id}/monitors",
+    params=AccountPath,
+    body=CreateMonitorRequest,
+    response=BalanceMonitorOut,
+    status=201,
+    permission=Permission.ACCOUNTS_WRITE.value,
+    idempotency="optional",
+)
+def create_monitor(ctx: RequestContext) -> Reply:
+    """Watch the account's balance: ``ledger.balance_monitor_triggered`` when the condition
+    starts to hold, ``ledger.balance_monitor_cleared`` when it stops (webhooks too)."""
+    body: CreateMonitorRequest = ctx.body
+    monitor = ledger_service().create_monitor(
+        ctx.tenant_id,
+        ctx.params.account_id,
+        balance=body.condition.balance,
+        operator=body.condition.operator,
+        amount=body.condition.amount,
+        description=body.description,
+        actor=ctx.actor,
+        correlation_id=ctx.correlation_id,
+    )
+    location = f"/v1/accounts/{monitor.account_id}/monitors/{monitor.id}"
+    return Reply(monitor, status=201, headers={"Location": location})
+
+
+@router.get(
+    "/v1/accounts/{account_id}/monitors",
+    params=AccountPath,
+    response=[BalanceMonitorOut],
+    permission=Permission.ACCOUNTS_READ.value,
+)
+def list_monitors(ctx: RequestContext) -> Page:
+    """The account's balance monitors, oldest first (at most ten)."""
+    return Page(ledger_service().list_monitors(ctx.tenant_id, ctx.params.account_id), None)
+
+
+@router.get(
+    "/v1/accounts/{account_id}/monitors/{monitor_id}",
+    params=MonitorPath,
+    response=BalanceMonitorOut,
+    permission=Permission.ACCOUNTS_READ.value,
+)
+def get_monitor(ctx: RequestContext) -> BalanceMonitor:
+    """One balance monitor with its state."""
+    return ledger_service().get_monitor(ctx.tenant_id, ctx.params.account_id, ctx.params.monitor_id)
+
+
+@router.delete(
+    "/v1/accounts/{account_id}/monitors/{monitor_id}",
+    params=MonitorPath,
+    status=204,
+    permission=Permission.ACCOUNTS_WRITE.value,
+)
+def delete_monitor(ctx: RequestContext) -> Reply:
+    """Stop watching: the monitor is deleted."""
+    ledger_service().delete_monitor(
+        ctx.tenant_id,
+        ctx.params.account_id,
+        ctx.params.monitor_id,
+        actor=ctx.actor,
+        correlation_id=ctx.correlation_id,
+    )
+    return Reply(None, status=204)
 
 
 handle = router.handler

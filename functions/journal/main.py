@@ -4,7 +4,8 @@ Every money-moving route requires an ``Idempotency-Key``. A posting without its
 own ``entry_id`` gets one derived from the key (see
 :func:`shared.ledger.idempotency.entry_id_for_key`): when an instance dies after
 the commit but before the key's response is stored, the retry finds the entry it
-already committed instead of posting a second one.
+already committed instead of posting a second one. A linked batch derives its id
+and its entries' ids from the key the same way (:mod:`shared.ledger.batches`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.http import Page, Reply, RequestContext, Router
+from shared.http import Page, Reply, RequestContext, Router, Stream, Streamed
 from shared.identity.roles import Permission
 from shared.ledger import (
     Entry,
@@ -25,9 +26,14 @@ from shared.ledger import (
     ReverseEntryRequest,
     VoidPendingRequest,
 )
+from shared.ledger.batches import LinkedBatch
+from shared.ledger.export import ACCOUNT_LINE_COLUMNS, CONTENT_TYPES
+from shared.ledger.history_requests import AccountExportQuery
+from shared.ledger.history_service import AccountHistory
 from shared.ledger.idempotency import with_entry_id_from_key
 from shared.ledger.instance import ledger_service
-from shared.ledger.responses import EntryOut, HoldTransitionOut, ReversalOut
+from shared.ledger.requests import PostLinkedEntriesRequest
+from shared.ledger.responses import EntryOut, HoldTransitionOut, LinkedEntriesOut, ReversalOut
 
 router = Router("journal")
 T = TypeVar("T")
@@ -76,6 +82,26 @@ def post_entry(ctx: RequestContext) -> Reply:
     return Reply(entry, status=201, headers={"Location": f"/v1/journal-entries/{entry.id}"})
 
 
+@router.post(
+    "/v1/journal-entry-batches",
+    body=PostLinkedEntriesRequest,
+    response=LinkedEntriesOut,
+    status=201,
+    permission=Permission.JOURNAL_POST.value,
+    idempotency="required",
+)
+def post_linked_entries(ctx: RequestContext) -> Reply:
+    """Post several entries all or none; a refusal names its entry (``entries.2.lines.0...``)."""
+    batch: LinkedBatch = ledger_service().post_linked_entries(
+        ctx.tenant_id,
+        ctx.body,
+        actor=ctx.actor,
+        correlation_id=ctx.correlation_id,
+        idempotency_key=ctx.idempotency_key,
+    )
+    return Reply(batch, status=201)
+
+
 @router.get(
     "/v1/journal-entries/{entry_id}",
     params=EntryPath,
@@ -106,6 +132,32 @@ def list_account_entries(ctx: RequestContext) -> Page:
         cursor=query.cursor,
     )
     return Page(list(page.items), page.next_cursor)
+
+
+_COLUMNS = ", ".join(ACCOUNT_LINE_COLUMNS)
+
+
+@router.get(
+    "/v1/accounts/{account_id}/entries/export",
+    params=AccountPath,
+    query=AccountExportQuery,
+    response=Streamed(
+        {
+            "text/csv": f"format=csv: a header row, then one row per line: {_COLUMNS}",
+            "application/x-ndjson": f"format=jsonl: one object per line, keys {_COLUMNS}",
+        }
+    ),
+    permission=Permission.JOURNAL_READ.value,
+)
+def export_account_entries(ctx: RequestContext) -> Stream:
+    """The account's lines dated in a range, streamed as CSV or JSON Lines."""
+    query: AccountExportQuery = ctx.query
+    account_id = ctx.params.account_id
+    pieces = AccountHistory(ledger_service()).export_account_lines(
+        ctx.tenant_id, account_id, query.date_from, query.date_to, query.format
+    )
+    name = f"{account_id}-{query.date_from.isoformat()}-{query.date_to.isoformat()}.{query.format}"
+    return Stream(pieces, CONTENT_TYPES[query.format], filename=name)
 
 
 @router.post(

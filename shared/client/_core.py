@@ -185,6 +185,8 @@ class ClientCore:
         raise_for_problem(response)
         if response.status_code == 204 or not response.content:
             return _Reply(None)
+        if not operation.envelope and "json" not in response.headers.get("Content-Type", ""):
+            return _Reply(response.text)  # an export (CSV, JSON Lines): the body as text
         document = response.json()
         if not operation.envelope:
             return _Reply(document)
@@ -195,6 +197,10 @@ class ClientCore:
     def _object(self, name: str, **call: Any) -> JSONObject:
         data: JSONObject = self._call(name, **call).data
         return data
+
+    def _text(self, name: str, **call: Any) -> str:
+        """An operation whose answer is a document served as text (an export)."""
+        return str(self._call(name, **call).data)
 
     def _objects(self, name: str, **call: Any) -> list[JSONObject]:
         data: list[JSONObject] = self._call(name, **call).data

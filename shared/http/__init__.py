@@ -13,6 +13,7 @@ from shared.http.pagination import (
     encode_cursor,
 )
 from shared.http.router import Reply, Router, dumps
+from shared.http.streaming import Stream, Streamed
 
 __all__ = [
     "Authenticator",
@@ -26,6 +27,8 @@ __all__ = [
     "RequestContext",
     "Route",
     "Router",
+    "Stream",
+    "Streamed",
     "TimeOrderedPosition",
     "decode_cursor",
     "dumps",

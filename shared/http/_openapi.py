@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
+from shared.http.streaming import Streamed
+
 if TYPE_CHECKING:
     from shared.http.context import Route
 
@@ -189,6 +191,14 @@ def build_openapi(service: str, version: str, routes: Sequence[Route]) -> dict[s
         responses: dict[str, Any] = {}
         if route.status == 204:
             responses["204"] = {"description": "No content"}
+        elif isinstance(route.response, Streamed):
+            responses[str(route.status)] = {
+                "description": "Success, streamed (the body itself, without the envelope)",
+                "content": {
+                    media: {"schema": {"type": "string", "description": description}}
+                    for media, description in route.response.media_types.items()
+                },
+            }
         elif not route.envelope:
             responses[str(route.status)] = {
                 "description": "Success (the document itself, without the envelope)",

@@ -46,6 +46,7 @@ from shared.http.context import AuthMode, Handler, IdempotencyMode
 from shared.http.context import RequestContext as RequestContext
 from shared.http.context import Route as Route
 from shared.http.pagination import Page
+from shared.http.streaming import Stream
 from shared.logger import (
     EXECUTION_ID_HEADER,
     bind_context,
@@ -385,6 +386,8 @@ class Router:
             meta.update(result.meta)
         else:
             data = result
+        if isinstance(data, Stream):
+            return self._stream_response(data)
         if isinstance(data, Page):
             meta["next_cursor"] = data.next_cursor
             meta.update(data.meta)
@@ -394,6 +397,15 @@ class Router:
         document = {"data": data, "meta": meta} if envelope else data
         response = self._json_response(document, status)
         for name, value in headers.items():
+            response.headers[name] = value
+        return response
+
+    def _stream_response(self, stream: Stream) -> WerkzeugResponse:
+        """A streamed body, sent as it is produced (its first piece is produced here)."""
+        response = WerkzeugResponse(
+            stream.started(), status=stream.status, content_type=stream.content_type
+        )
+        for name, value in stream.response_headers().items():
             response.headers[name] = value
         return response
 

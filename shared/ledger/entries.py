@@ -19,7 +19,7 @@ from shared.errors import AppError, ConflictError, FieldError
 from shared.events.actors import Actor, checked_actor
 from shared.events.outbox import StagedEvent
 from shared.http.pagination import decode_cursor, encode_cursor
-from shared.ledger import domain
+from shared.ledger import batches, domain
 from shared.ledger.core import (
     REQUESTER_FIELD,
     LedgerCore,
@@ -71,6 +71,7 @@ class PostingCommand:
     correlation_id: str | None
     created_at: datetime
     check_existing: bool
+    batch_id: str | None = None  # a linked batch's entries post all or none
 
     @property
     def effect(self) -> LineEffect:
@@ -81,8 +82,26 @@ class PostingCommand:
         return 3 + 2 * len(self.proposed)
 
 
+@dataclass(frozen=True)
+class LinkedPostings:
+    """A linked batch in the group commit's queue (``linked.py``).
+
+    Its ``writes`` (its weight in the queue) is the committer's whole write budget, so it
+    commits in a transaction of its own, all or none; it still takes its turn with the
+    tenant's other postings, so an instance never contends with itself.
+    """
+
+    commands: tuple[PostingCommand, ...]
+    writes: int
+
+
+Queued = PostingCommand | LinkedPostings
+# A posting's outcome: (entry, created); a linked batch's: its entries, in order.
+QueuedOutcome = tuple[Entry, bool] | list[Entry]
+
+
 class EntryUseCases(LedgerCore):
-    _committer: GroupCommitter[PostingCommand, tuple[Entry, bool]]
+    _committer: GroupCommitter[Queued, QueuedOutcome]
 
     # -- entries ----------------------------------------------------------------------
 
@@ -127,7 +146,9 @@ class EntryUseCases(LedgerCore):
             current = replace(command, check_existing=True) if attempts else command
             attempts.append(current)
             if self.settings.group_commit:
-                return self._committer.submit(tenant_id, current)
+                queued = self._committer.submit(tenant_id, current)
+                assert isinstance(queued, tuple)  # a posting's outcome
+                return queued
             outcome = self._commit_postings(tenant_id, [current])
             if outcome.after_release is not None:
                 outcome.after_release()
@@ -284,10 +305,28 @@ class EntryUseCases(LedgerCore):
 
     # -- internals: postings ----------------------------------------------------------
 
+    def _commit_queued(
+        self, tenant_id: str, queued: Sequence[Queued]
+    ) -> BatchOutcome[QueuedOutcome]:
+        """What the group commit commits: postings together, or one linked batch alone."""
+        if len(queued) == 1 and isinstance(queued[0], LinkedPostings):
+            outcome = self._commit_postings(tenant_id, queued[0].commands, linked=True)
+            entries = [o[0] for o in outcome.outcomes if isinstance(o, tuple)]
+            return BatchOutcome([entries], outcome.after_release)
+        postings = [q for q in queued if isinstance(q, PostingCommand)]
+        assert len(postings) == len(queued), "a linked batch never shares a transaction"
+        outcome = self._commit_postings(tenant_id, postings)
+        return BatchOutcome(list(outcome.outcomes), outcome.after_release)
+
     def _commit_postings(
-        self, tenant_id: str, commands: Sequence[PostingCommand]
+        self, tenant_id: str, commands: Sequence[PostingCommand], *, linked: bool = False
     ) -> BatchOutcome[tuple[Entry, bool]]:
-        """One transaction for a batch of postings; see ``group_commit.py``."""
+        """One transaction for a batch of postings; see ``group_commit.py``.
+
+        ``linked``: the postings are one linked batch (``linked.py``). The first refusal
+        raises, naming its entry's index, and the transaction rolls back: nothing of the
+        batch is written.
+        """
         from google.cloud import firestore as fs
 
         @fs.transactional
@@ -334,7 +373,7 @@ class EntryUseCases(LedgerCore):
             staged: list[StagedEvent] = []
             deltas: dict[str, BalanceTotals] = defaultdict(BalanceTotals)
             in_batch: dict[str, tuple[Entry, str]] = {}
-            for command in commands:
+            for index, command in enumerate(commands):
                 earlier = existing.get(command.entry_id)
                 if earlier is not None or command.entry_id in in_batch:
                     if earlier is not None:
@@ -342,22 +381,27 @@ class EntryUseCases(LedgerCore):
                         fingerprint = earlier.get("fingerprint")
                     else:
                         entry, fingerprint = in_batch[command.entry_id]
-                    outcomes.append(_replayed(entry, fingerprint, command))
+                    replayed = _replayed(entry, fingerprint, command)
+                    if linked and isinstance(replayed, AppError):
+                        raise batches.in_entry(replayed, index) from replayed
+                    outcomes.append(replayed)
                     continue
                 try:
-                    domain.check_period_open(
-                        command.effective_date, closed_through, "effective_date"
-                    )
-                    plan = domain.plan_entry(
-                        command.proposed, accounts, balances, effect=command.effect
+                    plan = batches.plan_posting(
+                        command.proposed,
+                        effect=command.effect,
+                        effective_date=command.effective_date,
+                        closed_through=closed_through,
+                        accounts=accounts,
+                        balances=balances,
                     )
                 except AppError as exc:
+                    if linked:
+                        raise batches.in_entry(exc, index) from exc
                     outcomes.append(exc)
                     continue
                 for account_id, delta in plan.deltas.items():
                     deltas[account_id] += delta
-                    if account_id in balances:
-                        balances[account_id] += delta
                 entry = _new_entry(command, plan)
                 transaction.create(
                     self.paths.entry(tenant_id, entry.id),
@@ -366,6 +410,9 @@ class EntryUseCases(LedgerCore):
                 staged.extend(self._posting_events(transaction, tenant_id, entry, command).events)
                 in_batch[entry.id] = (entry, command.fingerprint)
                 outcomes.append((entry, True))
+            if linked:
+                # Every outcome is (entry, created): a refusal raised above.
+                batches.check_all_or_none([not o[1] for o in outcomes if isinstance(o, tuple)])
             present = {a: acc for a, acc in accounts.items() if acc is not None}
             self.store.add_deltas(transaction, tenant_id, present, deltas)
             return outcomes, staged
@@ -392,7 +439,8 @@ class EntryUseCases(LedgerCore):
             actor=command.actor,
             action="ledger.entry.pending" if pending else "ledger.entry.posted",
             resource=("ledger_entry", entry.id),
-            details={"lines": len(entry.lines), "accounts": entry.account_ids},
+            details={"lines": len(entry.lines), "accounts": entry.account_ids}
+            | ({"batch_id": entry.batch_id} if entry.batch_id else {}),
             correlation_id=command.correlation_id,
         )
 
@@ -413,6 +461,7 @@ def _new_entry(command: PostingCommand, plan: domain.EntryPlan) -> Entry:
         created_at=command.created_at,
         created_by=command.actor,
         expires_at=command.expires_at,
+        batch_id=command.batch_id,
     )
 
 

@@ -328,6 +328,7 @@ class Entry:
     reverses_entry_id: str | None = None  # on a reversal: the entry it reverses
     reversed_by_entry_id: str | None = None  # on a reversed entry: its reversal
     resolved_at: datetime | None = None  # when a hold left the pending state
+    batch_id: str | None = None  # on an entry posted in a linked batch: the batch
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -355,6 +356,7 @@ class Entry:
             "reverses_entry_id": self.reverses_entry_id,
             "reversed_by_entry_id": self.reversed_by_entry_id,
             "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
+            "batch_id": self.batch_id,
         }
         return document
 

@@ -10,6 +10,7 @@ from shared.events.actors import Actor, checked_actor
 from shared.events.outbox import StagedEvent
 from shared.ledger import domain, statements
 from shared.ledger.core import LedgerCore
+from shared.ledger.history import REOPEN_LOG_FIELD, reopen_log_after
 from shared.ledger.model import Account, Entry, LedgerPeriod
 from shared.ledger.repository import period_from_document
 from shared.ledger.requests import ClosePeriodRequest, ReopenPeriodRequest
@@ -82,21 +83,22 @@ class PeriodUseCases(LedgerCore):
 
         def attempt(transaction: Any) -> tuple[LedgerPeriod, list[StagedEvent]]:
             snapshot = ref.get(transaction=transaction)
-            current = period_from_document(snapshot.to_dict() if snapshot.exists else None)
+            document = snapshot.to_dict() if snapshot.exists else None
+            current = period_from_document(document)
             now = self._now()
             through = decide(current, now)
             period = LedgerPeriod(through, now, dict(actor))
             # The version moves too: a posting batch that read the old document conflicts.
-            transaction.set(
-                ref,
-                {
-                    "version": fs.Increment(1),
-                    "closed_through": through.isoformat() if through else None,
-                    "period_changed_at": now,
-                    "period_changed_by": dict(actor),
-                },
-                merge=True,
-            )
+            change: dict[str, Any] = {
+                "version": fs.Increment(1),
+                "closed_through": through.isoformat() if through else None,
+                "period_changed_at": now,
+                "period_changed_by": dict(actor),
+            }
+            if verb == "reopened":
+                # Balance snapshots after the new end become stale (shared.ledger.history).
+                change[REOPEN_LOG_FIELD] = reopen_log_after(document, through)
+            transaction.set(ref, change, merge=True)
             previous = current.closed_through.isoformat() if current.closed_through else None
             details: dict[str, Any] = {
                 "closed_through": period.to_json()["closed_through"],

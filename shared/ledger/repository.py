@@ -315,6 +315,7 @@ def entry_to_document(entry: Entry, *, fingerprint: str | None = None) -> dict[s
         "reverses_entry_id": entry.reverses_entry_id,
         "reversed_by_entry_id": entry.reversed_by_entry_id,
         "resolved_at": entry.resolved_at,
+        "batch_id": entry.batch_id,
         "fingerprint": fingerprint,
         **entry.extra,
     }
@@ -343,6 +344,7 @@ _ENTRY_FIELDS = frozenset(
         "reverses_entry_id",
         "reversed_by_entry_id",
         "resolved_at",
+        "batch_id",
         "fingerprint",
         "pending_expires_at",
     }
@@ -366,6 +368,7 @@ def entry_from_document(entry_id: str, document: Mapping[str, Any]) -> Entry:
         reverses_entry_id=document.get("reverses_entry_id"),
         reversed_by_entry_id=document.get("reversed_by_entry_id"),
         resolved_at=_aware_or_none(document.get("resolved_at")),
+        batch_id=document.get("batch_id"),
         extra={k: v for k, v in document.items() if k not in _ENTRY_FIELDS},
     )
 

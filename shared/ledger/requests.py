@@ -196,6 +196,50 @@ class PostEntryRequest(BaseModel):
     timeout_seconds: int | None = Field(default=None, ge=1, le=MAX_HOLD_TIMEOUT_SECONDS)
 
 
+# Entries of one linked batch: they commit in one Firestore transaction, which also bounds
+# its writes (see shared.ledger.batches.check_linked_batch).
+MAX_LINKED_ENTRIES = 32
+
+
+class PostLinkedEntriesRequest(BaseModel):
+    """Journal entries that post all or none (TigerBeetle's linked transfers)."""
+
+    model_config = ConfigDict(
+        strict=True,
+        extra="forbid",
+        frozen=True,
+        json_schema_extra=body_examples(
+            {
+                "entries": [
+                    {
+                        "description": "Owner's capital",
+                        "currency": "EUR",
+                        "lines": [
+                            {"account_id": "acc_cash", "side": "debit", "amount": "1000.00"},
+                            {"account_id": "acc_equity", "side": "credit", "amount": "1000.00"},
+                        ],
+                    },
+                    {
+                        "description": "Cash sale",
+                        "currency": "EUR",
+                        "metadata": {"invoice": "inv_1043"},
+                        "lines": [
+                            {"account_id": "acc_cash", "side": "debit", "amount": "50.00"},
+                            {"account_id": "acc_sales", "side": "credit", "amount": "50.00"},
+                        ],
+                    },
+                ]
+            },
+        ),
+    )
+
+    entries: list[PostEntryRequest] = Field(
+        min_length=1,
+        max_length=MAX_LINKED_ENTRIES,
+        description="each as POST /v1/journal-entries takes it; posted in order, all or none",
+    )
+
+
 class PostPendingRequest(BaseModel):
     """Post a hold: in full (no amount), one amount (two-line holds), or per line."""
 

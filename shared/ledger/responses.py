@@ -73,6 +73,14 @@ class EntryOut(BaseModel):
     reverses_entry_id: str | None
     reversed_by_entry_id: str | None
     resolved_at: str | None
+    batch_id: str | None = Field(
+        default=None, description="the linked batch the entry was posted in, all or none"
+    )
+
+
+class LinkedEntriesOut(BaseModel):
+    batch_id: str = Field(description="recorded on each entry of the batch")
+    entries: list[EntryOut] = Field(description="the posted entries, in the request's order")
 
 
 class HoldTransitionOut(BaseModel):

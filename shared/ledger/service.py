@@ -41,6 +41,8 @@ from shared.ledger.core import Publisher
 from shared.ledger.entries import EntryUseCases
 from shared.ledger.group_commit import GroupCommitter
 from shared.ledger.holds import HoldUseCases
+from shared.ledger.linked import LinkedEntryUseCases
+from shared.ledger.monitoring import MonitorUseCases
 from shared.ledger.periods import PeriodUseCases
 from shared.ledger.reconciliation import ReconciliationUseCases
 from shared.ledger.repository import AccountCache, LedgerPaths
@@ -51,12 +53,19 @@ if TYPE_CHECKING:
 
 
 class LedgerService(
-    AccountUseCases, PeriodUseCases, EntryUseCases, HoldUseCases, ReconciliationUseCases
+    AccountUseCases,
+    PeriodUseCases,
+    LinkedEntryUseCases,
+    EntryUseCases,
+    HoldUseCases,
+    ReconciliationUseCases,
+    MonitorUseCases,
 ):
     """The ledger use cases for one Firestore database. Thread-safe; one per instance.
 
-    The use cases live by theme in ``accounts``, ``periods``, ``entries``, ``holds``
-    and ``reconciliation``; what they share is in ``core`` and, for reads, ``store``.
+    The use cases live by theme in ``accounts``, ``periods``, ``entries`` (with linked
+    batches in ``linked``), ``holds``, ``reconciliation`` and ``monitoring``; what they share is in
+    ``core`` and, for reads, ``store``.
     """
 
     def __init__(
@@ -77,7 +86,7 @@ class LedgerService(
         self._account_cache = AccountCache()
         self._entry_locks = AggregateLocks()
         self._committer = GroupCommitter(
-            self._commit_postings,
+            self._commit_queued,
             max_batch=self.settings.max_batch,
             max_weight=self.settings.max_batch_writes,
             max_in_flight=self.settings.max_batches_in_flight,

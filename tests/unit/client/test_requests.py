@@ -136,6 +136,27 @@ def test_documents_served_without_an_envelope_come_back_whole() -> None:
     assert api.client().get_signing_keys() == {"keys": [{"kid": "k1"}]}
 
 
+def test_an_export_comes_back_as_its_text() -> None:
+    body = "effective_date,entry_id\r\n2026-01-02,ent_1\r\n"
+    api = FakeApi(
+        [
+            answer(
+                httpx.Response(200, text=body, headers={"Content-Type": "text/csv; charset=utf-8"})
+            )
+        ]
+    )
+    text = api.client(api_key="key-1").export_account_entries(
+        "acc_1", "2026-01-01", "2026-01-31", format="csv"
+    )
+    assert text == body
+    assert api.requests[0].url.path == "/v1/accounts/acc_1/entries/export"
+    assert dict(api.requests[0].url.params) == {
+        "from": "2026-01-01",
+        "to": "2026-01-31",
+        "format": "csv",
+    }
+
+
 def test_the_client_closes_its_connections_on_leaving_the_block() -> None:
     api = FakeApi([answer(envelope({"status": "alive"}))])
     with api.client() as client:

@@ -1,9 +1,11 @@
 """A stateful property test of the pure ledger rules (hypothesis RuleBasedStateMachine).
 
-Random sequences of valid and invalid postings, holds (posted in full or in part,
-voided, expired) and reversals are applied to an in-memory ledger exactly as the
-service applies them: a command's plan from :mod:`shared.ledger.domain`, its
-balance deltas added on success, nothing on a rejection. After every step:
+Random sequences of valid and invalid postings, linked batches of postings, holds
+(posted in full or in part, voided, expired), reversals and closes and reopenings of
+the accounting period are applied to an in-memory ledger exactly as the service
+applies them: a command's plan from :mod:`shared.ledger.domain` (postings in sequence
+through :func:`shared.ledger.batches.plan_posting`), its balance deltas added on
+success, nothing on a rejection. After every step:
 
 * each account's totals equal the sum of its entries' lines, counted by
   :func:`line_effect` (posted lines as posted, open holds as pending);
@@ -12,14 +14,16 @@ balance deltas added on success, nothing on a rejection. After every step:
 * ``available == posted - pending against the normal side`` for every account;
 * no balance constraint is ever broken;
 * an entry and its reversal net to zero on every account;
-* a rejected command changed nothing (the state is compared before and after).
+* a rejected command changed nothing (the state is compared before and after);
+* a linked batch is there whole or not at all;
+* no posting is dated into the period that was closed when it was posted.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, event, settings
@@ -27,7 +31,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from shared.errors import AppError
-from shared.ledger import domain
+from shared.ledger import batches, domain
 from shared.ledger.model import (
     Account,
     AccountStatus,
@@ -42,7 +46,12 @@ from shared.ledger.model import (
     Side,
     line_effect,
 )
-from shared.ledger.requests import PostEntryRequest, PostPendingRequest, parse_request
+from shared.ledger.requests import (
+    PostEntryRequest,
+    PostLinkedEntriesRequest,
+    PostPendingRequest,
+    parse_request,
+)
 from tests.unit.ledger.support import NOW, account
 
 ACCOUNTS: dict[str, Account] = {
@@ -121,11 +130,43 @@ class LedgerMachine(RuleBasedStateMachine):
         self.totals: dict[str, BalanceTotals] = {a: BalanceTotals() for a in ACCOUNT_IDS}
         self.entries: dict[str, Entry] = {}
         self.sequence = 0
+        self.closed_through: date | None = None
+        # batch id -> how many entries it posted; entry id -> the end of the closed
+        # period when it was posted.
+        self.batch_sizes: dict[str, int] = {}
+        self.closed_when_posted: dict[str, date | None] = {}
 
     # -- helpers ------------------------------------------------------------------------
 
     def _state(self) -> tuple[Any, ...]:
-        return (dict(self.totals), dict(self.entries))
+        return (dict(self.totals), dict(self.entries), self.closed_through)
+
+    def _new_posting(
+        self,
+        request: PostEntryRequest,
+        plan: domain.EntryPlan,
+        effective_date: date,
+        expires_at: Any,
+        batch_id: str | None = None,
+    ) -> Entry:
+        pending = request.pending
+        entry = Entry(
+            id=self._next_id(),
+            kind=EntryKind.PENDING if pending else EntryKind.STANDARD,
+            status=EntryStatus.PENDING if pending else EntryStatus.POSTED,
+            effective_date=effective_date,
+            description="",
+            metadata={},
+            lines=plan.lines,
+            created_at=self.now,
+            created_by={"system": "hypothesis"},
+            expires_at=expires_at,
+            batch_id=batch_id,
+        )
+        self.entries[entry.id] = entry
+        self.closed_when_posted[entry.id] = self.closed_through
+        self._apply(plan.deltas)
+        return entry
 
     def _next_id(self) -> str:
         self.sequence += 1
@@ -151,38 +192,108 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # -- commands -----------------------------------------------------------------------
 
-    @rule(data=st.data(), pending=st.booleans(), timeout=st.integers(1, 3600))
-    def post_entry(self, data: st.DataObject, pending: bool, timeout: int) -> None:
+    @rule(
+        data=st.data(),
+        pending=st.booleans(),
+        timeout=st.integers(1, 3600),
+        days_back=st.integers(0, 12),
+    )
+    def post_entry(self, data: st.DataObject, pending: bool, timeout: int, days_back: int) -> None:
         body: dict[str, Any] = {"lines": _lines(data.draw)}
         if pending:
             body.update(pending=True, timeout_seconds=timeout)
+        effective_date = self.now.date() - timedelta(days=days_back)
         before = self._state()
         try:
             request = parse_request(PostEntryRequest, body)
             proposed = domain.parse_lines(request.lines, request.currency)
             expires_at = domain.hold_expiry(request, now=self.now)
             effect = LineEffect.PENDING if pending else LineEffect.POSTED
-            plan = domain.plan_entry(
-                proposed, ACCOUNTS, self._constrained_balances(), effect=effect
+            plan = batches.plan_posting(
+                proposed,
+                effect=effect,
+                effective_date=effective_date,
+                closed_through=self.closed_through,
+                accounts=ACCOUNTS,
+                balances=self._constrained_balances(),
             )
         except AppError as exc:
             self._rejected(before, "post_entry", exc)
             return
         event("post_entry accepted")
-        entry = Entry(
-            id=self._next_id(),
-            kind=EntryKind.PENDING if pending else EntryKind.STANDARD,
-            status=EntryStatus.PENDING if pending else EntryStatus.POSTED,
-            effective_date=self.now.date(),
-            description="",
-            metadata={},
-            lines=plan.lines,
-            created_at=self.now,
-            created_by={"system": "hypothesis"},
-            expires_at=expires_at,
-        )
-        self.entries[entry.id] = entry
-        self._apply(plan.deltas)
+        self._new_posting(request, plan, effective_date, expires_at)
+
+    @rule(data=st.data(), size=st.integers(1, 4))
+    def post_linked_batch(self, data: st.DataObject, size: int) -> None:
+        """Several postings in one transaction: each decided against what the earlier
+        ones leave; the first refusal refuses them all, naming its entry."""
+        bodies: list[dict[str, Any]] = []
+        for _ in range(size):
+            body: dict[str, Any] = {"lines": _lines(data.draw)}
+            days_back = data.draw(st.integers(0, 12))
+            body["effective_date"] = (self.now.date() - timedelta(days=days_back)).isoformat()
+            if data.draw(st.integers(0, 4)) == 0:
+                body.update(pending=True, timeout_seconds=data.draw(st.integers(1, 3600)))
+            if data.draw(st.integers(0, 6)) == 0:
+                body["entry_id"] = data.draw(st.sampled_from(["inv-1", "inv-2"]))
+            bodies.append(body)
+        before = self._state()
+        balances = self._constrained_balances()
+        plans: list[tuple[batches.ParsedEntry, domain.EntryPlan]] = []
+        try:
+            request = parse_request(PostLinkedEntriesRequest, {"entries": bodies})
+            parsed = batches.parse_linked_entries(request, now=self.now)
+            batches.check_linked_batch(
+                [e.entry_id for e in request.entries],
+                [3 + 2 * len(item.proposed) for item in parsed],
+                max_writes=450,
+            )
+            for index, item in enumerate(parsed):
+                try:
+                    plan = batches.plan_posting(
+                        item.proposed,
+                        effect=item.effect,
+                        effective_date=item.effective_date,
+                        closed_through=self.closed_through,
+                        accounts=ACCOUNTS,
+                        balances=balances,
+                    )
+                except AppError as exc:
+                    raise batches.in_entry(exc, index) from exc
+                plans.append((item, plan))
+        except AppError as exc:
+            assert all(e.field.startswith("entries") for e in exc.errors), exc.errors
+            self._rejected(before, "post_linked_batch", exc)
+            return
+        event(f"post_linked_batch accepted ({len(plans)} entries)")
+        batch_id = f"bat-{self.sequence:05d}"
+        for item, plan in plans:
+            self._new_posting(item.request, plan, item.effective_date, item.expires_at, batch_id)
+        self.batch_sizes[batch_id] = len(plans)
+
+    @rule(days_back=st.integers(0, 10))
+    def close_period(self, days_back: int) -> None:
+        today = self.now.date()
+        before = self._state()
+        try:
+            self.closed_through = domain.plan_close(
+                self.closed_through, today - timedelta(days=days_back), today
+            )
+        except AppError as exc:
+            self._rejected(before, "close_period", exc)
+            return
+        event("close_period accepted")
+
+    @rule(days_back=st.one_of(st.none(), st.integers(1, 12)))
+    def reopen_period(self, days_back: int | None) -> None:
+        through = None if days_back is None else self.now.date() - timedelta(days=days_back)
+        before = self._state()
+        try:
+            self.closed_through = domain.plan_reopen(self.closed_through, through)
+        except AppError as exc:
+            self._rejected(before, "reopen_period", exc)
+            return
+        event("reopen_period accepted")
 
     @precondition(lambda self: bool(self._pending_ids()))
     @rule(data=st.data())
@@ -310,6 +421,16 @@ class LedgerMachine(RuleBasedStateMachine):
     def no_constraint_is_broken(self) -> None:
         for account_id, totals in self._constrained_balances().items():
             domain.check_constraint(ACCOUNTS[account_id], totals, "")
+
+    @invariant()
+    def a_linked_batch_is_there_whole_or_not_at_all(self) -> None:
+        found = Counter(e.batch_id for e in self.entries.values() if e.batch_id is not None)
+        assert found == Counter(self.batch_sizes)
+
+    @invariant()
+    def no_posting_is_dated_into_the_period_closed_when_it_was_posted(self) -> None:
+        for entry_id, closed in self.closed_when_posted.items():
+            assert closed is None or self.entries[entry_id].effective_date > closed
 
     @invariant()
     def a_reversal_nets_its_entry_to_zero(self) -> None:
