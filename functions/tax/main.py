@@ -7,10 +7,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.clients import firestore_client
-from shared.http import Page, PageQuery, Reply, RequestContext, Router
+from shared.http import Page, PageQuery, Reply, RequestContext, Router, Stream, Streamed
+from shared.ledger.export import csv_header, csv_rows
+from shared.ledger.instance import ledger_service
+from shared.payments import tax_returns
+from shared.payments.tax_return import RETURN_COLUMNS, TaxReturn
+from shared.payments.tax_returns import TaxReturnQuery
 from shared.ratelimit import RateLimit, TokenBucketLimiter, limit_route
 from shared.tax import TaxCalculationRequest, catalog_admin
+from shared.tax import exemption_certificates as certificates
 from shared.tax import service as tax
+from shared.tax.exemption_certificates import StoredCertificate
 from shared.tax.model import StoredCalculation
 from shared.tax.requests_admin import (
     NewCategoryRequest,
@@ -18,6 +25,7 @@ from shared.tax.requests_admin import (
     NewRateRequest,
     RateUpdateRequest,
 )
+from shared.tax.requests_certificates import NewExemptionCertificateRequest
 
 router = Router("tax")
 CALCULATE = "tax:calculate"
@@ -30,6 +38,25 @@ class JurisdictionPath(BaseModel):
     code: str = Field(
         max_length=80, description="jurisdiction code, a locality's '/' written '~' (US-CA~SF)"
     )
+
+
+class CertificatePath(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    certificate_id: str = Field(max_length=64, examples=["3f0c2a9e5b7d4c1fa2e8b6d0c4a19e57"])
+
+
+class ExemptionCertificateOut(BaseModel):
+    id: str
+    number: str
+    buyer_name: str
+    buyer_tax_id: str | None
+    jurisdictions: list[str]
+    categories: list[str]
+    taxes: list[str]
+    valid_from: str
+    valid_to: str | None
+    created_by: str
+    created_at: str
 
 
 class RatePath(JurisdictionPath):
@@ -75,7 +102,9 @@ class RateOut(BaseModel):
     tax: str
     category: str
     id: str
-    rate: str
+    rate: str | None
+    per_unit: dict[str, str] | None
+    cap: dict[str, str | None] | None
     valid_from: str
     valid_to: str | None
     compound: bool
@@ -236,6 +265,95 @@ def add_category(ctx: RequestContext) -> Reply:
         firestore_client(), ctx.tenant_id, _code(ctx), ctx.body, actor=_actor(ctx)
     )
     return _changed(update, 201)
+
+
+@router.post(
+    "/v1/tax/exemption-certificates",
+    body=NewExemptionCertificateRequest,
+    response=ExemptionCertificateOut,
+    status=201,
+    permission=CALCULATE,
+    idempotency="optional",
+)
+def create_exemption_certificate(ctx: RequestContext) -> Reply:
+    """Record a buyer's exemption certificate, limited to categories and jurisdictions."""
+    certificate = certificates.create_certificate(
+        firestore_client(),
+        ctx.tenant_id,
+        ctx.body,
+        actor=_actor(ctx).to_json(),
+        correlation_id=ctx.correlation_id,
+    )
+    return Reply(
+        certificate,
+        status=201,
+        headers={"Location": f"/v1/tax/exemption-certificates/{certificate.id}"},
+    )
+
+
+@router.get(
+    "/v1/tax/exemption-certificates",
+    permission=CALCULATE,
+    query=PageQuery,
+    response=[ExemptionCertificateOut],
+)
+def list_exemption_certificates(ctx: RequestContext) -> Page:
+    """The tenant's exemption certificates, by id."""
+    return certificates.list_certificates(
+        firestore_client(), ctx.tenant_id, limit=ctx.query.limit, cursor=ctx.query.cursor
+    )
+
+
+@router.get(
+    "/v1/tax/exemption-certificates/{certificate_id}",
+    params=CertificatePath,
+    permission=CALCULATE,
+    response=ExemptionCertificateOut,
+)
+def get_exemption_certificate(ctx: RequestContext) -> StoredCertificate:
+    """One exemption certificate of the tenant."""
+    return certificates.get_certificate(
+        firestore_client(), ctx.tenant_id, ctx.params.certificate_id
+    )
+
+
+# -- returns ----------------------------------------------------------------------------
+
+
+class TaxReturnOut(BaseModel):
+    jurisdiction: str
+    currency: str
+    from_: str = Field(alias="from")
+    to: str
+    taxable_sales: str = Field(description="net revenue of the sales that carry the tax")
+    tax_collected: str
+    tax_refunded: str
+    net_tax: str = Field(description="collected less refunded: what is owed for the period")
+    withheld_by_customers: str = Field(
+        description="tax buyers withheld and paid to the jurisdiction for the tenant"
+    )
+    entries: int
+    final: bool = Field(description="the period is inside the ledger's closed period")
+
+
+_RETURN_CSV = Streamed({"text/csv": "one row per box: box, description, amount, currency"})
+
+
+@router.get("/v1/tax/returns", permission=READ, query=TaxReturnQuery, response=TaxReturnOut)
+def get_tax_return(ctx: RequestContext) -> TaxReturn:
+    """A jurisdiction's return for a period, from the tax the ledger booked on settled
+    payments (refunds netted)."""
+    return tax_returns.tax_return(ledger_service(), ctx.tenant_id, ctx.query)
+
+
+@router.get("/v1/tax/returns/export", permission=READ, query=TaxReturnQuery, response=_RETURN_CSV)
+def export_tax_return(ctx: RequestContext) -> Stream:
+    """The same return as CSV, one row per box."""
+    query: TaxReturnQuery = ctx.query
+    figures = tax_returns.tax_return(ledger_service(), ctx.tenant_id, query)
+    body = csv_header(RETURN_COLUMNS) + csv_rows(figures.rows(), RETURN_COLUMNS)
+    name = f"tax-return-{query.jurisdiction}-{query.date_from}-{query.date_to}.csv"
+    return Stream([body], "text/csv; charset=utf-8", filename=name)
 
 
 handle = router.handler

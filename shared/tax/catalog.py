@@ -33,6 +33,7 @@ from shared.tax.model import (
     invalid,
     refused,
 )
+from shared.tax.rate_checks import check_category_threshold, check_rate_terms
 
 _MAX_PERCENT = 100
 
@@ -149,6 +150,14 @@ class RateCatalog:
                 "unknown_tax_category",
             )
         return found
+
+    def taxes_levied_by(self, code: str) -> tuple[TaxDefinition, ...]:
+        """The taxes of exactly this jurisdiction, at any date (not withholding ones)."""
+        return tuple(t for t in self._taxes_by_jurisdiction.get(code, ()) if not t.withholding)
+
+    def has_category(self, jurisdiction: str, tax: str, code: str) -> bool:
+        """Whether the tax lists the category: a selective tax skips lines of others."""
+        return (jurisdiction, tax, code) in self._categories
 
     def rate(
         self, jurisdiction: str, tax: str, category: str, on: date, *, field: str = "category"
@@ -274,6 +283,7 @@ def _index_categories(
                 f"{category.jurisdiction} {category.tax} category {category.code} is listed twice",
                 "duplicate_category",
             )
+        check_category_threshold(i, category)
         indexed[key] = category
     return indexed
 
@@ -322,6 +332,7 @@ def _check_rate(i: int, rate: TaxRate, categories: dict[tuple[str, str, str], Ta
         )
     if not rate.percent.is_finite() or not 0 <= rate.percent <= _MAX_PERCENT:
         raise invalid(f"rates.{i}.percent", "a rate is a percentage from 0 to 100", "invalid_rate")
+    check_rate_terms(i, rate)
     if rate.valid_to is not None and rate.valid_to <= rate.valid_from:
         raise invalid(
             f"rates.{i}.valid_to", "valid_to must be after valid_from", "invalid_interval"

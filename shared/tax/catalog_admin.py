@@ -112,6 +112,8 @@ def add_rate(
         rate = {
             "id": store.rate_id(request.tax, request.category, valid_from),
             "rate": request.rate,
+            "per_unit": request.per_unit.model_dump(mode="json") if request.per_unit else None,
+            "cap": request.cap.model_dump(mode="json") if request.cap else None,
             "valid_from": valid_from,
             "valid_to": request.valid_to.isoformat() if request.valid_to else None,
             "compound": request.compound,

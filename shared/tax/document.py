@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
+from shared.tax.certificates import LimitedCertificate
 from shared.tax.model import DocumentType, PriceMode, RoundingScope, TaxRounding
 from shared.tax.place_of_supply import SupplyType
 from shared.tax.vat_ids import TaxIdCheck
@@ -49,12 +50,15 @@ class Seller:
 @dataclass(frozen=True, slots=True)
 class Buyer:
     """The customer. ``tax_id_check`` is the result of checking ``tax_id`` (an online check
-    done before calculating); without one the engine checks the id offline itself."""
+    done before calculating); without one the engine checks the id offline itself.
+    ``limited_certificates`` are the stored certificates the request cites, read before
+    calculating (:mod:`shared.tax.certificates`)."""
 
     country: str
     tax_id: str | None = None
     exemption_certificates: tuple[ExemptionCertificate, ...] = ()
     tax_id_check: TaxIdCheck | None = None
+    limited_certificates: tuple[LimitedCertificate, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +70,8 @@ class DocumentLine:
     positive amount in the document currency. ``supply_type`` and
     ``withholding_category`` default to the document's; ``location`` is where
     the property is or the service physically happens (see
-    :mod:`shared.tax.place_of_supply`).
+    :mod:`shared.tax.place_of_supply`). ``unit`` is what the quantity counts (``l``,
+    ``kg``); a per-unit rate needs it unless it is levied per ``item``.
     """
 
     quantity: Decimal
@@ -80,6 +85,7 @@ class DocumentLine:
     supply_type: SupplyType | None = None
     location: str | None = None
     withholding_category: str | None = None
+    unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +120,9 @@ class TaxDocument:
         if self.buyer is None:
             return self
         return replace(self, buyer=replace(self.buyer, tax_id_check=check))
+
+    def with_certificates(self, certificates: tuple[LimitedCertificate, ...]) -> TaxDocument:
+        """The same document with the buyer's cited certificates, as read from the store."""
+        if self.buyer is None:
+            return self
+        return replace(self, buyer=replace(self.buyer, limited_certificates=certificates))

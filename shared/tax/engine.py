@@ -48,24 +48,35 @@ Which taxes apply
     to 2013-03-31). A place that levies no tax gives one ``not_subject_to_tax``
     entry, or, when its taxes had not yet been introduced on the tax date,
     one ``not_yet_in_force`` entry per such tax (Oman before 2021-04-16).
+    A ``selective`` tax (an excise duty) is levied only on lines of the
+    categories it lists.
     For every tax, the line's category is looked up; the reason is decided in
-    this order: ``product_exempt`` (exempt category), ``reverse_charge`` (EU
-    B2B cross-border, below), ``customer_exempt`` (a buyer's certificate valid
-    for that jurisdiction, that tax and the tax date), ``zero_rated``, then
-    ``standard_rated`` or ``reduced_rated`` (reduced and super-reduced kinds),
-    the only two that charge tax and need a rate in force on the tax date.
+    this order: ``product_exempt`` (exempt category), ``price_threshold`` (the
+    category's price threshold relieves the line, :mod:`shared.tax.thresholds`),
+    ``reverse_charge`` (EU B2B cross-border, below), ``customer_exempt`` (a
+    buyer's certificate given inline, valid for that jurisdiction, that tax and
+    the tax date), ``exemption_certificate`` (a stored certificate the document
+    cites that covers the jurisdiction, the line's category and the tax date,
+    :mod:`shared.tax.certificates`), ``zero_rated``, then ``standard_rated`` or
+    ``reduced_rated`` (reduced and super-reduced kinds), the only two that
+    charge tax and need a rate in force on the tax date.
 
-Compound taxes
-    Each charged tax i has a factor f_i of the line's net amount: its rate r_i,
-    or, for a compound rate, r_i * (1 + sum of the factors of the taxes before
-    it on the line) — it is levied on the price plus those taxes.
+Compound taxes, per-unit rates and caps
+    Each charged tax i is an affine function of the line's net amount,
+    fixed_i + f_i * net (:mod:`shared.tax.levy`): a percentage has f_i = r_i; an
+    amount per unit (an excise duty) has fixed_i = quantity * amount; a compound
+    rate has f_i = r_i * (1 + sum of the factors of the taxes before it on the
+    line) and fixed_i = r_i * (sum of their fixed parts) — it is levied on the
+    price plus those taxes (VAT on price plus excise); a capped rate whose tax
+    reaches its limit is that limit.
 
 Exclusive prices
-    net = line amount; tax_i = net * f_i.
+    net = line amount; tax_i = fixed_i + net * f_i.
 
 Inclusive prices
-    gross = line amount; the taxes are extracted: net_exact = gross / (1 + Σ f),
-    tax_i = net_exact * f_i, and after rounding the taxes, net = gross - Σ tax_i,
+    gross = line amount; the taxes are extracted: net_exact = (gross - Σ fixed) /
+    (1 + Σ f), tax_i = fixed_i + net_exact * f_i, and after rounding the taxes,
+    net = gross - Σ tax_i,
     so net + tax = gross exactly on every line and on the document.
 
 Rounding scope ``line``
@@ -115,8 +126,9 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, localcontext
 
-from shared.tax import place_of_supply
+from shared.tax import levy, place_of_supply, thresholds
 from shared.tax.catalog import RateCatalog
+from shared.tax.certificates import LimitedCertificate, covering
 from shared.tax.document import DocumentLine, TaxDocument
 from shared.tax.model import (
     DECIMAL_CONTEXT,
@@ -132,6 +144,7 @@ from shared.tax.model import (
     refused,
 )
 from shared.tax.place_of_supply import Parties, PlaceDecision, PlaceSource, SupplyType
+from shared.tax.rate_kinds import PerUnitAmount
 from shared.tax.result import (
     BreakdownRow,
     JurisdictionTotal,
@@ -182,10 +195,17 @@ class _PlannedTax:
     category: str
     reason: Reason
     rate: TaxRate | None
+    certificate_id: str | None = None
 
     @property
-    def group(self) -> tuple[str, str | None, Decimal]:
-        return (self.jurisdiction, self.tax, self.rate.percent if self.rate else _ZERO)
+    def group(self) -> _GroupKey:
+        if self.rate is None:
+            return (self.jurisdiction, self.tax, _ZERO, None)
+        return (self.jurisdiction, self.tax, self.rate.percent, self.rate.per_unit)
+
+
+# jurisdiction, tax, percent and amount per unit: one rounding group, one breakdown figure
+_GroupKey = tuple[str, str | None, Decimal, object]
 
 
 def calculate(document: TaxDocument, catalog: RateCatalog) -> TaxCalculation:
@@ -342,13 +362,22 @@ def _tax_date(document: TaxDocument, catalog: RateCatalog, place: str, place_fie
 def _plan(
     document: TaxDocument, priced: _PricedLine, catalog: RateCatalog
 ) -> tuple[_PlannedTax, ...]:
-    levied = catalog.taxes_at(priced.place, on=priced.tax_date, field=priced.place_field)
+    category = priced.line.tax_category
+    levied = [
+        tax
+        for tax in catalog.taxes_at(priced.place, on=priced.tax_date, field=priced.place_field)
+        if not tax.selective or catalog.has_category(tax.jurisdiction, tax.code, category)
+    ]
     if levied:
         return tuple(_plan_tax(document, priced, tax, catalog) for tax in levied)
     category_field = f"lines.{priced.index}.tax_category"
-    introduced_later = catalog.taxes_introduced_after(
-        priced.place, priced.tax_date, field=priced.place_field
-    )
+    introduced_later = [
+        tax
+        for tax in catalog.taxes_introduced_after(
+            priced.place, priced.tax_date, field=priced.place_field
+        )
+        if not tax.selective or catalog.has_category(tax.jurisdiction, tax.code, category)
+    ]
     if introduced_later:
         return tuple(
             _PlannedTax(
@@ -373,12 +402,41 @@ def _plan_tax(
     field = f"lines.{priced.index}.tax_category"
     category = catalog.category(tax.jurisdiction, tax.code, priced.line.tax_category, field=field)
     reason = _reason(document, priced, tax, category.kind)
+    if reason is not Reason.PRODUCT_EXEMPT and thresholds.exempts(
+        category, priced.amounts.exact, priced.line.quantity, document.currency, priced.tax_date
+    ):
+        reason = Reason.PRICE_THRESHOLD
+    certificate = (
+        _certificate(document, priced, tax) if reason is Reason.EXEMPTION_CERTIFICATE else None
+    )
     rate = (
         catalog.rate(tax.jurisdiction, tax.code, category.code, priced.tax_date, field=field)
         if reason.charges_tax
         else None
     )
-    return _PlannedTax(tax.jurisdiction, tax.code, category.code, reason, rate)
+    if rate is not None:
+        levy.check_rate_applies(
+            rate,
+            document.currency,
+            priced.line.unit,
+            line_path=f"lines.{priced.index}",
+            label=f"{tax.jurisdiction} {tax.code} {category.code} rate",
+        )
+    return _PlannedTax(
+        tax.jurisdiction,
+        tax.code,
+        category.code,
+        reason,
+        rate,
+        certificate.certificate_id if certificate else None,
+    )
+
+
+def _certificate(
+    document: TaxDocument, priced: _PricedLine, tax: TaxDefinition
+) -> LimitedCertificate | None:
+    cited = document.buyer.limited_certificates if document.buyer else ()
+    return covering(cited, tax.jurisdiction, tax.code, priced.line.tax_category, priced.tax_date)
 
 
 def _reason(
@@ -391,6 +449,8 @@ def _reason(
     certificates = document.buyer.exemption_certificates if document.buyer else ()
     if any(c.covers(tax.jurisdiction, tax.code, priced.tax_date) for c in certificates):
         return Reason.CUSTOMER_EXEMPT
+    if _certificate(document, priced, tax) is not None:
+        return Reason.EXEMPTION_CERTIFICATE
     if kind is CategoryKind.ZERO_RATED:
         return Reason.ZERO_RATED
     if kind is CategoryKind.STANDARD:
@@ -433,28 +493,16 @@ def _plan_withholding(
 # -- tax amounts ------------------------------------------------------------------
 
 
-def _factors(plan: tuple[_PlannedTax, ...]) -> list[Decimal]:
-    """Each tax as a fraction of the line's net amount (compound ones include earlier taxes)."""
-    factors: list[Decimal] = []
-    for planned in plan:
-        if planned.rate is None:
-            factors.append(_ZERO)
-        elif planned.rate.compound:
-            factors.append(planned.rate.fraction * (1 + sum(factors, _ZERO)))
-        else:
-            factors.append(planned.rate.fraction)
-    return factors
-
-
 def _unrounded_taxes(
     document: TaxDocument, priced: _PricedLine, plan: tuple[_PlannedTax, ...]
 ) -> list[Decimal]:
-    factors = _factors(plan)
-    if document.price_mode is PriceMode.EXCLUSIVE:
-        net = priced.amounts.exact
-    else:
-        net = priced.amounts.exact / (1 + sum(factors, _ZERO))
-    return [net * factor for factor in factors]
+    return levy.unrounded_taxes(
+        [planned.rate for planned in plan],
+        priced.amounts.exact,
+        priced.line.quantity,
+        inclusive=document.price_mode is PriceMode.INCLUSIVE,
+        price_field=f"lines.{priced.index}.unit_price.amount",
+    )
 
 
 def _line_scope_taxes(
@@ -468,7 +516,7 @@ def _line_scope_taxes(
             taxes.append(_round(document, _ZERO))
             continue
         base = priced.amounts.exact + (sum(taxes, _ZERO) if planned.rate.compound else _ZERO)
-        taxes.append(_round(document, base * planned.rate.fraction))
+        taxes.append(_round(document, levy.levied(planned.rate, base, priced.line.quantity)))
     return taxes
 
 
@@ -488,7 +536,7 @@ def _grouped(
 ) -> list[list[Decimal]]:
     """Round each jurisdiction + tax + rate group once and allocate it back onto its lines."""
     amounts = [[_round(document, _ZERO) for _ in plan] for plan in plans]
-    members: dict[tuple[str, str | None, Decimal], list[tuple[int, int]]] = {}
+    members: dict[_GroupKey, list[tuple[int, int]]] = {}
     for line_index, plan in enumerate(plans):
         for tax_index, planned in enumerate(plan):
             if planned.rate is not None and planned.reason.charges_tax:
@@ -525,28 +573,33 @@ def _line_result(
         net=net,
         tax=tax,
         gross=gross,
-        taxes=tuple(_line_taxes(net, plan, amounts)),
+        taxes=tuple(_line_taxes(net, priced.line.quantity, plan, amounts)),
         supply_type=priced.supply_type,
         place_rule=priced.decision.article,
         tax_date=priced.tax_date,
+        unit=priced.line.unit,
     )
 
 
 def _line_taxes(
-    net: Decimal, plan: tuple[_PlannedTax, ...], amounts: list[Decimal]
+    net: Decimal, quantity: Decimal, plan: tuple[_PlannedTax, ...], amounts: list[Decimal]
 ) -> Iterator[LineTax]:
     earlier = _ZERO
     for planned, amount in zip(plan, amounts, strict=True):
-        compound = planned.rate is not None and planned.rate.compound
+        rate = planned.rate
+        compound = rate is not None and rate.compound
+        base = net + earlier if compound else net
         yield LineTax(
             jurisdiction=planned.jurisdiction,
             tax=planned.tax,
             category=planned.category,
-            rate=planned.rate.percent if planned.rate else _ZERO,
+            rate=rate.percent if rate else _ZERO,
             compound=compound,
-            taxable_amount=net + earlier if compound else net,
+            taxable_amount=levy.taxable_base(rate, base, quantity) if rate else base,
             tax_amount=amount,
             reason=planned.reason,
+            per_unit=rate.per_unit if rate else None,
+            certificate_id=planned.certificate_id,
         )
         earlier += amount
 
@@ -599,12 +652,13 @@ def _summarize(
     document: TaxDocument, lines: tuple[LineResult, ...], tax_id_check: TaxIdCheck | None
 ) -> TaxCalculation:
     zero = _round(document, _ZERO)
-    rows: dict[tuple[str, str | None, Decimal, Reason], list[Decimal]] = {}
+    rows: dict[tuple[str, str | None, Decimal, Reason, object], list[Decimal]] = {}
     withheld: dict[tuple[str, str, Decimal], list[Decimal]] = {}
     by_jurisdiction: dict[str, Decimal] = {}
     for line in lines:
         for tax in line.taxes:
-            row = rows.setdefault((tax.jurisdiction, tax.tax, tax.rate, tax.reason), [zero, zero])
+            row_key = (tax.jurisdiction, tax.tax, tax.rate, tax.reason, tax.per_unit)
+            row = rows.setdefault(row_key, [zero, zero])
             row[0] += tax.taxable_amount
             row[1] += tax.tax_amount
             by_jurisdiction[tax.jurisdiction] = (
@@ -625,8 +679,16 @@ def _summarize(
         place_of_supply=document.place_of_supply,
         lines=lines,
         breakdown=tuple(
-            BreakdownRow(jurisdiction, tax, rate, reason, taxable, amount)
-            for (jurisdiction, tax, rate, reason), (taxable, amount) in rows.items()
+            BreakdownRow(
+                jurisdiction,
+                tax,
+                rate,
+                reason,
+                taxable,
+                amount,
+                per_unit if isinstance(per_unit, PerUnitAmount) else None,
+            )
+            for (jurisdiction, tax, rate, reason, per_unit), (taxable, amount) in rows.items()
         ),
         jurisdictions=tuple(JurisdictionTotal(j, amount) for j, amount in by_jurisdiction.items()),
         net=sum((line.net for line in lines), zero),

@@ -26,6 +26,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.errors import BusinessRuleError, FieldError, ValidationError
+from shared.tax.rate_kinds import PerUnitAmount, PriceThreshold, RateCap, RateKind
 
 # All tax arithmetic runs in this context (entered with decimal.localcontext), so that a
 # caller's context cannot change a result; 50 digits hold any amount times any quantity.
@@ -71,6 +72,8 @@ class Reason(StrEnum):
     REVERSE_CHARGE = "reverse_charge"
     NOT_SUBJECT_TO_TAX = "not_subject_to_tax"
     NOT_YET_IN_FORCE = "not_yet_in_force"
+    PRICE_THRESHOLD = "price_threshold"
+    EXEMPTION_CERTIFICATE = "exemption_certificate"
 
     @property
     def charges_tax(self) -> bool:
@@ -175,6 +178,9 @@ class TaxDefinition:
     A ``withholding`` tax is never levied by itself: a line asks for it with a
     withholding category, and the amount is kept back by the buyer (Spain's
     IRPF) rather than added to the price.
+
+    A ``selective`` tax (an excise duty) is levied only on the categories it lists:
+    a line of another category is not subject to it and shows no entry for it.
     """
 
     jurisdiction: str
@@ -185,6 +191,7 @@ class TaxDefinition:
     in_force_from: date | None = None
     in_force_to: date | None = None
     withholding: bool = False
+    selective: bool = False
 
     @property
     def key(self) -> str:
@@ -205,6 +212,7 @@ class TaxCategory:
     code: str
     kind: CategoryKind
     description: str = ""
+    price_threshold: PriceThreshold | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +230,8 @@ class TaxRate:
 
     ``compound`` is dated with the rate because it changes with the law: Quebec's
     QST was levied on price plus GST until 2012 and on the price alone since 2013.
+    A ``per_unit`` rate is an amount per unit of quantity instead (its ``percent``
+    is 0); a ``cap`` limits the base or the tax per unit (see :mod:`shared.tax.levy`).
     """
 
     jurisdiction: str
@@ -232,9 +242,15 @@ class TaxRate:
     valid_to: date | None
     source: Source
     compound: bool = False
+    per_unit: PerUnitAmount | None = None
+    cap: RateCap | None = None
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
+
+    @property
+    def kind(self) -> RateKind:
+        return RateKind.PERCENTAGE if self.per_unit is None else RateKind.PER_UNIT
 
     @property
     def fraction(self) -> Decimal:

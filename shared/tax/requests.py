@@ -36,6 +36,7 @@ import re
 import unicodedata
 from datetime import date
 from decimal import Decimal, localcontext
+from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
@@ -52,6 +53,7 @@ from shared.tax.model import (
     invalid,
 )
 from shared.tax.place_of_supply import SupplyType
+from shared.tax.rate_checks import UNIT_PATTERN
 
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 _JURISDICTION = r"^[A-Z]{2}(-[A-Z0-9]{1,3})?(/[A-Z0-9][A-Z0-9_-]{0,63})?$"
@@ -63,6 +65,9 @@ MAX_UNIT_PRICE_DECIMALS = 8
 _FINE_AMOUNT = re.compile(rf"^(0|[1-9][0-9]{{0,17}})(\.[0-9]{{1,{MAX_UNIT_PRICE_DECIMALS}}})?$")
 MAX_LINES = 500
 MAX_CERTIFICATES = 50
+MAX_CITED_CERTIFICATES = 10
+# A stored exemption certificate's id, as POST /v1/tax/exemption-certificates gave it.
+CERTIFICATE_ID_PATTERN = r"^[0-9a-f]{32}$"
 # Control characters, invisible format characters (zero-width space, bidi marks) and line
 # separators: nothing a VAT id printed on an invoice can hold.
 _UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -113,6 +118,13 @@ class BuyerIn(BaseModel):
     exemption_certificates: list[ExemptionCertificateIn] = Field(
         default_factory=list, max_length=MAX_CERTIFICATES
     )
+    exemption_certificate_ids: list[Annotated[str, Field(pattern=CERTIFICATE_ID_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=MAX_CITED_CERTIFICATES,
+        examples=[["3f0c2a9e5b7d4c1fa2e8b6d0c4a19e57"]],
+        description="stored exemption certificates of this buyer: they exempt the lines "
+        "whose jurisdiction and category they cover, on a tax date they are valid",
+    )
 
 
 class LineIn(BaseModel):
@@ -121,6 +133,12 @@ class LineIn(BaseModel):
     description: str | None = Field(default=None, max_length=500)
     quantity: str = Field(
         min_length=1, max_length=20, examples=["2", "1.5", "-1"], json_schema_extra=_QUANTITY_SCHEMA
+    )
+    unit: str | None = Field(
+        default=None,
+        pattern=UNIT_PATTERN,
+        examples=["l", "kg", "item"],
+        description="what the quantity counts; a rate per litre needs l (item if absent)",
     )
     unit_price: MoneyIn
     discount_amount: MoneyIn | None = None
@@ -330,6 +348,7 @@ def _line(line: LineIn, currency: str, price_decimals: int | None, path: str) ->
         supply_type=line.supply_type,
         location=line.location,
         withholding_category=line.withholding_category,
+        unit=line.unit,
     )
 
 

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.http.examples import body_examples
 from shared.tax.model import CATEGORY_CODE, JURISDICTION_CODE, TAX_CODE, CategoryKind
+from shared.tax.rate_checks import UNIT_PATTERN
+from shared.tax.rate_kinds import Comparison
+from shared.tax.seed import CURRENCY_PATTERN, TERM_AMOUNT_PATTERN
 
 # The seed file's rate pattern (at most 4 decimals, as Quebec's 9.975 %): every stored rate
 # must read back as a seed rate.
@@ -38,11 +41,50 @@ class SourceIn(BaseModel):
     note: str = Field(default="", max_length=1000)
 
 
-class RateIn(BaseModel):
-    """A percentage in force on [valid_from, valid_to); valid_to is the next rate's first day."""
+class PerUnitIn(BaseModel):
+    """An amount per unit of quantity (an excise duty): 0.6545 EUR per litre."""
 
     model_config = _STRICT
-    rate: str = Field(pattern=RATE_PATTERN, examples=["19", "9.975"], description="percent")
+    amount: str = Field(pattern=TERM_AMOUNT_PATTERN, examples=["0.6545"])
+    currency: str = Field(pattern=CURRENCY_PATTERN, examples=["EUR"])
+    unit: str = Field(pattern=UNIT_PATTERN, examples=["l"])
+
+
+class CapIn(BaseModel):
+    """Per unit of quantity, at most this base (taxable_per_unit) and/or this tax."""
+
+    model_config = _STRICT
+    currency: str = Field(pattern=CURRENCY_PATTERN, examples=["USD"])
+    taxable_per_unit: str | None = Field(
+        default=None, pattern=TERM_AMOUNT_PATTERN, examples=["1600.00"]
+    )
+    tax_per_unit: str | None = Field(default=None, pattern=TERM_AMOUNT_PATTERN)
+
+
+class PriceThresholdIn(BaseModel):
+    """The category is exempt when the price per unit is ``exempt_when`` ``amount``."""
+
+    model_config = _STRICT
+    exempt_when: Comparison = Field(description="below: <, at_or_below: <=, above: >, ...")
+    amount: str = Field(pattern=TERM_AMOUNT_PATTERN, examples=["110.00"])
+    currency: str = Field(pattern=CURRENCY_PATTERN, examples=["USD"])
+    valid_from: date
+    valid_to: date | None = Field(default=None, description="exclusive; null: open-ended")
+    source: SourceIn | None = None
+
+
+class RateIn(BaseModel):
+    """A percentage (or an amount per unit) in force on [valid_from, valid_to)."""
+
+    model_config = _STRICT
+    rate: str | None = Field(
+        default=None,
+        pattern=RATE_PATTERN,
+        examples=["19", "9.975"],
+        description="percent; give rate or per_unit",
+    )
+    per_unit: PerUnitIn | None = None
+    cap: CapIn | None = None
     valid_from: date
     valid_to: date | None = Field(default=None, description="exclusive; null: open-ended")
     compound: bool = False
@@ -54,6 +96,7 @@ class CategoryIn(BaseModel):
     code: str = Field(pattern=CATEGORY_CODE.pattern, examples=["ebooks"])
     kind: CategoryKind
     description: str = Field(default="", max_length=500)
+    price_threshold: PriceThresholdIn | None = None
     rates: list[RateIn] = Field(default_factory=list, max_length=100)
 
 
@@ -72,6 +115,9 @@ class TaxIn(BaseModel):
     in_force_to: date | None = Field(default=None, description="exclusive: abolished on this day")
     withholding: bool = Field(
         default=False, description="kept back by the buyer (IRPF); applied only when a line asks"
+    )
+    selective: bool = Field(
+        default=False, description="levied only on the categories it lists (an excise duty)"
     )
     categories: list[CategoryIn] = Field(min_length=1, max_length=64)
 
@@ -131,7 +177,11 @@ class NewRateRequest(BaseModel):
     )
     tax: str = Field(pattern=TAX_CODE.pattern, examples=["VAT"])
     category: str = Field(pattern=CATEGORY_CODE.pattern, examples=["standard"])
-    rate: str = Field(pattern=RATE_PATTERN, examples=["21"], description="percent")
+    rate: str | None = Field(
+        default=None, pattern=RATE_PATTERN, examples=["21"], description="percent; or per_unit"
+    )
+    per_unit: PerUnitIn | None = None
+    cap: CapIn | None = None
     valid_from: date
     valid_to: date | None = Field(default=None, description="exclusive; null: open-ended")
     compound: bool = False
@@ -204,4 +254,5 @@ class NewCategoryRequest(BaseModel):
     code: str = Field(pattern=CATEGORY_CODE.pattern, examples=["ebooks"])
     kind: CategoryKind
     description: str = Field(default="", max_length=500)
+    price_threshold: PriceThresholdIn | None = None
     rates: list[RateIn] = Field(default_factory=list, max_length=100)

@@ -23,6 +23,7 @@ from shared.tax.model import (
     format_percent,
 )
 from shared.tax.place_of_supply import SupplyType
+from shared.tax.rate_kinds import PerUnitAmount
 from shared.tax.vat_ids import TaxIdCheck
 
 REVERSE_CHARGE_LEGEND = (
@@ -37,8 +38,10 @@ class LineTax:
 
     ``rate`` is the percentage actually charged (0 unless the reason charges
     tax); ``taxable_amount`` is the base: the line's net amount, plus the
-    line's earlier taxes for a compound tax. ``tax`` is None only when the
-    place of supply levies no tax at all.
+    line's earlier taxes for a compound tax, limited by a cap on the taxable
+    amount. ``tax`` is None only when the place of supply levies no tax at all.
+    ``per_unit`` is the amount per unit of a per-unit rate (``rate`` is then 0);
+    ``certificate_id`` names the stored exemption certificate that exempts it.
     """
 
     jurisdiction: str
@@ -49,6 +52,8 @@ class LineTax:
     taxable_amount: Decimal
     tax_amount: Decimal
     reason: Reason
+    per_unit: PerUnitAmount | None = None
+    certificate_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,7 @@ class LineResult:
     place_rule: str | None = None
     tax_date: date | None = None
     withholdings: tuple[Withholding, ...] = ()
+    unit: str | None = None
 
     @property
     def withheld(self) -> Decimal:
@@ -113,6 +119,7 @@ class BreakdownRow:
     reason: Reason
     taxable_amount: Decimal
     tax_amount: Decimal
+    per_unit: PerUnitAmount | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +215,7 @@ class TaxCalculation:
                     "reason": row.reason.value,
                     "taxable_amount": amount(row.taxable_amount),
                     "tax_amount": amount(row.tax_amount),
+                    "per_unit": row.per_unit.to_json() if row.per_unit else None,
                 }
                 for row in self.breakdown
             ],
@@ -268,6 +276,7 @@ class TaxCalculation:
             "tax_date": line.tax_date.isoformat() if line.tax_date else None,
             "tax_category": line.tax_category,
             "quantity": str(line.quantity),
+            "unit": line.unit,
             "unit_price": self._unit_price(line.unit_price),
             "extension": amount(line.extension),
             "discount": amount(line.discount),
@@ -285,6 +294,8 @@ class TaxCalculation:
                     "taxable_amount": amount(tax.taxable_amount),
                     "tax_amount": amount(tax.tax_amount),
                     "reason": tax.reason.value,
+                    "per_unit": tax.per_unit.to_json() if tax.per_unit else None,
+                    "certificate_id": tax.certificate_id,
                 }
                 for tax in line.taxes
             ],

@@ -30,9 +30,14 @@ from shared.tax.model import (
     TaxRate,
     invalid,
 )
+from shared.tax.rate_checks import UNIT_PATTERN
+from shared.tax.rate_kinds import Comparison, PerUnitAmount, PriceThreshold, RateCap
 
 SEED_PATH = Path(__file__).with_name("seed_rates.json")
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
+# A per-unit amount or a cap: up to 8 decimals (0.6545 EUR per litre), no sign.
+TERM_AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,8})?$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
 
 
 class SeedSource(BaseModel):
@@ -42,9 +47,45 @@ class SeedSource(BaseModel):
     note: str = ""
 
 
-class SeedRate(BaseModel):
+class SeedPerUnit(BaseModel):
+    """An amount per unit of quantity: {"amount": "0.6545", "currency": "EUR", "unit": "l"}."""
+
     model_config = _STRICT
-    rate: str = Field(pattern=r"^(0|[1-9][0-9]?|100)(\.[0-9]{1,4})?$")
+    amount: str = Field(pattern=TERM_AMOUNT_PATTERN, examples=["0.6545"])
+    currency: str = Field(pattern=CURRENCY_PATTERN, examples=["EUR"])
+    unit: str = Field(pattern=UNIT_PATTERN, examples=["l", "kg", "item"])
+
+
+class SeedCap(BaseModel):
+    """Per unit of quantity: at most this base (taxable_per_unit) or this tax (tax_per_unit)."""
+
+    model_config = _STRICT
+    currency: str = Field(pattern=CURRENCY_PATTERN, examples=["USD"])
+    taxable_per_unit: str | None = Field(
+        default=None, pattern=TERM_AMOUNT_PATTERN, examples=["1600.00"]
+    )
+    tax_per_unit: str | None = Field(default=None, pattern=TERM_AMOUNT_PATTERN)
+
+
+class SeedThreshold(BaseModel):
+    """Exempt when the price per unit is ``exempt_when`` ``amount`` (below: strictly less)."""
+
+    model_config = _STRICT
+    exempt_when: Comparison
+    amount: str = Field(pattern=TERM_AMOUNT_PATTERN, examples=["110.00"])
+    currency: str = Field(pattern=CURRENCY_PATTERN, examples=["USD"])
+    valid_from: date
+    valid_to: date | None = None
+    source: SeedSource | None = None
+
+
+class SeedRate(BaseModel):
+    """A percentage (``rate``) or an amount per unit (``per_unit``): exactly one of them."""
+
+    model_config = _STRICT
+    rate: str | None = Field(default=None, pattern=r"^(0|[1-9][0-9]?|100)(\.[0-9]{1,4})?$")
+    per_unit: SeedPerUnit | None = None
+    cap: SeedCap | None = None
     valid_from: date
     valid_to: date | None = None
     compound: bool = False
@@ -56,6 +97,7 @@ class SeedCategory(BaseModel):
     code: str
     kind: CategoryKind
     description: str = ""
+    price_threshold: SeedThreshold | None = None
     rates: list[SeedRate] = Field(default_factory=list)
 
 
@@ -68,6 +110,7 @@ class SeedTax(BaseModel):
     in_force_from: date | None = None
     in_force_to: date | None = None
     withholding: bool = False
+    selective: bool = False
     categories: list[SeedCategory]
 
 
@@ -126,6 +169,7 @@ def catalog_from_seed(raw: bytes | str) -> RateCatalog:
                     in_force_from=tax.in_force_from,
                     in_force_to=tax.in_force_to,
                     withholding=tax.withholding,
+                    selective=tax.selective,
                 )
             )
             paths["taxes"].append(tax_path)
@@ -133,11 +177,23 @@ def catalog_from_seed(raw: bytes | str) -> RateCatalog:
                 category_path = f"{tax_path}.categories.{c}"
                 categories.append(
                     TaxCategory(
-                        place.code, tax.code, category.code, category.kind, category.description
+                        place.code,
+                        tax.code,
+                        category.code,
+                        category.kind,
+                        category.description,
+                        _threshold(category.price_threshold),
                     )
                 )
                 paths["categories"].append(category_path)
                 for r, entry in enumerate(category.rates):
+                    if (entry.rate is None) == (entry.per_unit is None):
+                        raise invalid(
+                            f"{category_path}.rates.{r}.rate",
+                            "give rate (a percentage) or per_unit (an amount per unit), "
+                            "exactly one",
+                            "invalid_rate",
+                        )
                     rates.append(_rate(place.code, tax.code, category.code, entry))
                     paths["rates"].append(f"{category_path}.rates.{r}")
     try:
@@ -151,12 +207,40 @@ def _rate(jurisdiction: str, tax: str, category: str, entry: SeedRate) -> TaxRat
         jurisdiction=jurisdiction,
         tax=tax,
         category=category,
-        percent=Decimal(entry.rate),
+        percent=Decimal(entry.rate) if entry.rate is not None else Decimal(0),
         valid_from=entry.valid_from,
         valid_to=entry.valid_to,
         compound=entry.compound,
         source=Source(entry.source.publication, entry.source.url, entry.source.note),
+        per_unit=(
+            PerUnitAmount(
+                Decimal(entry.per_unit.amount), entry.per_unit.currency, entry.per_unit.unit
+            )
+            if entry.per_unit is not None
+            else None
+        ),
+        cap=(
+            RateCap(
+                entry.cap.currency,
+                _decimal(entry.cap.taxable_per_unit),
+                _decimal(entry.cap.tax_per_unit),
+            )
+            if entry.cap is not None
+            else None
+        ),
     )
+
+
+def _threshold(entry: SeedThreshold | None) -> PriceThreshold | None:
+    if entry is None:
+        return None
+    return PriceThreshold(
+        entry.exempt_when, Decimal(entry.amount), entry.currency, entry.valid_from, entry.valid_to
+    )
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
 
 
 def _located(error: ValidationError, paths: dict[str, list[str]]) -> ValidationError:

@@ -28,7 +28,7 @@ from shared.http.pagination import (
     encode_cursor,
     invalid_cursor,
 )
-from shared.tax import store
+from shared.tax import exemption_certificates, store
 from shared.tax.catalog_admin import jurisdiction_not_found
 from shared.tax.engine import calculate
 from shared.tax.model import JURISDICTION_CODE, CalculationSummary, StoredCalculation
@@ -85,9 +85,15 @@ def create_calculation(
 
     The buyer's VAT id is checked offline by the engine unless ``vat_checker``
     (an online VIES adapter) is given; its result is recorded on the calculation.
+    The exemption certificates the buyer cites are read from the tenant's store.
     """
     snapshot = catalog_for(db, tenant_id, cache=cache)
     tax_document = request.to_document()
+    cited = request.buyer.exemption_certificate_ids if request.buyer else []
+    if cited:
+        tax_document = tax_document.with_certificates(
+            exemption_certificates.resolve_cited(db, tenant_id, cited, tax_document.document_date)
+        )
     buyer = tax_document.buyer
     if vat_checker is not None and buyer is not None and buyer.tax_id:
         tax_document = tax_document.with_buyer_tax_id_check(

@@ -53,7 +53,7 @@ from shared.logger import get_logger
 from shared.resilience import is_firestore_contention
 from shared.tax.catalog import RateCatalog
 from shared.tax.model import CategoryKind
-from shared.tax.seed import SEED_PATH, SeedRate, SeedSource, catalog_from_seed
+from shared.tax.seed import SEED_PATH, SeedRate, SeedSource, SeedThreshold, catalog_from_seed
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -116,6 +116,7 @@ class StoredCategory(BaseModel):
     code: str
     kind: CategoryKind
     description: str = ""
+    price_threshold: SeedThreshold | None = None
     rates: list[StoredRate] = Field(default_factory=list)
 
 
@@ -128,6 +129,7 @@ class StoredTax(BaseModel):
     in_force_from: date | None = None
     in_force_to: date | None = None
     withholding: bool = False
+    selective: bool = False
     categories: list[StoredCategory]
 
 
