@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.client._bank_statements import BankStatementMethods
 from shared.client._identity import IdentityMethods
 from shared.client._ledger import LedgerMethods
 from shared.client._payments import PaymentMethods
@@ -11,7 +12,13 @@ from shared.client._webhook_endpoints import WebhookMethods
 
 
 class Tributum(
-    IdentityMethods, LedgerMethods, PaymentMethods, TaxMethods, WebhookMethods, PlatformMethods
+    IdentityMethods,
+    LedgerMethods,
+    PaymentMethods,
+    TaxMethods,
+    WebhookMethods,
+    BankStatementMethods,
+    PlatformMethods,
 ):
     """A synchronous client of the Tributum HTTP API.
 

@@ -54,6 +54,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     DEAD_LETTERS_ADMIN = "dead_letters:admin"
     LEDGER_RECONCILE = "ledger:reconcile"
+    LEDGER_RECONCILE_BANK = "ledger:reconcile_bank"
     LEDGER_CLOSE_PERIOD = "ledger:close_period"
     LEDGER_REOPEN_PERIOD = "ledger:reopen_period"
     PRODUCER_KEYS_MANAGE = "producer_keys:manage"
@@ -73,6 +74,7 @@ _BOOKKEEPING = _READ | {
     P.PAYMENTS_CAPTURE,
     P.TAX_CALCULATE,
     P.LEDGER_RECONCILE,
+    P.LEDGER_RECONCILE_BANK,
     P.LEDGER_CLOSE_PERIOD,
 }
 # Administration, money leaving the tenant (refunds) and the audit trail: admins and up.

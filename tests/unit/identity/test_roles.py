@@ -27,7 +27,7 @@ REQUIRED_PERMISSIONS = {
     "journal:read", "journal:post", "journal:reverse", "payments:read", "payments:create",
     "payments:capture", "payments:refund", "tax:calculate", "tax:read", "tax:admin",
     "audit:read", "dead_letters:admin", "ledger:reconcile", "producer_keys:manage",
-    "ledger:close_period", "ledger:reopen_period",
+    "ledger:close_period", "ledger:reopen_period", "ledger:reconcile_bank",
     "webhooks:manage",
 }  # fmt: skip
 

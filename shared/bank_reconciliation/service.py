@@ -1,0 +1,315 @@
+"""Use cases of bank statements: import and read (manual matching is in ``manual.py``).
+
+Each change is one Firestore transaction (an import: one to claim the statement, batches
+for its lines, one to finish) with its audit event, and the import's
+``bank_statement.imported`` event, in the outbox; they are published after the commit.
+Every refusal is decided before anything is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from shared.bank_reconciliation.camt053 import parse_camt053
+from shared.bank_reconciliation.csv_format import parse_csv
+from shared.bank_reconciliation.model import BankStatement, ParsedStatement, StatementLine
+from shared.bank_reconciliation.requests import ImportStatementRequest
+from shared.bank_reconciliation.rules import (
+    EVENT_SOURCE,
+    IMPORTED_TYPE,
+    MAX_CONTENT_BYTES,
+    RESOURCE,
+    TOPIC,
+    StatementFormat,
+    StatementStatus,
+    file_sha256,
+    line_id,
+    statement_id,
+)
+from shared.bank_reconciliation.store import (
+    line_ref,
+    line_to_document,
+    read_statement,
+    statement_ref,
+    statement_to_document,
+)
+from shared.errors import (
+    ConflictError,
+    ContentionError,
+    FieldError,
+    NotFoundError,
+    PayloadTooLargeError,
+    ValidationError,
+)
+from shared.events.audit import AUDIT_TOPIC, audit_event
+from shared.events.envelope import new_event
+from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
+from shared.logger import get_logger
+from shared.resilience import is_firestore_contention
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+# Lines written per batch while importing (Firestore commits at most 500 writes).
+_LINE_BATCH = 400
+_log = get_logger("shared.bank_reconciliation")
+T = TypeVar("T")
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or datetime.now(UTC)
+
+
+def statement_not_found(statement_id: str) -> NotFoundError:
+    return NotFoundError(
+        f"bank statement {statement_id} not found", code="bank_statement_not_found"
+    )
+
+
+def committed(attempt: Callable[[Any], T], db: firestore.Client, what: str) -> T:
+    """Run a ``@firestore.transactional`` attempt; contention that outlasts its retries
+    is the 503 ``contention`` every domain answers, never a 500."""
+    try:
+        return attempt(db.transaction())
+    except Exception as exc:
+        if is_firestore_contention(exc):
+            raise ContentionError(f"{what} was changed at the same time; retry") from None
+        raise
+
+
+def publish(db: firestore.Client, staged: Sequence[StagedEvent]) -> None:
+    """Publish what a committed change staged; the outbox relay publishes what fails."""
+    try:
+        publish_committed(db, staged)
+    except Exception as exc:
+        _log.warning(
+            "bank_statements.publish_deferred", events=len(staged), error=type(exc).__name__
+        )
+
+
+def audit(
+    writer: Any,
+    db: firestore.Client,
+    action: str,
+    statement: BankStatement,
+    actor: Mapping[str, Any],
+    correlation_id: str | None,
+    details: dict[str, Any] | None = None,
+) -> StagedEvent:
+    return add_to_outbox(
+        writer,
+        db,
+        AUDIT_TOPIC,
+        audit_event(
+            action,
+            tenant_id=statement.tenant_id,
+            actor=dict(actor),
+            resource_type=RESOURCE,
+            resource_id=statement.id,
+            details={"account_id": statement.account_id, **(details or {})},
+            source=EVENT_SOURCE,
+            correlation_id=correlation_id,
+        ),
+    )
+
+
+# -- import --------------------------------------------------------------------------------
+
+
+def decoded_content(request: ImportStatementRequest) -> bytes:
+    """The file's bytes; a 422 on ``content`` when base64 is not, a 413 when too big."""
+    if request.content_encoding == "base64":
+        try:
+            content = base64.b64decode(request.content, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError.for_field(
+                "content", "not valid base64", "invalid_base64"
+            ) from None
+    else:
+        content = request.content.encode("utf-8")
+    if len(content) > MAX_CONTENT_BYTES:
+        raise PayloadTooLargeError(
+            f"content: the file is {len(content)} bytes; at most {MAX_CONTENT_BYTES} are accepted",
+            errors=[FieldError("content", f"at most {MAX_CONTENT_BYTES} bytes", "too_large")],
+        )
+    if not content.strip():
+        raise ValidationError.for_field("content", "the file is empty", "no_lines")
+    return content
+
+
+def parse_statement(
+    request: ImportStatementRequest, content: bytes, currency: str
+) -> ParsedStatement:
+    """The file read as its format says, in the account's currency (pure)."""
+    if request.format is StatementFormat.CSV:
+        if request.csv is None:
+            raise ValidationError.for_field(
+                "csv", "a CSV file needs its column mapping", "csv_mapping_missing"
+            )
+        return parse_csv(content, request.csv, currency)
+    if request.csv is not None:
+        raise ValidationError.for_field(
+            "csv", "only a CSV file takes a column mapping", "csv_mapping_not_allowed"
+        )
+    return parse_camt053(content, currency)
+
+
+def _account_currency(db: firestore.Client, tenant_id: str, account_id: str) -> str:
+    from shared.ledger.repository import LedgerPaths, account_from_document
+
+    snapshot = LedgerPaths(db).account(tenant_id, account_id).get()
+    if not snapshot.exists:
+        raise ValidationError.for_field(
+            "account_id", f"no account {account_id!r}", "account_not_found"
+        )
+    return account_from_document(snapshot.id, snapshot.to_dict() or {}).currency
+
+
+def already_imported(existing: BankStatement) -> ConflictError:
+    return ConflictError(
+        f"this file was already imported for the account as statement {existing.id}",
+        code="bank_statement_already_imported",
+        errors=[FieldError("content", f"already imported as {existing.id}", "duplicate_import")],
+        extra={"statement_id": existing.id},
+    )
+
+
+def import_statement(
+    db: firestore.Client,
+    tenant_id: str,
+    request: ImportStatementRequest,
+    *,
+    actor: Mapping[str, Any],
+    correlation_id: str | None = None,
+    now: datetime | None = None,
+) -> BankStatement:
+    """Store the statement and its lines; its matching runs in the background.
+
+    The statement's id is derived from the account and the file's bytes: the same
+    file again is a 409 naming the statement it made. An import interrupted after its
+    first transaction left the statement ``importing``; the same file sent again
+    completes it.
+    """
+    from google.cloud import firestore as fs
+
+    content = decoded_content(request)
+    currency = _account_currency(db, tenant_id, request.account_id)
+    parsed = parse_statement(request, content, currency)
+    when = _now(now)
+    statement = BankStatement(
+        id=statement_id(request.account_id, content),
+        tenant_id=tenant_id,
+        account_id=request.account_id,
+        currency=currency,
+        format=request.format,
+        status=StatementStatus.IMPORTING,
+        period_start=parsed.period_start,
+        period_end=parsed.period_end,
+        line_count=len(parsed.lines),
+        matched_count=0,
+        skipped_count=parsed.skipped,
+        date_window_days=request.date_window_days,
+        file_sha256=file_sha256(content),
+        bank_reference=parsed.bank_reference,
+        imported_at=when,
+        imported_by=dict(actor),
+    )
+    ref = statement_ref(db, tenant_id, statement.id)
+
+    @fs.transactional
+    def claim(transaction: Any) -> BankStatement:
+        existing = read_statement(db, tenant_id, statement.id, transaction)
+        if existing is not None:
+            if existing.status is not StatementStatus.IMPORTING:
+                raise already_imported(existing)
+            return existing
+        transaction.create(ref, statement_to_document(statement))
+        return statement
+
+    claimed: BankStatement = committed(claim, db, "the statement")
+    lines = [
+        StatementLine(
+            id=line_id(parsed_line.number),
+            number=parsed_line.number,
+            booking_date=parsed_line.booking_date,
+            value_date=parsed_line.value_date,
+            amount_minor=parsed_line.amount_minor,
+            currency=currency,
+            reference=parsed_line.reference,
+            end_to_end_id=parsed_line.end_to_end_id,
+            description=parsed_line.description,
+        )
+        for parsed_line in parsed.lines
+    ]
+    for start in range(0, len(lines), _LINE_BATCH):
+        batch = db.batch()
+        for line in lines[start : start + _LINE_BATCH]:
+            batch.set(line_ref(db, tenant_id, statement.id, line.id), line_to_document(line))
+        batch.commit()
+    staged: list[StagedEvent] = []
+
+    @fs.transactional
+    def finish(transaction: Any) -> BankStatement:
+        staged.clear()
+        current = read_statement(db, tenant_id, statement.id, transaction)
+        assert current is not None  # claimed above; statements are never deleted
+        if current.status is not StatementStatus.IMPORTING:
+            raise already_imported(current)  # a concurrent import of the file finished it
+        done = replace(current, status=StatementStatus.MATCHING)
+        transaction.update(ref, {"status": done.status.value})
+        staged.append(
+            add_to_outbox(
+                transaction,
+                db,
+                TOPIC,
+                new_event(
+                    IMPORTED_TYPE,
+                    source=EVENT_SOURCE,
+                    subject=f"bank_statements/{done.id}",
+                    tenant_id=tenant_id,
+                    correlation_id=correlation_id,
+                    data={"statement_id": done.id, "account_id": done.account_id},
+                ),
+            )
+        )
+        staged.append(
+            audit(
+                transaction,
+                db,
+                "bank_statement.imported",
+                done,
+                actor,
+                correlation_id,
+                {
+                    "format": done.format.value,
+                    "lines": done.line_count,
+                    "file_sha256": done.file_sha256,
+                    "resumed": claimed is not statement,
+                },
+            )
+        )
+        return done
+
+    imported: BankStatement = committed(finish, db, "the statement")
+    publish(db, staged)
+    _log.info("bank_statements.imported", statement_id=imported.id, lines=imported.line_count)
+    return imported
+
+
+# -- reads ---------------------------------------------------------------------------------
+
+
+def find_statement(db: firestore.Client, tenant_id: str, statement_id: str) -> BankStatement | None:
+    return read_statement(db, tenant_id, statement_id)
+
+
+def get_statement(db: firestore.Client, tenant_id: str, statement_id: str) -> BankStatement:
+    statement = read_statement(db, tenant_id, statement_id)
+    if statement is None:
+        raise statement_not_found(statement_id)
+    return statement
