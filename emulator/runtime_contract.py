@@ -111,6 +111,9 @@ def environment_sources(fn: Function, *, project_id: str, log_level: str) -> dic
         # The Pub/Sub emulator signs no push tokens: no invoker, so consumers log that
         # they do not verify them (the cloud's value is the push invoker's account).
         "push_invoker": "",
+        # No KMS emulator exists: an empty key seals webhook secrets with a key kept in
+        # the local secrets directory (the cloud's value is the KMS key, infra/kms.tf).
+        "webhook_secrets_key": "",
     }
 
 

@@ -43,6 +43,9 @@ locals {
       # Consumers accept a push only with an OIDC token signed for this account
       # (shared/events/push_auth.py), the one every push subscription signs as.
       push_invoker = google_service_account.push_invoker.email
+      # Webhook signing secrets are sealed with this key (infra/kms.tf); only the
+      # webhook functions hold a role on it.
+      webhook_secrets_key = google_kms_crypto_key.webhook_secrets.id
     }
   }
 

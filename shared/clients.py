@@ -57,8 +57,12 @@ def publisher_client() -> pubsub_v1.PublisherClient:
 
     def create() -> pubsub_v1.PublisherClient:
         from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+        from google.cloud.pubsub_v1.types import BatchSettings
 
-        return pubsub_v1.PublisherClient()
+        # A request publishes its events after its commit and waits for them: the
+        # client's default 10 ms wait for a fuller batch was added to every such answer.
+        # The events of one commit are submitted together, so they still share a batch.
+        return pubsub_v1.PublisherClient(batch_settings=BatchSettings(max_latency=0.001))
 
     client: pubsub_v1.PublisherClient = _once("publisher", create)
     return client

@@ -71,6 +71,10 @@ class WebhookSettings(_Section):
     # environment fills it: empty in the cloud (enforced below), the local stack's
     # webhook sink on one machine (shared/webhooks/urls.py).
     allowed_private_hosts: tuple[str, ...] = ()
+    # The Cloud KMS key signing secrets are sealed with (shared/secrets/sealing.py). The
+    # manifest's environment fills it: the key in the cloud (required there), empty on
+    # the local stack, which seals with a key of its local secrets directory.
+    secrets_key: str = ""
 
 
 class MailSettings(_Section):
@@ -154,6 +158,11 @@ class Settings(BaseSettings):
             raise ConfigError(
                 f"{ENV_PREFIX}MAIL__TRANSPORT_URL must be https in the cloud: "
                 "emails carry reset tokens"
+            )
+        if self.env == "cloud" and not self.webhooks.secrets_key.startswith("projects/"):
+            raise ConfigError(
+                f"{ENV_PREFIX}WEBHOOKS__SECRETS_KEY must name a Cloud KMS key in the cloud: "
+                "webhook signing secrets are sealed with it"
             )
         if self.env == "cloud" and not self.push.invoker:
             raise ConfigError(

@@ -46,6 +46,7 @@ EnvironmentSource = Literal[
     "webhook_private_hosts",
     "mail_transport_url",
     "push_invoker",
+    "webhook_secrets_key",
 ]
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 # Names the platform sets itself (Cloud Run's container contract, the functions buildpack):

@@ -8,7 +8,8 @@ endpoint id, and an existing delivery is never created again. Either way a recei
 never gets one event twice under two ids.
 
 The delivery messages go through the outbox (published after the commit, or by the
-relay). The event's body is kept (``webhook_events``) when any endpoint, enabled or
+relay), on the fast lane, or on the slow lane when the endpoint is cooling down
+(``delivery.py``). The event's body is kept (``webhook_events``) when any endpoint, enabled or
 not, subscribes to its type: every attempt sends those exact bytes, and a resend can
 deliver it later, also to an endpoint that was disabled when it happened.
 """
@@ -26,7 +27,10 @@ from shared.webhooks.model import Delivery, StoredEvent
 from shared.webhooks.rules import (
     DELIVERIES_TOPIC,
     RETENTION,
+    SLOW_DELIVERIES_TOPIC,
     DeliveryStatus,
+    Lane,
+    is_cooling,
     matches_any,
     payload,
     webhook_id,
@@ -65,17 +69,19 @@ def fan_out(
     subscribed = [e for e in endpoints if matches_any(e.event_types, envelope.type)]
     if not subscribed:
         return FanOut(0, ())
-    # Reads first, as a transaction requires: the kept event and the deliveries.
+    # Reads first, as a transaction requires: the kept event and the deliveries, in one
+    # batched read (every round trip here is paid per event, see README "Dispatch time").
     stored_event = event_ref(db, tenant_id, envelope.id)
-    event_exists = stored_event.get(transaction=transaction).exists
     targets = {webhook_id(envelope.id, e.id): e for e in subscribed if e.enabled}
     refs = {
         delivery_id: delivery_ref(db, tenant_id, endpoint.id, delivery_id)
         for delivery_id, endpoint in targets.items()
     }
-    existing = (
-        {s.id for s in transaction.get_all(list(refs.values())) if s.exists} if refs else set()
-    )
+    found = {
+        s.reference.path for s in transaction.get_all([stored_event, *refs.values()]) if s.exists
+    }
+    event_exists = stored_event.path in found
+    existing = {delivery_id for delivery_id, ref in refs.items() if ref.path in found}
     if not event_exists:
         event = StoredEvent(envelope.id, envelope.type, envelope.time, payload(envelope))
         transaction.set(
@@ -86,6 +92,9 @@ def fan_out(
     for delivery_id, endpoint in targets.items():
         if delivery_id in existing:
             continue
+        # An endpoint cooling down gets its delivery on the slow lane from the start: it
+        # costs the fast lane nothing, not even a move (see delivery.py).
+        lane = Lane.SLOW if is_cooling(endpoint.slow_until, when) else Lane.FAST
         delivery = Delivery(
             id=delivery_id,
             tenant_id=tenant_id,
@@ -95,13 +104,14 @@ def fan_out(
             status=DeliveryStatus.PENDING,
             created_at=when,
             updated_at=when,
+            lane=lane,
         )
         transaction.create(refs[delivery_id], delivery_to_document(delivery))
         add_to_outbox(
             transaction,
             db,
-            DELIVERIES_TOPIC,
-            delivery_message(delivery, correlation_id=envelope.correlation_id),
+            SLOW_DELIVERIES_TOPIC if lane is Lane.SLOW else DELIVERIES_TOPIC,
+            delivery_message(delivery, correlation_id=envelope.correlation_id, lane=lane),
         )
         created.append(delivery_id)
     return FanOut(len(subscribed), tuple(created))

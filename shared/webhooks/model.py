@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.webhooks.rules import DeliveryStatus, Outcome
+from shared.webhooks.rules import DeliveryStatus, Lane, Outcome
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -35,6 +35,9 @@ class Endpoint:
     disabled_at: datetime | None = None
     disabled_reason: str | None = None
     secret_rotated_at: datetime | None = None
+    # Until when the endpoint's deliveries skip the fast lane (rules.slow_until_after):
+    # shared by every instance of the deliverer through the endpoint's record.
+    slow_until: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +53,7 @@ class Endpoint:
             "created_by": dict(self.created_by),
             "updated_at": self.updated_at.isoformat(),
             "secret_rotated_at": _iso(self.secret_rotated_at),
+            "slow_until": _iso(self.slow_until),
         }
 
 
@@ -152,6 +156,8 @@ class Delivery:
     round_attempts: int = 0
     last_attempt: Attempt | None = None
     delivered_at: datetime | None = None
+    # The lane the round's attempts go through; a round starts on the fast one.
+    lane: Lane = Lane.FAST
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -166,6 +172,7 @@ class Delivery:
             "updated_at": self.updated_at.isoformat(),
             "delivered_at": _iso(self.delivered_at),
             "last_attempt": self.last_attempt.to_json() if self.last_attempt else None,
+            "lane": self.lane.value,
         }
 
 

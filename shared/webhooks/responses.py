@@ -20,6 +20,8 @@ class EndpointOut(BaseModel):
     created_by: dict[str, Any]
     updated_at: str
     secret_rotated_at: str | None
+    # Until when the endpoint's deliveries go through the slow lane (it timed out).
+    slow_until: str | None
 
 
 class CreatedEndpointOut(EndpointOut):
@@ -55,6 +57,8 @@ class DeliveryOut(BaseModel):
     updated_at: str
     delivered_at: str | None
     last_attempt: AttemptOut | None
+    # The lane of the round: "fast", or "slow" once its endpoint timed out.
+    lane: str
 
 
 class DeliveryDetailOut(DeliveryOut):

@@ -18,7 +18,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -29,6 +29,8 @@ from shared.events.envelope import EventEnvelope
 # The topics whose events are fanned out to endpoints, and the topic of the deliveries.
 SOURCE_TOPICS = ("payment-events", "ledger-events")
 DELIVERIES_TOPIC = "webhook-deliveries"
+# The slow lane: deliveries whose endpoint timed out or is cooling down (see Lane).
+SLOW_DELIVERIES_TOPIC = "webhook-deliveries-slow"
 DELIVERY_REQUESTED_TYPE = "webhook.delivery_requested"
 EVENT_SOURCE = "tributum/webhooks"
 
@@ -50,6 +52,8 @@ EVENT_CATALOG: Mapping[str, str] = MappingProxyType(
         "ledger.hold_expired": "a hold expired unposted",
         "ledger.entry_reversed": "a posted entry was reversed",
         "ledger.discrepancy": "reconciliation found a balance that does not match its lines",
+        "ledger.balance_monitor_triggered": "a balance monitor's condition started to hold",
+        "ledger.balance_monitor_cleared": "a balance monitor's condition stopped holding",
     }
 )
 # Every type of the catalog is at schema version 1.
@@ -80,7 +84,14 @@ RETENTION = timedelta(days=30)
 MAX_RESEND_EVENTS = 500
 # After a rotation the previous secret keeps signing this long, beside the new one.
 SECRET_OVERLAP = timedelta(hours=24)
+# The deadline of an attempt on the slow lane: the longest a receiver may take.
 DELIVERY_TIMEOUT_SECONDS = 10.0
+# The deadline of an attempt on the fast lane. Short, so that an endpoint that hangs
+# holds one of the fast lane's few push slots this long, once, before it cools down.
+FIRST_ATTEMPT_TIMEOUT_SECONDS = 3.0
+# An endpoint that timed out (or answered slower than the fast lane's deadline) is
+# "cooling" this long: its deliveries skip the fast lane and go to the slow one.
+ENDPOINT_COOL_DOWN = timedelta(minutes=10)
 RESPONSE_BODY_LIMIT = 1024
 
 _PATTERN = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$")
@@ -145,6 +156,67 @@ def status_after(outcome: Outcome, attempts_in_round: int) -> DeliveryStatus:
     if outcome is Outcome.PERMANENT or attempts_in_round >= MAX_DELIVERY_ATTEMPTS:
         return DeliveryStatus.FAILED
     return DeliveryStatus.RETRYING
+
+
+class Lane(StrEnum):
+    """Which subscription an attempt comes through, and so its deadline."""
+
+    FAST = "fast"  # webhook-deliveries: every delivery starts here
+    SLOW = "slow"  # webhook-deliveries-slow: endpoints that time out or are cooling
+
+
+def lane_timeout_seconds(lane: Lane) -> float:
+    return FIRST_ATTEMPT_TIMEOUT_SECONDS if lane is Lane.FAST else DELIVERY_TIMEOUT_SECONDS
+
+
+def is_cooling(slow_until: datetime | None, now: datetime) -> bool:
+    return slow_until is not None and slow_until > now
+
+
+def defers_to_slow_lane(lane: Lane, slow_until: datetime | None, now: datetime) -> bool:
+    """A fast-lane message for a cooling endpoint moves to the slow lane without an
+    attempt: it must not hold a fast push slot for an endpoint known to be slow."""
+    return lane is Lane.FAST and is_cooling(slow_until, now)
+
+
+def moves_to_slow_lane(lane: Lane, kind: AttemptKind, status: DeliveryStatus) -> bool:
+    """A fast-lane attempt that timed out is retried on the slow lane (at once, with the
+    longer deadline), not by redelivery on the fast one."""
+    return lane is Lane.FAST and kind is AttemptKind.TIMEOUT and status is DeliveryStatus.RETRYING
+
+
+def slow_until_after(
+    lane: Lane,
+    kind: AttemptKind,
+    latency_ms: float,
+    slow_until: datetime | None,
+    now: datetime,
+) -> datetime | None:
+    """The endpoint's cool-down after an attempt: set (or extended) by a timeout or a
+    slow answer, ended by an answer within the fast lane's deadline on the slow lane.
+
+    Connection errors and open circuits fail at once and hold no slot: they leave it.
+    """
+    if kind is AttemptKind.TIMEOUT:
+        return now + ENDPOINT_COOL_DOWN
+    if kind is AttemptKind.RESPONSE:
+        if latency_ms >= FIRST_ATTEMPT_TIMEOUT_SECONDS * 1000:
+            return now + ENDPOINT_COOL_DOWN
+        if lane is Lane.SLOW:
+            return None
+    return slow_until
+
+
+def cool_down_changed(current: datetime | None, new: datetime | None, now: datetime) -> bool:
+    """Whether the endpoint's record must be written: on a change of state, or to extend
+    a cool-down with less than half of it left (not on every attempt: concurrent
+    attempts at one endpoint would all write its record)."""
+    if not is_cooling(new, now):
+        return is_cooling(current, now)  # a lapsed cool-down needs no write to end
+    if not is_cooling(current, now):
+        return True
+    assert current is not None and new is not None
+    return new - current >= ENDPOINT_COOL_DOWN / 2
 
 
 def should_auto_disable(consecutive_failed_deliveries: int) -> bool:

@@ -37,6 +37,7 @@ from shared.webhooks.rules import (
     MAX_RESEND_EVENTS,
     SECRET_OVERLAP,
     DeliveryStatus,
+    Lane,
     matches_any,
     new_endpoint_id,
     normalized_patterns,
@@ -192,7 +193,9 @@ def create_endpoint(
         transaction.create(endpoint_ref(db, tenant_id, endpoint.id), endpoint_to_document(endpoint))
         transaction.create(
             secrets_ref(db, tenant_id, endpoint.id),
-            secrets_to_document([SigningSecret(secret, when)]),
+            secrets_to_document(
+                [SigningSecret(secret, when)], tenant_id=tenant_id, endpoint_id=endpoint.id
+            ),
         )
         staged.append(
             _audit(transaction, db, "webhook_endpoint.created", endpoint, actor, correlation_id)
@@ -380,7 +383,10 @@ def rotate_secret(
             if s.signs_at(when)
         ]
         kept = [SigningSecret(secret, when), *retiring][:MAX_SECRETS]
-        transaction.set(secrets_ref(db, tenant_id, endpoint_id), secrets_to_document(kept))
+        transaction.set(
+            secrets_ref(db, tenant_id, endpoint_id),
+            secrets_to_document(kept, tenant_id=tenant_id, endpoint_id=endpoint_id),
+        )
         updated = replace(current, secret_rotated_at=when, updated_at=when)
         transaction.set(endpoint_ref(db, tenant_id, endpoint_id), endpoint_to_document(updated))
         staged.append(
@@ -478,6 +484,7 @@ def _next_round(delivery: Delivery, when: datetime) -> Delivery:
         round=delivery.round + 1,
         round_attempts=0,
         updated_at=when,
+        lane=Lane.FAST,  # a new round starts on the fast lane (unless the endpoint cools)
     )
 
 

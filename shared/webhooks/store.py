@@ -17,18 +17,23 @@ and attempts carry ``expires_at`` and Firestore's TTL deletes them after
 :data:`~shared.webhooks.rules.RETENTION`.
 
 The secrets live apart from the endpoint so that reading an endpoint to answer a
-request never loads a secret: only signing (the deliverer) and rotation read them.
+request never loads a secret: only signing (the deliverer) and rotation read them. They
+are stored sealed with the deployment's Cloud KMS key (a local key on the local stack),
+bound to their tenant and endpoint (``shared/secrets/sealing.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.clients import PerInstance
+from shared.secrets.sealing import UnsealCache
 from shared.webhooks.model import Attempt, Delivery, Endpoint, SigningSecret, StoredEvent
-from shared.webhooks.rules import RETENTION, DeliveryStatus, Outcome
+from shared.webhooks.rules import RETENTION, DeliveryStatus, Lane, Outcome
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -116,6 +121,7 @@ def endpoint_to_document(endpoint: Endpoint) -> dict[str, Any]:
         "disabled_at": endpoint.disabled_at,
         "disabled_reason": endpoint.disabled_reason,
         "secret_rotated_at": endpoint.secret_rotated_at,
+        "slow_until": endpoint.slow_until,
     }
 
 
@@ -134,6 +140,7 @@ def endpoint_from_document(endpoint_id: str, document: dict[str, Any]) -> Endpoi
         disabled_at=_aware(document.get("disabled_at")),
         disabled_reason=document.get("disabled_reason"),
         secret_rotated_at=_aware(document.get("secret_rotated_at")),
+        slow_until=_aware(document.get("slow_until")),
     )
 
 
@@ -158,10 +165,46 @@ def tenant_endpoints(
 # -- secrets -------------------------------------------------------------------------------
 
 
-def secrets_to_document(secrets: list[SigningSecret]) -> dict[str, Any]:
+def _sealing() -> UnsealCache:
+    from shared.secrets.sealing import sealer_for
+
+    settings = _settings()
+    sealer = sealer_for(settings.webhooks.secrets_key, local_dir=settings.secrets.local_dir)
+    return UnsealCache(sealer)
+
+
+def _settings() -> Any:
+    from shared.config import get_settings
+
+    return get_settings()
+
+
+# The instance's sealer (a KMS client in the cloud) and the secrets it unsealed; rebuilt
+# when the settings are (tests that change them).
+secret_sealing: PerInstance[Any, UnsealCache] = PerInstance(_settings, lambda _: _sealing())
+
+
+def _seal_context(tenant_id: str, endpoint_id: str) -> bytes:
+    # Binds a sealed secret to its endpoint: copied under another one, it does not unseal.
+    return f"webhook-secret:{tenant_id}/{endpoint_id}".encode()
+
+
+def secrets_to_document(
+    secrets: list[SigningSecret], *, tenant_id: str, endpoint_id: str
+) -> dict[str, Any]:
+    """The secrets document: each secret sealed (shared/secrets/sealing.py), never plain."""
+    from shared.secrets.sealing import encode
+
+    sealer = secret_sealing().sealer
+    context = _seal_context(tenant_id, endpoint_id)
     return {
         "secrets": [
-            {"value": s.value, "created_at": s.created_at, "expires_at": s.expires_at}
+            {
+                "sealed": encode(sealer.seal(s.value.encode(), context=context)),
+                "key": sealer.key_name,
+                "created_at": s.created_at,
+                "expires_at": s.expires_at,
+            }
             for s in secrets
         ]
     }
@@ -171,11 +214,26 @@ def read_secrets(
     db: firestore.Client, tenant_id: str, endpoint_id: str, transaction: Any = None
 ) -> list[SigningSecret]:
     """The endpoint's secrets, newest first."""
-    snapshot = secrets_ref(db, tenant_id, endpoint_id).get(transaction=transaction)
+    return _secrets_from(secrets_ref(db, tenant_id, endpoint_id).get(transaction=transaction))
+
+
+def _secrets_from(snapshot: Any) -> list[SigningSecret]:
+    """Unseal the stored secrets; a document written before sealing holds them plain."""
     stored = ((snapshot.to_dict() or {}).get("secrets") or []) if snapshot.exists else []
+    if not stored:
+        return []
+    from shared.secrets.sealing import decode
+
+    # tenants/{tenant}/webhook_secrets/{endpoint}
+    context = _seal_context(snapshot.reference.parent.parent.id, snapshot.reference.id)
+    unsealing = secret_sealing()
     secrets = [
         SigningSecret(
-            value=item["value"],
+            value=(
+                unsealing.unseal(decode(item["sealed"]), context=context).decode()
+                if "sealed" in item
+                else item["value"]
+            ),
             created_at=_required_time(item.get("created_at")),
             expires_at=_aware(item.get("expires_at")),
         )
@@ -275,6 +333,7 @@ def delivery_to_document(delivery: Delivery) -> dict[str, Any]:
             attempt_to_document(delivery.last_attempt) if delivery.last_attempt else None
         ),
         "delivered_at": delivery.delivered_at,
+        "lane": delivery.lane.value,
         # Kept RETENTION after its last change, then Firestore's TTL deletes it.
         "expires_at": delivery.updated_at + RETENTION,
     }
@@ -296,6 +355,7 @@ def delivery_from_document(delivery_id: str, document: dict[str, Any]) -> Delive
         round_attempts=int(document.get("round_attempts") or 0),
         last_attempt=attempt_from_document(last) if last else None,
         delivered_at=_aware(document.get("delivered_at")),
+        lane=Lane(document.get("lane") or Lane.FAST.value),
     )
 
 
@@ -310,6 +370,53 @@ def read_delivery(
     if not snapshot.exists:
         return None
     return delivery_from_document(snapshot.id, snapshot.to_dict() or {})
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptInputs:
+    """What an attempt needs, read together: any of them may be gone."""
+
+    delivery: Delivery | None
+    endpoint: Endpoint | None
+    event: StoredEvent | None
+    secrets: list[SigningSecret]
+
+
+def read_attempt_inputs(
+    db: firestore.Client, tenant_id: str, endpoint_id: str, delivery_id: str, event_id: str
+) -> AttemptInputs:
+    """The delivery, its endpoint, its event and the endpoint's secrets in one batched
+    read: one round trip instead of four on the deliverer's path."""
+    refs = {
+        "delivery": delivery_ref(db, tenant_id, endpoint_id, delivery_id),
+        "endpoint": endpoint_ref(db, tenant_id, endpoint_id),
+        "event": event_ref(db, tenant_id, event_id),
+        "secrets": secrets_ref(db, tenant_id, endpoint_id),
+    }
+    by_path = {snapshot.reference.path: snapshot for snapshot in db.get_all(list(refs.values()))}
+    found = {name: by_path.get(ref.path) for name, ref in refs.items()}
+
+    def document(name: str) -> dict[str, Any] | None:
+        snapshot = found[name]
+        return (snapshot.to_dict() or {}) if snapshot is not None and snapshot.exists else None
+
+    delivery_document, endpoint_document = document("delivery"), document("endpoint")
+    event_document = document("event")
+    secrets_snapshot = found["secrets"]
+    return AttemptInputs(
+        delivery=(
+            delivery_from_document(delivery_id, delivery_document)
+            if delivery_document is not None
+            else None
+        ),
+        endpoint=(
+            endpoint_from_document(endpoint_id, endpoint_document)
+            if endpoint_document is not None
+            else None
+        ),
+        event=event_from_document(event_document) if event_document is not None else None,
+        secrets=_secrets_from(secrets_snapshot) if secrets_snapshot is not None else [],
+    )
 
 
 def read_attempts(delivery: Any, limit: int) -> list[Attempt]:

@@ -13,12 +13,13 @@ deadline of :data:`~shared.webhooks.rules.DELIVERY_TIMEOUT_SECONDS`.
 
 Each endpoint has its own circuit breaker (per instance): after repeated timeouts,
 connection errors or retriable answers, attempts to that endpoint fail at once for a
-cool-down instead of holding a worker for the full deadline. Until its breaker
-opens, an endpoint that hangs (rather than failing fast) holds one of the few messages
-Pub/Sub pushes at a time to the one delivery subscription, for the full deadline each
-time, which delays deliveries to every other endpoint (tests/benchmarks/bench_webhooks.py
-measures it); a dead endpoint that refuses connections does not. Retrying is Pub/Sub's
-job (the subscription's backoff), so nothing here retries.
+cool-down instead of holding a worker for the full deadline. The breaker is a second
+line only: an instance sees only its own attempts. What keeps an endpoint that hangs
+from delaying the others is the lane an attempt comes through (``delivery.py``): the
+fast lane's attempts have a short deadline (the ``timeout_seconds`` given to
+:meth:`Transport.attempt`), and an endpoint that timed out cools down, through its
+Firestore record, on every instance. Retrying is Pub/Sub's job (the subscriptions'
+backoff), so nothing here retries.
 """
 
 from __future__ import annotations
@@ -178,26 +179,31 @@ class Transport:
     ) -> None:
         self.timeout_seconds = timeout_seconds
         self.breaker_policy = breaker_policy
-        self._guards: OrderedDict[str, Resilience] = OrderedDict()
+        self._breakers: OrderedDict[str, CircuitBreaker] = OrderedDict()
         self._lock = threading.Lock()
 
-    def guard(self, endpoint_id: str) -> Resilience:
+    def breaker(self, endpoint_id: str) -> CircuitBreaker:
+        """The endpoint's breaker: one per endpoint, whatever the attempt's deadline."""
         with self._lock:
-            guard = self._guards.get(endpoint_id)
-            if guard is None:
-                guard = Resilience(
-                    f"webhook:{endpoint_id}",
-                    is_transient=_no_usable_answer,
-                    timeout_seconds=self.timeout_seconds,
-                    retry=RetryPolicy(max_attempts=1),
-                    breaker=CircuitBreaker(f"webhook:{endpoint_id}", self.breaker_policy),
-                )
-                self._guards[endpoint_id] = guard
-                while len(self._guards) > _MAX_BREAKERS:
-                    self._guards.popitem(last=False)
+            breaker = self._breakers.get(endpoint_id)
+            if breaker is None:
+                breaker = CircuitBreaker(f"webhook:{endpoint_id}", self.breaker_policy)
+                self._breakers[endpoint_id] = breaker
+                while len(self._breakers) > _MAX_BREAKERS:
+                    self._breakers.popitem(last=False)
             else:
-                self._guards.move_to_end(endpoint_id)
-            return guard
+                self._breakers.move_to_end(endpoint_id)
+            return breaker
+
+    def guard(self, endpoint_id: str, timeout_seconds: float | None = None) -> Resilience:
+        """The deadline and the endpoint's breaker around one attempt."""
+        return Resilience(
+            f"webhook:{endpoint_id}",
+            is_transient=_no_usable_answer,
+            timeout_seconds=timeout_seconds or self.timeout_seconds,
+            retry=RetryPolicy(max_attempts=1),
+            breaker=self.breaker(endpoint_id),
+        )
 
     def attempt(
         self,
@@ -206,9 +212,13 @@ class Transport:
         body: bytes,
         headers: dict[str, str],
         policy: UrlPolicy,
+        *,
+        timeout_seconds: float | None = None,
     ) -> AttemptResult:
-        """Check the URL now, then POST through the endpoint's breaker with a deadline."""
+        """Check the URL now, then POST through the endpoint's breaker with a deadline
+        (``timeout_seconds``, else the transport's)."""
         started = time.monotonic()
+        deadline = timeout_seconds or self.timeout_seconds
 
         def elapsed() -> float:
             return round((time.monotonic() - started) * 1000, 1)
@@ -221,14 +231,14 @@ class Transport:
             return AttemptResult(AttemptKind.URL_REFUSED, elapsed(), error=exc.reason)
 
         def send() -> HttpAnswer:
-            answer = post(resolved, body, headers, self.timeout_seconds)
+            answer = post(resolved, body, headers, deadline)
             if classify_status(answer.status) is Outcome.RETRIABLE:
                 raise RetriableAnswerError(answer)
             return answer
 
         answer: Any
         try:
-            answer = self.guard(endpoint_id).call(send, operation="deliver")
+            answer = self.guard(endpoint_id, deadline).call(send, operation="deliver")
         except RetriableAnswerError as exc:
             answer = exc.answer
         except CircuitOpenError as exc:

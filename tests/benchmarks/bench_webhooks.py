@@ -25,7 +25,8 @@ delivery is verified with the Standard Webhooks reference library.
 
 A last round (unless ``--no-dead``) gives the tenant a second endpoint, subscribed
 alike, whose requests hang past the 10 s delivery deadline, and measures the healthy
-endpoint's latency beside it.
+endpoint's latency beside it. The deliverer is fed by both of its lanes
+(``webhook-deliveries`` and ``webhook-deliveries-slow``), as the manifest deploys it.
 
 Uses the emulators at FIRESTORE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST when they
 answer, else starts its own; its own project id, so nothing it writes meets other
@@ -63,9 +64,10 @@ HOST = "127.0.0.1"
 PROJECT_ID = "demo-tributum-bench-hooks"
 SOURCE_TOPIC = "ledger-events"
 DELIVERIES_TOPIC = "webhook-deliveries"
+SLOW_DELIVERIES_TOPIC = "webhook-deliveries-slow"
 BASELINE_TOPIC = "bench-webhook-baseline"
 # Topics the functions and the ledger publish to (audit records go along with each change).
-TOPICS = (SOURCE_TOPIC, DELIVERIES_TOPIC, "audit-events", BASELINE_TOPIC)
+TOPICS = (SOURCE_TOPIC, DELIVERIES_TOPIC, SLOW_DELIVERIES_TOPIC, "audit-events", BASELINE_TOPIC)
 POSTING_THREADS = 8
 WARM_UP_EVENTS = 5
 ROUND_TIMEOUT_SECONDS = 300.0
@@ -425,11 +427,16 @@ def main(argv: list[str] | None = None) -> int:
         plumbing = Plumbing()
         try:
             plumbing.topics()
-            for target, topic in ((DISPATCH, SOURCE_TOPIC), (DELIVER, DELIVERIES_TOPIC)):
+            # The deliverer takes both lanes, each its own push subscription, as deployed.
+            lanes = (DELIVERIES_TOPIC, SLOW_DELIVERIES_TOPIC)
+            for target, topics in ((DISPATCH, (SOURCE_TOPIC,)), (DELIVER, lanes)):
                 env = function_env(addresses, target.label, allowed)
                 port = start_function(target, env, log_dir)
-                retry = next(c.retry for c in deployed(target.label).consumes if c.topic == topic)
-                plumbing.push(topic, push_endpoint(port, topic), target.label, retry)
+                for topic in topics:
+                    retry = next(
+                        c.retry for c in deployed(target.label).consumes if c.topic == topic
+                    )
+                    plumbing.push(topic, push_endpoint(port, topic), target.label, retry)
             plumbing.push(BASELINE_TOPIC, sink.url("/baseline"), "baseline")
             db = firestore.Client(project=PROJECT_ID)
             print(

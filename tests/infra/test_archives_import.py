@@ -182,6 +182,38 @@ def test_archive_imports_with_only_its_requirements(
     assert completed.stdout.startswith("ok")
 
 
+# Clients imported only when first used, which importing ``main`` does not reach, and the
+# functions that use them in the cloud (the local stack takes another path: no KMS there).
+LAZY_IMPORTS = {"google.cloud.kms": ("webhooks", "webhook_deliver")}
+
+
+@pytest.mark.parametrize(
+    ("module", "name"), [(m, n) for m, names in LAZY_IMPORTS.items() for n in names]
+)
+def test_lazily_imported_clients_are_in_the_archives_that_use_them(
+    module: str,
+    name: str,
+    packaged: dict[str, PackagedFunction],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    archive = packaged[name]
+    site_dir = site_for(archive.requirements, tmp_path_factory.getbasetemp() / "archive-sites")
+    script = (
+        "import importlib, site, sys; sys.path.insert(0, sys.argv[1]); "
+        "site.addsitedir(sys.argv[2]); importlib.import_module(sys.argv[3])"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script, str(archive.folder), str(site_dir), module],
+        cwd=archive.folder,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path_factory.mktemp("home"))},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
 def test_an_undeclared_requirement_fails_the_isolated_import(
     packaged: dict[str, PackagedFunction], tmp_path: Path
 ) -> None:

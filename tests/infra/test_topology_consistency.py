@@ -167,6 +167,9 @@ def test_functions_get_exactly_the_manifests_environment(scenario: Scenario) -> 
             "concurrency": str(fn.scaling.concurrency),
             "webhook_private_hosts": "[]",
             "mail_transport_url": "",
+            # Known once applied: the push invoker's email, the KMS key's id.
+            "push_invoker": Unknown("${google_service_account.push_invoker.email}"),
+            "webhook_secrets_key": Unknown("${google_kms_crypto_key.webhook_secrets.id}"),
         }
         assert set(expected_by_source) == set(get_args(EnvironmentSource))
         for name, source in declared.items():
@@ -195,6 +198,8 @@ def test_the_environment_of_a_few_real_functions(real_scenario: Scenario) -> Non
         "TRIBUTUM_LOG_LEVEL": "DEBUG",
         "TRIBUTUM_WEBHOOKS__ALLOWED_PRIVATE_HOSTS": "[]",
         "TRIBUTUM_MAIL__TRANSPORT_URL": "",
+        "TRIBUTUM_PUSH__INVOKER": Unknown("${google_service_account.push_invoker.email}"),
+        "TRIBUTUM_WEBHOOKS__SECRETS_KEY": Unknown("${google_kms_crypto_key.webhook_secrets.id}"),
     }
     assert env("auth") == {
         **common,
@@ -1091,7 +1096,9 @@ def test_cloud_armor_bans_clients_that_hammer_the_credential_endpoints(
             "/v1/auth/refresh",
             "/v1/auth/password-reset",
             "/v1/auth/password-reset/confirm",
+            "/v1/auth/verify-email",
             "/v1/signup",
+            "/v1/users/invitations/accept",
         }
     options = ban["rate_limit_options"][0]
     per_minute = lb_scenario.variables.get("credential_requests_per_minute", 30)
@@ -1164,6 +1171,8 @@ PLANNER_PROJECT_ROLES = {
     "roles/run.viewer",
     "roles/pubsub.viewer",
     "roles/secretmanager.viewer",
+    # Key rings, keys and their IAM policies; no encrypt or decrypt.
+    "roles/cloudkms.viewer",
     "roles/cloudscheduler.viewer",
     "roles/compute.viewer",
     "roles/monitoring.viewer",

@@ -24,7 +24,7 @@ from shared.clients import reset_clients
 from shared.config import reset_settings
 from shared.events.envelope import EventEnvelope, new_event
 from shared.identity.roles import permissions_for
-from shared.webhooks.rules import DELIVERIES_TOPIC
+from shared.webhooks.rules import DELIVERIES_TOPIC, SLOW_DELIVERIES_TOPIC
 from tests.integration.events.conftest import PullSubscription, push_event
 from tests.support.http import Principal, RouterClient, StaticAuthenticator, load_function
 
@@ -34,7 +34,13 @@ PRINCIPALS = {
     role: Principal(f"u-{role}", TENANT, role, permissions_for(role))
     for role in ("owner", "admin", "accountant", "viewer")
 } | {"other-admin": Principal("u-other", OTHER_TENANT, "admin", permissions_for("admin"))}
-TOPICS = ("audit-events", DELIVERIES_TOPIC, "payment-events", "ledger-events")
+TOPICS = (
+    "audit-events",
+    DELIVERIES_TOPIC,
+    SLOW_DELIVERIES_TOPIC,
+    "payment-events",
+    "ledger-events",
+)
 
 
 @pytest.fixture
@@ -94,6 +100,13 @@ def delivery_messages(
 
 
 @pytest.fixture
+def slow_delivery_messages(
+    platform: Any, emulators: Any, pubsub_subscriber: Any
+) -> Iterator[PullSubscription]:
+    yield from _pull(emulators, pubsub_subscriber, SLOW_DELIVERIES_TOPIC)
+
+
+@pytest.fixture
 def audit_messages(
     platform: Any, emulators: Any, pubsub_subscriber: Any
 ) -> Iterator[PullSubscription]:
@@ -138,12 +151,12 @@ class Webhooks:
         """The delivery messages published since the last call (waits for ``expected``)."""
         return self.messages.receive(expected, timeout=10, settle=settle)
 
-    def deliver(self, message: Any) -> None:
+    def deliver(self, message: Any, topic: str = DELIVERIES_TOPIC) -> None:
         """Push one delivery message to webhook_deliver, as Pub/Sub would (again)."""
         load_function("webhook_deliver").handle(
             push_event(
                 self.project_id,
-                DELIVERIES_TOPIC,
+                topic,
                 message.data,
                 dict(message.attributes),
                 message_id=message.message_id,

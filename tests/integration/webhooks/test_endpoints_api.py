@@ -10,6 +10,8 @@ import orjson
 import pytest
 
 from emulator.webhook_sink import WebhookSink
+from shared.secrets import SecretAccessError
+from shared.webhooks.store import read_secrets
 from shared.webhooks.urls import refused_address
 from tests.integration.ledger.conftest import outbox_types
 from tests.integration.webhooks.conftest import TENANT, Webhooks, webhook_documents
@@ -41,7 +43,11 @@ def test_the_secret_is_shown_at_creation_and_never_again(
     assert endpoint_path == f"tenants/{TENANT}/webhook_endpoints/{created['id']}"
     assert created["secret"] not in str(documents[endpoint_path])
     secrets = documents[f"tenants/{TENANT}/webhook_secrets/{created['id']}"]["secrets"]
-    assert [s["value"] for s in secrets] == [created["secret"]]
+    # Sealed (a local key here, Cloud KMS in the cloud), bound to this endpoint.
+    assert [sorted(s) for s in secrets] == [["created_at", "expires_at", "key", "sealed"]]
+    assert created["secret"] not in str(secrets)
+    unsealed = read_secrets(platform, TENANT, created["id"])
+    assert [s.value for s in unsealed] == [created["secret"]]
     assert ("audit-events", "audit.recorded") in outbox_types(platform)
     assert all(created["secret"] not in str(d) for d in _outbox(platform))
 
@@ -93,7 +99,8 @@ def test_rotation_returns_a_new_secret_and_keeps_the_old_one_for_a_day(
     overlap = datetime.fromisoformat(rotated.data["previous_secret_expires_at"])
     assert abs(overlap - (datetime.now(UTC) + timedelta(hours=24))) < timedelta(minutes=1)
     stored = webhook_documents(platform)[f"tenants/{TENANT}/webhook_secrets/{created['id']}"]
-    assert [s["value"] for s in stored["secrets"]] == [rotated.data["secret"], created["secret"]]
+    unsealed = read_secrets(platform, TENANT, created["id"])
+    assert [s.value for s in unsealed] == [rotated.data["secret"], created["secret"]]
     assert stored["secrets"][0]["expires_at"] is None
     one = api.get(f"/v1/webhooks/endpoints/{created['id']}", token="admin")
     assert one.data["secret_rotated_at"] is not None and "secret" not in one.data
@@ -217,3 +224,24 @@ def test_a_tenant_has_at_most_20_endpoints(hooks: Webhooks, api: RouterClient) -
     assert answer.status == 422
     assert answer.json["code"] == "too_many_webhook_endpoints"
     assert len(orjson.loads(api.get("/v1/webhooks/endpoints", token="admin").body)["data"]) == 20
+
+
+def test_a_sealed_secret_copied_under_another_endpoint_does_not_unseal(
+    hooks: Webhooks, platform: Any
+) -> None:
+    first, second = hooks.create(), hooks.create()
+    documents = webhook_documents(platform)
+    sealed = documents[f"tenants/{TENANT}/webhook_secrets/{first['id']}"]
+    platform.document(f"tenants/{TENANT}/webhook_secrets/{second['id']}").set(sealed)
+    with pytest.raises(SecretAccessError):
+        read_secrets(platform, TENANT, second["id"])
+
+
+def test_secrets_stored_plain_before_sealing_still_sign(hooks: Webhooks, platform: Any) -> None:
+    endpoint = hooks.create()
+    written = datetime.now(UTC)
+    platform.document(f"tenants/{TENANT}/webhook_secrets/{endpoint['id']}").set(
+        {"secrets": [{"value": "whsec_c2VhbGVkLWJlZm9yZQ==", "created_at": written}]}
+    )
+    [secret] = read_secrets(platform, TENANT, endpoint["id"])
+    assert secret.value == "whsec_c2VhbGVkLWJlZm9yZQ=="

@@ -74,6 +74,8 @@ def test_environment_is_the_clouds_plus_the_emulators(tmp_path: Path) -> None:
         "TRIBUTUM_WEBHOOKS__ALLOWED_PRIVATE_HOSTS": '["127.0.0.1:8790"]',
         # The local mail sink, where emails go instead of a provider.
         "TRIBUTUM_MAIL__TRANSPORT_URL": "http://127.0.0.1:8791/messages",
+        "TRIBUTUM_PUSH__INVOKER": "",
+        "TRIBUTUM_WEBHOOKS__SECRETS_KEY": "",
     }
     process = {"PATH": "/bin", "HOME": "/home/dev", "LANG": "C.UTF-8"}
     # Exactly these: nothing of the developer's shell leaks in (SECRET), no local-only flag.

@@ -23,6 +23,7 @@ from functions_framework import _function_registry
 
 from shared import logger as shared_logger
 from shared.config import reset_settings
+from tests.support.cloud import CLOUD_VALUES
 from tests.unit.platform.support import preserved_logging
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -171,7 +172,7 @@ def _start(function: str, **environment: str) -> subprocess.CompletedProcess[str
         (
             {
                 "TRIBUTUM_ENV": "cloud",
-                "TRIBUTUM_PUSH__INVOKER": "push-invoker@demo.iam.gserviceaccount.com",
+                **CLOUD_VALUES,
                 "TRIBUTUM_SECRETS__VERSIONS": '{"jwt-verification-keys": ""}',
             },
             "TRIBUTUM_SECRETS__VERSIONS",

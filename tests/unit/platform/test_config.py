@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.config import ConfigError, Settings, get_settings, load_settings, reset_settings
+from tests.support.cloud import CLOUD_VALUES, set_cloud_values
 
 
 def test_defaults_without_any_variable() -> None:
@@ -93,7 +94,7 @@ def test_a_misspelt_nested_variable_is_refused_not_ignored(monkeypatch: pytest.M
 
 def test_debug_errors_are_refused_in_the_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIBUTUM_ENV", "cloud")
-    monkeypatch.setenv("TRIBUTUM_PUSH__INVOKER", "push-invoker@demo.iam.gserviceaccount.com")
+    set_cloud_values(monkeypatch)
     monkeypatch.setenv("TRIBUTUM_FEATURES__DEBUG_ERRORS", "true")
     with pytest.raises(ConfigError) as raised:
         load_settings()
@@ -105,9 +106,24 @@ def test_the_cloud_refuses_to_start_without_a_push_invoker(
 ) -> None:
     # Without it consumers could not check push tokens: that must not pass silently.
     monkeypatch.setenv("TRIBUTUM_ENV", "cloud")
+    monkeypatch.setenv(
+        "TRIBUTUM_WEBHOOKS__SECRETS_KEY", CLOUD_VALUES["TRIBUTUM_WEBHOOKS__SECRETS_KEY"]
+    )
     with pytest.raises(ConfigError) as raised:
         load_settings()
     assert "TRIBUTUM_PUSH__INVOKER" in str(raised.value)
+
+
+@pytest.mark.parametrize("key", ["", "webhook-secrets"])
+def test_the_cloud_refuses_to_start_without_a_kms_key_for_webhook_secrets(
+    monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    monkeypatch.setenv("TRIBUTUM_ENV", "cloud")
+    set_cloud_values(monkeypatch)
+    monkeypatch.setenv("TRIBUTUM_WEBHOOKS__SECRETS_KEY", key)
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "TRIBUTUM_WEBHOOKS__SECRETS_KEY" in str(raised.value)
 
 
 def test_no_push_invoker_is_needed_locally() -> None:
@@ -124,7 +140,7 @@ def test_emulator_hosts_are_refused_in_the_cloud(
     monkeypatch: pytest.MonkeyPatch, variable: str
 ) -> None:
     monkeypatch.setenv("TRIBUTUM_ENV", "cloud")
-    monkeypatch.setenv("TRIBUTUM_PUSH__INVOKER", "push-invoker@demo.iam.gserviceaccount.com")
+    set_cloud_values(monkeypatch)
     monkeypatch.setenv(variable, "127.0.0.1:8080")
     with pytest.raises(ConfigError, match="emulator"):
         load_settings()
@@ -145,7 +161,7 @@ def test_effective_log_format_follows_env_unless_set(
     monkeypatch: pytest.MonkeyPatch, env: str, log_format: str | None, expected: str
 ) -> None:
     monkeypatch.setenv("TRIBUTUM_ENV", env)
-    monkeypatch.setenv("TRIBUTUM_PUSH__INVOKER", "push-invoker@demo.iam.gserviceaccount.com")
+    set_cloud_values(monkeypatch)
     if log_format is not None:
         monkeypatch.setenv("TRIBUTUM_LOG_FORMAT", log_format)
     assert load_settings().effective_log_format == expected
@@ -165,7 +181,7 @@ def test_secrets_backend_follows_env_unless_set(
     monkeypatch: pytest.MonkeyPatch, env: str, backend: str | None, expected: str
 ) -> None:
     monkeypatch.setenv("TRIBUTUM_ENV", env)
-    monkeypatch.setenv("TRIBUTUM_PUSH__INVOKER", "push-invoker@demo.iam.gserviceaccount.com")
+    set_cloud_values(monkeypatch)
     if backend is not None:
         monkeypatch.setenv("TRIBUTUM_SECRETS__BACKEND", backend)
     settings = load_settings()

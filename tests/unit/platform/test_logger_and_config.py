@@ -17,6 +17,7 @@ from shared.logger import (
     is_sensitive_key,
     parse_trace_headers,
 )
+from tests.support.cloud import set_cloud_values
 
 
 @pytest.fixture
@@ -121,7 +122,7 @@ def test_a_bad_setting_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_debug_errors_are_refused_in_the_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIBUTUM_ENV", "cloud")
-    monkeypatch.setenv("TRIBUTUM_PUSH__INVOKER", "push-invoker@demo.iam.gserviceaccount.com")
+    set_cloud_values(monkeypatch)
     monkeypatch.setenv("TRIBUTUM_FEATURES__DEBUG_ERRORS", "true")
     monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
     monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)

@@ -15,6 +15,7 @@ from shared.webhooks.rules import (
     EVENT_CATALOG,
     MAX_DELIVERY_ATTEMPTS,
     RESPONSE_BODY_LIMIT,
+    SLOW_DELIVERIES_TOPIC,
     SOURCE_TOPICS,
     AttemptKind,
     DeliveryStatus,
@@ -83,14 +84,16 @@ def test_the_last_retriable_attempt_of_a_round_fails_the_delivery() -> None:
 def test_the_attempt_budget_is_the_subscriptions() -> None:
     manifest = load_manifest()
     deliver = manifest.functions_by_name["webhook_deliver"]
-    [consumed] = deliver.consumes
 
-    assert consumed.topic == DELIVERIES_TOPIC
-    assert consumed.retry.max_delivery_attempts == MAX_DELIVERY_ATTEMPTS
-    assert consumed.retry.maximum_backoff_seconds == 600
+    # Both lanes: a round's attempts are counted across them, against the same budget.
+    assert {c.topic for c in deliver.consumes} == {DELIVERIES_TOPIC, SLOW_DELIVERIES_TOPIC}
+    for consumed in deliver.consumes:
+        assert consumed.retry.max_delivery_attempts == MAX_DELIVERY_ATTEMPTS
+        assert consumed.retry.maximum_backoff_seconds == 600
+    assert SLOW_DELIVERIES_TOPIC in deliver.publishes
     dispatch = manifest.functions_by_name["webhook_dispatch"]
     assert {c.topic for c in dispatch.consumes} == set(SOURCE_TOPICS)
-    assert dispatch.publishes == (DELIVERIES_TOPIC,)
+    assert set(dispatch.publishes) == {DELIVERIES_TOPIC, SLOW_DELIVERIES_TOPIC}
 
 
 def test_the_catalog_types_are_on_the_topics_the_dispatcher_consumes() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.config import ConfigError, Settings
+from tests.support.cloud import set_cloud_values
 
 
 def test_the_allowance_is_empty_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -23,7 +24,7 @@ def test_the_cloud_refuses_to_start_with_any_allowance(monkeypatch: pytest.Monke
     monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
     monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)
     monkeypatch.setenv("TRIBUTUM_ENV", "cloud")
-    monkeypatch.setenv("TRIBUTUM_PUSH__INVOKER", "push-invoker@demo.iam.gserviceaccount.com")
+    set_cloud_values(monkeypatch)
     monkeypatch.setenv("TRIBUTUM_WEBHOOKS__ALLOWED_PRIVATE_HOSTS", '["127.0.0.1:8790"]')
 
     with pytest.raises(ConfigError, match="ALLOWED_PRIVATE_HOSTS must be empty in the cloud"):

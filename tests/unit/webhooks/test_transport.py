@@ -206,3 +206,29 @@ def test_the_breaker_opens_per_endpoint(receiver: Any) -> None:
     assert kinds == [AttemptKind.RESPONSE, AttemptKind.RESPONSE, AttemptKind.CIRCUIT_OPEN]
     assert len([r for r in received if r["path"] == "/status/503"]) == 2
     assert other.outcome is Outcome.DELIVERED
+
+
+def test_each_attempt_may_have_its_own_deadline(receiver: Any) -> None:
+    port, _ = receiver
+    transport = Transport(timeout_seconds=5.0)  # the slow lane's, say
+    slow = f"http://127.0.0.1:{port}/slow"
+
+    cut = transport.attempt("wh1", slow, BODY, HEADERS, _policy(port), timeout_seconds=0.3)
+    waited = transport.attempt("wh1", slow, BODY, HEADERS, _policy(port))
+
+    assert (cut.kind, cut.latency_ms < 1400) == (AttemptKind.TIMEOUT, True)
+    assert (waited.kind, waited.status_code) == (AttemptKind.RESPONSE, 200)
+
+
+def test_one_breaker_per_endpoint_whatever_the_deadline(receiver: Any) -> None:
+    port, _ = receiver
+    transport = Transport(
+        breaker_policy=BreakerPolicy(consecutive_failures=2, cool_down_seconds=60.0)
+    )
+    failing = f"http://127.0.0.1:{port}/status/503"
+
+    transport.attempt("wh1", failing, BODY, HEADERS, _policy(port), timeout_seconds=0.5)
+    transport.attempt("wh1", failing, BODY, HEADERS, _policy(port), timeout_seconds=2.0)
+    third = transport.attempt("wh1", failing, BODY, HEADERS, _policy(port))
+
+    assert third.kind is AttemptKind.CIRCUIT_OPEN
