@@ -8,7 +8,7 @@
 # cve-canary 900, WAF rule sets from 1000, credential rate ban 2000, default last.
 #
 # The credential endpoints are the manifest's public POST routes (token, refresh,
-# signup, password reset): each attempt costs an argon2 hash or sends an email, and
+# signup, password reset, email verification, invitation acceptance): each attempt costs an argon2 hash or sends an email, and
 # they are what a password-guessing or account-spraying client hammers. Rate limits key on the client address the
 # load balancer saw.
 

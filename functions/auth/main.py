@@ -1,5 +1,5 @@
-"""auth: login (token pair), refresh-token rotation, logout, password reset, and the public
-signing keys."""
+"""auth: login (token pair), refresh-token rotation, logout, password reset, email
+verification, and the public signing keys."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import threading
 from shared.auth.runtime import password_hasher, password_policy, session_service, token_verifier
 from shared.clients import firestore_client
 from shared.http import Reply, RequestContext, Router
-from shared.ratelimit import LoginThrottle
-from shared.users import login, reset
+from shared.ratelimit import FirestoreFixedWindowLimiter, LoginThrottle
+from shared.users import login, reset, verification
 from shared.users.requests import (
+    EmailVerificationRequest,
     JwksOut,
     LoginRequest,
     PasswordResetAcceptedOut,
@@ -18,7 +19,9 @@ from shared.users.requests import (
     PasswordResetRequest,
     RefreshRequest,
     TokenOut,
+    VerificationResentOut,
 )
+from shared.users.service import Actor
 
 router = Router("auth")
 JWKS_PATH = "/.well-known/jwks.json"
@@ -28,6 +31,7 @@ JWKS_MAX_AGE_SECONDS = 300
 _throttle_lock = threading.Lock()
 _throttle: LoginThrottle | None = None
 _reset_throttle: reset.ResetThrottle | None = None
+_verification_throttle: FirestoreFixedWindowLimiter | None = None
 
 
 def _login_throttle() -> LoginThrottle:
@@ -44,6 +48,14 @@ def _password_reset_throttle() -> reset.ResetThrottle:
         if _reset_throttle is None:
             _reset_throttle = reset.ResetThrottle.firestore(firestore_client())
         return _reset_throttle
+
+
+def _verification_resend_throttle() -> FirestoreFixedWindowLimiter:
+    global _verification_throttle
+    with _throttle_lock:
+        if _verification_throttle is None:
+            _verification_throttle = verification.verification_resend_limiter(firestore_client())
+        return _verification_throttle
 
 
 @router.post("/v1/auth/token", auth="public", body=LoginRequest, response=TokenOut, raises=(401,))
@@ -125,6 +137,42 @@ def confirm_password_reset(ctx: RequestContext) -> Reply:
         client_ip=ctx.client_ip,
     )
     return Reply(None, status=204)
+
+
+@router.post("/v1/auth/verify-email", auth="public", body=EmailVerificationRequest, status=204)
+def verify_email(ctx: RequestContext) -> Reply:
+    """Prove control of the account's address with the token of its verification email.
+
+    An unknown, expired or used token is a 400 ``verification_token_invalid``.
+    """
+    verification.verify_email(firestore_client(), ctx.body, client_ip=ctx.client_ip)
+    return Reply(None, status=204)
+
+
+@router.post(
+    "/v1/auth/verify-email/resend",
+    permission="users:read_self",
+    response=VerificationResentOut,
+    status=202,
+)
+def resend_verification_email(ctx: RequestContext) -> Reply:
+    """Email the caller a new verification token; 409 ``email_already_verified`` when the
+    address is verified; 5 per user per hour (429 with Retry-After)."""
+    principal = ctx.principal
+    expires_at = verification.resend_verification(
+        firestore_client(),
+        Actor(user_id=principal.user_id, tenant_id=ctx.tenant_id, role=principal.role),
+        throttle=_verification_resend_throttle(),
+        client_ip=ctx.client_ip,
+    )
+    return Reply(
+        {
+            "status": "accepted",
+            "detail": verification.VERIFICATION_SENT_DETAIL,
+            "expires_at": expires_at,
+        },
+        status=202,
+    )
 
 
 # JWT libraries and gateways fetch the JWKS as a bare {"keys": [...]} document.

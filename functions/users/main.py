@@ -1,5 +1,5 @@
-"""users: profiles, roles and status of a tenant's users, password changes; reads from the
-users_read model."""
+"""users: profiles, roles and status of a tenant's users, invitations, password changes; reads
+from the users_read model."""
 
 from __future__ import annotations
 
@@ -12,9 +12,14 @@ from shared.clients import firestore_client
 from shared.http import Page, Reply, RequestContext, Router
 from shared.identity import Permission
 from shared.ratelimit import FirestoreFixedWindowLimiter, password_change_limiter
+from shared.users import invitations
 from shared.users import service as users
 from shared.users.model import User
 from shared.users.requests import (
+    InvitationAcceptRequest,
+    InvitationListQuery,
+    InvitationOut,
+    InvitationPath,
     NewUserRequest,
     PasswordChangeRequest,
     ProfileUpdateRequest,
@@ -84,20 +89,94 @@ def list_users(ctx: RequestContext) -> Page:
     "/v1/users",
     permission=MANAGE_USERS,
     body=NewUserRequest,
-    response=UserOut,
+    response=InvitationOut,
     status=201,
     idempotency="optional",
 )
-def add_user(ctx: RequestContext) -> Reply:
-    """Add a user to the caller's tenant with a role the caller may grant."""
-    user = users.add_user(
+def invite_user(ctx: RequestContext) -> Reply:
+    """Invite someone to the caller's tenant with a role the caller may grant.
+
+    No user exists and the address is not claimed until the invitee accepts with the
+    emailed token (``POST /v1/users/invitations/accept``); a pending invitation of the
+    address in this tenant is a 409 ``invitation_pending``.
+    """
+    invitation = invitations.invite_user(firestore_client(), _actor(ctx), ctx.body)
+    return Reply(
+        invitation.public(invitation.created_at),
+        status=201,
+        headers={"Location": f"/v1/users/invitations/{invitation.id}"},
+    )
+
+
+@router.get(
+    "/v1/users/invitations",
+    permission=MANAGE_USERS,
+    query=InvitationListQuery,
+    response=[InvitationOut],
+)
+def list_invitations(ctx: RequestContext) -> Page:
+    """The tenant's invitations, newest first (pending, expired, accepted, revoked)."""
+    return invitations.list_invitations(firestore_client(), ctx.tenant_id, ctx.query)
+
+
+@router.post(
+    "/v1/users/invitations/accept",
+    auth="public",
+    body=InvitationAcceptRequest,
+    response=UserOut,
+    status=201,
+)
+def accept_invitation(ctx: RequestContext) -> Reply:
+    """Accept an invitation with its emailed token and a password of one's own: the user
+    is created, its address claimed and verified. A token that is unknown, expired,
+    used, revoked or superseded is a 400 ``invitation_token_invalid``."""
+    user = invitations.accept_invitation(
         firestore_client(),
-        _actor(ctx),
         ctx.body,
         policy=password_policy(),
         hasher=password_hasher(),
+        client_ip=ctx.client_ip,
     )
     return Reply(user, status=201, headers={"Location": f"/v1/users/{user.id}"})
+
+
+@router.get(
+    "/v1/users/invitations/{invitation_id}",
+    permission=MANAGE_USERS,
+    params=InvitationPath,
+    response=InvitationOut,
+)
+def get_invitation(ctx: RequestContext) -> dict[str, Any]:
+    """One invitation of the caller's tenant; another tenant's is a 404."""
+    return invitations.get_invitation(firestore_client(), ctx.tenant_id, ctx.params.invitation_id)
+
+
+@router.post(
+    "/v1/users/invitations/{invitation_id}/resend",
+    permission=MANAGE_USERS,
+    params=InvitationPath,
+    response=InvitationOut,
+)
+def resend_invitation(ctx: RequestContext) -> dict[str, Any]:
+    """Email a new token (the previous one stops working) and start a new 7 days."""
+    invitation = invitations.resend_invitation(
+        firestore_client(), _actor(ctx), ctx.params.invitation_id
+    )
+    return invitation.public(invitation.updated_at)
+
+
+@router.post(
+    "/v1/users/invitations/{invitation_id}/revoke",
+    permission=MANAGE_USERS,
+    params=InvitationPath,
+    response=InvitationOut,
+)
+def revoke_invitation(ctx: RequestContext) -> dict[str, Any]:
+    """Revoke a pending invitation: its token stops working."""
+    invitation = invitations.revoke_invitation(
+        firestore_client(), _actor(ctx), ctx.params.invitation_id
+    )
+    return invitation.public(invitation.updated_at)
 
 
 @router.patch(

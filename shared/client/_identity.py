@@ -49,6 +49,14 @@ class IdentityMethods(ClientCore):
         """Set a new password (``token``, ``new_password``); every session of the user ends."""
         self._nothing("confirm_password_reset", body=body)
 
+    def verify_email(self, body: Mapping[str, Any]) -> None:
+        """Prove control of the address with the token of its verification email (``token``)."""
+        self._nothing("verify_email", body=body)
+
+    def resend_verification_email(self) -> JSONObject:
+        """Email the signed-in user a new verification token."""
+        return self._object("resend_verification_email")
+
     def get_signing_keys(self) -> JSONObject:
         """The public keys that verify access tokens (a JWKS document)."""
         return self._object("get_signing_keys")
@@ -82,7 +90,29 @@ class IdentityMethods(ClientCore):
     def add_user(
         self, body: Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> JSONObject:
+        """Invite someone to the tenant (``email``, ``name``, ``role``); returns the
+        invitation. The user exists once the invitee accepts (:meth:`accept_invitation`)."""
         return self._object("add_user", body=body, idempotency_key=idempotency_key)
+
+    def list_invitations(self, *, limit: int | None = None, cursor: str | None = None) -> Page:
+        return self._page("list_invitations", query={"limit": limit, "cursor": cursor})
+
+    def iter_invitations(self, *, page_size: int | None = None) -> Iterator[JSONObject]:
+        return iterate(lambda cursor: self.list_invitations(limit=page_size, cursor=cursor))
+
+    def get_invitation(self, invitation_id: str) -> JSONObject:
+        return self._object("get_invitation", path={"invitation_id": invitation_id})
+
+    def resend_invitation(self, invitation_id: str) -> JSONObject:
+        """Email a new token; the previous one stops working."""
+        return self._object("resend_invitation", path={"invitation_id": invitation_id})
+
+    def revoke_invitation(self, invitation_id: str) -> JSONObject:
+        return self._object("revoke_invitation", path={"invitation_id": invitation_id})
+
+    def accept_invitation(self, body: Mapping[str, Any]) -> JSONObject:
+        """Accept an invitation (``token``, ``password``); returns the new user."""
+        return self._object("accept_invitation", body=body)
 
     def get_me(self) -> JSONObject:
         return self._object("get_me")

@@ -20,7 +20,7 @@ import orjson
 
 from shared.config import get_settings
 from shared.logger import get_logger
-from shared.users.requests import PasswordResetMail
+from shared.users.requests import InvitationMail, PasswordResetMail, VerificationMail
 
 TRANSPORT_TIMEOUT_SECONDS = 10.0
 _log = get_logger("shared.users.mail")
@@ -75,6 +75,45 @@ def password_reset_message(event_id: str, event_type: str, mail: PasswordResetMa
         user_id=mail.user_id,
         to=mail.recipient,
         subject="Reset your Tributum password",
+        text=text,
+    )
+
+
+def invitation_message(event_id: str, event_type: str, mail: InvitationMail) -> MailMessage:
+    expires = mail.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    text = (
+        f"You are invited to join {mail.tenant_name} on Tributum as {mail.role.value}, "
+        f"with the address {mail.recipient}.\n\n"
+        "To accept, choose a password and send it with this token to "
+        f"POST /v1/users/invitations/accept before {expires}; it works once:\n\n"
+        f"    {mail.token}\n\n"
+        "If you do not know why you got this, ignore this email: no account is made "
+        "and the address stays yours.\n"
+    )
+    return MailMessage(
+        id=event_id,
+        type=event_type,
+        user_id=mail.user_id,
+        to=mail.recipient,
+        subject=f"You are invited to {mail.tenant_name} on Tributum",
+        text=text,
+    )
+
+
+def verification_message(event_id: str, event_type: str, mail: VerificationMail) -> MailMessage:
+    expires = mail.expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    text = (
+        f"Confirm that {mail.recipient} is your address: send this token with "
+        f"POST /v1/auth/verify-email before {expires}; it works once:\n\n"
+        f"    {mail.token}\n\n"
+        "If you did not sign up for Tributum, ignore this email.\n"
+    )
+    return MailMessage(
+        id=event_id,
+        type=event_type,
+        user_id=mail.user_id,
+        to=mail.recipient,
+        subject="Verify your Tributum email address",
         text=text,
     )
 

@@ -33,6 +33,8 @@ EVENT_SOURCE = "tributum/users"
 # reset tokens, so no consumer but the mail function reads them.
 MAIL_TOPIC = "mail-requests"
 PASSWORD_RESET_REQUESTED = "user.password_reset_requested"  # noqa: S105 (an event type)
+USER_INVITED = "user.invited"
+EMAIL_VERIFICATION_REQUESTED = "user.email_verification_requested"
 
 # Fields a user may change on their own profile (PATCH /v1/users/me).
 EDITABLE_PROFILE_FIELDS = frozenset({"name"})
@@ -74,6 +76,9 @@ class User:
     version: int
     created_at: datetime
     updated_at: datetime
+    # Whether the holder proved control of the address: by a verification email's token
+    # (signup) or an invitation's (added users). Users stored before it existed: False.
+    email_verified: bool = False
 
     @property
     def can_log_in(self) -> bool:
@@ -88,6 +93,7 @@ class User:
             "name": self.name,
             "role": self.role.value,
             "status": self.status.value,
+            "email_verified": self.email_verified,
             "version": self.version,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -113,6 +119,7 @@ class User:
             version=int(document["version"]),
             created_at=document["created_at"],
             updated_at=document["updated_at"],
+            email_verified=bool(document.get("email_verified", False)),
         )
 
 
@@ -125,6 +132,7 @@ def new_user(
     password_hash: str,
     now: datetime,
     user_id: str | None = None,
+    email_verified: bool = False,
 ) -> User:
     """A new, active user at version 1 (``email`` already canonical)."""
     return User(
@@ -138,7 +146,15 @@ def new_user(
         version=1,
         created_at=now,
         updated_at=now,
+        email_verified=email_verified,
     )
+
+
+def apply_email_verified(user: User, now: datetime) -> User | None:
+    """The user with a verified address (next version), or None if it already was."""
+    if user.email_verified:
+        return None
+    return replace(user, email_verified=True, version=user.version + 1, updated_at=now)
 
 
 def apply_profile_update(user: User, changes: dict[str, Any], now: datetime) -> User | None:
@@ -203,6 +219,7 @@ READ_MODEL_FIELDS = (
     "name",
     "role",
     "status",
+    "email_verified",
     "version",
     "created_at",
     "updated_at",
@@ -220,4 +237,7 @@ def projected_document(
     """
     if stored is not None and int(stored.get("version", 0)) >= int(snapshot["version"]):
         return None
-    return {field: snapshot[field] for field in READ_MODEL_FIELDS}
+    document = {field: snapshot[field] for field in READ_MODEL_FIELDS if field in snapshot}
+    # Events from before email_verified existed lack it: such an address is unverified.
+    document.setdefault("email_verified", False)
+    return document

@@ -73,7 +73,8 @@ class SignupRequest(_Input):
 
 
 class NewUserRequest(_Input):
-    """An owner or admin adding a user to their own tenant."""
+    """An owner or admin inviting someone to their own tenant: no password, the invitee
+    chooses it when accepting (``POST /v1/users/invitations/accept``)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -82,7 +83,6 @@ class NewUserRequest(_Input):
         json_schema_extra=body_examples(
             {
                 "email": "grace@example.com",
-                "password": "a long and unusual passphrase",
                 "name": "Grace Hopper",
                 "role": "accountant",
             },
@@ -90,9 +90,54 @@ class NewUserRequest(_Input):
     )
 
     email: str = Field(max_length=MAX_EMAIL_LENGTH + 64, json_schema_extra=_EMAIL_SCHEMA)
-    password: str = Field(max_length=_MAX_PASSWORD_INPUT, json_schema_extra=_NEW_PASSWORD_SCHEMA)
     name: HumanName
     role: Role
+
+
+class InvitationAcceptRequest(_Input):
+    """The token of an invitation email and the password the invitee chooses."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=False,
+        json_schema_extra=body_examples(
+            {
+                "token": "Vb3nQ8xLw1Tz6cHk2RdJy9PmS5fGa4eUoNiXrYtKqE0",
+                "password": "a long and unusual passphrase",
+            },
+        ),
+    )
+
+    token: str = Field(min_length=1, max_length=MAX_RESET_TOKEN_LENGTH)
+    password: str = Field(max_length=_MAX_PASSWORD_INPUT, json_schema_extra=_NEW_PASSWORD_SCHEMA)
+
+
+class EmailVerificationRequest(_Input):
+    """The token of a verification email."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=False,
+        json_schema_extra=body_examples(
+            {"token": "Hk7pW2qZr9Nc4Lx1Tb6Vy3Mj8Sd5Fg0aEoUiRnYtKwQ"},
+        ),
+    )
+
+    token: str = Field(min_length=1, max_length=MAX_RESET_TOKEN_LENGTH)
+
+
+class InvitationPath(_Input):
+    invitation_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+class InvitationListQuery(PageQuery):
+    """A tenant's invitations, newest first."""
+
+
+# Where a page of GET /v1/users/invitations stopped.
+INVITATIONS_NEWEST_FIRST_CURSOR = "users.invitations.newest_first"
 
 
 class ProfileUpdateRequest(_Input, PatchBody):
@@ -262,6 +307,58 @@ class PasswordResetAcceptedOut(BaseModel):
     detail: str
 
 
+class VerificationResentOut(BaseModel):
+    status: Literal["accepted"]
+    detail: str
+    expires_at: datetime
+
+
+class InvitationMail(BaseModel):
+    """The data of ``user.invited`` (schema version 1): one invitation email to send.
+
+    It carries the token itself (the email's whole point); nothing logs it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    recipient: str = Field(min_length=3, max_length=MAX_EMAIL_LENGTH)
+    invitation_id: str = Field(min_length=1, max_length=64)
+    user_id: str = Field(min_length=1, max_length=64)
+    tenant_name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    role: Role
+    token: str = Field(min_length=1, max_length=MAX_RESET_TOKEN_LENGTH)
+    expires_at: datetime
+
+
+class VerificationMail(BaseModel):
+    """The data of ``user.email_verification_requested`` (schema version 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    recipient: str = Field(min_length=3, max_length=MAX_EMAIL_LENGTH)
+    user_id: str = Field(min_length=1, max_length=64)
+    token: str = Field(min_length=1, max_length=MAX_RESET_TOKEN_LENGTH)
+    expires_at: datetime
+
+
+class InvitationOut(BaseModel):
+    id: str
+    tenant_id: str
+    email: str
+    name: str
+    role: Role
+    status: Literal["pending", "accepted", "revoked", "expired"]
+    user_id: str = Field(description="the id the user will have once the invitation is accepted")
+    invited_by: str
+    sent_count: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
 class PasswordResetMail(BaseModel):
     """The data of ``user.password_reset_requested`` (schema version 1): one email to send.
 
@@ -283,6 +380,7 @@ class UserOut(BaseModel):
     name: str
     role: Role
     status: UserStatus
+    email_verified: bool
     version: int
     created_at: datetime
     updated_at: datetime
@@ -325,6 +423,8 @@ class UserSnapshot(BaseModel):
     name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
     role: Role
     status: UserStatus
+    # Absent in events from before it existed: such an address is unverified.
+    email_verified: bool = False
     version: int = Field(ge=1)
     created_at: datetime
     updated_at: datetime

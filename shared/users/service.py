@@ -1,4 +1,4 @@
-"""The users use cases over Firestore: signup, adding users, login lookups, profile, role
+"""The users use cases over Firestore: signup, login lookups, profile, role
 and status changes, password changes (write model ``users`` + outbox), and the reads of
 the ``users_read`` model.
 
@@ -45,12 +45,12 @@ from shared.http import Page, TimeOrderedPosition, decode_cursor, encode_cursor
 from shared.identity import (
     PasswordPolicy,
     Role,
-    check_role_assignment,
     normalize_email,
     normalize_password,
 )
 from shared.logger import get_logger
 from shared.resilience import is_firestore_contention
+from shared.users.mail_outbox import publish_with_mail
 from shared.users.model import (
     EVENT_SOURCE,
     USER_CREATED,
@@ -70,7 +70,6 @@ from shared.users.projection import USERS_READ
 from shared.users.requests import (
     USERS_BY_EMAIL_CURSOR,
     USERS_NEWEST_FIRST_CURSOR,
-    NewUserRequest,
     PasswordChangeRequest,
     ProfileUpdateRequest,
     SignupRequest,
@@ -78,6 +77,7 @@ from shared.users.requests import (
     UsersByEmailPosition,
     UserSnapshot,
 )
+from shared.users.verification_mail import stage_verification
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -169,7 +169,13 @@ def _create_user(
     *,
     tenant: dict[str, Any] | None,
     audit: EventEnvelope,
+    verify_email: bool,
 ) -> None:
+    """Claim the address and create the user (and the tenant) in one blind batch.
+
+    With ``verify_email`` the same commit stores a verification token and stages its
+    email, so a signup is never without the email that lets its owner prove the address.
+    """
     from google.api_core.exceptions import AlreadyExists
 
     batch = db.batch()
@@ -185,12 +191,24 @@ def _create_user(
         add_to_outbox(batch, db, USER_EVENTS_TOPIC, user_event(USER_CREATED, user)),
         add_to_outbox(batch, db, AUDIT_TOPIC, audit),
     ]
+    mail_ids: list[str] = []
+    if verify_email:
+        staged_mail, mail, _ = stage_verification(batch, db, user, user.created_at)
+        staged.append(staged_mail)
+        mail_ids.append(mail.id)
     try:
         batch.commit()
     except AlreadyExists:
-        # Ids are random: the one document that can already exist is the email's key.
+        # Ids and token digests are random: the one document that can already exist is
+        # the email's key.
         raise ConflictError(EMAIL_UNAVAILABLE, code="email_unavailable") from None
-    _publish_after_commit(db, staged)
+    except Exception as exc:
+        # A concurrent transaction on the key (an invitation being accepted) can outlast
+        # the commit's lock wait: a retryable 503, not a 500.
+        if is_firestore_contention(exc):
+            raise ContentionError("the address is being claimed at the same time; retry") from None
+        raise
+    publish_with_mail(db, staged, mail_ids)
 
 
 def signup(
@@ -201,7 +219,11 @@ def signup(
     hasher: PasswordHasher,
     client_ip: str | None = None,
 ) -> SignupResult:
-    """A new tenant with the signing-up user as its owner."""
+    """A new tenant with the signing-up user as its owner, and a verification email.
+
+    The address is claimed at once (the tenant needs its owner); ``email_verified``
+    stays false until the owner sends back the emailed token (``shared.users.verification``).
+    """
     email, password_hash = _checked_credentials(request.email, request.password, policy, hasher)
     now = datetime.now(UTC)
     tenant_id = new_tenant_id()
@@ -220,44 +242,12 @@ def signup(
         actor={"user_id": user.id, **({"ip": client_ip} if client_ip else {})},
         resource_type="user",
         resource_id=user.id,
-        details={"role": user.role.value},
+        details={"role": user.role.value, "email_verified": False},
         source=EVENT_SOURCE,
     )
     tenant = {"id": tenant_id, "name": tenant_name, "created_by": user.id, "created_at": now}
-    _create_user(db, user, tenant=tenant, audit=audit)
+    _create_user(db, user, tenant=tenant, audit=audit, verify_email=True)
     return SignupResult(user, tenant_name)
-
-
-def add_user(
-    db: firestore.Client,
-    actor: Actor,
-    request: NewUserRequest,
-    *,
-    policy: PasswordPolicy,
-    hasher: PasswordHasher,
-) -> User:
-    """An owner or admin adds a user to their own tenant, with a role they may grant."""
-    check_role_assignment(actor.role, request.role)
-    email, password_hash = _checked_credentials(request.email, request.password, policy, hasher)
-    user = new_user(
-        tenant_id=actor.tenant_id,
-        email=email,
-        name=request.name,
-        role=request.role,
-        password_hash=password_hash,
-        now=datetime.now(UTC),
-    )
-    audit = audit_event(
-        "user.created",
-        tenant_id=actor.tenant_id,
-        actor=actor.to_audit(),
-        resource_type="user",
-        resource_id=user.id,
-        details={"role": user.role.value},
-        source=EVENT_SOURCE,
-    )
-    _create_user(db, user, tenant=None, audit=audit)
-    return user
 
 
 # -- login lookups ----------------------------------------------------------------------------
@@ -627,6 +617,12 @@ def read_user(db: firestore.Client, tenant_id: str, user_id: str) -> dict[str, A
     document = snapshot.to_dict() if snapshot.exists else None
     if document is None or document.get("tenant_id") != tenant_id:
         raise NotFoundError("no such user", code="user_not_found")
+    return _with_defaults(document)
+
+
+def _with_defaults(document: dict[str, Any]) -> dict[str, Any]:
+    # Read-model documents projected before email_verified existed lack it: unverified.
+    document.setdefault("email_verified", False)
     return document
 
 
@@ -669,7 +665,7 @@ def list_users(db: firestore.Client, tenant_id: str, query: UserListQuery) -> Pa
         after, after_id = _cursor_position(query.cursor, by_email)
         key = "email" if by_email else "created_at"
         q = q.start_after({key: after, "__name__": collection.document(after_id)})
-    documents = [s.to_dict() or {} for s in q.limit(query.limit + 1).stream()]
+    documents = [_with_defaults(s.to_dict() or {}) for s in q.limit(query.limit + 1).stream()]
     items = documents[: query.limit]
     next_cursor = None
     if len(documents) > query.limit:

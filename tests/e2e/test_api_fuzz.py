@@ -230,16 +230,19 @@ def _fill(api: Api) -> dict[str, list[str]]:
         "/v1/webhooks/endpoints",
         {"url": "http://127.0.0.1:8790/fuzz", "event_types": ["ledger.entry_posted"]},
     )
-    viewer = api.call(
+    # An invitation (a user only once accepted): its id for the invitation routes; the
+    # user routes get the owner (whose last-owner refusals are listed) and the
+    # invitee's future id (a 404 until then).
+    invitation = api.call(
         "POST",
         "/v1/users",
         {
             "email": f"viewer-{uuid.uuid4().hex[:8]}@example.com",
-            "password": PASSWORD,
             "name": "Vic Viewer",
             "role": "viewer",
         },
     )
+    me = api.call("GET", "/v1/users/me")
     jurisdictions = api.call("GET", "/v1/tax/jurisdictions?limit=5")
     codes = [str(j["code"]) for j in jurisdictions]
     rate_ids = [
@@ -258,7 +261,8 @@ def _fill(api: Api) -> dict[str, list[str]]:
         "calculation_id": [calculation["id"]],
         "key_id": [key["id"]],
         "endpoint_id": [endpoint["id"]],
-        "user_id": [viewer["id"]],
+        "user_id": [me["id"], invitation["user_id"]],
+        "invitation_id": [invitation["id"]],
         "code": codes,
         "rate_id": rate_ids,
     }

@@ -10,6 +10,7 @@ fed by push deliveries of the events the write side put in its outbox.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +27,21 @@ from shared.config import reset_settings
 from shared.events.audit import AUDIT_TOPIC
 from shared.events.outbox import OUTBOX_COLLECTION
 from shared.ratelimit import RateLimit, SignupThrottle
-from shared.users.model import USER_EVENTS_TOPIC
-from tests.integration.events.conftest import push_event
+from shared.users.model import MAIL_TOPIC, USER_EVENTS_TOPIC, USER_INVITED
+from tests.integration.events.conftest import PullSubscription, push_event
 from tests.support.http import Answer, RouterClient, load_function
 
 # Collections a refused signup or user change must leave as they were.
-WRITE_COLLECTIONS = ("users", "user_emails", "tenants", "user_access", "outbox")
+WRITE_COLLECTIONS = (
+    "users",
+    "user_emails",
+    "tenants",
+    "user_access",
+    "outbox",
+    "user_invitations",
+    "invitation_tokens",
+    "email_verifications",
+)
 PASSWORD = "correct horse battery staple"
 
 
@@ -64,6 +74,48 @@ class Identity:
     projector: ModuleType
     projected_ids: set[str]
     signup_function: ModuleType
+    # What the functions published on mail-requests during the test (its own subscription).
+    mailbox: PullSubscription
+    mails: list[dict[str, Any]]
+
+    def mail_to(self, recipient: str, event_type: str, timeout: float = 15.0) -> dict[str, Any]:
+        """The newest email event of ``event_type`` to ``recipient`` published so far (its
+        envelope), waiting for it up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for message in self.mailbox.receive(1, timeout=0.5, settle=0.0):
+                self.mails.append(orjson.loads(message.data))
+            found = [
+                m
+                for m in self.mails
+                if m["type"] == event_type and m["data"]["recipient"] == recipient
+            ]
+            if found:
+                return found[-1]
+            assert time.monotonic() < deadline, f"no {event_type} email to {recipient}"
+
+    def invitation_token(self, email: str) -> str:
+        """The token of the newest invitation emailed to ``email``."""
+        token: str = self.mail_to(email, USER_INVITED)["data"]["token"]
+        return token
+
+    def add_user(
+        self, owner_token: str, email: str, role: str, name: str | None = None
+    ) -> dict[str, Any]:
+        """Invite ``email`` with ``owner_token`` and accept with :data:`PASSWORD`: the user."""
+        invited = self.users.post(
+            "/v1/users",
+            token=owner_token,
+            json={"email": email, "name": name or role.title(), "role": role},
+        )
+        assert invited.status == 201, invited.json
+        accepted = self.users.post(
+            "/v1/users/invitations/accept",
+            json={"token": self.invitation_token(invited.data["email"]), "password": PASSWORD},
+        )
+        assert accepted.status == 201, accepted.json
+        user: dict[str, Any] = accepted.data
+        return user
 
     def sign_up(self, email: str, name: str = "Ada Lovelace", **extra: Any) -> Answer:
         body = {"email": email, "password": PASSWORD, "name": name, **extra}
@@ -125,6 +177,8 @@ def identity(
     pubsub_publisher: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    pubsub_subscriber: Any,
+    unique_name: Any,
 ) -> Iterator[Identity]:
     monkeypatch.setenv("TRIBUTUM_SECRETS__BACKEND", "local")
     monkeypatch.setenv("TRIBUTUM_SECRETS__LOCAL_DIR", str(tmp_path / "secrets"))
@@ -132,14 +186,22 @@ def identity(
     reset_settings()
     reset_clients()
     reset_auth_runtime()
-    for topic in (USER_EVENTS_TOPIC, AUDIT_TOPIC):
+    for topic in (USER_EVENTS_TOPIC, AUDIT_TOPIC, MAIL_TOPIC):
         with contextlib.suppress(AlreadyExists):
             pubsub_publisher.create_topic(
                 name=pubsub_publisher.topic_path(emulators.project_id, topic)
             )
+    mail_subscription = pubsub_subscriber.subscription_path(
+        emulators.project_id, unique_name("mail-requests-identity")
+    )
+    pubsub_subscriber.create_subscription(
+        name=mail_subscription,
+        topic=pubsub_publisher.topic_path(emulators.project_id, MAIL_TOPIC),
+    )
     auth, signup, users = load_function("auth"), load_function("signup"), load_function("users")
     # Limiters built by an earlier test hold that test's Firestore client.
     auth._throttle = signup._throttle = users._password_limiter = None
+    auth._verification_throttle = None
     yield Identity(
         db=firestore_client,
         project_id=emulators.project_id,
@@ -149,8 +211,12 @@ def identity(
         projector=load_function("project_users"),
         projected_ids=set(),
         signup_function=signup,
+        mailbox=PullSubscription(MAIL_TOPIC, mail_subscription, pubsub_subscriber),
+        mails=[],
     )
     auth._throttle = signup._throttle = users._password_limiter = None
+    auth._verification_throttle = None
+    pubsub_subscriber.delete_subscription(subscription=mail_subscription)
     reset_auth_runtime()
     reset_settings()
     reset_clients()

@@ -31,13 +31,7 @@ def team(identity: Identity) -> dict[str, Any]:
     tokens: dict[str, Any] = {"owner": owner_tokens}
     for role in ("admin", "accountant"):
         email = f"{role}@gamma.example"
-        answer = identity.users.post(
-            "/v1/users",
-            token=owner_tokens["access_token"],
-            json={"email": email, "password": PASSWORD, "name": role.title(), "role": role},
-        )
-        assert answer.status == 201, answer.json
-        users[role] = answer.data
+        users[role] = identity.add_user(owner_tokens["access_token"], email, role)
         tokens[role] = identity.tokens(email)
     identity.project()
     return {"users": users, "tokens": tokens}

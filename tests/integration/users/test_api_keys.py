@@ -41,7 +41,6 @@ def _key(identity: Identity, owner: dict[str, Any], role: str) -> producers.Crea
 def _new_user(role: str) -> dict[str, Any]:
     return {
         "email": f"{role}-by-key@alpha.example",
-        "password": PASSWORD,
         "name": "Made By Key",
         "role": role,
     }

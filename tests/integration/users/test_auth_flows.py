@@ -219,15 +219,10 @@ def test_refresh_carries_the_current_role_and_refuses_a_disabled_user(
 ) -> None:
     owner = identity.owner("current@example.com")
     owner_token = identity.tokens("current@example.com")["access_token"]
-    added = identity.users.post(
-        "/v1/users",
-        token=owner_token,
-        json={"email": "clerk@example.com", "password": PASSWORD, "name": "C", "role": "admin"},
-    )
-    assert added.status == 201, added.json
+    added = identity.add_user(owner_token, "clerk@example.com", "admin", name="C")
     tokens = identity.tokens("clerk@example.com")
     demoted = identity.users.patch(
-        f"/v1/users/{added.data['id']}/role", token=owner_token, json={"role": "viewer"}
+        f"/v1/users/{added['id']}/role", token=owner_token, json={"role": "viewer"}
     )
     assert demoted.status == 200, demoted.json
 
@@ -236,7 +231,7 @@ def test_refresh_carries_the_current_role_and_refuses_a_disabled_user(
     assert claims["role"] == "viewer"
 
     disabled = identity.users.patch(
-        f"/v1/users/{added.data['id']}/status", token=owner_token, json={"status": "disabled"}
+        f"/v1/users/{added['id']}/status", token=owner_token, json={"status": "disabled"}
     )
     assert disabled.status == 200, disabled.json
     refused = identity.refresh(refreshed["refresh_token"])

@@ -66,8 +66,18 @@ class Resets:
         )
 
     def emails(self, expected: int = 1, timeout: float = 15.0) -> list[Any]:
-        """The email events published since the last call, as Pub/Sub messages."""
-        return self.mailbox.receive(expected, timeout=timeout, settle=0.5)
+        """The reset email events published since the last call, as Pub/Sub messages (the
+        verification emails of the tests' signups go to the same topic and are left out)."""
+        resets: list[Any] = []
+        deadline = time.monotonic() + timeout
+        settle_until: float | None = None
+        while time.monotonic() < (settle_until or deadline):
+            for message in self.mailbox.receive(1, timeout=0.3, settle=0.0):
+                if orjson.loads(message.data)["type"] == PASSWORD_RESET_REQUESTED:
+                    resets.append(message)
+            if len(resets) >= expected and settle_until is None:
+                settle_until = time.monotonic() + 0.5
+        return resets
 
     def token_for(self, email: str) -> str:
         answer = self.request(email)
@@ -167,14 +177,9 @@ def test_a_disabled_user_gets_no_token_and_nothing_is_written(resets: Resets) ->
     identity = resets.identity
     identity.owner("boss@off.example")
     boss_token = identity.tokens("boss@off.example")["access_token"]
-    added = identity.users.post(
-        "/v1/users",
-        token=boss_token,
-        json={"email": "gone@off.example", "password": PASSWORD, "name": "Gone", "role": "viewer"},
-    )
-    assert added.status == 201, added.json
+    added = identity.add_user(boss_token, "gone@off.example", "viewer", name="Gone")
     disabled = identity.users.patch(
-        f"/v1/users/{added.data['id']}/status", token=boss_token, json={"status": "disabled"}
+        f"/v1/users/{added['id']}/status", token=boss_token, json={"status": "disabled"}
     )
     assert disabled.status == 200, disabled.json
     before = _writes(identity.db)

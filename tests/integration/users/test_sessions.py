@@ -9,18 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.users.conftest import PASSWORD, Identity, snapshot_of_writes
+from tests.integration.users.conftest import Identity, snapshot_of_writes
 
 
 def _add(identity: Identity, token: str, email: str, role: str) -> dict[str, Any]:
-    answer = identity.users.post(
-        "/v1/users",
-        token=token,
-        json={"email": email, "password": PASSWORD, "name": role.title(), "role": role},
-    )
-    assert answer.status == 201, answer.json
-    user: dict[str, Any] = answer.data
-    return user
+    return identity.add_user(token, email, role)
 
 
 def _set_role(identity: Identity, token: str, user_id: str, role: str) -> None:
@@ -43,7 +36,7 @@ def test_a_demoted_owners_old_token_can_no_longer_create_an_owner(identity: Iden
     as_owner = identity.users.post(
         "/v1/users",
         token=old_token,
-        json={"email": "third@alpha.example", "password": PASSWORD, "name": "T", "role": "owner"},
+        json={"email": "third@alpha.example", "name": "T", "role": "owner"},
     )
 
     _refused(as_owner, 403, "role_escalation")
@@ -74,7 +67,7 @@ def test_a_demotion_to_viewer_takes_every_management_right_at_once(identity: Ide
         identity.users.post(
             "/v1/users",
             token=admin_token,
-            json={"email": "x@alpha.example", "password": PASSWORD, "name": "X", "role": "viewer"},
+            json={"email": "x@alpha.example", "name": "X", "role": "viewer"},
         ),
         403,
         "permission_denied",

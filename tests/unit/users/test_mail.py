@@ -17,6 +17,7 @@ from shared.users.mail import (
     password_reset_message,
 )
 from shared.users.requests import PasswordResetMail
+from tests.support.cloud import set_cloud_values
 
 TOKEN = "q0Zr4mN8xT1vB6yHc2KdLw9PjS5fGa3eUoRiXnYtVbE"
 
@@ -93,7 +94,7 @@ def test_the_transport_follows_the_setting(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_the_cloud_refuses_a_plain_http_transport(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIBUTUM_ENV", "cloud")
-    monkeypatch.setenv("TRIBUTUM_PUSH__INVOKER", "push-invoker@demo.iam.gserviceaccount.com")
+    set_cloud_values(monkeypatch)
     monkeypatch.setenv("TRIBUTUM_MAIL__TRANSPORT_URL", "http://mail.internal/messages")
 
     with pytest.raises(ConfigError, match="MAIL__TRANSPORT_URL must be https"):
@@ -131,3 +132,38 @@ def test_the_cli_runs_the_sink_where_the_local_stack_sends_email() -> None:
 
     assert (args.host, args.port) == (SINK_HOST, DEFAULT_SINK_PORT) == ("127.0.0.1", 8791)
     assert urls == {f"http://{SINK_HOST}:{DEFAULT_SINK_PORT}/messages"}
+
+
+def test_invitation_and_verification_emails_carry_their_token_and_route() -> None:
+    from shared.identity import Role
+    from shared.users.mail import invitation_message, verification_message
+    from shared.users.requests import InvitationMail, VerificationMail
+
+    expires = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
+    invitation = invitation_message(
+        "event-2",
+        "user.invited",
+        InvitationMail(
+            recipient="grace@example.com",
+            invitation_id="i1",
+            user_id="u2",
+            tenant_name="Analytical Engines Ltd",
+            role=Role.ACCOUNTANT,
+            token=TOKEN,
+            expires_at=expires,
+        ),
+    )
+    verification = verification_message(
+        "event-3",
+        "user.email_verification_requested",
+        VerificationMail(
+            recipient="ada@example.com", user_id="u1", token=TOKEN, expires_at=expires
+        ),
+    )
+
+    assert TOKEN in invitation.text and "/v1/users/invitations/accept" in invitation.text
+    assert "Analytical Engines Ltd" in invitation.subject and "accountant" in invitation.text
+    assert TOKEN in verification.text and "/v1/auth/verify-email" in verification.text
+    assert (invitation.to, verification.to) == ("grace@example.com", "ada@example.com")
+    for message in (invitation, verification):
+        assert TOKEN not in str(message.metadata())

@@ -217,3 +217,25 @@ def test_email_keys_are_stable_digests_usable_as_document_ids() -> None:
     key = email_key("a/b@example.com")
     assert key == email_key("a/b@example.com") != email_key("ab@example.com")
     assert len(key) == 64 and "/" not in key
+
+
+def test_users_and_events_from_before_email_verification_read_as_unverified() -> None:
+    from datetime import UTC, datetime
+
+    from shared.identity import Role
+    from shared.users.model import User, apply_email_verified, new_user, projected_document
+
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    user = new_user(
+        tenant_id="t1", email="a@example.com", name="A", role=Role.OWNER, password_hash="h", now=now
+    )
+    old_document = {k: v for k, v in user.to_document().items() if k != "email_verified"}
+    assert User.from_document(old_document).email_verified is False
+    old_snapshot = {k: v for k, v in user.public().items() if k != "email_verified"}
+    projected = projected_document(None, old_snapshot)
+    assert projected is not None and projected["email_verified"] is False
+
+    verified = apply_email_verified(user, now)
+    assert verified is not None
+    assert (verified.email_verified, verified.version) == (True, user.version + 1)
+    assert apply_email_verified(verified, now) is None

@@ -62,7 +62,7 @@ def test_every_name_follows_the_one_text_rule(name: str, code: str) -> None:
         (ProfileUpdateRequest, {"name": name}),
         (SignupRequest, body),
         (SignupRequest, {**body, "name": "A", "organization": name}),
-        (NewUserRequest, {**body, "role": "viewer"}),
+        (NewUserRequest, {"email": "a@example.com", "name": name, "role": "viewer"}),
     ):
         with pytest.raises(ValidationError) as refused:
             model.model_validate(payload)
@@ -90,11 +90,19 @@ def test_signup_takes_no_role_or_tenant() -> None:
 
 
 def test_a_new_user_needs_a_known_role() -> None:
-    body = {"email": "a@example.com", "password": PASSWORD, "name": "A"}
+    body = {"email": "a@example.com", "name": "A"}
     assert NewUserRequest.model_validate({**body, "role": "admin"}).role is Role.ADMIN
     with pytest.raises(ValidationError) as refused:
         NewUserRequest.model_validate({**body, "role": "superuser"})
     assert _error_fields(refused.value) == {"role"}
+
+
+def test_an_invitation_takes_no_password_the_invitee_chooses_it() -> None:
+    with pytest.raises(ValidationError) as refused:
+        NewUserRequest.model_validate(
+            {"email": "a@example.com", "name": "A", "role": "viewer", "password": PASSWORD}
+        )
+    assert _error_fields(refused.value) == {"password"}
 
 
 def test_list_queries_accept_filters_and_refuse_unknown_parameters() -> None:

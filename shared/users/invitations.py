@@ -1,0 +1,406 @@
+"""Invitations over Firestore: an owner or admin invites someone to their tenant, the invitee
+accepts with the emailed token and a password of their own.
+
+Collections:
+
+* ``user_invitations/{id}`` (id: a digest of tenant and address, see
+  ``invitation_rules.invitation_id``): the address, name, role, status, the id the user
+  will have, the current token's digest, the expiry;
+* ``invitation_tokens/{sha256 of a token}``: ``invitation_id``, ``tenant_id``,
+  ``created_at``, ``expires_at`` (the TTL field), ``used_at``.
+
+Inviting claims nothing: the address's ``user_emails`` key is created only when the
+invitation is accepted, in the transaction that creates the user. The rules are in
+:mod:`shared.users.invitation_rules`; every refusal writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.auth.access import access_reference
+from shared.errors import ConflictError, ContentionError, FieldError, NotFoundError
+from shared.events.audit import AUDIT_TOPIC, audit_event
+from shared.events.envelope import EventEnvelope, new_event
+from shared.events.outbox import StagedEvent, add_to_outbox
+from shared.http import Page, TimeOrderedPosition, decode_cursor, encode_cursor
+from shared.identity import PasswordPolicy, check_role_assignment, normalize_email
+from shared.resilience import is_firestore_contention
+from shared.users.invitation_rules import (
+    Invitation,
+    accepted,
+    invalid_invitation_token,
+    invitation_id,
+    new_invitation,
+    reissued,
+    revoked,
+)
+from shared.users.mail_outbox import publish_with_mail, stage_mail
+from shared.users.model import (
+    EVENT_SOURCE,
+    USER_CREATED,
+    USER_EVENTS_TOPIC,
+    USER_INVITED,
+    User,
+    email_key,
+    new_user,
+    new_user_id,
+)
+from shared.users.requests import (
+    INVITATIONS_NEWEST_FIRST_CURSOR,
+    InvitationAcceptRequest,
+    InvitationListQuery,
+    InvitationMail,
+    NewUserRequest,
+)
+from shared.users.reset_tokens import IssuedToken, issue_token, token_digest
+from shared.users.service import (
+    EMAIL_UNAVAILABLE,
+    TENANTS,
+    USER_EMAILS,
+    USERS,
+    Actor,
+    _new_access_document,
+    _user_id_of,
+    user_event,
+)
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+    from shared.auth.passwords import PasswordHasher
+
+USER_INVITATIONS = "user_invitations"
+INVITATION_TOKENS = "invitation_tokens"
+
+
+def _email_unavailable() -> ConflictError:
+    # The same words as a taken address at signup: nothing about where it lives.
+    return ConflictError(
+        EMAIL_UNAVAILABLE,
+        code="email_unavailable",
+        errors=[FieldError("email", "cannot be used", "email_unavailable")],
+    )
+
+
+def _not_found() -> NotFoundError:
+    return NotFoundError("no such invitation", code="invitation_not_found")
+
+
+def _loaded(snapshot: Any) -> Invitation | None:
+    return Invitation.from_document(snapshot.to_dict() or {}) if snapshot.exists else None
+
+
+def _tenant_name(db: firestore.Client, tenant_id: str) -> str:
+    snapshot = db.collection(TENANTS).document(tenant_id).get()
+    return (
+        str((snapshot.to_dict() or {}).get("name") or "Tributum") if snapshot.exists else "Tributum"
+    )
+
+
+def _mail(invitation: Invitation, issued: IssuedToken, tenant_name: str) -> EventEnvelope:
+    return new_event(
+        USER_INVITED,
+        source=EVENT_SOURCE,
+        subject=f"user_invitations/{invitation.id}",
+        tenant_id=invitation.tenant_id,
+        data=InvitationMail(
+            recipient=invitation.email,
+            invitation_id=invitation.id,
+            user_id=invitation.user_id,
+            tenant_name=tenant_name,
+            role=invitation.role,
+            token=issued.secret,
+            expires_at=invitation.expires_at,
+        ).model_dump(mode="json"),
+    )
+
+
+def _token_document(invitation: Invitation, now: datetime) -> dict[str, Any]:
+    return {
+        "invitation_id": invitation.id,
+        "tenant_id": invitation.tenant_id,
+        "created_at": now,
+        "expires_at": invitation.expires_at,
+        "used_at": None,
+    }
+
+
+def _audit(
+    action: str, actor: dict[str, Any], invitation: Invitation, **details: Any
+) -> EventEnvelope:
+    return audit_event(
+        action,
+        tenant_id=invitation.tenant_id,
+        actor=actor,
+        resource_type="user_invitation",
+        resource_id=invitation.id,
+        details={"role": invitation.role.value, "user_id": invitation.user_id, **details},
+        source=EVENT_SOURCE,
+    )
+
+
+def _run(db: firestore.Client, attempt: Callable[[Any, list[StagedEvent], list[str]], Any]) -> Any:
+    """Run ``attempt`` in one transaction; publish what it staged after the commit."""
+    from google.cloud import firestore as fs
+
+    staged: list[StagedEvent] = []
+    mail_ids: list[str] = []
+
+    @fs.transactional
+    def run(transaction: Any) -> Any:
+        staged.clear()
+        mail_ids.clear()
+        return attempt(transaction, staged, mail_ids)
+
+    try:
+        result = run(db.transaction())
+    except Exception as exc:
+        if is_firestore_contention(exc):
+            raise ContentionError("the invitation was changed at the same time; retry") from None
+        raise
+    publish_with_mail(db, staged, mail_ids)
+    return result
+
+
+# -- inviting ---------------------------------------------------------------------------------
+
+
+def invite_user(db: firestore.Client, actor: Actor, request: NewUserRequest) -> Invitation:
+    """Invite an address to the actor's tenant with a role the actor may grant.
+
+    Refused, writing nothing: a role above the actor's (403), a malformed address (422),
+    an address with an account (409 ``email_unavailable``), an address the tenant has
+    a pending invitation for (409 ``invitation_pending``).
+    """
+    check_role_assignment(actor.role, request.role)
+    email = normalize_email(request.email)
+    if _user_id_of(db, email) is not None:
+        raise _email_unavailable()
+    tenant_name = _tenant_name(db, actor.tenant_id)
+    reference = db.collection(USER_INVITATIONS).document(invitation_id(actor.tenant_id, email))
+
+    def attempt(transaction: Any, staged: list[StagedEvent], mail_ids: list[str]) -> Invitation:
+        now = datetime.now(UTC)
+        issued = issue_token()
+        invitation = new_invitation(
+            actor_role=actor.role,
+            actor_id=actor.user_id,
+            tenant_id=actor.tenant_id,
+            email=email,
+            name=request.name,
+            role=request.role,
+            user_id=new_user_id(),
+            token_digest=issued.digest,
+            existing=_loaded(reference.get(transaction=transaction)),
+            now=now,
+        )
+        transaction.set(reference, invitation.to_document())
+        transaction.create(
+            db.collection(INVITATION_TOKENS).document(issued.digest),
+            _token_document(invitation, now),
+        )
+        mail = _mail(invitation, issued, tenant_name)
+        staged.append(stage_mail(transaction, db, mail))
+        mail_ids.append(mail.id)
+        audit = _audit(
+            "user.invited",
+            actor.to_audit(),
+            invitation,
+            expires_at=invitation.expires_at.isoformat(),
+        )
+        staged.append(add_to_outbox(transaction, db, AUDIT_TOPIC, audit))
+        return invitation
+
+    result: Invitation = _run(db, attempt)
+    return result
+
+
+def _change(
+    db: firestore.Client,
+    actor: Actor,
+    invitation_id_: str,
+    decide: Callable[[Any, Invitation, datetime, list[StagedEvent], list[str]], Invitation],
+) -> Invitation:
+    reference = db.collection(USER_INVITATIONS).document(invitation_id_)
+
+    def attempt(transaction: Any, staged: list[StagedEvent], mail_ids: list[str]) -> Invitation:
+        current = _loaded(reference.get(transaction=transaction))
+        if current is None or current.tenant_id != actor.tenant_id:
+            raise _not_found()
+        changed = decide(transaction, current, datetime.now(UTC), staged, mail_ids)
+        transaction.set(reference, changed.to_document())
+        return changed
+
+    result: Invitation = _run(db, attempt)
+    return result
+
+
+def resend_invitation(db: firestore.Client, actor: Actor, invitation_id_: str) -> Invitation:
+    """A new token by email, a new expiry; the previous token stops working."""
+    tenant_name = _tenant_name(db, actor.tenant_id)
+
+    def decide(
+        transaction: Any,
+        current: Invitation,
+        now: datetime,
+        staged: list[StagedEvent],
+        mail_ids: list[str],
+    ) -> Invitation:
+        issued = issue_token()
+        changed = reissued(current, actor_role=actor.role, token_digest=issued.digest, now=now)
+        transaction.create(
+            db.collection(INVITATION_TOKENS).document(issued.digest),
+            _token_document(changed, now),
+        )
+        mail = _mail(changed, issued, tenant_name)
+        staged.append(stage_mail(transaction, db, mail))
+        mail_ids.append(mail.id)
+        audit = _audit(
+            "user.invitation_resent",
+            actor.to_audit(),
+            changed,
+            expires_at=changed.expires_at.isoformat(),
+            sent_count=changed.sent_count,
+        )
+        staged.append(add_to_outbox(transaction, db, AUDIT_TOPIC, audit))
+        return changed
+
+    return _change(db, actor, invitation_id_, decide)
+
+
+def revoke_invitation(db: firestore.Client, actor: Actor, invitation_id_: str) -> Invitation:
+    """Revoke a pending invitation: its token stops working; the address was never claimed."""
+
+    def decide(
+        transaction: Any,
+        current: Invitation,
+        now: datetime,
+        staged: list[StagedEvent],
+        mail_ids: list[str],
+    ) -> Invitation:
+        changed = revoked(current, actor_role=actor.role, now=now)
+        audit = _audit("user.invitation_revoked", actor.to_audit(), changed)
+        staged.append(add_to_outbox(transaction, db, AUDIT_TOPIC, audit))
+        return changed
+
+    return _change(db, actor, invitation_id_, decide)
+
+
+# -- accepting --------------------------------------------------------------------------------
+
+
+def accept_invitation(
+    db: firestore.Client,
+    request: InvitationAcceptRequest,
+    *,
+    policy: PasswordPolicy,
+    hasher: PasswordHasher,
+    client_ip: str | None = None,
+) -> User:
+    """Create the invited user with the chosen password; the address is claimed now.
+
+    An unknown, expired, accepted, revoked or superseded token is one 400
+    ``invitation_token_invalid``; an address someone claimed meanwhile (a signup,
+    another tenant's accepted invitation) a 409 ``email_unavailable``; a password the
+    policy refuses a 422 on ``password`` (the token stays usable). Each writes nothing.
+    The accepted user's address is verified: the token came by email to it.
+    """
+    from google.api_core.exceptions import AlreadyExists
+
+    digest = token_digest(request.token)
+    token_reference = db.collection(INVITATION_TOKENS).document(digest)
+    token = token_reference.get()
+    invited = str((token.to_dict() or {}).get("invitation_id") or "") if token.exists else ""
+    if not invited:
+        raise invalid_invitation_token()
+    reference = db.collection(USER_INVITATIONS).document(invited)
+    invitation = accepted(_loaded(reference.get()), token_digest=digest, now=datetime.now(UTC))
+    if _user_id_of(db, invitation.email) is not None:
+        raise _email_unavailable()
+    policy.check(request.password, email=invitation.email, field="password")
+    password_hash = hasher.hash(request.password)
+    key_reference = db.collection(USER_EMAILS).document(email_key(invitation.email))
+
+    def attempt(transaction: Any, staged: list[StagedEvent], mail_ids: list[str]) -> User:
+        now = datetime.now(UTC)
+        # Read again in the transaction: of two acceptances, or an acceptance and a
+        # revoke or a resend, exactly one commits.
+        done = accepted(
+            _loaded(reference.get(transaction=transaction)), token_digest=digest, now=now
+        )
+        # The address's key is created, not read: a read would lock it and make a
+        # concurrent signup's blind create wait. If it exists at commit, the commit fails
+        # with ALREADY_EXISTS (below) and nothing is written.
+        user = new_user(
+            tenant_id=done.tenant_id,
+            email=done.email,
+            name=done.name,
+            role=done.role,
+            password_hash=password_hash,
+            now=now,
+            user_id=done.user_id,
+            email_verified=True,
+        )
+        transaction.create(
+            key_reference, {"user_id": user.id, "tenant_id": user.tenant_id, "created_at": now}
+        )
+        transaction.create(db.collection(USERS).document(user.id), user.to_document())
+        transaction.create(access_reference(db, user.id), _new_access_document(user))
+        transaction.set(reference, done.to_document())
+        transaction.update(token_reference, {"used_at": now})
+        staged.append(
+            add_to_outbox(transaction, db, USER_EVENTS_TOPIC, user_event(USER_CREATED, user))
+        )
+        actor = {"user_id": user.id, **({"ip": client_ip} if client_ip else {})}
+        audit = _audit("user.invitation_accepted", actor, done, invited_by=done.invited_by)
+        staged.append(add_to_outbox(transaction, db, AUDIT_TOPIC, audit))
+        return user
+
+    try:
+        result: User = _run(db, attempt)
+    except AlreadyExists:
+        # The address's key was created between the transaction's read and its commit.
+        raise _email_unavailable() from None
+    return result
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def get_invitation(db: firestore.Client, tenant_id: str, invitation_id_: str) -> dict[str, Any]:
+    """One invitation of ``tenant_id``; another tenant's is a 404."""
+    invitation = _loaded(db.collection(USER_INVITATIONS).document(invitation_id_).get())
+    if invitation is None or invitation.tenant_id != tenant_id:
+        raise _not_found()
+    return invitation.public(datetime.now(UTC))
+
+
+def list_invitations(db: firestore.Client, tenant_id: str, query: InvitationListQuery) -> Page:
+    """The tenant's invitations, newest first (composite index in infra/firestore_indexes.yaml)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    collection = db.collection(USER_INVITATIONS)
+    q: Any = (
+        collection.where(filter=FieldFilter("tenant_id", "==", tenant_id))
+        .order_by("created_at", direction="DESCENDING")
+        .order_by("__name__", direction="DESCENDING")
+    )
+    if query.cursor:
+        after = decode_cursor(
+            query.cursor, TimeOrderedPosition, scope=INVITATIONS_NEWEST_FIRST_CURSOR
+        )
+        q = q.start_after({"created_at": after.at, "__name__": collection.document(after.id)})
+    now = datetime.now(UTC)
+    found = [Invitation.from_document(s.to_dict() or {}) for s in q.limit(query.limit + 1).stream()]
+    items = found[: query.limit]
+    next_cursor = None
+    if len(found) > query.limit:
+        last = items[-1]
+        next_cursor = encode_cursor(
+            TimeOrderedPosition(at=last.created_at, id=last.id),
+            scope=INVITATIONS_NEWEST_FIRST_CURSOR,
+        )
+    return Page(items=[i.public(now) for i in items], next_cursor=next_cursor)
