@@ -30,11 +30,14 @@ checkov:
 	@PYTHON=$(PYTHON) bash infra/install-checkov.sh
 
 ## up: start the whole local stack (emulators, every function, the gateway) in the background
+## (IMPORT=dir loads the Firestore data of `make down EXPORT=dir`; WATCH=1 restarts changed functions)
 up: install
-	$(BIN)/python -m emulator up
+	$(BIN)/python -m emulator up $(if $(IMPORT),--import $(IMPORT)) $(if $(WATCH),--watch)
 
+## down: stop the stack (EXPORT=dir keeps its Firestore data there first)
 down:
-	@test -x $(BIN)/python && $(BIN)/python -m emulator down || echo "no local stack"
+	@if test -x $(BIN)/python; then $(BIN)/python -m emulator down $(if $(EXPORT),--export $(EXPORT)); \
+	  else echo "no local stack"; fi
 
 status: install
 	$(BIN)/python -m emulator status

@@ -61,9 +61,28 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="run the scheduler's clock N times faster (env TRIBUTUM_SCHEDULE_SPEEDUP)",
     )
+    up.add_argument(
+        "--import",
+        dest="import_from",
+        type=Path,
+        metavar="DIR",
+        help="load the Firestore data exported by 'down --export DIR' before functions start",
+    )
+    up.add_argument(
+        "--watch",
+        action="store_true",
+        help="stay attached and restart each function whose code or shared modules change",
+    )
 
     down = commands.add_parser("down", help="stop everything of the stack")
     _add_stack_options(down)
+    down.add_argument(
+        "--export",
+        dest="export_to",
+        type=Path,
+        metavar="DIR",
+        help="keep the Firestore data in DIR (load it again with 'up --import DIR')",
+    )
 
     status = commands.add_parser("status", help="what runs where; non-zero if anything is down")
     _add_stack_options(status)
@@ -139,9 +158,16 @@ def _say(message: str) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     config = _config(args)
-    state = stack.up(config, say=_say, timeout=args.timeout)
+    if args.watch and config.from_build:
+        # Refused before anything starts: a packaged build/<name>/ is not what is edited.
+        print(
+            "error: --watch restarts functions from the source tree; drop --from-build",
+            file=sys.stderr,
+        )
+        return 1
+    state = stack.up(config, say=_say, timeout=args.timeout, import_from=args.import_from)
     _say(stack.describe(config, state))
-    if not args.foreground:
+    if not args.foreground and not args.watch:
         _say("Stop it with: python -m emulator down" + _flags_hint(config))
         return 0
     stop = threading.Event()
@@ -151,9 +177,23 @@ def _up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    _say("Running in the foreground; Ctrl-C stops the stack.")
-    while not stop.wait(1.0):
-        pass
+    if args.watch:
+        from emulator.watch import Watcher
+
+        if args.foreground:
+            _say("Watching in the foreground; Ctrl-C stops watching and the stack.")
+        else:
+            _say(
+                "Ctrl-C stops watching; the stack keeps running "
+                "(stop it with: python -m emulator down" + _flags_hint(config) + ")."
+            )
+        Watcher(config, _say, timeout=args.timeout).run(stop)
+        if not args.foreground:
+            return 0
+    else:
+        _say("Running in the foreground; Ctrl-C stops the stack.")
+        while not stop.wait(1.0):
+            pass
     return 0 if stack.down(config, say=_say) else 1
 
 
@@ -217,7 +257,10 @@ def _gateway(args: argparse.Namespace) -> int:
 
     manifest = load_manifest(args.manifest)
     table = RouteTable.from_manifest(manifest, function_ports(manifest, args.functions_base_port))
-    serve(Gateway(table, args.host, access_log=sys.stdout), args.host, args.port)
+    from emulator.dashboard import local_dashboard
+
+    gateway = Gateway(table, args.host, access_log=sys.stdout, dashboard=local_dashboard(manifest))
+    serve(gateway, args.host, args.port)
     return 0
 
 
@@ -311,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "up":
             return _up(args)
         if args.command == "down":
-            return 0 if stack.down(_config(args)) else 1
+            return 0 if stack.down(_config(args), export_to=args.export_to) else 1
         if args.command == "status":
             return _status(args)
         if args.command == "reset":

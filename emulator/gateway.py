@@ -7,7 +7,10 @@ as a load balancer would. Every answer of its own is a problem document: a 404
 for an unknown path, a 405 with ``Allow`` for a method it does not route (TRACE,
 CONNECT, anything invented), and whatever the HTTP server refuses before routing
 (a malformed request line, oversized headers). It also serves the merged OpenAPI
-document at ``/openapi.json`` and a readable page of it at ``/docs``.
+document at ``/openapi.json``, try-it docs of it at ``/docs`` (Swagger UI, every asset
+served here), a static page of it at ``/docs/reference``, a landing page at ``/`` and,
+in a running stack, the local dashboard at ``/_dashboard`` (:mod:`emulator.dashboard`).
+None of these paths is one the manifest routes.
 """
 
 from __future__ import annotations
@@ -23,16 +26,35 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from emulator import apidocs
+from emulator.dashboard.api import allowed_methods as dashboard_methods
+from emulator.dashboard.api import is_dashboard_path
 from emulator.docs_page import render_docs
 from emulator.openapi_merge import is_openapi_document, merge_documents
 from emulator.routing import RouteMatch, RouteTable
 from shared import errors
 
+if TYPE_CHECKING:
+    from emulator.dashboard.api import DashboardApi
+
 OPENAPI_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
 HEALTH_PATH = "/_gateway/health"
+LANDING_PATH = "/"
+# The gateway's own pages (GET and HEAD); the dashboard's paths are matched apart.
+OWN_PAGES = frozenset(
+    {
+        OPENAPI_PATH,
+        DOCS_PATH,
+        HEALTH_PATH,
+        LANDING_PATH,
+        apidocs.REFERENCE_PATH,
+        apidocs.DOCS_OPENAPI_PATH,
+        apidocs.FAVICON_PATH,
+    }
+)
 FUNCTION_OPENAPI_PATH = "/_meta/openapi.json"
 # The methods the gateway forwards (a function answers 405 itself if its route lacks one).
 ROUTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -85,10 +107,13 @@ class Gateway:
         table: RouteTable,
         upstream_host: str = "127.0.0.1",
         access_log: TextIO | None = None,
+        dashboard: DashboardApi | None = None,
     ) -> None:
         self.table = table
         self.upstream_host = upstream_host
         self.access_log = access_log
+        # Only a running stack's gateway has one (it reads that stack's state and emulators).
+        self.dashboard = dashboard
         self._log_lock = threading.Lock()
 
     def log_access(self, line: dict[str, Any]) -> None:
@@ -179,7 +204,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
         try:
             if self.command not in ROUTED_METHODS:
                 raise self._unrouted_method(path)
-            if path in (OPENAPI_PATH, DOCS_PATH, HEALTH_PATH):
+            if _is_own_path(path):
                 status = self._serve_own(path)
             else:
                 match = self.gateway.table.match(self.command, path)
@@ -226,7 +251,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
         self.gateway.log_access(line)
 
     def _unrouted_method(self, path: str) -> errors.AppError:
-        if path in (OPENAPI_PATH, DOCS_PATH, HEALTH_PATH):
+        if is_dashboard_path(path):
+            return errors.MethodNotAllowedError(dashboard_methods(path))
+        if _is_own_path(path):
             return errors.MethodNotAllowedError(_OWN_PAGE_METHODS)
         methods = self.gateway.table.methods_for(path)
         if not methods:
@@ -236,16 +263,47 @@ class GatewayHandler(BaseHTTPRequestHandler):
     # -- the gateway's own pages ----------------------------------------------------------
 
     def _serve_own(self, path: str) -> int:
+        if is_dashboard_path(path):
+            return self._serve_dashboard(path)
         if self.command not in _OWN_PAGE_METHODS:
             raise errors.MethodNotAllowedError(_OWN_PAGE_METHODS)
         self._drain_body()
+        html = "text/html; charset=utf-8"
         if path == HEALTH_PATH:
             return self._send(200, "application/json", json.dumps({"status": "ok"}).encode())
+        if path == LANDING_PATH:
+            dashboard = self.gateway.dashboard
+            project = dashboard.project_id if dashboard is not None else None
+            return self._send(200, html, apidocs.landing_page(project).encode())
+        if path == DOCS_PATH:
+            installed = apidocs.swagger_dir() is not None
+            page = apidocs.swagger_page() if installed else apidocs.missing_swagger_page()
+            return self._send(200, html, page.encode())
+        if path.startswith(apidocs.DOCS_ASSETS_PREFIX) or path == apidocs.FAVICON_PATH:
+            name = path.removeprefix(apidocs.DOCS_ASSETS_PREFIX)
+            found = apidocs.asset("favicon.png" if path == apidocs.FAVICON_PATH else name)
+            if found is None:
+                raise errors.NotFoundError(f"no docs asset {name}", code="route_not_found")
+            return self._send(200, found[1], found[0], {"Cache-Control": "max-age=3600"})
         document = self.gateway.merged_openapi()
         if path == OPENAPI_PATH:
             return self._send(200, "application/json", json.dumps(document, indent=2).encode())
-        page = render_docs(document, OPENAPI_PATH).encode()
-        return self._send(200, "text/html; charset=utf-8", page)
+        if path == apidocs.DOCS_OPENAPI_PATH:
+            shown = apidocs.with_visible_examples(document)
+            return self._send(200, "application/json", json.dumps(shown).encode())
+        return self._send(200, html, render_docs(document, OPENAPI_PATH).encode())
+
+    def _serve_dashboard(self, path: str) -> int:
+        dashboard = self.gateway.dashboard
+        body = self._read_body()
+        if dashboard is None:
+            raise errors.NotFoundError(
+                "the dashboard is served by a running stack's gateway (python -m emulator up)",
+                code="route_not_found",
+            )
+        headers = dict(self.headers.items())
+        answer = dashboard.handle(self.command, self.path, headers, body)
+        return self._send(answer.status, answer.content_type, answer.body)
 
     def _send(
         self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None
@@ -253,7 +311,8 @@ class GatewayHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
+        if "Cache-Control" not in (headers or {}):
+            self.send_header("Cache-Control", "no-store")
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
@@ -423,6 +482,13 @@ class GatewayServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+
+
+def _is_own_path(path: str) -> bool:
+    """The gateway's pages: none is a path of the manifest (a unit test keeps it so)."""
+    return (
+        path in OWN_PAGES or path.startswith(apidocs.DOCS_ASSETS_PREFIX) or is_dashboard_path(path)
+    )
 
 
 def build_server(gateway: Gateway, host: str, port: int) -> GatewayServer:

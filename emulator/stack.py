@@ -12,11 +12,12 @@ import functools
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from emulator import emulators as emu
+from emulator import snapshots
 from emulator.launch import (
     FunctionSource,
     function_command,
@@ -28,6 +29,8 @@ from emulator.launch import (
     resolve_source,
     stage_source,
 )
+from emulator.log_files import follow_lines as follow_lines
+from emulator.log_files import log_files as log_files
 from emulator.processes import (
     group_alive,
     group_matches,
@@ -39,6 +42,7 @@ from emulator.processes import (
     start_detached,
     stop_groups,
 )
+from emulator.progress import Progress, part_name
 from emulator.pubsub_setup import apply_plan, build_plan
 from emulator.readiness import NotReadyError, wait_until_ready
 from emulator.scheduler import STARTED_EVENT as SCHEDULER_STARTED
@@ -132,11 +136,11 @@ def _carry_over(config: StackConfig, previous: StackState | None, say: Say) -> S
     if restart:
         say("restarting " + ", ".join(r.name for r in restart))
         stop_groups(r.pgid for r in sorted(restart, key=lambda r: STOP_ORDER.index(r.role)))
-        _wait_ports_released(config.host, [r.port for r in restart if r.port is not None])
+        wait_ports_released(config.host, [r.port for r in restart if r.port is not None])
     return state
 
 
-def _wait_ports_released(host: str, ports: list[int], timeout: float = 10.0) -> None:
+def wait_ports_released(host: str, ports: list[int], timeout: float = 10.0) -> None:
     """Wait for the stopped processes' listening sockets to close.
 
     A group counts as stopped once its leader is a zombie, but the kernel closes the
@@ -177,12 +181,15 @@ def _refuse_taken_ports(config: StackConfig, ports: dict[str, int], state: Stack
         )
 
 
-def _start_emulators(config: StackConfig, state: StackState, timeout: float) -> None:
+def _start_emulators(
+    config: StackConfig, state: StackState, timeout: float, progress: Progress
+) -> None:
     launched = []
     for name, spec in _EMULATORS.items():
         if state.find(name) is not None:
             continue
         port = _emulator_port(config, name)
+        progress.starting(part_name(name, "emulator"), f"on port {port}")
         running, process = emu.launch_emulator(
             spec, port=port, project_id=config.project_id, log_dir=config.log_dir, host=config.host
         )
@@ -198,38 +205,55 @@ def _start_emulators(config: StackConfig, state: StackState, timeout: float) -> 
         )
         save_state(config.state_path, state)
         launched.append((running, process))
-    for running, process in launched:
-        emu.wait_for_emulator(running, process, timeout)
+    _wait_until(
+        {
+            r.spec.name: functools.partial(emu.is_answering, r.host, r.port)
+            for r, _process in launched
+        },
+        {r.spec.name: process for r, process in launched},
+        {r.spec.name: r.log_path for r, _process in launched},
+        timeout,
+        progress,
+        roles=dict.fromkeys(_EMULATORS, "emulator"),
+    )
+
+
+def start_function(
+    config: StackConfig, plan: UpPlan, fn: Function, state: StackState
+) -> subprocess.Popen[bytes]:
+    """Stage one function's archive layout (source tree), start it, record its group."""
+    port = plan.ports[fn.name]
+    source = plan.sources[fn.name]
+    stage_source(fn, config, source)
+    log_path = config.log_dir / f"{fn.name}.log"
+    process = start_detached(
+        function_command(source),
+        log_path=log_path,
+        env=function_env(plan.manifest, fn, config, port),
+        cwd=source.folder,
+    )
+    state.put(
+        ProcessRecord(
+            name=fn.name,
+            role="function",
+            pgid=process.pid,
+            port=port,
+            log=str(log_path),
+            markers=function_markers(port),
+            kind=fn.kind,
+        )
+    )
+    save_state(config.state_path, state)
+    return process
 
 
 def _start_functions(
-    config: StackConfig, plan: UpPlan, state: StackState
+    config: StackConfig, plan: UpPlan, state: StackState, progress: Progress
 ) -> dict[str, subprocess.Popen[bytes]]:
     processes = {}
     for fn in plan.manifest.functions:
-        port = plan.ports[fn.name]
-        source = plan.sources[fn.name]
-        stage_source(fn, config, source)
-        log_path = config.log_dir / f"{fn.name}.log"
-        process = start_detached(
-            function_command(source),
-            log_path=log_path,
-            env=function_env(plan.manifest, fn, config, port),
-            cwd=source.folder,
-        )
-        state.put(
-            ProcessRecord(
-                name=fn.name,
-                role="function",
-                pgid=process.pid,
-                port=port,
-                log=str(log_path),
-                markers=function_markers(port),
-                kind=fn.kind,
-            )
-        )
-        save_state(config.state_path, state)
-        processes[fn.name] = process
+        progress.starting(part_name(fn.name, "function"), f"on port {plan.ports[fn.name]}")
+        processes[fn.name] = start_function(config, plan, fn, state)
     return processes
 
 
@@ -246,7 +270,12 @@ def _wait_until(
     processes: dict[str, subprocess.Popen[bytes]],
     logs: dict[str, Path],
     timeout: float,
+    progress: Progress | None = None,
+    *,
+    roles: Mapping[str, str] | None = None,
 ) -> None:
+    """Wait for every check; each part is reported ready as its check first passes."""
+    roles = roles or {}
     pending = dict(checks)
     deadline = time.monotonic() + timeout
     while pending:
@@ -258,8 +287,12 @@ def _wait_until(
                 )
             if pending[name]():
                 del pending[name]
+                if progress is not None:
+                    progress.ready(part_name(name, roles.get(name, "")))
         if not pending:
             return
+        if progress is not None:
+            progress.waiting(part_name(name, roles.get(name, "")) for name in pending)
         if time.monotonic() > deadline:
             names = ", ".join(pending)
             raise StackError(
@@ -270,10 +303,15 @@ def _wait_until(
 
 
 def _start_helpers(
-    config: StackConfig, manifest: Manifest, state: StackState, log_offsets: dict[str, int]
+    config: StackConfig,
+    manifest: Manifest,
+    state: StackState,
+    log_offsets: dict[str, int],
+    progress: Progress,
 ) -> dict[str, subprocess.Popen[bytes]]:
     processes = {}
     gateway_log = config.log_dir / "gateway.log"
+    progress.starting("gateway", f"on port {config.gateway_port}")
     gateway = start_detached(
         helper_command(
             "_gateway",
@@ -305,6 +343,7 @@ def _start_helpers(
     if scheduled_topics(manifest):
         scheduler_log = config.log_dir / "scheduler.log"
         log_offsets["scheduler"] = log_size(scheduler_log)
+        progress.starting("scheduler")
         scheduler = start_detached(
             helper_command(
                 "_scheduler",
@@ -355,25 +394,42 @@ def _wait_for_readiness(config: StackConfig, manifest: Manifest, timeout: float)
         raise StackError(str(exc)) from None
 
 
-def up(config: StackConfig, *, say: Say = print, timeout: float = 120.0) -> StackState:
-    """Start (or restart) the stack of ``config``; returns once every part answers."""
+def up(
+    config: StackConfig,
+    *,
+    say: Say = print,
+    timeout: float = 120.0,
+    import_from: Path | None = None,
+) -> StackState:
+    """Start (or restart) the stack of ``config``; returns once every part answers.
+
+    ``import_from``: a folder written by ``down --export``, loaded into Firestore
+    before any function starts; checked before anything is stopped or started.
+    """
+    progress = Progress(say)
+    export = snapshots.find_export(import_from) if import_from is not None else None
     plan = prepare(config)
-    state = _carry_over(config, load_state(config.state_path), say)
+    with progress.beating("the previous run's processes to stop"):
+        state = _carry_over(config, load_state(config.state_path), progress.line)
     save_state(config.state_path, state)
     try:
         _refuse_taken_ports(config, plan.ports, state)
-        if any(state.find(name) is None for name in _EMULATORS):
-            say(f"starting the emulators for project {config.project_id} ...")
-        _start_emulators(config, state, timeout)
-        apply_plan(
-            build_plan(plan.manifest, config.project_id, plan.ports, config.host),
-            config.pubsub_address,
-            config.project_id,
-        )
-        say(f"starting {len(plan.manifest.functions)} functions ...")
-        processes = _start_functions(config, plan, state)
+        kept = state.find("firestore") is not None
+        _start_emulators(config, state, timeout, progress)
+        if export is not None:
+            with progress.during("Firestore data", f"importing {export.parent}", "imported"):
+                snapshots.replace_with_export(
+                    config.firestore_address, config.project_id, export, kept=kept
+                )
+        with progress.during("Pub/Sub topology", "applying"):
+            apply_plan(
+                build_plan(plan.manifest, config.project_id, plan.ports, config.host),
+                config.pubsub_address,
+                config.project_id,
+            )
+        processes = _start_functions(config, plan, state, progress)
         log_offsets: dict[str, int] = {}
-        processes.update(_start_helpers(config, plan.manifest, state, log_offsets))
+        processes.update(_start_helpers(config, plan.manifest, state, log_offsets, progress))
         logs = {r.name: Path(r.log) for r in state.processes}
         checks: dict[str, Callable[[], bool]] = {
             fn.name: functools.partial(function_answers, fn, config.host, plan.ports[fn.name])
@@ -385,8 +441,11 @@ def up(config: StackConfig, *, say: Say = print, timeout: float = 120.0) -> Stac
             checks["scheduler"] = lambda: (
                 SCHEDULER_STARTED in log_since(logs["scheduler"], log_offsets["scheduler"])
             )
-        _wait_until(checks, processes, logs, timeout)
-        _wait_for_readiness(config, plan.manifest, timeout)
+        roles = {r.name: r.role for r in state.processes}
+        _wait_until(checks, processes, logs, timeout, progress, roles=roles)
+        with progress.during(f"GET {READINESS_PATH}", "waiting through the gateway"):
+            _wait_for_readiness(config, plan.manifest, timeout)
+        progress.line("every part is ready")
     except BaseException:
         leftovers = stop_stack(state)
         if not leftovers:
@@ -400,6 +459,7 @@ def describe(config: StackConfig, state: StackState) -> str:
         f"Tributum local stack '{config.project_id}' is up.",
         f"  gateway     {config.gateway_url}",
         f"  docs        {config.gateway_url}/docs",
+        f"  dashboard   {config.gateway_url}/_dashboard",
         f"  openapi     {config.gateway_url}/openapi.json",
         f"  firestore   {config.firestore_address}   (FIRESTORE_EMULATOR_HOST)",
         f"  pubsub      {config.pubsub_address}   (PUBSUB_EMULATOR_HOST)",
@@ -427,10 +487,21 @@ def _shutdown_firestore(host: str, port: int) -> None:
         pass
 
 
-def stop_stack(state: StackState, *, say: Say | None = None) -> list[str]:
-    """Stop every recorded group in order; return what is still alive or listening."""
+def stop_stack(
+    state: StackState,
+    *,
+    say: Say | None = None,
+    before_emulators: Callable[[], None] | None = None,
+) -> list[str]:
+    """Stop every recorded group in order; return what is still alive or listening.
+
+    ``before_emulators`` runs once nothing writes any more and the emulators still
+    run; if it raises, the emulators are left running (and their data with them).
+    """
     stopped: list[ProcessRecord] = []
     for role in STOP_ORDER:
+        if role == "emulator" and before_emulators is not None:
+            before_emulators()
         records = [r for r in state.processes if r.role == role]
         owned = []
         for record in records:
@@ -456,13 +527,24 @@ def stop_stack(state: StackState, *, say: Say | None = None) -> list[str]:
     return leftovers
 
 
-def down(config: StackConfig, *, say: Say = print) -> bool:
-    """Stop the stack of ``config``; True when nothing of it is left running."""
+def down(config: StackConfig, *, say: Say = print, export_to: Path | None = None) -> bool:
+    """Stop the stack of ``config``; True when nothing of it is left running.
+
+    ``export_to``: write the Firestore data there once the functions have stopped and
+    before the emulators stop (``up --import`` loads it again).
+    """
     state = load_state(config.state_path)
     if state is None:
+        if export_to is not None:
+            raise StackError(
+                f"no local stack recorded for project {config.project_id}: nothing to export"
+            )
         say(f"no local stack recorded for project {config.project_id} ({config.state_path})")
         return True
-    leftovers = stop_stack(state, say=say)
+    export = None
+    if export_to is not None:
+        export = snapshots.export_step(state, snapshots.check_export_target(export_to), say)
+    leftovers = stop_stack(state, say=say, before_emulators=export)
     if leftovers:
         say("still running after down: " + "; ".join(leftovers))
         return False
@@ -471,7 +553,7 @@ def down(config: StackConfig, *, say: Say = print) -> bool:
     return True
 
 
-# -- status, reset, logs ------------------------------------------------------------------
+# -- status, reset --------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,65 +603,3 @@ def reset(config: StackConfig) -> None:
             "start the stack with 'python -m emulator up'"
         )
     emu.clear_firestore(f"{state.host}:{record.port}", config.project_id)
-
-
-def log_files(config: StackConfig, name: str | None) -> list[Path]:
-    state = load_state(config.state_path)
-    available = {path.stem: path for path in sorted(config.log_dir.glob("*.log"))}
-    if state is not None:
-        available.update({r.name: Path(r.log) for r in state.processes})
-    if name is None:
-        return sorted(set(available.values()))
-    if name not in available:
-        known = ", ".join(sorted(available)) or "none yet"
-        raise StackError(f"no log named {name!r} in {config.log_dir} (known: {known})")
-    return [available[name]]
-
-
-def _last_lines(path: Path, count: int, end: int) -> list[str]:
-    """The last ``count`` lines of the first ``end`` bytes of ``path``."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(max(0, end - 256 * count))
-            raw = handle.read(end - handle.tell())
-    except FileNotFoundError:
-        return []
-    # Lines end at "\n" only, as follow_lines reads them: a log line may hold characters
-    # that str.splitlines() would also break at (U+0085, U+2028).
-    return [line.decode(errors="replace") for line in raw.splitlines()][-count:]
-
-
-def follow_lines(
-    paths: list[Path], lines: int, follow: bool, *, poll_seconds: float = 0.5
-) -> Iterator[tuple[str, str]]:
-    """``(log name, line)``: the last ``lines`` of each log, then new lines while ``follow``.
-
-    Only whole lines are yielded: a line still being written waits for its newline.
-    """
-    positions: dict[Path, int] = {}
-    partial: dict[Path, bytes] = {}
-    for path in paths:
-        # Where the tail ends is fixed before anything is read or yielded: lines
-        # written meanwhile are followed, not lost.
-        positions[path] = path.stat().st_size if path.exists() else 0
-        partial[path] = b""
-    tails = {path: _last_lines(path, lines, positions[path]) for path in paths}
-    for path in paths:
-        for line in tails[path]:
-            yield path.stem, line
-    while follow:
-        time.sleep(poll_seconds)
-        for path in paths:
-            if not path.exists():
-                continue
-            size = path.stat().st_size
-            if size < positions[path]:
-                positions[path], partial[path] = 0, b""  # truncated or replaced
-            if size > positions[path]:
-                with path.open("rb") as handle:
-                    handle.seek(positions[path])
-                    chunk = partial[path] + handle.read(size - positions[path])
-                positions[path] = size
-                *complete, partial[path] = chunk.split(b"\n")
-                for raw in complete:
-                    yield path.stem, raw.decode(errors="replace")

@@ -29,6 +29,8 @@ class ProcessRecord:
     # a recycled process group id then never leads ``down`` to signal a stranger.
     markers: list[str] = field(default_factory=list)
     kind: str = ""  # functions: "http" or "event"
+    # How often this part was started again (``up --watch``) since the stack came up.
+    restarts: int = 0
 
 
 @dataclass(slots=True)
@@ -48,6 +50,10 @@ class StackState:
         return next((p for p in self.processes if p.name == name), None)
 
     def put(self, record: ProcessRecord) -> None:
+        """Record a part; a new process group under a recorded name counts as a restart."""
+        previous = self.find(record.name)
+        if previous is not None:
+            record.restarts = previous.restarts + int(previous.pgid != record.pgid)
         self.processes = [p for p in self.processes if p.name != record.name] + [record]
 
     def drop(self, name: str) -> None:

@@ -99,7 +99,7 @@ def test_merged_openapi_document(stack: StackHandle) -> None:
 
 
 def test_docs_page_renders_every_operation_without_external_assets(stack: StackHandle) -> None:
-    reply = http("GET", f"{stack.gateway_url}/docs")
+    reply = http("GET", f"{stack.gateway_url}/docs/reference")
     assert reply.status == 200
     assert reply.header("Content-Type") == "text/html; charset=utf-8"
     page = reply.body.decode()

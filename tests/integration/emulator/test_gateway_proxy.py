@@ -286,7 +286,7 @@ def test_openapi_docs_and_health(gateway_port: int) -> None:
     assert "/v1/things/{thing_id}" in document["paths"]
     # The function on the closed port is named, not silently dropped.
     assert set(document["x-tributum-unavailable"]) == {"gone"}
-    status, headers, page = _request(gateway_port, "GET", "/docs")
+    status, headers, page = _request(gateway_port, "GET", "/docs/reference")
     assert status == 200
     assert headers["Content-Type"].startswith("text/html")
     assert b"/v1/things/{thing_id}" in page
@@ -369,3 +369,37 @@ def test_the_access_line_has_cloud_loggings_shape(gateway_port: int) -> None:
     assert request["userAgent"] == "probe/1"
     assert request["latency"].endswith("s") and request["remoteIp"] == "127.0.0.1"
     assert line["logging.googleapis.com/labels"] == {"component": "gateway", "function": "things"}
+
+
+def test_the_try_it_docs_and_the_landing_page_are_served_from_the_gateway(
+    gateway_port: int,
+) -> None:
+    status, headers, page = _request(gateway_port, "GET", "/docs")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/html")
+    assert b"http://" not in page and b"https://" not in page
+    for asset in (b"/docs/assets/swagger-ui-bundle.js", b"/docs/assets/swagger-ui.css"):
+        assert asset in page
+        status, headers, body = _request(gateway_port, "GET", asset.decode())
+        assert status == 200 and body
+        assert headers["Cache-Control"] == "max-age=3600"
+    status, _, body = _request(gateway_port, "GET", "/docs/openapi.json")
+    assert status == 200
+    assert "/v1/things/{thing_id}" in json.loads(body)["paths"]
+    status, _, body = _request(gateway_port, "GET", "/docs/assets/nothing.js")
+    assert (status, json.loads(body)["code"]) == (404, "route_not_found")
+    status, headers, page = _request(gateway_port, "GET", "/")
+    assert status == 200 and b'href="/_dashboard"' in page
+    status, headers, _ = _request(gateway_port, "POST", "/docs", body=b"")
+    assert (status, headers["Allow"]) == (405, "GET, HEAD")
+
+
+def test_without_a_stack_the_dashboard_is_a_404_problem(gateway_port: int) -> None:
+    """A gateway built without a dashboard (as here) refuses its paths as problems."""
+    for method, path in (("GET", "/_dashboard"), ("POST", "/_dashboard/api/schedules/t/run")):
+        status, headers, body = _request(gateway_port, method, path, body=b"{}")
+        assert status == 404
+        assert headers["Content-Type"] == "application/problem+json"
+        assert json.loads(body)["code"] == "route_not_found"
+    status, headers, _ = _request(gateway_port, "TRACE", "/_dashboard/api/functions")
+    assert (status, headers["Allow"]) == (405, "GET, HEAD")

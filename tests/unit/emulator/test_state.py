@@ -58,3 +58,24 @@ def test_put_replaces_a_record_of_the_same_name() -> None:
     assert [p.pgid for p in state.processes if p.name == "health"] == [99]
     state.drop("health")
     assert state.find("health") is None
+
+
+def test_a_new_process_group_under_a_recorded_name_counts_as_a_restart(tmp_path: Path) -> None:
+    state = _state()
+    assert state.find("health").restarts == 0  # type: ignore[union-attr]
+    state.put(ProcessRecord("health", "function", 14, 4, "h.log", kind="http"))
+    state.put(ProcessRecord("health", "function", 15, 4, "h.log", kind="http"))
+    state.put(ProcessRecord("health", "function", 15, 4, "h.log", kind="http"))  # same group
+    assert state.find("health").restarts == 2  # type: ignore[union-attr]
+    path = tmp_path / "stack.json"
+    save_state(path, state)
+    assert load_state(path).find("health").restarts == 2  # type: ignore[union-attr]
+
+
+def test_a_state_file_written_before_restarts_were_counted_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "stack.json"
+    save_state(path, _state())
+    raw = path.read_text().replace('"restarts": 0,', "").replace(', "restarts": 0', "")
+    path.write_text(raw)
+    loaded = load_state(path)
+    assert loaded is not None and all(p.restarts == 0 for p in loaded.processes)
