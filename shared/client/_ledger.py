@@ -93,12 +93,77 @@ class LedgerMethods(ClientCore):
             )
         )
 
+    def export_account_entries(
+        self,
+        account_id: str,
+        from_: date | str,
+        to: date | str,
+        *,
+        format: Literal["csv", "jsonl"] | None = None,
+    ) -> str:
+        """The account's lines dated ``from_`` to ``to`` (inclusive) as CSV (the default)
+        or JSON Lines, with a running posted balance; the text of the export."""
+        return self._text(
+            "export_account_entries",
+            path={"account_id": account_id},
+            query={"from": from_, "to": to, "format": format},
+        )
+
+    def get_account_balance(self, account_id: str, as_of: date | str) -> JSONObject:
+        """The account's balances after every entry dated on or before ``as_of``."""
+        return self._object(
+            "get_account_balance", path={"account_id": account_id}, query={"as_of": as_of}
+        )
+
+    def get_account_balance_history(
+        self, account_id: str, from_: date | str, to: date | str
+    ) -> JSONObject:
+        """The account's closing balance of every day from ``from_`` to ``to`` (inclusive)."""
+        return self._object(
+            "get_account_balance_history",
+            path={"account_id": account_id},
+            query={"from": from_, "to": to},
+        )
+
+    def create_balance_monitor(
+        self, account_id: str, body: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> JSONObject:
+        """Watch the account's balance; an event (and webhook) each time it crosses."""
+        return self._object(
+            "create_balance_monitor",
+            path={"account_id": account_id},
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+
+    def list_balance_monitors(self, account_id: str) -> list[JSONObject]:
+        return self._objects("list_balance_monitors", path={"account_id": account_id})
+
+    def get_balance_monitor(self, account_id: str, monitor_id: str) -> JSONObject:
+        return self._object(
+            "get_balance_monitor", path={"account_id": account_id, "monitor_id": monitor_id}
+        )
+
+    def delete_balance_monitor(self, account_id: str, monitor_id: str) -> None:
+        self._nothing(
+            "delete_balance_monitor", path={"account_id": account_id, "monitor_id": monitor_id}
+        )
+
     def post_journal_entry(
         self, body: Mapping[str, Any], *, idempotency_key: str | None = None
     ) -> JSONObject:
         """A balanced entry (``lines`` of ``account_id``, ``side``, ``amount``), posted or
         ``pending``. Pass the same ``idempotency_key`` to retry without posting twice."""
         return self._object("post_journal_entry", body=body, idempotency_key=idempotency_key)
+
+    def post_linked_journal_entries(
+        self, body: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> JSONObject:
+        """Several entries (``{"entries": [...]}``, each as ``post_journal_entry`` takes it)
+        posted all or none; the answer has the ``batch_id`` and the entries in order."""
+        return self._object(
+            "post_linked_journal_entries", body=body, idempotency_key=idempotency_key
+        )
 
     def get_journal_entry(self, entry_id: str) -> JSONObject:
         return self._object("get_journal_entry", path={"entry_id": entry_id})
@@ -156,6 +221,14 @@ class LedgerMethods(ClientCore):
     def get_income_statement(self, from_: date | str, to: date | str) -> JSONObject:
         """The income statement from ``from_`` to ``to``, both days inclusive."""
         return self._object("get_income_statement", query={"from": from_, "to": to})
+
+    def export_balance_sheet(self, as_of: date | str) -> str:
+        """The balance sheet as of a day, as CSV text."""
+        return self._text("export_balance_sheet", query={"as_of": as_of})
+
+    def export_income_statement(self, from_: date | str, to: date | str) -> str:
+        """The income statement from ``from_`` to ``to`` (inclusive), as CSV text."""
+        return self._text("export_income_statement", query={"from": from_, "to": to})
 
     def get_trial_balance(self) -> JSONObject:
         return self._object("get_trial_balance")

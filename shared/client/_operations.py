@@ -39,9 +39,16 @@ OPERATIONS: dict[str, Operation] = {
     "log_out": _op("POST", "/v1/auth/logout"),
     "request_password_reset": _op("POST", "/v1/auth/password-reset", auth=False),
     "confirm_password_reset": _op("POST", "/v1/auth/password-reset/confirm", auth=False),
+    "verify_email": _op("POST", "/v1/auth/verify-email", auth=False),
+    "resend_verification_email": _op("POST", "/v1/auth/verify-email/resend"),
     "get_signing_keys": _op("GET", "/.well-known/jwks.json", auth=False, envelope=False),
     "list_users": _op("GET", "/v1/users"),
     "add_user": _op("POST", "/v1/users", idempotent=True),
+    "list_invitations": _op("GET", "/v1/users/invitations"),
+    "get_invitation": _op("GET", "/v1/users/invitations/{invitation_id}"),
+    "resend_invitation": _op("POST", "/v1/users/invitations/{invitation_id}/resend"),
+    "revoke_invitation": _op("POST", "/v1/users/invitations/{invitation_id}/revoke"),
+    "accept_invitation": _op("POST", "/v1/users/invitations/accept", auth=False),
     "get_me": _op("GET", "/v1/users/me"),
     "update_me": _op("PATCH", "/v1/users/me"),
     "change_password": _op("POST", "/v1/users/me/password"),
@@ -54,7 +61,17 @@ OPERATIONS: dict[str, Operation] = {
     "get_account": _op("GET", "/v1/accounts/{account_id}"),
     "update_account": _op("PATCH", "/v1/accounts/{account_id}"),
     "list_account_entries": _op("GET", "/v1/accounts/{account_id}/entries"),
+    "export_account_entries": _op(
+        "GET", "/v1/accounts/{account_id}/entries/export", envelope=False
+    ),
+    "get_account_balance": _op("GET", "/v1/accounts/{account_id}/balance"),
+    "get_account_balance_history": _op("GET", "/v1/accounts/{account_id}/balance-history"),
+    "create_balance_monitor": _op("POST", "/v1/accounts/{account_id}/monitors", idempotent=True),
+    "list_balance_monitors": _op("GET", "/v1/accounts/{account_id}/monitors"),
+    "get_balance_monitor": _op("GET", "/v1/accounts/{account_id}/monitors/{monitor_id}"),
+    "delete_balance_monitor": _op("DELETE", "/v1/accounts/{account_id}/monitors/{monitor_id}"),
     "post_journal_entry": _op("POST", "/v1/journal-entries", idempotent=True),
+    "post_linked_journal_entries": _op("POST", "/v1/journal-entry-batches", idempotent=True),
     "get_journal_entry": _op("GET", "/v1/journal-entries/{entry_id}"),
     "post_pending_entry": _op("POST", "/v1/journal-entries/{entry_id}/post", idempotent=True),
     "reverse_journal_entry": _op("POST", "/v1/journal-entries/{entry_id}/reverse", idempotent=True),
@@ -66,6 +83,10 @@ OPERATIONS: dict[str, Operation] = {
     "get_latest_reconciliation": _op("GET", "/v1/ledger/reconciliations/latest"),
     "get_balance_sheet": _op("GET", "/v1/ledger/statements/balance-sheet"),
     "get_income_statement": _op("GET", "/v1/ledger/statements/income"),
+    "export_balance_sheet": _op(
+        "GET", "/v1/ledger/statements/balance-sheet/export", envelope=False
+    ),
+    "export_income_statement": _op("GET", "/v1/ledger/statements/income/export", envelope=False),
     "get_trial_balance": _op("GET", "/v1/ledger/trial-balance"),
     # payments
     "create_payment": _op("POST", "/v1/payments", idempotent=True),
@@ -78,12 +99,17 @@ OPERATIONS: dict[str, Operation] = {
     "create_tax_calculation": _op("POST", "/v1/tax/calculations", idempotent=True),
     "list_tax_calculations": _op("GET", "/v1/tax/calculations"),
     "get_tax_calculation": _op("GET", "/v1/tax/calculations/{calculation_id}"),
+    "get_tax_return": _op("GET", "/v1/tax/returns"),
+    "export_tax_return": _op("GET", "/v1/tax/returns/export", envelope=False),
     "list_jurisdictions": _op("GET", "/v1/tax/jurisdictions"),
     "create_jurisdiction": _op("POST", "/v1/tax/jurisdictions"),
     "get_jurisdiction": _op("GET", "/v1/tax/jurisdictions/{code}"),
     "add_tax_category": _op("POST", "/v1/tax/jurisdictions/{code}/categories"),
     "add_tax_rate": _op("POST", "/v1/tax/jurisdictions/{code}/rates"),
     "update_tax_rate": _op("PATCH", "/v1/tax/jurisdictions/{code}/rates/{rate_id}"),
+    "create_exemption_certificate": _op("POST", "/v1/tax/exemption-certificates", idempotent=True),
+    "list_exemption_certificates": _op("GET", "/v1/tax/exemption-certificates"),
+    "get_exemption_certificate": _op("GET", "/v1/tax/exemption-certificates/{certificate_id}"),
     # webhooks
     "create_webhook_endpoint": _op("POST", "/v1/webhooks/endpoints"),
     "list_webhook_endpoints": _op("GET", "/v1/webhooks/endpoints"),
@@ -100,6 +126,21 @@ OPERATIONS: dict[str, Operation] = {
     "resend_webhook_delivery": _op(
         "POST", "/v1/webhooks/endpoints/{endpoint_id}/deliveries/{delivery_id}/resend"
     ),
+    # bank reconciliation
+    "import_bank_statement": _op("POST", "/v1/bank-statements"),
+    "list_bank_statements": _op("GET", "/v1/bank-statements"),
+    "get_bank_statement": _op("GET", "/v1/bank-statements/{statement_id}"),
+    "list_bank_statement_lines": _op("GET", "/v1/bank-statements/{statement_id}/lines"),
+    "list_unmatched_bank_entries": _op(
+        "GET", "/v1/bank-statements/{statement_id}/unmatched-entries"
+    ),
+    "match_bank_statement_line": _op(
+        "POST", "/v1/bank-statements/{statement_id}/lines/{line_id}/match"
+    ),
+    "unmatch_bank_statement_line": _op(
+        "POST", "/v1/bank-statements/{statement_id}/lines/{line_id}/unmatch"
+    ),
+    "reconcile_bank_statement": _op("POST", "/v1/bank-statements/{statement_id}/reconcile"),
     # operations: audit, dead letters, producer keys, health
     "list_audit_records": _op("GET", "/v1/audit"),
     "verify_audit_chain": _op("GET", "/v1/audit/verify"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from emulator.mail_sink import MailSink
 from shared.client import (
     AuthenticationError,
     NotFound,
@@ -35,6 +37,8 @@ def _from_own_address() -> httpx.HTTPTransport:
 
 
 PASSWORD = "correct horse battery staple"
+# An emailed token stands alone on its line.
+EMAILED_TOKEN = re.compile(r"^\s+([A-Za-z0-9_-]{20,})$", re.M)
 
 
 def _entry(
@@ -116,8 +120,17 @@ def test_refusals_of_other_families_raise_their_own_classes(
     assert "currency" in invalid.value.field_codes()
     # A viewer may read but not write.
     viewer_email = f"viewer-{uuid.uuid4().hex[:10]}@example.com"
-    owner.add_user({"email": viewer_email, "password": PASSWORD, "name": "Vi", "role": "viewer"})
+    # Adding a user invites them: the token comes by email (the local mail sink).
+    with MailSink() as sink:
+        owner.add_user({"email": viewer_email, "name": "Vi", "role": "viewer"})
+        invitation = wait_for(
+            lambda: [m.message for m in sink.received if m.message["to"] == viewer_email] or None,
+            timeout=90,
+            what="the invitation email (send_mail by push)",
+        )[-1]
+    (token,) = EMAILED_TOKEN.findall(invitation["text"])
     with Tributum(product.gateway_url, transport=_from_own_address()) as viewer:
+        viewer.accept_invitation({"token": token, "password": PASSWORD})
         viewer.log_in(viewer_email, PASSWORD)
         with pytest.raises(PermissionDenied):
             viewer.create_account({"code": "9", "name": "x", "type": "asset", "currency": "EUR"})
@@ -190,3 +203,26 @@ def test_the_readme_python_quickstart_runs_as_written(
     stale = delivery_headers([namespace["WEBHOOK_SECRET"]], "msg_2", int(time.time()) - 600, body)
     assert receive(body, stale) == 400
     namespace["client"].close()
+
+
+def test_a_balance_monitor_is_triggered_by_the_ledger_events_of_a_posting(
+    owner: Tributum,
+) -> None:
+    cash, equity = _account(owner, "1000-cash"), _account(owner, "3000-equity", "equity")
+    monitor = owner.create_balance_monitor(
+        cash, {"condition": {"operator": "gte", "amount": "100.00"}, "description": "float"}
+    )
+    assert monitor["met"] is False
+    assert [m["id"] for m in owner.list_balance_monitors(cash)] == [monitor["id"]]
+
+    owner.post_journal_entry(_entry(cash, equity, "150.00"))
+
+    # balance_monitors receives ledger-events by push and records the crossing.
+    crossed = wait_for(
+        lambda: (read := owner.get_balance_monitor(cash, monitor["id"]))["met"] and read,
+        timeout=90,
+        what="the monitor to see the posting (balance_monitors by push)",
+    )
+    assert crossed["last_crossed_at"] is not None
+    owner.delete_balance_monitor(cash, monitor["id"])
+    assert owner.list_balance_monitors(cash) == []
