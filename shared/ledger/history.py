@@ -29,7 +29,7 @@ stores them as decimal strings, since a total may exceed a Firestore integer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -201,6 +201,55 @@ def fold_posted(
         if remembered is not None and remember is not None and entry.effective_date <= remember:
             remembered += delta
     return total, remembered
+
+
+@dataclass(frozen=True, slots=True)
+class PostedAsOf:
+    """Posted totals at the end of a day, the snapshot the read started from (None when
+    it started from the balance or from nothing), and the snapshot worth keeping."""
+
+    posted: BalanceTotals
+    started_from: BalanceSnapshot | None
+    new_snapshot: BalanceSnapshot | None
+
+
+def posted_as_of(
+    day: date,
+    *,
+    closed_through: date | None,
+    epoch: int,
+    snapshot: BalanceSnapshot | None,
+    current: Callable[[], BalanceTotals],
+    entries: Callable[[date | None, date | None], Iterable[Entry]],
+    account_id: str,
+) -> PostedAsOf:
+    """The account's posted totals at the end of ``day``, reading only the open part.
+
+    ``snapshot`` is the latest valid snapshot on or before ``day`` (or None);
+    ``current()`` the account's totals now; ``entries(after, through)`` its entries
+    dated after ``after`` (None: from the first) up to ``through`` (None: every later
+    day). ``epoch`` is the length of the reopen log, recorded on a new snapshot.
+    """
+    since = snapshot.through if snapshot else None
+    if closed_through is not None and starts_from_balance(closed_through, since, day):
+        # The closed day's totals are the balance less every entry dated after it: the
+        # open period's entries, not the account's history.
+        after_close, through_day = fold_posted(
+            BalanceTotals(), entries(closed_through, None), account_id, day
+        )
+        at_close = posted_only(current()) - after_close
+        return PostedAsOf(
+            at_close + (through_day or BalanceTotals()),
+            None,
+            BalanceSnapshot(closed_through, epoch, at_close),
+        )
+    remember = snapshot_day(closed_through, since, day)
+    opening = snapshot.totals if snapshot else BalanceTotals()
+    posted, remembered = fold_posted(opening, entries(since, day), account_id, remember)
+    new_snapshot = None
+    if remember is not None and remembered is not None:
+        new_snapshot = BalanceSnapshot(remember, epoch, remembered)
+    return PostedAsOf(posted, snapshot, new_snapshot)
 
 
 # -- answers ---------------------------------------------------------------------------

@@ -21,12 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from shared.ledger.history import (
     BalanceSnapshot,
-    fold_posted,
-    posted_only,
+    posted_as_of,
     reopen_log,
-    snapshot_day,
     snapshot_is_valid,
-    starts_from_balance,
 )
 from shared.ledger.model import Account, BalanceTotals, Entry, EntryStatus
 from shared.ledger.repository import (
@@ -110,32 +107,25 @@ class HistoryStore:
         snapshot, stale = self._latest_valid_snapshot(
             transaction, tenant_id, account.id, day, reopens
         )
-        since = snapshot.through if snapshot else None
-        if closed_through is not None and starts_from_balance(closed_through, since, day):
-            # The closed day's totals are the balance less every entry dated after it:
-            # the open period's entries, not the account's history.
-            current = posted_only(self._balance(transaction, tenant_id, account))
-            later = self.account_entries(transaction, tenant_id, account.id, closed_through, None)
-            after_close, through_day = fold_posted(BalanceTotals(), later, account.id, day)
-            at_close = current - after_close
-            return AsOfRead(
-                closed_through,
-                len(reopens),
-                None,
-                at_close + (through_day or BalanceTotals()),
-                BalanceSnapshot(closed_through, len(reopens), at_close),
-                stale,
-                read_time,
-            )
-        remember = snapshot_day(closed_through, since, day)
-        entries = self.account_entries(transaction, tenant_id, account.id, since, day)
-        opening = snapshot.totals if snapshot else BalanceTotals()
-        posted, remembered = fold_posted(opening, entries, account.id, remember)
-        new_snapshot = None
-        if remember is not None and remembered is not None:
-            new_snapshot = BalanceSnapshot(remember, len(reopens), remembered)
+        found = posted_as_of(
+            day,
+            closed_through=closed_through,
+            epoch=len(reopens),
+            snapshot=snapshot,
+            current=lambda: self._balance(transaction, tenant_id, account),
+            entries=lambda after, through: self.account_entries(
+                transaction, tenant_id, account.id, after, through
+            ),
+            account_id=account.id,
+        )
         return AsOfRead(
-            closed_through, len(reopens), snapshot, posted, new_snapshot, stale, read_time
+            closed_through,
+            len(reopens),
+            found.started_from,
+            found.posted,
+            found.new_snapshot,
+            stale,
+            read_time,
         )
 
     def _balance(self, transaction: Any, tenant_id: str, account: Account) -> BalanceTotals:

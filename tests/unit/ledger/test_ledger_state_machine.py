@@ -17,6 +17,11 @@ success, nothing on a rejection. After every step:
 * a rejected command changed nothing (the state is compared before and after);
 * a linked batch is there whole or not at all;
 * no posting is dated into the period that was closed when it was posted.
+
+Point-in-time reads run the service's own rule (:func:`history.posted_as_of`) over
+the machine's entries, balances, closed period and the snapshots earlier reads kept
+(dropped once a reopen makes them stale, as the store does): every read equals the sum
+of the posted lines dated on or before its day, whichever path it took.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from shared.errors import AppError
-from shared.ledger import batches, domain
+from shared.ledger import batches, domain, history
 from shared.ledger.model import (
     Account,
     AccountStatus,
@@ -135,6 +140,10 @@ class LedgerMachine(RuleBasedStateMachine):
         # period when it was posted.
         self.batch_sizes: dict[str, int] = {}
         self.closed_when_posted: dict[str, date | None] = {}
+        # What point-in-time reads keep: the period's reopen log and, per account, the
+        # snapshots of closed days earlier reads proposed.
+        self.reopens: list[str] = []
+        self.snapshots: dict[str, dict[date, history.BalanceSnapshot]] = defaultdict(dict)
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -293,7 +302,49 @@ class LedgerMachine(RuleBasedStateMachine):
         except AppError as exc:
             self._rejected(before, "reopen_period", exc)
             return
+        self.reopens = history.reopen_log_after({history.REOPEN_LOG_FIELD: self.reopens}, through)
         event("reopen_period accepted")
+
+    @rule(account_id=st.sampled_from(ACCOUNT_IDS), days_back=st.integers(-1, 14))
+    def read_balance_as_of(self, account_id: str, days_back: int) -> None:
+        day = self.now.date() - timedelta(days=days_back)
+        kept = self.snapshots[account_id]
+        for through in [
+            t for t, snap in kept.items() if not history.snapshot_is_valid(snap, self.reopens)
+        ]:
+            del kept[through]  # stale for good, as the store deletes it
+        candidates = [snap for through, snap in kept.items() if through <= day]
+        snapshot = max(candidates, key=lambda snap: snap.through, default=None)
+        touching = [
+            e for e in self.entries.values() if account_id in {ln.account_id for ln in e.lines}
+        ]
+
+        def entries(after: date | None, through: date | None) -> list[Entry]:
+            return [
+                e
+                for e in touching
+                if (after is None or e.effective_date > after)
+                and (through is None or e.effective_date <= through)
+            ]
+
+        found = history.posted_as_of(
+            day,
+            closed_through=self.closed_through,
+            epoch=len(self.reopens),
+            snapshot=snapshot,
+            current=lambda: self.totals[account_id],
+            entries=entries,
+            account_id=account_id,
+        )
+        expected = BalanceTotals()
+        for entry in entries(None, day):
+            expected += history.posted_only(history.account_totals(entry, account_id))
+        assert found.posted == expected, (account_id, day, found)
+        if found.new_snapshot is not None:
+            assert self.closed_through is not None
+            assert found.new_snapshot.through <= self.closed_through
+            kept.setdefault(found.new_snapshot.through, found.new_snapshot)
+        event("read_balance_as_of from " + ("snapshot" if found.started_from else "lines"))
 
     @precondition(lambda self: bool(self._pending_ids()))
     @rule(data=st.data())
