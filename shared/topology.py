@@ -240,7 +240,28 @@ class Manifest(_Strict):
     topics: tuple[Topic, ...]
     environment: dict[str, EnvironmentSource] = Field(default_factory=dict)
     secrets: tuple[Secret, ...] = ()
+    # What every function needs because it ships shared/ (pyproject's runtime names);
+    # each function's own `requirements` add to these, and are merged into them here.
+    requirements: tuple[str, ...] = ()
     functions: tuple[Function, ...]
+
+    @model_validator(mode="after")
+    def _every_function_holds_the_shared_requirements(self) -> Manifest:
+        shared = {name.lower() for name in self.requirements}
+        for fn in self.functions:
+            repeated = sorted(r for r in fn.requirements if r.lower() in shared)
+            if repeated:
+                raise ValueError(
+                    f"{fn.name}: {', '.join(repeated)} already in the manifest's requirements; "
+                    "a function lists only what it adds"
+                )
+        merged = tuple(
+            fn.model_copy(update={"requirements": (*self.requirements, *fn.requirements)})
+            for fn in self.functions
+        )
+        # Frozen: set once, here, so every reader sees each function's whole list.
+        object.__setattr__(self, "functions", merged)
+        return self
 
     @field_validator("environment")
     @classmethod

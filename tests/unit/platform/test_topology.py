@@ -331,3 +331,26 @@ def test_entry_point_is_a_plain_function(name: str) -> None:
     assert len(inspect.signature(entry).parameters) == 1
     if declared.kind == "http":
         assert entry is module.router.handler
+
+
+def test_the_manifests_requirements_come_first_in_every_functions_list() -> None:
+    document = minimal()
+    document["requirements"] = ["functions-framework", "pydantic"]
+    document["functions"][0]["requirements"] = ["PyJWT"]
+    manifest = Manifest.model_validate(document)
+    assert manifest.functions_by_name["journal"].requirements == (
+        "functions-framework",
+        "pydantic",
+        "PyJWT",
+    )
+    assert manifest.functions_by_name["projector"].requirements == (
+        "functions-framework",
+        "pydantic",
+    )
+
+
+def test_a_function_does_not_list_a_requirement_every_function_has() -> None:
+    document = minimal()
+    document["requirements"] = ["functions-framework", "pydantic"]
+    document["functions"][1]["requirements"] = ["Pydantic"]
+    _refused(document, "projector", "Pydantic", "already in the manifest's requirements")
