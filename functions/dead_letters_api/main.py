@@ -51,6 +51,9 @@ class DeadLetterOut(BaseModel):
     last_seen: str
     data_size: int | None = Field(description="bytes of the original message data")
     data_truncated: bool = Field(description="only the first 256 KiB were kept; not replayable")
+    data_redacted: bool = Field(
+        description="secret-named values (tokens, passwords) were removed; not replayable"
+    )
     claimed_tenant_id: str | None = Field(
         description="the tenant the message itself names; a claim, which decides nothing "
         "(tenant_id is whose dead letter it is)",

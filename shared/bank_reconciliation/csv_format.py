@@ -79,6 +79,17 @@ def check_mapping(mapping: CsvMapping) -> None:
             "must differ from the decimal separator",
             "separators_clash",
         )
+    if not mapping.has_header and mapping.delimiter in (
+        mapping.decimal_separator,
+        mapping.thousands_separator,
+    ):
+        # An unquoted "12,50" is two cells. With a header, a row wider than it is refused
+        # (``extra_columns``); without one, nothing would show that a value was split.
+        problems.add(
+            "csv.delimiter",
+            "without a header row, must differ from the decimal and thousands separators",
+            "separators_clash",
+        )
     if not mapping.has_header:
         for name in _FIELDS:
             if isinstance(getattr(columns, name), str):
@@ -155,7 +166,12 @@ def _resolve(mapping: CsvMapping, header: Sequence[str], problems: _Problems) ->
     return resolved
 
 
+_DATE_CHARACTERS = re.compile(r"^[0-9./-]+$")
+
+
 def _date(text: str, mapping: CsvMapping) -> date | None:
+    if not _DATE_CHARACTERS.match(text.strip()):
+        return None  # strptime would read other scripts' digits too
     try:
         layout = _STRPTIME[mapping.date_format]
         return datetime.strptime(text.strip(), layout).replace(tzinfo=UTC).date()
@@ -172,6 +188,7 @@ def parse_csv(content: bytes, mapping: CsvMapping, currency: str) -> ParsedState
     pattern = _amount_pattern(mapping)
     lines: list[ParsedLine] = []
     columns: dict[str, int] | None = None
+    width: int | None = None  # the header's number of columns
     try:
         for row in reader:
             number = reader.line_num
@@ -181,6 +198,7 @@ def parse_csv(content: bytes, mapping: CsvMapping, currency: str) -> ParsedState
                 if mapping.has_header:
                     columns = _resolve(mapping, row, problems)
                     problems.raise_any()
+                    width = len(row)
                     continue
                 columns = _resolve(mapping, [], problems)
             if len(lines) >= MAX_LINES:
@@ -189,6 +207,14 @@ def parse_csv(content: bytes, mapping: CsvMapping, currency: str) -> ParsedState
                     f"a statement holds at most {MAX_LINES} lines",
                     "too_many_lines",
                 )
+            if width is not None and len(row) > width:
+                # A cell more than the header: a separator inside an unquoted value.
+                problems.add(
+                    f"rows.{number}",
+                    f"the row has {len(row)} columns, the header {width}",
+                    "extra_columns",
+                )
+                continue
             line = _row(row, number, columns, mapping, pattern, currency, problems)
             if line is not None:
                 lines.append(line)

@@ -125,7 +125,10 @@ class ImportStatementRequest(BaseModel):
         ),
     )
 
-    account_id: str = Field(min_length=1, max_length=100, examples=["acc_cash"])
+    # The shape of a ledger document id: no '/', no reserved '__x__' name.
+    account_id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$", examples=["acc_06H3SWEPST6BPXC4RFPQ33XGXG"]
+    )
     format: StatementFormat
     content: str = Field(
         min_length=1,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -170,6 +171,38 @@ def _account_currency(db: firestore.Client, tenant_id: str, account_id: str) -> 
     return account_from_document(snapshot.id, snapshot.to_dict() or {}).currency
 
 
+def _parse_of(statement: BankStatement) -> tuple[Any, ...]:
+    """What two imports of one file must agree on to complete the same statement."""
+    return (
+        statement.format,
+        statement.period_start,
+        statement.period_end,
+        statement.line_count,
+        statement.skipped_count,
+        statement.date_window_days,
+    )
+
+
+def _create_lines(
+    db: firestore.Client, tenant_id: str, statement_id: str, lines: list[StatementLine]
+) -> None:
+    """Create the lines; ones a concurrent or interrupted import of the file already
+    wrote are left as they are, so matching that has begun on them is never undone."""
+    from google.api_core.exceptions import AlreadyExists, Conflict
+
+    batch = db.batch()
+    for line in lines:
+        batch.create(line_ref(db, tenant_id, statement_id, line.id), line_to_document(line))
+    try:
+        batch.commit()
+        return
+    except (AlreadyExists, Conflict):
+        pass  # a batch is all or none: create them one by one, skipping those that exist
+    for line in lines:
+        with contextlib.suppress(AlreadyExists, Conflict):
+            line_ref(db, tenant_id, statement_id, line.id).create(line_to_document(line))
+
+
 def already_imported(existing: BankStatement) -> ConflictError:
     return ConflictError(
         f"this file was already imported for the account as statement {existing.id}",
@@ -227,6 +260,15 @@ def import_statement(
         if existing is not None:
             if existing.status is not StatementStatus.IMPORTING:
                 raise already_imported(existing)
+            if _parse_of(existing) != _parse_of(statement):
+                # Lines already written came from another reading of the file.
+                raise ConflictError(
+                    f"statement {existing.id} of this file is being imported with other "
+                    "options; send the file again with the options it was first sent with",
+                    code="bank_statement_import_differs",
+                    errors=[FieldError("content", "imported with other options", "import_differs")],
+                    extra={"statement_id": existing.id},
+                )
             return existing
         transaction.create(ref, statement_to_document(statement))
         return statement
@@ -247,10 +289,7 @@ def import_statement(
         for parsed_line in parsed.lines
     ]
     for start in range(0, len(lines), _LINE_BATCH):
-        batch = db.batch()
-        for line in lines[start : start + _LINE_BATCH]:
-            batch.set(line_ref(db, tenant_id, statement.id, line.id), line_to_document(line))
-        batch.commit()
+        _create_lines(db, tenant_id, statement.id, lines[start : start + _LINE_BATCH])
     staged: list[StagedEvent] = []
 
     @fs.transactional

@@ -54,6 +54,8 @@ class DeadLetter:
     last_seen: datetime
     data_size: int | None = None
     data_truncated: bool = False
+    # Secrets in the data (an emailed token, a password) were replaced before storing.
+    data_redacted: bool = False
     # The tenant the message itself names: a claim, never used to decide who sees it.
     claimed_tenant_id: str | None = None
 
@@ -78,6 +80,7 @@ class DeadLetter:
             "last_seen": self.last_seen.isoformat(),
             "data_size": self.data_size,
             "data_truncated": self.data_truncated,
+            "data_redacted": self.data_redacted,
             "claimed_tenant_id": self.claimed_tenant_id,
         }
 
@@ -103,6 +106,7 @@ class DeadLetter:
             last_seen=doc["last_seen"],
             data_size=doc.get("data_size"),
             data_truncated=bool(doc.get("data_truncated", False)),
+            data_redacted=bool(doc.get("data_redacted", False)),
             claimed_tenant_id=doc.get("claimed_tenant_id"),
         )
 
@@ -131,6 +135,44 @@ def _kept_attributes(attributes: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in attributes.items() if k not in SECRET_ATTRIBUTES}
 
 
+REDACTED = "[redacted]"
+
+
+def _redacted(data: bytes) -> bytes | None:
+    """The JSON data with every secret-named value replaced, or None if it holds none.
+
+    A dead letter is read by the tenant's admins: an emailed reset or invitation token
+    in it would let one act as the user it was sent to.
+    """
+    import orjson
+
+    from shared.logger import is_sensitive_key
+
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    found = False
+
+    def scrub(value: Any) -> Any:
+        nonlocal found
+        if isinstance(value, dict):
+            cleaned = {}
+            for key, item in value.items():
+                if isinstance(key, str) and is_sensitive_key(key) and item not in (None, ""):
+                    found = True
+                    cleaned[key] = REDACTED
+                else:
+                    cleaned[key] = scrub(item)
+            return cleaned
+        if isinstance(value, list):
+            return [scrub(item) for item in value]
+        return value
+
+    cleaned = scrub(document)
+    return orjson.dumps(cleaned) if found else None
+
+
 def _text(data: bytes) -> str | None:
     try:
         return data.decode("utf-8")
@@ -156,6 +198,9 @@ def _new_document(
     if owner is not None:
         fields["tenant_id"] = owner[0]
     size = len(data)
+    redacted = _redacted(data)
+    if redacted is not None:
+        data = redacted
     data = data[:MAX_STORED_DATA_BYTES]
     return {
         "topic": topic,
@@ -168,6 +213,7 @@ def _new_document(
         "attributes": _kept_attributes(attributes),
         "data_size": size,
         "data_truncated": size > MAX_STORED_DATA_BYTES,
+        "data_redacted": redacted is not None,
         "delivery_count": delivery_count,
         "source_subscription": source_subscription,
         "seen_count": 1,
@@ -386,6 +432,12 @@ def replay(
             f"dead letter {dead_letter_id} kept only the first {MAX_STORED_DATA_BYTES} bytes "
             f"of its {current.data_size}: it cannot be replayed",
             code="dead_letter_truncated",
+        )
+    if current.data_redacted:
+        raise errors.ConflictError(
+            f"dead letter {dead_letter_id} had secrets removed from its data: replaying it "
+            "would deliver a message without them (ask for a new token instead)",
+            code="dead_letter_redacted",
         )
     attributes = {**current.attributes, "replayed_from": dead_letter_id}
     publish_raw([(current.topic, base64.b64decode(current.data_base64), attributes)])

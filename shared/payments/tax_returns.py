@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.errors import ValidationError
 from shared.ledger.history import check_date_range
 from shared.ledger.model import AccountType, Entry
+from shared.money import MoneyError, normalize_currency
 from shared.payments.ledger_adapter import tax_payable_code, withheld_code
 from shared.payments.tax_return import TaxReturn, summarize
 
@@ -46,6 +48,10 @@ class TaxReturnQuery(BaseModel):
 
 def tax_return(ledger: LedgerService, tenant_id: str, query: TaxReturnQuery) -> TaxReturn:
     """The return of ``query``'s jurisdiction, currency and period for the tenant."""
+    try:
+        normalize_currency(query.currency)
+    except MoneyError as exc:
+        raise ValidationError.for_field("query.currency", str(exc), "unknown_currency") from None
     check_date_range(query.date_from, query.date_to, max_days=MAX_RETURN_DAYS)
     tax_account = _account_id(
         ledger, tenant_id, tax_payable_code(query.jurisdiction, query.currency)

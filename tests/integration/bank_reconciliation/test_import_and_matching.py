@@ -179,6 +179,9 @@ REFUSALS = [
         "unknown_column",
     ),
     ({"account_id": "acc_missing"}, "account_id", "account_not_found"),
+    # Not a document id at all: refused by its shape, before any read.
+    ({"account_id": "acc/x"}, "account_id", "bad_format"),
+    ({"account_id": "__x__"}, "account_id", "bad_format"),
     ({"format": "camt053", "csv": None, "content": "<Document>"}, "content", "unreadable_xml"),
     (
         {
@@ -292,6 +295,35 @@ def test_an_interrupted_import_is_completed_by_the_same_file(
     assert answer.status == 201, answer.json
     assert (answer.data["status"], answer.data["line_count"]) == ("matching", 4)
     assert len(bank.lines(answer.data["id"])) == 4
+
+
+def test_an_interrupted_import_resumed_with_other_options_is_refused_and_lines_kept(
+    bank: Bank, books: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[str] = []
+    real = service.line_to_document
+
+    def crash_after_two(line: Any) -> Any:
+        if len(written) == 2:
+            raise RuntimeError("the instance died while writing lines")
+        written.append(line.id)
+        return real(line)
+
+    monkeypatch.setattr(service, "line_to_document", crash_after_two)
+    assert bank.import_csv(books["cash"], NOVEMBER).status == 500
+    monkeypatch.undo()
+    before = dump(bank.db)
+
+    other = bank.import_csv(books["cash"], NOVEMBER, date_window_days=9)
+
+    assert other.status == 409, other.json
+    assert other.json["code"] == "bank_statement_import_differs"
+    assert other.json["errors"][0]["field"] == "content"
+    assert dump(bank.db) == before
+    # The same options complete it, keeping the lines already written.
+    done = bank.import_csv(books["cash"], NOVEMBER)
+    assert done.status == 201, done.json
+    assert len(bank.lines(done.data["id"])) == 4
 
 
 def stored_id(bank: Bank) -> str:

@@ -183,3 +183,32 @@ def test_a_malformed_push_keeps_no_credential_and_no_claimed_tenant(
     assert kept["reason"].startswith("malformed push: ")
     assert "trb_pk_secret" not in str(kept)
     assert kept["tenant_id"] is None
+
+
+def test_an_emailed_token_in_a_dead_letter_is_redacted_and_not_replayed(
+    api: RouterClient, emulators: Any, firestore_client: Any
+) -> None:
+    # An email that could not be sent: its reset token must not reach the tenant's admins.
+    token = "rst_" + "q" * 40
+    envelope = new_event(
+        "user.password_reset_requested", source="test", subject="users/u1",
+        tenant_id="tenant-a",
+        data={"email": "ada@example.com", "reset": {"token": token, "expires_in": 1800}},
+    )  # fmt: skip
+    load_function("dead_letters").handle(
+        dead_letter_event(
+            emulators.project_id, "mail-requests", envelope.to_bytes(), "m-mail",
+            envelope.attributes(),
+        )
+    )  # fmt: skip
+
+    [letter] = api.get("/v1/dead-letters", token="admin").data
+    assert letter["data_redacted"] is True
+    stored = [s.to_dict() for s in firestore_client.collection("dead_letters").stream()]
+    assert token not in str(stored)
+    kept = orjson.loads(base64.b64decode(letter["data_base64"]))
+    assert kept["data"]["reset"] == {"token": "[redacted]", "expires_in": 1800}
+    assert kept["data"]["email"] == "ada@example.com"
+    refused = api.post(f"/v1/dead-letters/{letter['id']}/replay", token="admin")
+    assert (refused.status, refused.json["code"]) == (409, "dead_letter_redacted")
+    assert [s.to_dict() for s in firestore_client.collection("dead_letters").stream()] == stored

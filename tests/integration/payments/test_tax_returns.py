@@ -127,6 +127,7 @@ def test_a_period_without_sales_and_another_tenant_see_zero(
         ({**SPAIN, "from": "2024-01-01", "to": "2025-03-31"}, "query.to", "date_range_too_long"),
         ({**SPAIN, "jurisdiction": "spain"}, "query.jurisdiction", None),
         ({**SPAIN, "currency": "eur"}, "query.currency", None),
+        ({**SPAIN, "currency": "XXX"}, "query.currency", "unknown_currency"),
         ({**SPAIN, "from": "2025-02-30"}, "query.from", None),
         ({"jurisdiction": "ES", "currency": "EUR", "from": PERIOD_FROM}, "query.to", None),
     ],

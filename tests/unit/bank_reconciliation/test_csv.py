@@ -197,3 +197,25 @@ def test_a_file_of_more_lines_than_a_statement_holds_is_refused() -> None:
     assert _refusal("Date,Amount,Ref,Text\n" + rows, _mapping()) == [
         ("rows.2002", "too_many_lines")
     ]
+
+
+@pytest.mark.parametrize(
+    "separators",
+    [{"decimal_separator": ","}, {"thousands_separator": ","}],
+)
+def test_without_a_header_a_delimiter_that_is_also_a_separator_is_refused(
+    separators: dict[str, str],
+) -> None:
+    # "1,250.00" would be two cells, and nothing would show the amount was split.
+    mapping = _mapping(columns={"date": 1, "amount": 2}, has_header=False, **separators)
+    assert _refusal("2026-01-01,1,250.00\n", mapping) == [("csv.delimiter", "separators_clash")]
+
+
+def test_a_row_with_more_cells_than_the_header_is_refused_naming_it() -> None:
+    text = "Date,Amount,Ref,Text\n2026-01-01,12.50,R1,Customer\n2026-01-02,12,50,R2,Other\n"
+    assert _refusal(text, _mapping()) == [("rows.3", "extra_columns")]
+
+
+def test_dates_are_ascii_digits_only() -> None:
+    text = "Date,Amount,Ref,Text\n\u0662\u0660\u0662\u0666-01-01,12.50,R1,Customer\n"
+    assert _refusal(text, _mapping()) == [("rows.2.date", "invalid_date")]
