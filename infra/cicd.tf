@@ -58,7 +58,7 @@ locals {
   # What a refresh reads that no predefined viewer role grants without data: Firestore
   # metadata (datastore.schemas.* are the index and field permissions, formerly
   # datastore.indexes.*), log-based metrics, bucket metadata, and the IAM policies
-  # of the project, topics, subscriptions and buckets.
+  # of the project, topics, subscriptions, buckets and the webhook secrets' key.
   planner_metadata_permissions = [
     "datastore.databases.getMetadata",
     "datastore.schemas.get",
@@ -72,6 +72,7 @@ locals {
     "resourcemanager.projects.getIamPolicy",
     "pubsub.topics.getIamPolicy",
     "pubsub.subscriptions.getIamPolicy",
+    "cloudkms.cryptoKeys.getIamPolicy",
     "iam.roles.get",
   ]
 

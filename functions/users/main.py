@@ -11,7 +11,7 @@ from shared.auth.runtime import password_hasher, password_policy
 from shared.clients import firestore_client
 from shared.http import Page, Reply, RequestContext, Router
 from shared.identity import Permission
-from shared.ratelimit import FirestoreFixedWindowLimiter, password_change_limiter
+from shared.ratelimit import FirestoreFixedWindowLimiter, RateLimit, password_change_limiter
 from shared.users import invitations
 from shared.users import service as users
 from shared.users.model import User
@@ -45,6 +45,23 @@ def _password_change_limiter() -> FirestoreFixedWindowLimiter:
         if _password_limiter is None:
             _password_limiter = password_change_limiter(firestore_client())
         return _password_limiter
+
+
+# Invitations email addresses the caller names: a tenant sends at most this many an
+# hour (invites and resends together), across every instance.
+INVITATION_RATE = RateLimit(limit=50, window_seconds=3600)
+_invitation_limiter: FirestoreFixedWindowLimiter | None = None
+
+
+def _limit_invitations(ctx: RequestContext) -> None:
+    global _invitation_limiter
+    with _limiter_lock:
+        if _invitation_limiter is None:
+            _invitation_limiter = FirestoreFixedWindowLimiter(
+                firestore_client(), "invitations", INVITATION_RATE
+            )
+        limiter = _invitation_limiter
+    limiter.hit(f"tenant:{ctx.tenant_id}")
 
 
 def _actor(ctx: RequestContext) -> users.Actor:
@@ -92,6 +109,7 @@ def list_users(ctx: RequestContext) -> Page:
     response=InvitationOut,
     status=201,
     idempotency="optional",
+    before=[_limit_invitations],
 )
 def invite_user(ctx: RequestContext) -> Reply:
     """Invite someone to the caller's tenant with a role the caller may grant.
@@ -156,6 +174,7 @@ def get_invitation(ctx: RequestContext) -> dict[str, Any]:
     permission=MANAGE_USERS,
     params=InvitationPath,
     response=InvitationOut,
+    before=[_limit_invitations],
 )
 def resend_invitation(ctx: RequestContext) -> dict[str, Any]:
     """Email a new token (the previous one stops working) and start a new 7 days."""

@@ -106,14 +106,15 @@ class KmsSealer:
             return self._client
 
     def seal(self, plaintext: bytes, *, context: bytes) -> bytes:
-        response = self._kms().encrypt(
-            request={
+        response = self._call(
+            "encrypt",
+            {
                 "name": self.key_name,
                 "plaintext": plaintext,
                 "plaintext_crc32c": crc32c(plaintext),
                 "additional_authenticated_data": context,
                 "additional_authenticated_data_crc32c": crc32c(context),
-            }
+            },
         )
         ciphertext: bytes = response.ciphertext
         if (
@@ -125,19 +126,35 @@ class KmsSealer:
         return ciphertext
 
     def unseal(self, sealed: bytes, *, context: bytes) -> bytes:
-        response = self._kms().decrypt(
-            request={
+        response = self._call(
+            "decrypt",
+            {
                 "name": self.key_name,
                 "ciphertext": sealed,
                 "ciphertext_crc32c": crc32c(sealed),
                 "additional_authenticated_data": context,
                 "additional_authenticated_data_crc32c": crc32c(context),
-            }
+            },
         )
         plaintext: bytes = response.plaintext
         if int(response.plaintext_crc32c) != crc32c(plaintext):
             raise SecretAccessError("Cloud KMS decryption failed its integrity check")
         return plaintext
+
+    def _call(self, method: str, request: dict[str, Any]) -> Any:
+        """One KMS call; an outage is a 503 the client may retry, not a crash."""
+        from google.api_core.exceptions import GoogleAPICallError, RetryError
+
+        try:
+            return getattr(self._kms(), method)(request=request)
+        except (GoogleAPICallError, RetryError) as exc:
+            from shared.errors import ServiceUnavailableError
+
+            raise ServiceUnavailableError(
+                "the key that protects signing secrets is unavailable; retry shortly",
+                code="secrets_unavailable",
+                headers={"Retry-After": "5"},
+            ) from exc
 
 
 def _kms_client() -> Any:

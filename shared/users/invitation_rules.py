@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from shared.errors import BadRequestError, ConflictError, FieldError
+from shared.errors import AppError, BadRequestError, ConflictError, FieldError
 from shared.identity import Role, check_role_assignment, check_user_management
 
 INVITATION_LIFETIME = timedelta(days=7)
@@ -243,6 +243,36 @@ def invalid_invitation_token() -> BadRequestError:
         code=INVITATION_TOKEN_INVALID,
         errors=[FieldError("token", "is invalid or has expired", INVITATION_TOKEN_INVALID)],
     )
+
+
+INVITATION_WITHDRAWN = "invitation_withdrawn"
+
+
+def check_inviter_still_grants(invitation: Invitation, inviter: dict[str, Any] | None) -> None:
+    """The inviter's grant holds only while they could still make it.
+
+    ``inviter`` is their current access state (role, status, tenant), or None if they
+    no longer exist. An inviter since disabled, moved out of the tenant or demoted below
+    the role they granted has withdrawn the invitation: otherwise someone about to lose
+    their access could keep it through an invitation to an address of their own.
+    """
+    allowed = (
+        inviter is not None
+        and inviter.get("tenant_id") == invitation.tenant_id
+        and inviter.get("status") == "active"
+    )
+    if allowed:
+        assert inviter is not None
+        try:
+            check_role_assignment(str(inviter.get("role")), invitation.role)
+        except AppError:
+            allowed = False
+    if not allowed:
+        raise ConflictError(
+            "the invitation was withdrawn: whoever sent it can no longer grant its role",
+            code=INVITATION_WITHDRAWN,
+            errors=[FieldError("token", "the invitation was withdrawn", INVITATION_WITHDRAWN)],
+        )
 
 
 def accepted(invitation: Invitation | None, *, token_digest: str, now: datetime) -> Invitation:

@@ -31,6 +31,7 @@ from shared.resilience import is_firestore_contention
 from shared.users.invitation_rules import (
     Invitation,
     accepted,
+    check_inviter_still_grants,
     invalid_invitation_token,
     invitation_id,
     new_invitation,
@@ -331,6 +332,8 @@ def accept_invitation(
         done = accepted(
             _loaded(reference.get(transaction=transaction)), token_digest=digest, now=now
         )
+        inviter = access_reference(db, done.invited_by).get(transaction=transaction)
+        check_inviter_still_grants(done, inviter.to_dict() if inviter.exists else None)
         # The address's key is created, not read: a read would lock it and make a
         # concurrent signup's blind create wait. If it exists at commit, the commit fails
         # with ALREADY_EXISTS (below) and nothing is written.

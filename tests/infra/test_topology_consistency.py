@@ -1248,6 +1248,8 @@ def test_the_planners_custom_role_reads_metadata_only(scenario: Scenario) -> Non
         "resourcemanager.projects.getIamPolicy",
         "pubsub.topics.getIamPolicy",
         "pubsub.subscriptions.getIamPolicy",
+        # roles/cloudkms.viewer lists keys but not their IAM policies.
+        "cloudkms.cryptoKeys.getIamPolicy",
         "iam.roles.get",
     }
 

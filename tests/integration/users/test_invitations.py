@@ -304,3 +304,21 @@ def test_of_concurrent_claims_of_one_address_exactly_one_wins(identity: Identity
         u for u in documents(identity.db, "users").values() if u["email"] == "prize@race.example"
     ]
     assert len(claimed) == 1
+
+
+def test_an_invitation_from_an_admin_since_disabled_is_withdrawn(identity: Identity) -> None:
+    owner_token = _owner_token(identity, "boss@wd.example")
+    admin = identity.add_user(owner_token, "leaving@wd.example", "admin")
+    admin_token = identity.token_for(admin)
+    assert _invite(identity, admin_token, "mine@private.example", "admin").status == 201
+    token = identity.invitation_token("mine@private.example")
+    disabled = identity.users.patch(
+        f"/v1/users/{admin['id']}/status", token=owner_token, json={"status": "disabled"}
+    )
+    assert disabled.status == 200, disabled.json
+    before = snapshot_of_writes(identity.db)
+
+    _refused(_accept(identity, token), 409, "invitation_withdrawn")
+
+    assert snapshot_of_writes(identity.db) == before
+    assert identity.login("mine@private.example").status == 401

@@ -140,3 +140,18 @@ def test_unsealed_values_are_reused_within_the_instance(tmp_path: Path) -> None:
 
 def test_sealed_values_travel_as_base64_text() -> None:
     assert decode(encode(b"\x00\xffsealed")) == b"\x00\xffsealed"
+
+
+def test_a_kms_outage_is_a_retryable_503_not_a_crash() -> None:
+    from google.api_core.exceptions import ServiceUnavailable
+
+    from shared.errors import ServiceUnavailableError
+
+    class Down:
+        def encrypt(self, request: dict[str, Any]) -> Any:
+            raise ServiceUnavailable("kms is down")
+
+    with pytest.raises(ServiceUnavailableError) as refused:
+        KmsSealer(KEY, client_factory=Down).seal(SECRET, context=CONTEXT)
+    assert (refused.value.status, refused.value.code) == (503, "secrets_unavailable")
+    assert refused.value.headers["Retry-After"] == "5"

@@ -18,6 +18,7 @@ from shared.users.invitation_rules import (
     InvitationStatus,
     StoredVerificationToken,
     accepted,
+    check_inviter_still_grants,
     check_verification_needed,
     invitation_id,
     new_invitation,
@@ -188,3 +189,26 @@ def test_a_verified_address_needs_no_more_emails() -> None:
     with pytest.raises(ConflictError) as refused:
         check_verification_needed(True)
     assert refused.value.code == "email_already_verified"
+
+
+@pytest.mark.parametrize(
+    ("inviter", "withdrawn"),
+    [
+        ({"tenant_id": "t1", "status": "active", "role": "admin"}, False),
+        ({"tenant_id": "t1", "status": "disabled", "role": "admin"}, True),
+        ({"tenant_id": "t1", "status": "active", "role": "viewer"}, True),  # demoted
+        ({"tenant_id": "t2", "status": "active", "role": "admin"}, True),
+        (None, True),
+    ],
+)
+def test_an_invitation_holds_only_while_its_inviter_could_still_grant_it(
+    inviter: dict[str, str] | None, withdrawn: bool
+) -> None:
+    invitation = _invite(actor_role="admin", role=Role.ACCOUNTANT)
+    if not withdrawn:
+        check_inviter_still_grants(invitation, inviter)
+        return
+    with pytest.raises(ConflictError) as refused:
+        check_inviter_still_grants(invitation, inviter)
+    assert refused.value.code == "invitation_withdrawn"
+    assert refused.value.errors[0].field == "token"
