@@ -8,7 +8,8 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -117,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     sink.add_argument("--port", type=int, default=webhook_sink.DEFAULT_SINK_PORT)
 
     mail = commands.add_parser(
-        "mail-sink", help="receive the stack's emails locally: show each as it arrives"
+        "mail-sink",
+        help="show the stack's emails as they arrive (follows the running sink's mailbox, "
+        "or runs a sink when none runs)",
     )
     mail.add_argument("--host", default=mail_sink.SINK_HOST)
     mail.add_argument("--port", type=int, default=mail_sink.DEFAULT_SINK_PORT)
@@ -128,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--manifest", type=Path, required=True)
     gateway.add_argument("--functions-base-port", type=int, required=True)
+
+    sink_part = commands.add_parser("_mail_sink")
+    sink_part.add_argument("--port", type=int, required=True)
+    sink_part.add_argument("--host", default=mail_sink.SINK_HOST)
 
     scheduler = commands.add_parser("_scheduler")
     scheduler.add_argument("--project", required=True)
@@ -227,6 +234,7 @@ def _status(args: argparse.Namespace) -> int:
                     "running": s.running,
                     "answering": s.answering,
                     "healthy": s.healthy,
+                    "owned": s.owned,
                 }
                 for s in statuses
             ],
@@ -242,8 +250,11 @@ def _status(args: argparse.Namespace) -> int:
                 condition = "running, not answering"
             else:
                 condition = "down"
+            if not s.owned:
+                condition += " (not this stack's: down leaves it)"
             port = str(s.port) if s.port is not None else "-"
-            print(f"  {s.name:<24}{s.role:<11}{port:<7}{s.pgid:<9}{condition}")
+            pgid = str(s.pgid) if s.pgid is not None else "-"
+            print(f"  {s.name:<24}{s.role:<11}{port:<7}{pgid:<9}{condition}")
         if state.processes:
             print(f"  gateway: http://{state.host}:{state.gateway_port}")
     return 0 if healthy else 1
@@ -334,17 +345,39 @@ def _webhook_sink(args: argparse.Namespace) -> int:
     return 0
 
 
-def _mail_sink(args: argparse.Namespace) -> int:
-    sink = mail_sink.MailSink(args.host, args.port, on_mail=lambda m: _say(mail_sink.describe(m)))
-    _say(
-        f"mail sink on {sink.url()} (Ctrl-C stops it); "
-        f"received emails at {sink.url(mail_sink.MAILBOX_PATH)}"
-    )
+def _serve_mail_sink(host: str, port: int, say: Callable[[str], None]) -> None:
+    sink = mail_sink.MailSink(host, port, on_mail=lambda m: say(mail_sink.describe(m)))
+    say(f"mail sink on {sink.url()}; received emails at {sink.url(mail_sink.MAILBOX_PATH)}")
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         sink.serve_forever()
     finally:
         sink.stop()
+
+
+def _mail_sink(args: argparse.Namespace) -> int:
+    """Show emails as they arrive: the running sink's (a stack's), else a sink of its own."""
+    if mail_sink.answers_as_mail_sink(args.host, args.port):
+        mailbox = mail_sink.Mailbox(mail_sink.mailbox_url(args.host, args.port))
+        _say(
+            f"a mail sink already runs on port {args.port} (a local stack's); following "
+            f"{mailbox.url} (Ctrl-C stops following, the sink keeps running)"
+        )
+        shown = len(mailbox.messages())
+        while True:
+            time.sleep(1.0)
+            received = mailbox.received()
+            for mail in received[shown if len(received) >= shown else 0 :]:
+                _say(mail_sink.describe(mail))
+            shown = len(received)
+    _say("no mail sink runs there; starting one (Ctrl-C stops it)")
+    _serve_mail_sink(args.host, args.port, _say)
+    return 0
+
+
+def _mail_sink_part(args: argparse.Namespace) -> int:
+    """The stack's sink, started by ``up``: each email goes to its log."""
+    _serve_mail_sink(args.host, args.port, lambda line: print(line, flush=True))
     return 0
 
 
@@ -372,6 +405,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _webhook_sink(args)
         if args.command == "mail-sink":
             return _mail_sink(args)
+        if args.command == "_mail_sink":
+            return _mail_sink_part(args)
         if args.command == "tick":
             return _tick(args)
         if args.command == "seed":

@@ -4,9 +4,12 @@ provider, keeps them, and shows each as it arrives.
     python -m emulator mail-sink            # http://127.0.0.1:8791, prints each email
 
 The local stack's functions post to exactly this address (the manifest's
-``mail_transport_url`` source, see emulator/runtime_contract.py), so a password reset
-requested against the local stack shows its email, token included, here. Tests start a
-sink on a free port with :class:`MailSink`.
+``mail_transport_url`` source, see emulator/runtime_contract.py), and ``up`` runs a sink
+there as one of the stack's parts (or uses the one already answering there), so a
+password reset requested against the local stack lands, token included, in its mailbox.
+:class:`Mailbox` reads that mailbox over HTTP (the seed and the e2e tests wait for their
+emails with it); tests without a stack start a sink of their own on a free port with
+:class:`MailSink`.
 
 Routes:
 
@@ -21,7 +24,9 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Callable
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +37,7 @@ DEFAULT_SINK_PORT = 8791
 MESSAGES_PATH = "/messages"
 MAILBOX_PATH = "/_mail"
 REQUIRED_FIELDS = ("to", "subject", "text")
+SERVER_NAME = "TributumMailSink"
 _MAX_BODY = 262_144
 
 
@@ -65,7 +71,7 @@ def _readable(body: bytes) -> dict[str, Any] | None:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server_version = "TributumMailSink/1"
+    server_version = f"{SERVER_NAME}/1"
     mailbox: _Mailbox  # set on the subclass each sink makes
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -169,10 +175,117 @@ class MailSink:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def mailbox(self) -> Mailbox:
+        """This sink's mailbox, read over HTTP as any other sink's."""
+        return Mailbox(self.url(MAILBOX_PATH))
+
 
 def default_transport_url() -> str:
     """The URL the local stack's functions send email to."""
     return f"http://{SINK_HOST}:{DEFAULT_SINK_PORT}{MESSAGES_PATH}"
+
+
+def mailbox_url(host: str = SINK_HOST, port: int = DEFAULT_SINK_PORT) -> str:
+    """Where a sink lists what it received (the stack's sink by default)."""
+    return f"http://{host}:{port}{MAILBOX_PATH}"
+
+
+def answers_as_mail_sink(host: str, port: int, timeout: float = 2.0) -> bool:
+    """True when a mail sink (this module's server) answers there: its mailbox lists."""
+    try:
+        with urllib.request.urlopen(mailbox_url(host, port), timeout=timeout) as response:
+            server = response.headers.get("Server", "")
+            listed = json.loads(response.read() or b"null")
+    except (OSError, ValueError):
+        return False
+    return server.startswith(f"{SERVER_NAME}/") and isinstance(listed, list)
+
+
+def addressed_to(
+    messages: Iterable[dict[str, Any]], recipient: str, mail_type: str | None = None
+) -> list[dict[str, Any]]:
+    """The emails to ``recipient`` (of ``mail_type``, the event type, when given)."""
+    return [
+        message
+        for message in messages
+        if message.get("to") == recipient
+        and (mail_type is None or message.get("type") == mail_type)
+    ]
+
+
+class MailNotReceivedError(TimeoutError):
+    """No matching email reached the mailbox in time."""
+
+
+class Mailbox:
+    """A running sink's mailbox, read over HTTP (``GET /_mail``).
+
+    The stack's sink keeps every email since it started, so a reader that expects a new
+    email takes a :meth:`mark` before the action that sends it and waits ``after`` it::
+
+        mailbox = Mailbox()
+        seen = mailbox.mark()
+        ...  # invite someone
+        invitation = mailbox.wait_for("grace@example.com", after=seen)
+    """
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or mailbox_url()
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Every email the sink holds, oldest first (each with its ``received_at``)."""
+        with urllib.request.urlopen(self.url, timeout=10) as response:
+            listed = json.loads(response.read() or b"[]")
+        if not isinstance(listed, list):
+            raise ValueError(f"{self.url} did not answer with a list of emails")
+        return [m for m in listed if isinstance(m, dict)]
+
+    def received(self) -> list[ReceivedMail]:
+        """The emails as the sink keeps them (for :func:`describe`)."""
+        mails = []
+        for message in self.messages():
+            fields = dict(message)
+            stamp = fields.pop("received_at", None)
+            try:
+                moment = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
+            except ValueError:
+                moment = None
+            mails.append(ReceivedMail(message=fields, received_at=moment or datetime.now(UTC)))
+        return mails
+
+    def mark(self) -> int:
+        """How many emails the mailbox holds now: pass it as ``after`` to skip them."""
+        return len(self.messages())
+
+    def wait_for(
+        self,
+        recipient: str,
+        *,
+        mail_type: str | None = None,
+        after: int = 0,
+        timeout: float = 90.0,
+        poll: float = 0.3,
+    ) -> dict[str, Any]:
+        """The newest email to ``recipient`` received after the first ``after`` ones.
+
+        A mailbox that holds fewer than ``after`` emails was emptied meanwhile
+        (``DELETE /_mail``): then every email in it is new.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(OSError, ValueError):  # a sink still starting
+                messages = self.messages()
+                fresh = messages[after:] if len(messages) >= after else messages
+                found = addressed_to(fresh, recipient, mail_type)
+                if found:
+                    return found[-1]
+            if time.monotonic() > deadline:
+                kind = f" of type {mail_type}" if mail_type else ""
+                raise MailNotReceivedError(
+                    f"no email{kind} to {recipient} reached the mail sink at {self.url} "
+                    f"within {timeout:.0f}s"
+                )
+            time.sleep(poll)
 
 
 def describe(mail: ReceivedMail) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.mail_sink import DEFAULT_SINK_PORT, MAILBOX_PATH, SINK_HOST, MailSink
+from emulator.mail_sink import Mailbox, MailNotReceivedError
 
 # The local demo tenant's users share one documented password; never a cloud credential.
 DEMO_PASSWORD = "demo ledger passphrase 2026"  # noqa: S105
@@ -41,43 +41,16 @@ class SeedError(RuntimeError):
     """A call the seed needs was refused; the message has the status and problem."""
 
 
-class _Inbox:
-    """The stack's emails: a mail sink of the seed's own on the stack's mail port, or the
-    one already listening there (``python -m emulator mail-sink``), read through its
-    mailbox. Users are invited, and an invitation's token arrives by email."""
-
-    def __init__(self) -> None:
-        self._sink: MailSink | None = None
-
-    def __enter__(self) -> _Inbox:
-        try:
-            self._sink = MailSink().start()
-        except OSError:
-            self._sink = None  # a sink runs already: read its mailbox
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._sink is not None:
-            self._sink.stop()
-
-    def _mails(self) -> list[dict[str, Any]]:
-        if self._sink is not None:
-            return [m.message for m in self._sink.received]
-        url = f"http://{SINK_HOST}:{DEFAULT_SINK_PORT}{MAILBOX_PATH}"
-        with urllib.request.urlopen(url, timeout=10) as response:
-            mails: list[dict[str, Any]] = json.loads(response.read())
-        return mails
-
-    def token_for(self, email: str, timeout: float = 90.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            for mail in reversed(self._mails()):
-                found = EMAILED_TOKEN.findall(str(mail.get("text", "")))
-                if mail.get("to") == email and found:
-                    return str(found[0])
-            if time.monotonic() > deadline:
-                raise SeedError(f"no email to {email} reached the mail sink")
-            time.sleep(0.5)
+def _emailed_token(mailbox: Mailbox, email: str, after: int) -> str:
+    """The token in the newest email to ``email`` the stack's mail sink received."""
+    try:
+        mail = mailbox.wait_for(email, after=after, timeout=90.0)
+    except (MailNotReceivedError, OSError) as exc:
+        raise SeedError(f"{exc} (the stack's mail sink: python -m emulator status)") from None
+    found = EMAILED_TOKEN.findall(str(mail.get("text", "")))
+    if not found:
+        raise SeedError(f"the email to {email} holds no token")
+    return str(found[0])
 
 
 @dataclass
@@ -145,15 +118,21 @@ def seed(base_url: str, say: Callable[[str], None] = print) -> DemoTenant:
     owner.token = tokens["owner"]
     say(f"tenant {tenant_id}: owner {emails['owner']}")
 
-    with _Inbox() as inbox:
-        for role in ROLES:
-            emails[role] = f"{role}-{stamp}@demo.tributum.dev"
-            user = {"email": emails[role], "name": f"Demo {role.title()}", "role": role}
-            owner.call("POST", "/v1/users", user, idempotency_key=f"seed-user-{role}-{stamp}")
-            # An added user is invited: they accept with the emailed token.
-            acceptance = {"token": inbox.token_for(emails[role]), "password": DEMO_PASSWORD}
-            DemoClient(base_url).call("POST", "/v1/users/invitations/accept", acceptance)
-            tokens[role] = _login(DemoClient(base_url), emails[role])
+    # Users are invited, and an invitation's token arrives by email: the stack's mail
+    # sink (``up`` runs it) keeps it in its mailbox.
+    mailbox = Mailbox()
+    for role in ROLES:
+        emails[role] = f"{role}-{stamp}@demo.tributum.dev"
+        user = {"email": emails[role], "name": f"Demo {role.title()}", "role": role}
+        seen = mailbox.mark()
+        owner.call("POST", "/v1/users", user, idempotency_key=f"seed-user-{role}-{stamp}")
+        # An added user is invited: they accept with the emailed token.
+        acceptance = {
+            "token": _emailed_token(mailbox, emails[role], seen),
+            "password": DEMO_PASSWORD,
+        }
+        DemoClient(base_url).call("POST", "/v1/users/invitations/accept", acceptance)
+        tokens[role] = _login(DemoClient(base_url), emails[role])
     say(f"users: {', '.join(emails[r] for r in ROLES)} (password: {DEMO_PASSWORD})")
 
     accounts = {}

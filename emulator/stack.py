@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emulator import emulators as emu
-from emulator import snapshots
+from emulator import mail_part, mail_sink, snapshots
 from emulator.launch import (
     FunctionSource,
     function_command,
@@ -127,7 +127,7 @@ def _carry_over(config: StackConfig, previous: StackState | None, say: Say) -> S
             record.role == "emulator"
             and record.port == _emulator_port(config, record.name)
             and emu.is_answering(config.host, record.port)
-        )
+        ) or (record.role == "mail_sink" and mail_part.answers(record.port))
         if reusable:
             state.put(record)
             say(f"reusing the running {record.name} emulator on port {record.port}")
@@ -414,6 +414,10 @@ def up(
     save_state(config.state_path, state)
     try:
         _refuse_taken_ports(config, plan.ports, state)
+        try:
+            sink = mail_part.start_or_reuse(config, state, progress)
+        except mail_part.MailSinkConflictError as exc:
+            raise StackError(str(exc)) from None
         kept = state.find("firestore") is not None
         _start_emulators(config, state, timeout, progress)
         if export is not None:
@@ -430,12 +434,16 @@ def up(
         processes = _start_functions(config, plan, state, progress)
         log_offsets: dict[str, int] = {}
         processes.update(_start_helpers(config, plan.manifest, state, log_offsets, progress))
+        if sink is not None:
+            processes[mail_part.NAME] = sink
         logs = {r.name: Path(r.log) for r in state.processes}
         checks: dict[str, Callable[[], bool]] = {
             fn.name: functools.partial(function_answers, fn, config.host, plan.ports[fn.name])
             for fn in plan.manifest.functions
         }
         checks["gateway"] = lambda: http_status(f"{config.gateway_url}{GATEWAY_HEALTH_PATH}") == 200
+        if sink is not None:
+            checks[mail_part.NAME] = mail_part.answers
         if "scheduler" in processes:
             # No port to probe: it is up once it has read the manifest and said so.
             checks["scheduler"] = lambda: (
@@ -463,6 +471,8 @@ def describe(config: StackConfig, state: StackState) -> str:
         f"  openapi     {config.gateway_url}/openapi.json",
         f"  firestore   {config.firestore_address}   (FIRESTORE_EMULATOR_HOST)",
         f"  pubsub      {config.pubsub_address}   (PUBSUB_EMULATOR_HOST)",
+        f"  mail        {mail_sink.mailbox_url()}   (every email sent; "
+        + ("another's sink)" if state.shared_mail_sink else "this stack's sink)"),
     ]
     for record in state.processes:
         if record.role == "function":
@@ -561,9 +571,10 @@ class ComponentStatus:
     name: str
     role: str
     port: int | None
-    pgid: int
+    pgid: int | None  # None: a shared mail sink, whose process is not the stack's
     running: bool
     answering: bool
+    owned: bool = True
 
     @property
     def healthy(self) -> bool:
@@ -581,6 +592,8 @@ def component_statuses(state: StackState) -> list[ComponentStatus]:
             elif record.role == "gateway":
                 url = f"http://{state.host}:{record.port}{GATEWAY_HEALTH_PATH}"
                 answering = http_status(url) == 200
+            elif record.role == "mail_sink":
+                answering = mail_part.answers(record.port)
             elif record.role == "function" and record.port is not None:
                 # A connection, no request: a status check must not write access lines
                 # (or 401s) into the function's log. The process is ours (_owned), so an
@@ -590,6 +603,14 @@ def component_statuses(state: StackState) -> list[ComponentStatus]:
                 answering = True  # the scheduler listens on nothing: alive is healthy
         statuses.append(
             ComponentStatus(record.name, record.role, record.port, record.pgid, running, answering)
+        )
+    if state.shared_mail_sink and state.find(mail_part.NAME) is None:
+        # Used, not owned: it counts as running while a mail sink answers there.
+        shared = mail_part.answers()
+        statuses.append(
+            ComponentStatus(
+                mail_part.NAME, "mail_sink", mail_part.PORT, None, shared, shared, owned=False
+            )
         )
     return statuses
 

@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-Role = Literal["emulator", "function", "gateway", "scheduler"]
-# The order in which ``down`` stops things: whatever calls the emulators goes first.
-STOP_ORDER: tuple[Role, ...] = ("function", "gateway", "scheduler", "emulator")
+Role = Literal["emulator", "function", "gateway", "scheduler", "mail_sink"]
+# The order in which ``down`` stops things: whatever calls the emulators goes first, and
+# the mail sink only once no function can send an email any more.
+STOP_ORDER: tuple[Role, ...] = ("function", "gateway", "scheduler", "mail_sink", "emulator")
 
 
 @dataclass(slots=True)
@@ -44,6 +45,9 @@ class StackState:
     manifest: str
     from_build: bool
     started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    # The mailbox URL of a mail sink the stack uses but did not start (another stack's,
+    # or ``python -m emulator mail-sink``): never stopped by this stack's ``down``.
+    shared_mail_sink: str | None = None
     processes: list[ProcessRecord] = field(default_factory=list)
 
     def find(self, name: str) -> ProcessRecord | None:

@@ -57,6 +57,8 @@ class DashboardConfig:
     stack: StackConfig
     firestore_address: str
     pubsub_address: str
+    # The stack's mail sink (``up`` runs it, or uses the one already there): the fixed
+    # address the functions' transport URL names.
     mail_url: str = f"http://{mail_sink.SINK_HOST}:{mail_sink.DEFAULT_SINK_PORT}"
 
     @classmethod
@@ -144,19 +146,21 @@ class DashboardSources:
         records = {r.name: r for r in state.processes}
         components = []
         for status in component_statuses(state):
-            record = records[status.name]
+            # No record: a mail sink the stack uses but did not start (no log of its own).
+            record = records.get(status.name) if status.owned else None
             components.append(
                 {
                     "name": status.name,
                     "role": status.role,
-                    "kind": record.kind or None,
+                    "kind": (record.kind if record else "") or None,
                     "port": status.port,
                     "pgid": status.pgid,
                     "running": status.running,
                     "answering": status.answering,
                     "healthy": status.healthy,
-                    "restarts": record.restarts,
-                    "log": Path(record.log).stem,
+                    "owned": status.owned,
+                    "restarts": record.restarts if record else 0,
+                    "log": Path(record.log).stem if record else None,
                 }
             )
         return {"running": True, "started_at": state.started_at, "components": components}

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from emulator.mail_sink import MailSink
+from emulator.mail_sink import Mailbox
 from shared.client import (
     AuthenticationError,
     NotFound,
@@ -120,14 +120,11 @@ def test_refusals_of_other_families_raise_their_own_classes(
     assert "currency" in invalid.value.field_codes()
     # A viewer may read but not write.
     viewer_email = f"viewer-{uuid.uuid4().hex[:10]}@example.com"
-    # Adding a user invites them: the token comes by email (the local mail sink).
-    with MailSink() as sink:
-        owner.add_user({"email": viewer_email, "name": "Vi", "role": "viewer"})
-        invitation = wait_for(
-            lambda: [m.message for m in sink.received if m.message["to"] == viewer_email] or None,
-            timeout=90,
-            what="the invitation email (send_mail by push)",
-        )[-1]
+    # Adding a user invites them: the token comes by email (the stack's mail sink).
+    mailbox = Mailbox()
+    seen = mailbox.mark()
+    owner.add_user({"email": viewer_email, "name": "Vi", "role": "viewer"})
+    invitation = mailbox.wait_for(viewer_email, after=seen, timeout=90)
     (token,) = EMAILED_TOKEN.findall(invitation["text"])
     with Tributum(product.gateway_url, transport=_from_own_address()) as viewer:
         viewer.accept_invitation({"token": token, "password": PASSWORD})

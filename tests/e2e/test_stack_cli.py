@@ -11,6 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
+from emulator import mail_sink
 from shared.topology import load_manifest
 from tests.e2e.conftest import (
     REPO_ROOT,
@@ -35,12 +36,16 @@ def test_status_reports_every_part_healthy(stack: StackHandle) -> None:
     assert report["healthy"] is True
     components = {c["name"]: c for c in report["components"]}  # type: ignore[attr-defined]
     functions = [f.name for f in load_manifest(stack.manifest).functions]
-    assert set(components) == {"firestore", "pubsub", "gateway", "scheduler", *functions}
+    parts = {"firestore", "pubsub", "gateway", "scheduler", "mail_sink", *functions}
+    assert set(components) == parts
     assert components["gateway"]["port"] == stack.gateway_port
     assert components["health"]["port"] == stack.functions_base_port
     assert components["e2e_failing"]["port"] == stack.functions_base_port + 3
+    assert components["mail_sink"]["port"] == mail_sink.DEFAULT_SINK_PORT
+    # Every part the stack started is recorded; a mail sink it only uses is not.
     recorded = {p["name"]: p["pgid"] for p in stack.state()["processes"]}
-    assert {name: c["pgid"] for name, c in components.items()} == recorded
+    owned = {name: c["pgid"] for name, c in components.items() if c["owned"]}
+    assert owned == recorded
 
 
 def test_status_writes_nothing_into_the_function_logs(stack: StackHandle) -> None:
@@ -64,7 +69,8 @@ def test_status_text_names_ports_and_health(stack: StackHandle) -> None:
     result = stack.cli("status")
     assert result.returncode == 0
     assert f"{stack.gateway_port}" in result.stdout
-    parts = len(load_manifest(stack.manifest).functions) + 4  # + emulators, gateway, scheduler
+    # + emulators, gateway, scheduler, mail sink
+    parts = len(load_manifest(stack.manifest).functions) + 5
     assert result.stdout.count("healthy") == parts
 
 
@@ -115,6 +121,11 @@ def test_two_stacks_run_side_by_side_and_the_second_goes_down_cleanly(
     result = second.cli("up")
     assert result.returncode == 0, result.stdout + result.stderr
     try:
+        # One mail sink serves both: the second stack uses it and does not own it.
+        assert f"using the mail sink already on port {mail_sink.DEFAULT_SINK_PORT}" in (
+            result.stdout
+        )
+        assert "mail_sink" not in {p["name"] for p in second.state()["processes"]}
         for handle in (stack, second):
             code, report = _status(handle)
             assert code == 0, report
@@ -142,6 +153,7 @@ def test_two_stacks_run_side_by_side_and_the_second_goes_down_cleanly(
         bring_down(second)
     assert _status(second)[0] == 1
     assert _status(stack)[0] == 0
+    assert mail_sink.answers_as_mail_sink(mail_sink.SINK_HOST, mail_sink.DEFAULT_SINK_PORT)
 
 
 def test_down_cleans_up_after_a_crashed_up(stack: StackHandle) -> None:

@@ -68,7 +68,8 @@
     data.components.forEach(function (c) {
       var health = el("span", c.healthy ? "healthy" : c.running ? "not answering" : "down",
         { "class": c.healthy ? "ok" : "bad" });
-      var logs = button("log", function () { showLog(c.log); });
+      // A mail sink the stack uses but did not start has no log of the stack's.
+      var logs = c.log ? button("log", function () { showLog(c.log); }) : "";
       var tr = row([c.name, c.role, c.kind || "", c.port === null ? "-" : c.port, health,
         c.restarts, logs]);
       tr.setAttribute("data-name", c.name);
@@ -229,7 +230,7 @@
   function drawMail(mail) {
     var body = tbody("mail");
     if (!mail.running) {
-      status("mail", "the mail sink is not running (python -m emulator mail-sink)");
+      status("mail", "the mail sink at " + mail.url + " is not running (python -m emulator up runs one)");
       return;
     }
     mail.messages.slice().reverse().forEach(function (m) {
