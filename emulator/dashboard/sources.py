@@ -31,7 +31,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from emulator import log_view, mail_sink, scheduler
+from emulator import log_view, mail_sink, scheduler, webhook_sink
 from emulator.settings import StackConfig
 from emulator.state import load_state
 from shared import errors
@@ -60,6 +60,9 @@ class DashboardConfig:
     # The stack's mail sink (``up`` runs it, or uses the one already there): the fixed
     # address the functions' transport URL names.
     mail_url: str = f"http://{mail_sink.SINK_HOST}:{mail_sink.DEFAULT_SINK_PORT}"
+    # The webhook sink (``python -m emulator webhook-sink``), the one private address the
+    # stack's webhooks may reach.
+    webhook_sink_url: str = f"http://{webhook_sink.SINK_HOST}:{webhook_sink.DEFAULT_SINK_PORT}"
 
     @classmethod
     def from_environment(
@@ -425,6 +428,36 @@ class DashboardSources:
             return {"running": False, "url": url, "messages": []}
         listed = messages if isinstance(messages, list) else []
         return {"running": True, "url": url, "messages": listed}
+
+    def webhook_deliveries(self) -> dict[str, Any]:
+        """What the webhook sink received, newest last: who, which event, what it answered.
+
+        Bodies and signatures stay in the sink (``GET /_sink/deliveries``); a panel row
+        names the delivery, which is what watching retries needs.
+        """
+        url = f"{self.config.webhook_sink_url}{webhook_sink.CONTROL_PREFIX}/deliveries"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                received = json.loads(response.read() or b"[]")
+        except (OSError, ValueError, urllib.error.URLError):
+            return {"running": False, "url": url, "deliveries": []}
+        rows = []
+        for item in received if isinstance(received, list) else []:
+            headers = item.get("headers") or {}
+            try:
+                event = json.loads(item.get("body") or "{}")
+            except ValueError:
+                event = {}
+            rows.append(
+                {
+                    "received_at": item.get("received_at"),
+                    "path": item.get("path"),
+                    "webhook_id": headers.get("webhook-id"),
+                    "event_type": event.get("type") if isinstance(event, dict) else None,
+                    "answered": item.get("answered"),
+                }
+            )
+        return {"running": True, "url": url, "deliveries": rows}
 
     def tenants(self) -> list[str]:
         refs = self.db().collection("tenants").list_documents(page_size=MAX_LISTED)

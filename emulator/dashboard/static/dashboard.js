@@ -237,6 +237,17 @@
       body.appendChild(row([m.received_at, m.to, m.subject, el("pre", m.text)]));
     });
   }
+  function drawWebhooks(sink) {
+    var body = tbody("webhooks");
+    if (!sink.running) {
+      status("webhooks", "no webhook sink answers at " + sink.url + " (python -m emulator webhook-sink runs one)");
+      return;
+    }
+    sink.deliveries.slice().reverse().forEach(function (d) {
+      body.appendChild(row([d.received_at, d.path, d.webhook_id || "-", d.event_type || "-",
+        String(d.answered)]));
+    });
+  }
   function money(value) { return value && value.amount !== undefined ? value.amount : value; }
   function drawBalance(balance) {
     var box = panel("ledger").querySelector(".balances");
@@ -295,6 +306,7 @@
     },
     schedules: function () { return load("schedules", "schedules", drawSchedules); },
     mail: function () { return load("mail", "mail", drawMail); },
+    webhooks: function () { return load("webhooks", "webhooks", drawWebhooks); },
     ledger: loadLedger,
   };
   document.querySelectorAll("[data-refresh]").forEach(function (b) {

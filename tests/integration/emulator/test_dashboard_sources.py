@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from emulator.dashboard.sources import DashboardConfig, DashboardSources
 from emulator.mail_sink import MailSink
 from emulator.pubsub_setup import PubSubRest, SubscriptionPlan
 from emulator.settings import StackConfig
+from emulator.webhook_sink import WebhookSink
 from shared import errors
 from shared.deadletters import store
 from shared.ledger import LedgerService
@@ -29,7 +32,9 @@ def pubsub(emulators: Any) -> PubSubRest:
     return PubSubRest(emulators.pubsub_address, emulators.project_id)
 
 
-def _sources(emulators: Any, db: Any, tmp_path: Path, mail_url: str = "") -> DashboardSources:
+def _sources(
+    emulators: Any, db: Any, tmp_path: Path, mail_url: str = "", webhook_sink_url: str = ""
+) -> DashboardSources:
     config = DashboardConfig(
         project_id=emulators.project_id,
         manifest=load_manifest(MANIFEST_PATH),
@@ -37,6 +42,7 @@ def _sources(emulators: Any, db: Any, tmp_path: Path, mail_url: str = "") -> Das
         firestore_address=emulators.firestore_address,
         pubsub_address=emulators.pubsub_address,
         mail_url=mail_url or "http://127.0.0.1:9",
+        webhook_sink_url=webhook_sink_url or "http://127.0.0.1:9",
     )
     return DashboardSources(config, db=db)
 
@@ -298,3 +304,33 @@ def test_functions_without_a_stack_and_logs_filtered(
     with pytest.raises(errors.NotFoundError) as refused:
         sources.logs("nothing", 10, None, None)
     assert [e.field for e in refused.value.errors] == ["log"]
+
+
+def test_the_webhook_panel_names_each_delivery_the_sink_received(
+    emulators: Any, firestore_client: Any, tmp_path: Path
+) -> None:
+    with WebhookSink(port=0) as sink:
+        sink.fail_next(1, status=503)
+        for attempt in range(2):
+            body = json.dumps({"type": "payment.settled", "data": {"n": attempt}}).encode()
+            request = urllib.request.Request(  # noqa: S310
+                sink.url("/hooks/a"),
+                data=body,
+                method="POST",
+                headers={"webhook-id": "msg_" + "a" * 32, "Content-Type": "application/json"},
+            )
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(request, timeout=5).close()  # noqa: S310
+        base = sink.url("")
+        seen = _sources(emulators, firestore_client, tmp_path, webhook_sink_url=base)
+        panel = seen.webhook_deliveries()
+    assert panel["running"] is True
+    assert [
+        (d["path"], d["webhook_id"], d["event_type"], d["answered"]) for d in panel["deliveries"]
+    ] == [
+        ("/hooks/a", "msg_" + "a" * 32, "payment.settled", 503),
+        ("/hooks/a", "msg_" + "a" * 32, "payment.settled", 200),
+    ]
+    assert "body" not in panel["deliveries"][0] and "headers" not in panel["deliveries"][0]
+    stopped = _sources(emulators, firestore_client, tmp_path, webhook_sink_url=base)
+    assert stopped.webhook_deliveries()["running"] is False

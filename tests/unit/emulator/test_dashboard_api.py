@@ -70,6 +70,9 @@ class FakeSources:
     def mail(self) -> Any:
         return self._read("mail")
 
+    def webhook_deliveries(self) -> Any:
+        return self._read("webhook_deliveries")
+
     def tenants(self) -> Any:
         return self._read("tenants")
 
@@ -124,6 +127,7 @@ def _refused(
         ("/_dashboard/api/firestore", {"read": "firestore", "args": [""]}),
         ("/_dashboard/api/schedules", {"read": "schedules", "args": []}),
         ("/_dashboard/api/mail", {"read": "mail", "args": []}),
+        ("/_dashboard/api/webhooks", {"read": "webhook_deliveries", "args": []}),
         ("/_dashboard/api/tenants", {"read": "tenants", "args": []}),
         (
             "/_dashboard/api/trial-balance?tenant=t-1",
