@@ -178,6 +178,10 @@ def create_endpoint(
         disabled_reason=None if request.enabled else "disabled_by_user",
     )
     secret = new_secret()
+    # Sealed once, before the transaction: a retried attempt does not call KMS again.
+    sealed = secrets_to_document(
+        [SigningSecret(secret, when)], tenant_id=tenant_id, endpoint_id=endpoint.id
+    )
     staged: list[StagedEvent] = []
 
     @fs.transactional
@@ -191,12 +195,7 @@ def create_endpoint(
                 errors=[FieldError("url", "no room for another endpoint", "too_many_endpoints")],
             )
         transaction.create(endpoint_ref(db, tenant_id, endpoint.id), endpoint_to_document(endpoint))
-        transaction.create(
-            secrets_ref(db, tenant_id, endpoint.id),
-            secrets_to_document(
-                [SigningSecret(secret, when)], tenant_id=tenant_id, endpoint_id=endpoint.id
-            ),
-        )
+        transaction.create(secrets_ref(db, tenant_id, endpoint.id), sealed)
         staged.append(
             _audit(transaction, db, "webhook_endpoint.created", endpoint, actor, correlation_id)
         )
