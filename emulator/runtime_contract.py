@@ -90,6 +90,10 @@ def trusted_proxy_hops(fn: Function) -> int:
     return 2 if fn.ingress == "internal-and-gclb" else 1
 
 
+# The credentials database's id, the same as Terraform's default.
+CREDENTIALS_DATABASE = "credentials"
+
+
 def environment_sources(fn: Function, *, project_id: str, log_level: str) -> dict[str, str]:
     """The local value of every source the manifest's ``environment`` may name."""
     return {
@@ -97,6 +101,11 @@ def environment_sources(fn: Function, *, project_id: str, log_level: str) -> dic
         "project_id": project_id,
         "function_name": fn.name,
         "firestore_database": "(default)",
+        # A second database of the same emulator, as in the cloud.
+        "credentials_database": CREDENTIALS_DATABASE,
+        # The emulator enforces no IAM: the function's clients refuse what its entry
+        # does not grant, exactly as they do in the cloud.
+        "firestore_access": fn.firestore.to_environment(),
         "log_level": log_level,
         "trusted_proxy_hops": str(trusted_proxy_hops(fn)),
         # The local backend reads files and ignores versions; the map still names

@@ -2,8 +2,10 @@
 
 The emulator exports and imports its own data over its REST API
 (``POST /emulator/v1/projects/<project>:export`` and ``:import``), in the format of
-``gcloud firestore export``. ``down --export DIR`` writes that export to
-``DIR/firestore/``; ``up --import DIR`` reads it back before any function starts.
+``gcloud firestore export``, one export per database. ``down --export DIR`` writes
+the main database's to ``DIR/firestore/`` and the credentials database's to
+``DIR/firestore-credentials/``; ``up --import DIR`` reads them back before any
+function starts (an export without the second folder holds no credentials).
 Pub/Sub is not exported: its topology is re-created from the manifest by every ``up``.
 """
 
@@ -19,9 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from emulator.processes import group_matches
+from emulator.runtime_contract import CREDENTIALS_DATABASE
 from emulator.state import StackState
 
 EXPORT_FOLDER = "firestore"
+CREDENTIALS_EXPORT_FOLDER = "firestore-credentials"
+# Each database of the stack and the folder its export goes to.
+DATABASES = (("(default)", EXPORT_FOLDER), (CREDENTIALS_DATABASE, CREDENTIALS_EXPORT_FOLDER))
 # The file an export's reader starts from; the emulator's import takes its path.
 METADATA_SUFFIX = ".overall_export_metadata"
 _HINT = "make one with: python -m emulator down --export DIR"
@@ -106,8 +112,8 @@ def _call(address: str, method: str, path: str, body: dict[str, str] | None, wha
         raise SnapshotError(f"{what}: the Firestore emulator did not answer ({exc})") from None
 
 
-def _database(project_id: str) -> str:
-    return f"projects/{project_id}/databases/(default)"
+def _database(project_id: str, database: str = "(default)") -> str:
+    return f"projects/{project_id}/databases/{database}"
 
 
 def export_firestore(address: str, project_id: str, directory: Path) -> Path:
@@ -120,51 +126,64 @@ def export_firestore(address: str, project_id: str, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{EXPORT_FOLDER}-", dir=directory))
     try:
-        _call(
-            address,
-            "POST",
-            f"/emulator/v1/projects/{project_id}:export",
-            {
-                "database": _database(project_id),
-                "export_directory": str(staging),
-                "export_name": EXPORT_FOLDER,
-            },
-            f"exporting to {directory}",
-        )
-        written = staging / EXPORT_FOLDER
-        if not _has_export(written):
-            raise SnapshotError(f"exporting to {directory}: the emulator wrote no export")
-        target = directory / EXPORT_FOLDER
-        if target.exists():
-            shutil.rmtree(target)
-        written.rename(target)
+        for database, folder in DATABASES:
+            _call(
+                address,
+                "POST",
+                f"/emulator/v1/projects/{project_id}:export",
+                {
+                    "database": _database(project_id, database),
+                    "export_directory": str(staging),
+                    "export_name": folder,
+                },
+                f"exporting to {directory}",
+            )
+            if not _has_export(staging / folder):
+                raise SnapshotError(f"exporting to {directory}: the emulator wrote no export")
+        for _, folder in DATABASES:
+            target = directory / folder
+            if target.exists():
+                shutil.rmtree(target)
+            (staging / folder).rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return directory / EXPORT_FOLDER
+
+
+def _credentials_export(metadata: Path) -> Path | None:
+    """The credentials database's export beside the main one's, if it was written."""
+    found = sorted(metadata.parent.parent.glob(f"{CREDENTIALS_EXPORT_FOLDER}/*{METADATA_SUFFIX}"))
+    return found[0] if metadata.parent.name == EXPORT_FOLDER and found else None
 
 
 def import_firestore(address: str, project_id: str, metadata: Path) -> None:
     """Load an export (found by :func:`find_export`); documents it holds are overwritten."""
-    _call(
-        address,
-        "POST",
-        f"/emulator/v1/projects/{project_id}:import",
-        {"database": _database(project_id), "export_directory": str(metadata)},
-        f"importing {metadata.parent}",
-    )
+    imports = [("(default)", metadata)]
+    credentials = _credentials_export(metadata)
+    if credentials is not None:
+        imports.append((CREDENTIALS_DATABASE, credentials))
+    for database, export in imports:
+        _call(
+            address,
+            "POST",
+            f"/emulator/v1/projects/{project_id}:import",
+            {"database": _database(project_id, database), "export_directory": str(export)},
+            f"importing {export.parent}",
+        )
 
 
 def replace_with_export(address: str, project_id: str, metadata: Path, *, kept: bool) -> None:
     """Make the emulator's data exactly the export's. ``kept``: the emulator ran before
     this ``up`` and may hold documents the export does not, so it is emptied first."""
     if kept:
-        _call(
-            address,
-            "DELETE",
-            f"/emulator/v1/{_database(project_id)}/documents",
-            None,
-            f"importing {metadata.parent}: emptying Firestore first",
-        )
+        for database, _ in DATABASES:
+            _call(
+                address,
+                "DELETE",
+                f"/emulator/v1/{_database(project_id, database)}/documents",
+                None,
+                f"importing {metadata.parent}: emptying Firestore first",
+            )
     import_firestore(address, project_id, metadata)
 
 

@@ -45,6 +45,7 @@ from emulator.processes import (
 from emulator.progress import Progress, part_name
 from emulator.pubsub_setup import apply_plan, build_plan
 from emulator.readiness import NotReadyError, wait_until_ready
+from emulator.runtime_contract import CREDENTIALS_DATABASE
 from emulator.scheduler import STARTED_EVENT as SCHEDULER_STARTED
 from emulator.scheduler import scheduled_topics
 from emulator.settings import StackConfig, check_port_clashes, function_ports
@@ -623,4 +624,5 @@ def reset(config: StackConfig) -> None:
             f"no running Firestore emulator recorded for project {config.project_id}; "
             "start the stack with 'python -m emulator up'"
         )
-    emu.clear_firestore(f"{state.host}:{record.port}", config.project_id)
+    for database in ("(default)", CREDENTIALS_DATABASE):
+        emu.clear_firestore(f"{state.host}:{record.port}", config.project_id, database)

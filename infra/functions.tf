@@ -29,8 +29,12 @@ locals {
       project_id         = var.project_id
       function_name      = name
       firestore_database = google_firestore_database.main.name
-      log_level          = var.log_level
-      trusted_proxy_hops = tostring(local.trusted_proxy_hops[name])
+      # Credential material's database, and what this function may do in each database
+      # (the same map the IAM grants below follow; its clients enforce it too).
+      credentials_database = google_firestore_database.credentials.name
+      firestore_access     = jsonencode(f.firestore)
+      log_level            = var.log_level
+      trusted_proxy_hops   = tostring(local.trusted_proxy_hops[name])
       # The pinned Secret Manager versions the function reads (shared/secrets).
       secret_versions = jsonencode({ for secret in f.secrets : secret => lookup(var.secret_versions, secret, "") })
       # functions-framework's gunicorn serves this many requests at once per instance.
@@ -97,13 +101,22 @@ resource "google_service_account" "function" {
   description  = "Runtime identity of the ${each.key} function."
 }
 
-# Every function reads and writes Firestore; nothing else is granted project-wide.
+# Firestore access per database, as each function's manifest entry states it: read-only
+# where the function never writes, none on the credentials database for the functions
+# that neither verify nor issue credentials. Firestore's IAM conditions name a database
+# by its resource name; nothing else is granted project-wide.
 resource "google_project_iam_member" "function_datastore" {
-  for_each = local.functions
+  for_each = local.firestore_grants
 
   project = var.project_id
-  role    = "roles/datastore.user"
-  member  = "serviceAccount:${google_service_account.function[each.key].email}"
+  role    = each.value.role
+  member  = "serviceAccount:${google_service_account.function[each.value.function].email}"
+
+  condition {
+    title       = "${each.value.database} database only"
+    description = "Firestore access of ${each.value.function} to the ${each.value.database} database."
+    expression  = "resource.name == \"projects/${var.project_id}/databases/${local.firestore_databases[each.value.database]}\""
+  }
 }
 
 resource "google_pubsub_topic_iam_member" "function_publisher" {

@@ -61,8 +61,25 @@ locals {
       concurrency           = try(f.scaling.concurrency, 8)
       ingress               = try(f.ingress, "all")
       invokers              = try(f.invokers, "private")
+      # What the function may do in each Firestore database (infra/firestore.tf).
+      firestore = {
+        main        = try(f.firestore.main, "write")
+        credentials = try(f.firestore.credentials, "none")
+      }
     }
   }
+
+  # One grant per function and database it may reach: roles/datastore.viewer to read,
+  # roles/datastore.user to write, each conditioned on that database.
+  firestore_grants = merge([
+    for name, f in local.functions : {
+      for database, access in f.firestore : "${name}/${database}" => {
+        function = name
+        database = database
+        role     = access == "read" ? "roles/datastore.viewer" : "roles/datastore.user"
+      } if access != "none"
+    }
+  ]...)
 
   http_functions = { for name, f in local.functions : name => f if f.kind == "http" }
 

@@ -19,6 +19,11 @@ output "push_invoker_service_account" {
 }
 
 output "firestore_database" {
-  description = "Firestore database id the functions use."
+  description = "Firestore database id of the books."
   value       = google_firestore_database.main.name
+}
+
+output "credentials_database" {
+  description = "Firestore database id of credential material."
+  value       = google_firestore_database.credentials.name
 }

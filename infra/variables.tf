@@ -29,6 +29,17 @@ variable "firestore_database" {
   default     = "(default)"
 }
 
+variable "credentials_database" {
+  description = "Firestore database id of credential material (TRIBUTUM_FIRESTORE__CREDENTIALS_DATABASE): users, password hashes, sessions, revocations, key hashes, single-use tokens."
+  type        = string
+  default     = "credentials"
+
+  validation {
+    condition     = var.credentials_database != var.firestore_database
+    error_message = "credentials_database must differ from firestore_database: credentials live in a database of their own."
+  }
+}
+
 variable "firestore_location" {
   description = "Firestore location (a multi-region such as eur3 / nam5, or a region)."
   type        = string

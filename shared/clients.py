@@ -34,16 +34,50 @@ def _once(name: str, factory: Any) -> Any:
     return client
 
 
+def _database_client(database: str, access: str) -> firestore.Client:
+    from google.cloud import firestore
+
+    from shared.firestore_access import denied, read_only_client
+
+    project = get_settings().project_id
+    if access == "none":
+        raise denied(database, "reach")
+    if access == "read":
+        return read_only_client(project, database)
+    return firestore.Client(project=project, database=database)
+
+
 def firestore_client() -> firestore.Client:
-    """The instance's Firestore client (emulator-aware)."""
+    """The instance's client of the main database (emulator-aware).
+
+    Read-only when the function's manifest entry says ``firestore: {main: read}``.
+    """
 
     def create() -> firestore.Client:
-        from google.cloud import firestore
-
         settings = get_settings()
-        return firestore.Client(project=settings.project_id, database=settings.firestore_database)
+        access = settings.firestore.access
+        return _database_client(settings.firestore_database, access.main if access else "write")
 
     client: firestore.Client = _once("firestore", create)
+    return client
+
+
+def credentials_client() -> firestore.Client:
+    """The instance's client of the credentials database (emulator-aware).
+
+    Users, password hashes, sessions, revocations, key hashes and single-use tokens live
+    there, apart from the books. A function whose manifest entry grants no access to it
+    gets ``PermissionDenied``, as IAM answers in the cloud; one granted ``read`` gets a
+    client that refuses writes.
+    """
+
+    def create() -> firestore.Client:
+        settings = get_settings()
+        access = settings.firestore.access
+        database = settings.firestore.credentials_database
+        return _database_client(database, access.credentials if access else "write")
+
+    client: firestore.Client = _once("credentials", create)
     return client
 
 

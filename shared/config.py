@@ -85,6 +85,25 @@ class MailSettings(_Section):
     transport_url: str = ""
 
 
+class FirestoreAccess(_Section):
+    """What a function may do in each Firestore database, as IAM grants it in the cloud."""
+
+    main: Literal["read", "write"] = "write"
+    credentials: Literal["none", "read", "write"] = "none"
+
+
+class FirestoreSettings(_Section):
+    # The database that holds credential material (users and their password hashes,
+    # sessions, revocations, key hashes, reset and invitation tokens): a database of its
+    # own, so IAM can keep it from the functions that do not verify or issue credentials.
+    credentials_database: str = "credentials"
+    # What this function may do in each database (JSON, from the manifest's `firestore`
+    # entry): Terraform grants exactly this, and shared/clients.py refuses the rest
+    # in code, which is what stands in for IAM on the emulator. None (one process
+    # holding several functions, as tests do): every database writable.
+    access: FirestoreAccess | None = None
+
+
 class PushSettings(_Section):
     # The service account Pub/Sub signs push tokens as (infra/pubsub.tf's push invoker):
     # consumers accept a push only with its token (shared/events/push_auth.py). The
@@ -115,6 +134,7 @@ class Settings(BaseSettings):
     project_id: str = "demo-tributum"
     function_name: str = "unknown"
     firestore_database: str = "(default)"
+    firestore: FirestoreSettings = FirestoreSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # None: Cloud Logging JSON, in the cloud and on the local stack alike; console lines in tests.
     log_format: Literal["json", "console"] | None = None
@@ -164,6 +184,11 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}WEBHOOKS__SECRETS_KEY must name a Cloud KMS key in the cloud: "
                 "webhook signing secrets are sealed with it"
             )
+        if self.firestore.credentials_database == self.firestore_database:
+            raise ConfigError(
+                f"{ENV_PREFIX}FIRESTORE{NESTED_DELIMITER}CREDENTIALS_DATABASE must differ "
+                f"from {ENV_PREFIX}FIRESTORE_DATABASE: credentials live in their own database"
+            )
         if self.env == "cloud" and not self.push.invoker:
             raise ConfigError(
                 f"{ENV_PREFIX}PUSH__INVOKER must name the push invoker in the cloud: "
@@ -184,6 +209,11 @@ class Settings(BaseSettings):
                     f"{ENV_PREFIX}SECRETS{NESTED_DELIMITER}VERSIONS pins no version number for "
                     f"{', '.join(unpinned)}; set Terraform's secret_versions for each"
                 )
+        if self.env == "cloud" and self.firestore.access is None:
+            raise ConfigError(
+                f"{ENV_PREFIX}FIRESTORE{NESTED_DELIMITER}ACCESS must state the function's "
+                "Firestore access in the cloud (the manifest's `firestore` entry)"
+            )
 
 
 def _variable_name(location: tuple[str | int, ...]) -> str:

@@ -21,6 +21,10 @@ from typing import Generic, TypeVar
 
 V = TypeVar("V")
 
+# The bound every per-instance cache of sessions, keys and revocations states: a change is
+# seen by every instance at most this many seconds after it committed.
+STALENESS_SECONDS = 2.0
+
 _groups: dict[str, weakref.WeakSet[ReadThroughCache[object]]] = {}
 _groups_lock = threading.Lock()
 

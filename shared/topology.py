@@ -15,6 +15,7 @@ that they never have to be written twice:
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cached_property
 from pathlib import Path
@@ -39,6 +40,8 @@ EnvironmentSource = Literal[
     "project_id",
     "function_name",
     "firestore_database",
+    "credentials_database",
+    "firestore_access",
     "log_level",
     "trusted_proxy_hops",
     "secret_versions",
@@ -124,6 +127,24 @@ class Scaling(_Strict):
         return value
 
 
+class FirestoreAccess(_Strict):
+    """What a function may do in each Firestore database: IAM grants exactly this in the
+    cloud (infra/functions.tf), and the function's clients refuse the rest in code
+    (shared/clients.py), which is what enforces it on the emulator."""
+
+    # The books: every function reads them; only those that never write get "read".
+    main: Literal["read", "write"] = "write"
+    # Credential material: only the functions that verify credentials read it, and only
+    # those that issue or change them write it.
+    credentials: Literal["none", "read", "write"] = "none"
+
+    def to_environment(self) -> str:
+        # Compact and sorted, as Terraform's jsonencode writes the same map.
+        return json.dumps(
+            {"credentials": self.credentials, "main": self.main}, separators=(",", ":")
+        )
+
+
 class Function(_Strict):
     name: str
     kind: Literal["http", "event"]
@@ -134,6 +155,7 @@ class Function(_Strict):
     consumes_dead_letters: bool = False
     publishes: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
+    firestore: FirestoreAccess = FirestoreAccess()
     # Runtime requirements this function needs (names from pyproject's dependencies).
     requirements: tuple[str, ...] = ()
     scaling: Scaling = Scaling()

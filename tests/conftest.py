@@ -110,11 +110,22 @@ def emulators() -> Iterator[Emulators]:
             emu.stop_process_group(running.pgid)
 
 
+# The credentials database's id: shared.config's default, which the tests keep.
+CREDENTIALS_DATABASE = "credentials"
+
+
 @pytest.fixture(scope="session")
 def _firestore_session_client(emulators: Emulators) -> firestore.Client:
     from google.cloud import firestore
 
     return firestore.Client(project=emulators.project_id)
+
+
+@pytest.fixture(scope="session")
+def _credentials_session_client(emulators: Emulators) -> firestore.Client:
+    from google.cloud import firestore
+
+    return firestore.Client(project=emulators.project_id, database=CREDENTIALS_DATABASE)
 
 
 def _point_shared_code_at(emulators: Emulators) -> None:
@@ -143,10 +154,21 @@ def _point_shared_code_at(emulators: Emulators) -> None:
 def firestore_client(
     emulators: Emulators, _firestore_session_client: firestore.Client
 ) -> firestore.Client:
-    """A Firestore client on an emptied emulator database; shared code points at it too."""
+    """A client of the main database, on emptied emulator databases (the credentials
+    database is emptied too); shared code points at them too."""
     _point_shared_code_at(emulators)
     emu.clear_firestore(emulators.firestore_address, emulators.project_id)
+    emu.clear_firestore(emulators.firestore_address, emulators.project_id, CREDENTIALS_DATABASE)
     return _firestore_session_client
+
+
+@pytest.fixture
+def credentials_client(
+    firestore_client: firestore.Client, _credentials_session_client: firestore.Client
+) -> firestore.Client:
+    """A client of the credentials database (users, sessions, key hashes, single-use
+    tokens), emptied with the main one by ``firestore_client``."""
+    return _credentials_session_client
 
 
 @pytest.fixture(scope="session")

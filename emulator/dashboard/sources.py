@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator import log_view, mail_sink, scheduler, webhook_sink
+from emulator.runtime_contract import CREDENTIALS_DATABASE
 from emulator.settings import StackConfig
 from emulator.state import load_state
 from shared import errors
@@ -47,6 +48,8 @@ MAX_SCANNED = 2000
 _SUMMARY_FIELDS = ("method", "path", "status", "code", "detail", "topic", "event_type", "error")
 PEEK_LIMIT = 1000
 _SEGMENT = re.compile(r"^[^/]{1,1500}$")
+# Firestore browser paths in the credentials database start with this.
+CREDENTIALS_PREFIX = "credentials:"
 _TENANT = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -116,6 +119,7 @@ class DashboardSources:
     def __init__(self, config: DashboardConfig, *, db: Any = None) -> None:
         self.config = config
         self._db = db  # a Firestore client; made on first use when not given
+        self._credentials_db: Any = None
 
     # -- clients ---------------------------------------------------------------------------
 
@@ -127,6 +131,17 @@ class DashboardSources:
             os.environ.setdefault("FIRESTORE_EMULATOR_HOST", self.config.firestore_address)
             self._db = firestore.Client(project=self.config.project_id)
         return self._db
+
+    def credentials_db(self) -> Any:
+        """The credentials database of the same emulator (users, sessions, key hashes)."""
+        if self._credentials_db is None:
+            from google.cloud import firestore
+
+            os.environ.setdefault("FIRESTORE_EMULATOR_HOST", self.config.firestore_address)
+            self._credentials_db = firestore.Client(
+                project=self.config.project_id, database=CREDENTIALS_DATABASE
+            )
+        return self._credentials_db
 
     def _pubsub(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         url = f"http://{self.config.pubsub_address}/v1/projects/{self.config.project_id}{path}"
@@ -253,9 +268,11 @@ class DashboardSources:
                 for s in db.collection("dead_letters").select(["topic", "status"]).stream()
             )
         )
+        # Both databases stage events: the identity use cases in the credentials one.
         pending = Counter(
             str((s.to_dict() or {}).get("topic"))
-            for s in db.collection("outbox")
+            for database in (db, self.credentials_db())
+            for s in database.collection("outbox")
             .where(filter=FieldFilter("status", "==", "pending"))
             .select(["topic"])
             .stream()
@@ -331,21 +348,26 @@ class DashboardSources:
     # -- Firestore -------------------------------------------------------------------------
 
     def firestore(self, path: str) -> dict[str, Any]:
-        segments = [s for s in path.split("/") if s] if path else []
+        """A node of either database; paths in the credentials one start ``credentials:``."""
+        prefix = CREDENTIALS_PREFIX if path.startswith(CREDENTIALS_PREFIX) else ""
+        segments = [s for s in path[len(prefix) :].split("/") if s] if path else []
         if any(not _SEGMENT.match(s) or s in (".", "..") for s in segments):
             raise errors.ValidationError.for_field(
                 "path", "a Firestore path is collection/document/... segments"
             )
-        db = self.db()
+        db = self.credentials_db() if prefix else self.db()
         if not segments:
-            collections = sorted(c.id for c in db.collections())
+            collections = sorted(c.id for c in self.db().collections())
+            collections += sorted(
+                CREDENTIALS_PREFIX + c.id for c in self.credentials_db().collections()
+            )
             return {"kind": "root", "path": "", "collections": collections}
         if len(segments) % 2 == 1:
             collection = db.collection(*segments)
             refs = list(islice(collection.list_documents(page_size=MAX_LISTED), MAX_LISTED + 1))
             return {
                 "kind": "collection",
-                "path": "/".join(segments),
+                "path": prefix + "/".join(segments),
                 "documents": [r.id for r in refs[:MAX_LISTED]],
                 "truncated": len(refs) > MAX_LISTED,
             }
@@ -353,7 +375,7 @@ class DashboardSources:
         snapshot = reference.get()
         return {
             "kind": "document",
-            "path": "/".join(segments),
+            "path": prefix + "/".join(segments),
             "exists": snapshot.exists,
             "data": _json_safe(snapshot.to_dict()) if snapshot.exists else None,
             "collections": sorted(c.id for c in reference.collections()),
@@ -460,8 +482,15 @@ class DashboardSources:
         return {"running": True, "url": url, "deliveries": rows}
 
     def tenants(self) -> list[str]:
-        refs = self.db().collection("tenants").list_documents(page_size=MAX_LISTED)
-        return sorted(r.id for r in islice(refs, MAX_LISTED))
+        # A tenant exists from its signup (credentials database) or its books (main).
+        ids = {
+            r.id
+            for database in (self.db(), self.credentials_db())
+            for r in islice(
+                database.collection("tenants").list_documents(page_size=MAX_LISTED), MAX_LISTED
+            )
+        }
+        return sorted(ids)[:MAX_LISTED]
 
     def trial_balance(self, tenant_id: str) -> dict[str, Any]:
         from shared.ledger.service import LedgerService

@@ -1,12 +1,16 @@
 """auth: login (token pair), refresh-token rotation, logout, password reset, email
-verification, and the public signing keys."""
+verification, and the public signing keys.
+
+Users, sessions and single-use tokens are read and written in the credentials database;
+the throttles' windows live in the main database's ``rate_limits``.
+"""
 
 from __future__ import annotations
 
 import threading
 
 from shared.auth.runtime import password_hasher, password_policy, session_service, token_verifier
-from shared.clients import firestore_client
+from shared.clients import credentials_client, firestore_client
 from shared.http import Reply, RequestContext, Router
 from shared.ratelimit import FirestoreFixedWindowLimiter, LoginThrottle
 from shared.users import login, reset, verification
@@ -62,7 +66,7 @@ def _verification_resend_throttle() -> FirestoreFixedWindowLimiter:
 def issue_tokens(ctx: RequestContext) -> Reply:
     """Email and password for an access token and a refresh token (429 when throttled)."""
     pair = login.log_in(
-        firestore_client(),
+        credentials_client(),
         raw_email=ctx.body.email,
         password=ctx.body.password,
         client_ip=ctx.client_ip,
@@ -79,7 +83,7 @@ def issue_tokens(ctx: RequestContext) -> Reply:
 def refresh_tokens(ctx: RequestContext) -> Reply:
     """A new token pair for a refresh token; a reused one ends its whole session."""
     pair = login.refresh(
-        firestore_client(),
+        credentials_client(),
         ctx.body.refresh_token,
         sessions=session_service(),
         client_ip=ctx.client_ip,
@@ -91,7 +95,7 @@ def refresh_tokens(ctx: RequestContext) -> Reply:
 def log_out(ctx: RequestContext) -> Reply:
     """End the session: this access token at once, the session's refresh token and its
     other access tokens from their next request on."""
-    login.log_out(firestore_client(), ctx.principal, sessions=session_service())
+    login.log_out(credentials_client(), ctx.principal, sessions=session_service())
     return Reply(None, status=204)
 
 
@@ -109,7 +113,7 @@ def request_password_reset(ctx: RequestContext) -> Reply:
     (429 with Retry-After).
     """
     reset.request_password_reset(
-        firestore_client(),
+        credentials_client(),
         raw_email=ctx.body.email,
         client_ip=ctx.client_ip,
         throttle=_password_reset_throttle(),
@@ -130,7 +134,7 @@ def confirm_password_reset(ctx: RequestContext) -> Reply:
     An unknown, expired or used token is a 400 ``reset_token_invalid``.
     """
     reset.confirm_password_reset(
-        firestore_client(),
+        credentials_client(),
         ctx.body,
         policy=password_policy(),
         hasher=password_hasher(),
@@ -143,9 +147,11 @@ def confirm_password_reset(ctx: RequestContext) -> Reply:
 def verify_email(ctx: RequestContext) -> Reply:
     """Prove control of the account's address with the token of its verification email.
 
-    An unknown, expired or used token is a 400 ``verification_token_invalid``.
+    An unknown, expired or used token is a 400 ``verification_token_invalid``; an address
+    another user proved first is a 409 ``email_unavailable``. Proving it takes the address
+    from an unverified holder.
     """
-    verification.verify_email(firestore_client(), ctx.body, client_ip=ctx.client_ip)
+    verification.verify_email(credentials_client(), ctx.body, client_ip=ctx.client_ip)
     return Reply(None, status=204)
 
 
@@ -157,10 +163,11 @@ def verify_email(ctx: RequestContext) -> Reply:
 )
 def resend_verification_email(ctx: RequestContext) -> Reply:
     """Email the caller a new verification token; 409 ``email_already_verified`` when the
-    address is verified; 5 per user per hour (429 with Retry-After)."""
+    address is verified, 409 ``email_unavailable`` when another user proved it first; 5 per
+    user per hour (429 with Retry-After)."""
     principal = ctx.principal
     expires_at = verification.resend_verification(
-        firestore_client(),
+        credentials_client(),
         Actor(user_id=principal.user_id, tenant_id=ctx.tenant_id, role=principal.role),
         throttle=_verification_resend_throttle(),
         client_ip=ctx.client_ip,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.clients import firestore_client
+from shared.clients import credentials_client, firestore_client
 from shared.deadletters import record_dead_letter
 from shared.events.consumer import record_malformed_push, register_cloud_event
 from shared.events.push import MalformedPushError, current_execution_id, decode_push
@@ -30,7 +30,9 @@ def handle(cloud_event: Any) -> None:
         correlation_id=message.attributes.get("correlation_id"),
         execution_id=current_execution_id(),
     )
-    stored = record_dead_letter(firestore_client(), message)
+    # A producer topic's message is filed under the tenant its key proves: the keys are
+    # in the credentials database.
+    stored = record_dead_letter(firestore_client(), message, credentials=credentials_client())
     # Operators see every dead letter here, those filed under no tenant too (tenant_id
     # null: a producer topic's message that proved no valid key).
     log.warning(

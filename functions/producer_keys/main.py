@@ -5,6 +5,9 @@ for topics and/or a role for HTTP, list them with their last use, revoke them an
 rotate them (the old secret may keep working for an overlap). The credential is
 returned once, at creation or rotation; only its hash is stored. Nobody manages a
 key whose role ranks above their own (shared/producers).
+
+Keys are stored in the credentials database; their last use is noted in the main
+database by whichever function a key called, and merged in when keys are read.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import producers
-from shared.clients import firestore_client
+from shared.clients import credentials_client, firestore_client
 from shared.http import Reply, RequestContext, Router
 from shared.identity.roles import Permission
 from shared.producers.responses import CreatedProducerKeyOut, ProducerKeyOut
@@ -38,7 +41,7 @@ class ProducerKeyPath(BaseModel):
 def create_producer_key(ctx: RequestContext) -> Reply:
     """Create a key; the response's ``credential`` is shown this once and never again."""
     created = producers.create_key(
-        firestore_client(),
+        credentials_client(),
         ctx.tenant_id,
         ctx.body,
         actor=ctx.actor,
@@ -54,7 +57,7 @@ def create_producer_key(ctx: RequestContext) -> Reply:
 @router.get("/v1/producer-keys", response=[ProducerKeyOut], permission=PERMISSION)
 def list_producer_keys(ctx: RequestContext) -> list[producers.ProducerKey]:
     """The tenant's keys, oldest first, with their status and last use."""
-    return producers.list_keys(firestore_client(), ctx.tenant_id)
+    return producers.list_keys(credentials_client(), ctx.tenant_id, books=firestore_client())
 
 
 @router.get(
@@ -65,7 +68,9 @@ def list_producer_keys(ctx: RequestContext) -> list[producers.ProducerKey]:
 )
 def get_producer_key(ctx: RequestContext) -> producers.ProducerKey:
     """One key (never its credential)."""
-    return producers.get_key(firestore_client(), ctx.tenant_id, ctx.params.key_id)
+    return producers.get_key(
+        credentials_client(), ctx.tenant_id, ctx.params.key_id, books=firestore_client()
+    )
 
 
 @router.post(
@@ -77,7 +82,7 @@ def get_producer_key(ctx: RequestContext) -> producers.ProducerKey:
 def revoke_producer_key(ctx: RequestContext) -> producers.ProducerKey:
     """Revoke a key: messages presenting it are refused from now on. Idempotent."""
     return producers.revoke_key(
-        firestore_client(),
+        credentials_client(),
         ctx.tenant_id,
         ctx.params.key_id,
         actor=ctx.actor,
@@ -98,7 +103,7 @@ def rotate_producer_key(ctx: RequestContext) -> Reply:
     """Replace a key: the answer is the new key with its credential (shown this once);
     the old one keeps working for ``overlap_seconds``, then is refused."""
     created = producers.rotate_key(
-        firestore_client(),
+        credentials_client(),
         ctx.tenant_id,
         ctx.params.key_id,
         ctx.body,

@@ -1,11 +1,15 @@
-"""signup: a new tenant and its first user, the owner."""
+"""signup: a new tenant and its first user, the owner.
+
+The tenant, the user and everything staged with them go to the credentials database;
+the signup throttle's windows stay in the main database's ``rate_limits``.
+"""
 
 from __future__ import annotations
 
 import threading
 
 from shared.auth.runtime import password_hasher, password_policy
-from shared.clients import firestore_client
+from shared.clients import credentials_client, firestore_client
 from shared.http import Reply, RequestContext, Router
 from shared.ratelimit import SignupThrottle, count_signup
 from shared.users import service as users
@@ -40,7 +44,7 @@ def sign_up(ctx: RequestContext) -> Reply:
     Throttled per client address and for the whole application (429 with Retry-After).
     """
     result = users.signup(
-        firestore_client(),
+        credentials_client(),
         ctx.body,
         policy=password_policy(),
         hasher=password_hasher(),

@@ -1,5 +1,9 @@
 """users: profiles, roles and status of a tenant's users, invitations, password changes; reads
-from the users_read model."""
+from the users_read model.
+
+Users, their access states and invitations are written in the credentials database;
+the ``users_read`` model and the rate limits' windows are in the main database.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 
 from shared.auth.context import authorize
 from shared.auth.runtime import password_hasher, password_policy
-from shared.clients import firestore_client
+from shared.clients import credentials_client, firestore_client
 from shared.http import Page, Reply, RequestContext, Router
 from shared.identity import Permission
 from shared.ratelimit import FirestoreFixedWindowLimiter, RateLimit, password_change_limiter
@@ -84,7 +88,7 @@ def get_me(ctx: RequestContext) -> dict[str, Any]:
 )
 def update_me(ctx: RequestContext) -> User:
     """Change the caller's profile (name); role, tenant, email and the like are refused."""
-    return users.update_profile(firestore_client(), _actor(ctx), ctx.body)
+    return users.update_profile(credentials_client(), _actor(ctx), ctx.body)
 
 
 @router.get("/v1/users/{user_id}", permission=READ_SELF, params=UserPath, response=UserOut)
@@ -118,7 +122,7 @@ def invite_user(ctx: RequestContext) -> Reply:
     emailed token (``POST /v1/users/invitations/accept``); a pending invitation of the
     address in this tenant is a 409 ``invitation_pending``.
     """
-    invitation = invitations.invite_user(firestore_client(), _actor(ctx), ctx.body)
+    invitation = invitations.invite_user(credentials_client(), _actor(ctx), ctx.body)
     return Reply(
         invitation.public(invitation.created_at),
         status=201,
@@ -134,7 +138,7 @@ def invite_user(ctx: RequestContext) -> Reply:
 )
 def list_invitations(ctx: RequestContext) -> Page:
     """The tenant's invitations, newest first (pending, expired, accepted, revoked)."""
-    return invitations.list_invitations(firestore_client(), ctx.tenant_id, ctx.query)
+    return invitations.list_invitations(credentials_client(), ctx.tenant_id, ctx.query)
 
 
 @router.post(
@@ -149,7 +153,7 @@ def accept_invitation(ctx: RequestContext) -> Reply:
     is created, its address claimed and verified. A token that is unknown, expired,
     used, revoked or superseded is a 400 ``invitation_token_invalid``."""
     user = invitations.accept_invitation(
-        firestore_client(),
+        credentials_client(),
         ctx.body,
         policy=password_policy(),
         hasher=password_hasher(),
@@ -166,7 +170,7 @@ def accept_invitation(ctx: RequestContext) -> Reply:
 )
 def get_invitation(ctx: RequestContext) -> dict[str, Any]:
     """One invitation of the caller's tenant; another tenant's is a 404."""
-    return invitations.get_invitation(firestore_client(), ctx.tenant_id, ctx.params.invitation_id)
+    return invitations.get_invitation(credentials_client(), ctx.tenant_id, ctx.params.invitation_id)
 
 
 @router.post(
@@ -179,7 +183,7 @@ def get_invitation(ctx: RequestContext) -> dict[str, Any]:
 def resend_invitation(ctx: RequestContext) -> dict[str, Any]:
     """Email a new token (the previous one stops working) and start a new 7 days."""
     invitation = invitations.resend_invitation(
-        firestore_client(), _actor(ctx), ctx.params.invitation_id
+        credentials_client(), _actor(ctx), ctx.params.invitation_id
     )
     return invitation.public(invitation.updated_at)
 
@@ -193,7 +197,7 @@ def resend_invitation(ctx: RequestContext) -> dict[str, Any]:
 def revoke_invitation(ctx: RequestContext) -> dict[str, Any]:
     """Revoke a pending invitation: its token stops working."""
     invitation = invitations.revoke_invitation(
-        firestore_client(), _actor(ctx), ctx.params.invitation_id
+        credentials_client(), _actor(ctx), ctx.params.invitation_id
     )
     return invitation.public(invitation.updated_at)
 
@@ -207,7 +211,7 @@ def revoke_invitation(ctx: RequestContext) -> dict[str, Any]:
 )
 def change_role(ctx: RequestContext) -> User:
     """Grant a role to a user of the caller's tenant (owner/admin, by the granting rules)."""
-    return users.change_role(firestore_client(), _actor(ctx), ctx.params.user_id, ctx.body.role)
+    return users.change_role(credentials_client(), _actor(ctx), ctx.params.user_id, ctx.body.role)
 
 
 @router.patch(
@@ -220,7 +224,9 @@ def change_role(ctx: RequestContext) -> User:
 def change_status(ctx: RequestContext) -> User:
     """Disable a user (their tokens stop working on their next request, login is refused)
     or enable them again; the tenant's last active owner cannot be disabled."""
-    return users.change_status(firestore_client(), _actor(ctx), ctx.params.user_id, ctx.body.status)
+    return users.change_status(
+        credentials_client(), _actor(ctx), ctx.params.user_id, ctx.body.status
+    )
 
 
 @router.post("/v1/users/me/password", permission=READ_SELF, body=PasswordChangeRequest, status=204)
@@ -228,7 +234,7 @@ def change_password(ctx: RequestContext) -> Reply:
     """Change the caller's password (the current one is required); every other session of
     the caller ends, this one stays. Throttled per user (429 with Retry-After)."""
     users.change_password(
-        firestore_client(),
+        credentials_client(),
         _actor(ctx),
         ctx.body,
         session_id=ctx.principal.family_id,

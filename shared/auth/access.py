@@ -46,7 +46,7 @@ USER_ACCESS_COLLECTION = "user_access"
 STATUS_ACTIVE = "active"
 STATUS_DISABLED = "disabled"
 # The bound on how stale a cached access state may be, in seconds.
-STALENESS_SECONDS = 2.0
+STALENESS_SECONDS = stale_cache.STALENESS_SECONDS
 DEFAULT_MAX_CACHED_USERS = 10_000
 
 

@@ -6,6 +6,10 @@ HTTP functions get token verification through the router without calling these (
 router's authenticator uses ``token_verifier()`` and ``access_states()``); the auth
 function uses ``session_service()``, signup and users ``password_hasher()``.
 
+Revocations, refresh-token families and access states live in the credentials
+database (``shared.clients.credentials_client``): every HTTP function reads them
+there, and only the functions that issue or end sessions may write them.
+
 Two secrets, for least privilege: ``jwt-signing-keys`` (private; a JSON key set or a
 PEM key) only where tokens are issued, and ``jwt-verification-keys`` (the public
 halves, see :class:`~shared.auth.keys.VerificationKeySet`) wherever tokens are
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from shared.auth.access import CachedAccessStates, FirestoreAccessStates
 from shared.auth.families import FirestoreRefreshTokenFamilies
 from shared.auth.keys import KeySet, VerificationKeySet
-from shared.auth.revocation import FirestoreRevocationStore
+from shared.auth.revocation import CachedRevocationStore, FirestoreRevocationStore
 from shared.auth.sessions import SessionService
 from shared.auth.tokens import TokenIssuer, TokenSettings, TokenVerifier
 from shared.identity.passwords import PasswordPolicy
@@ -147,24 +151,31 @@ def verification_key_source() -> SecretKeySource[VerificationKeySet]:
 
 def token_verifier() -> TokenVerifier:
     def build() -> TokenVerifier:
-        from shared.clients import firestore_client
 
-        return TokenVerifier(
-            token_settings(),
-            verification_key_source(),
-            FirestoreRevocationStore(firestore_client()),
-        )
+        return TokenVerifier(token_settings(), verification_key_source(), revocations())
 
     return _once("token_verifier", build)
+
+
+def revocations() -> CachedRevocationStore:
+    """Revoked tokens behind this instance's cache (at most 2 s stale); revoking through
+    it is seen here at once, so the verifier and the session service share it."""
+
+    def build() -> CachedRevocationStore:
+        from shared.clients import credentials_client
+
+        return CachedRevocationStore(FirestoreRevocationStore(credentials_client()))
+
+    return _once("revocations", build)
 
 
 def access_states() -> CachedAccessStates:
     """Users' access states behind this instance's cache (at most 2 s stale)."""
 
     def build() -> CachedAccessStates:
-        from shared.clients import firestore_client
+        from shared.clients import credentials_client
 
-        return CachedAccessStates(FirestoreAccessStates(firestore_client()))
+        return CachedAccessStates(FirestoreAccessStates(credentials_client()))
 
     return _once("access_states", build)
 
@@ -175,14 +186,14 @@ def token_issuer() -> TokenIssuer:
 
 def session_service() -> SessionService:
     def build() -> SessionService:
-        from shared.clients import firestore_client
+        from shared.clients import credentials_client
 
-        client = firestore_client()
+        client = credentials_client()
         return SessionService(
             token_issuer(),
             token_verifier(),
             FirestoreRefreshTokenFamilies(client),
-            FirestoreRevocationStore(client),
+            revocations(),
             # Uncached: a refresh decides on the state as it is now.
             FirestoreAccessStates(client),
         )

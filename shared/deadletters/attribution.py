@@ -36,7 +36,7 @@ def producer_scope_of(topic: str) -> str | None:
 
 
 def proven_tenant(
-    db: firestore.Client,
+    credentials: firestore.Client,
     attributes: Mapping[str, str],
     scope: str,
     *,
@@ -44,15 +44,18 @@ def proven_tenant(
 ) -> str | None:
     """The tenant of the key the message's credential proves for ``scope``, or None.
 
-    The consumer's checks without its bookkeeping: recording a dead letter is no use
-    of the key, so ``last_used_at`` is left alone. A missing, malformed, unknown,
-    forged, revoked, expired or out-of-scope credential proves nothing.
+    The consumer's checks, on the key's record in ``credentials`` (the credentials
+    database), without its bookkeeping: recording a dead letter is no use of the key,
+    so its ``last_used_at`` is left alone. A missing, malformed, unknown, forged,
+    revoked, expired or out-of-scope credential proves nothing.
     """
     credential = attributes.get(CREDENTIAL_ATTRIBUTE)
     try:
         key_id = key_id_of(credential)
         assert credential is not None  # key_id_of refuses a missing one
-        identity = check_key(read_key(db, key_id), credential, scope, now or datetime.now(UTC))
+        identity = check_key(
+            read_key(credentials, key_id), credential, scope, now or datetime.now(UTC)
+        )
     except ProducerRejected:
         return None
     return identity.tenant_id

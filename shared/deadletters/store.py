@@ -1,4 +1,9 @@
-"""Firestore store and use cases for dead letters (collection ``dead_letters``)."""
+"""Firestore store and use cases for dead letters (collection ``dead_letters``, main database).
+
+Whose a producer topic's message is depends on the producer key it carries, read in the
+credentials database: the recording use cases take that database's client as
+``credentials`` besides ``db``.
+"""
 
 from __future__ import annotations
 
@@ -243,8 +248,14 @@ def _upsert(db: firestore.Client, doc_id: str, document: dict[str, Any]) -> Dead
     return DeadLetter.from_document(doc_id, write(db.transaction()))
 
 
-def record_dead_letter(db: firestore.Client, message: PushedMessage) -> DeadLetter:
-    """Store a message Pub/Sub forwarded to ``T-dlq`` after exhausting its delivery attempts."""
+def record_dead_letter(
+    db: firestore.Client, message: PushedMessage, *, credentials: firestore.Client
+) -> DeadLetter:
+    """Store a message Pub/Sub forwarded to ``T-dlq`` after exhausting its delivery attempts.
+
+    ``credentials`` (the credentials database) is where the key a producer topic's
+    message carries is checked.
+    """
     original = {
         k: v
         for k, v in message.attributes.items()
@@ -265,14 +276,14 @@ def record_dead_letter(db: firestore.Client, message: PushedMessage) -> DeadLett
             f"{_PUBSUB_DLQ_ATTRIBUTE_PREFIX}SourceSubscription"
         ),
         now=datetime.now(UTC),
-        owner=_owner(db, topic, original),
+        owner=_owner(credentials, topic, original),
     )
     # The dead-letter message's own id is stable across its redeliveries.
     return _upsert(db, f"dlq-{message.message_id}", document)
 
 
 def _owner(
-    db: firestore.Client,
+    credentials: firestore.Client | None,
     topic: str,
     attributes: dict[str, str],
     owner: tuple[str | None] | None = None,
@@ -280,16 +291,19 @@ def _owner(
     """Whose dead letter it is: ``owner`` when the caller knows, else by the topic's rule.
 
     None keeps the tenant the message names (internal topics: our own functions publish
-    them). On a producer topic, a one-element tuple: the tenant a valid key proves, or
-    ``(None,)`` (operators only), so that no message files itself under a tenant it
-    merely names.
+    them). On a producer topic, a one-element tuple: the tenant a valid key proves in
+    ``credentials``, or ``(None,)`` (operators only), so that no message files itself
+    under a tenant it merely names. Without ``credentials`` no key can be proven: the
+    message is the operators' too.
     """
     if owner is not None:
         return owner
     scope = producer_scope_of(topic)
     if scope is None:
         return None
-    return (proven_tenant(db, attributes, scope),)
+    if credentials is None:
+        return (None,)
+    return (proven_tenant(credentials, attributes, scope),)
 
 
 def record_rejected(
@@ -302,12 +316,14 @@ def record_rejected(
     reason: str,
     consumer: str,
     owner: tuple[str | None] | None = None,
+    credentials: firestore.Client | None = None,
 ) -> DeadLetter:
     """Store a message a consumer rejected as permanently unprocessable, then acknowledged.
 
     ``owner`` says whose it is (a one-element tuple; ``(None,)`` keeps it for operators
     only). Without it, a message of an internal topic is filed under the tenant it names
-    and one of a producer topic under the tenant its valid key proves, if any.
+    and one of a producer topic under the tenant its valid key proves in ``credentials``
+    (the credentials database), if any: none without ``credentials``.
     """
     document = _new_document(
         topic=topic,
@@ -318,7 +334,7 @@ def record_rejected(
         delivery_count=None,
         source_subscription=None,
         now=datetime.now(UTC),
-        owner=_owner(db, topic, attributes, owner),
+        owner=_owner(credentials, topic, attributes, owner),
     )
     key = hashlib.sha256(f"{consumer}:{topic}:{message_id}".encode()).hexdigest()[:40]
     return _upsert(db, f"rej-{key}", document)

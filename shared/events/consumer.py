@@ -26,21 +26,13 @@ The decorated function is what functions-framework calls with the
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import random
-import re
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel
-from pydantic import ValidationError as PydanticValidationError
-
-from shared.events.envelope import SCHEDULE_TICK_TYPE, EventEnvelope
-from shared.events.outbox import StagedEvent, collect_staged, publish_committed
+from shared.events.envelope import EventEnvelope
+from shared.events.event_context import EventContext, PermanentEventError
 from shared.events.push import (
     MalformedPushError,
     PushedMessage,
@@ -48,6 +40,13 @@ from shared.events.push import (
     decode_push,
 )
 from shared.events.push_auth import check_current_push
+from shared.events.screening import (
+    DEFAULT_PROCESSED_TTL,
+    DEFAULT_TRANSACTION_ATTEMPTS,
+    ConsumerSpec,
+    Verdict,
+    screen,
+)
 from shared.logger import bind_context, bind_request_context, get_logger, parse_trace_headers
 
 if TYPE_CHECKING:
@@ -55,334 +54,12 @@ if TYPE_CHECKING:
 
     from shared.producers import ProducerIdentity
 
-PROCESSED_COLLECTION = "processed_events"
-DEFAULT_PROCESSED_TTL = timedelta(days=30)
-# Attempts of the run_once transaction itself; a failure after them is retried by redelivery.
-DEFAULT_TRANSACTION_ATTEMPTS = 5
-# Extra rounds when a read inside the transaction is aborted (the emulator's lock
-# timeout surfaces on reads, which the client library does not retry by itself).
-_ABORTED_ROUNDS = 3
-_CONSUMER_NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
-# Event ids usable verbatim in a document id; anything else is hashed.
-_PLAIN_EVENT_ID = re.compile(r"^[A-Za-z0-9._:@+=-]{1,128}$")
-_MAX_REASON_ERRORS = 5
-
-T = TypeVar("T")
-M = TypeVar("M", bound=BaseModel)
-Handler = Callable[[EventEnvelope, "EventContext"], object]
+Handler = Callable[[EventEnvelope, EventContext], object]
 CloudEventFunction = Callable[[Any], None]
 
 
 class SignatureTypeError(RuntimeError):
     """A consumer is served with the wrong functions-framework signature type."""
-
-
-class PermanentEventError(Exception):
-    """Raised by a handler for an event that no retry can ever process.
-
-    The consumer records it in ``dead_letters`` with ``reason`` and acknowledges it.
-    """
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumerSpec:
-    """What a consumer declares about the events it takes."""
-
-    name: str
-    # Event type -> the schema versions of it this consumer understands.
-    accepts: Mapping[str, frozenset[int]]
-    # A topic may carry a family of types of which a consumer handles a few; then
-    # the others are acknowledged quietly instead of being dead-lettered. (The
-    # emulator ignores subscription filters, so this matters locally even when the
-    # cloud subscription filters by type.)
-    ignore_other_types: bool = False
-    max_age: timedelta | None = None
-    processed_ttl: timedelta = DEFAULT_PROCESSED_TTL
-    transaction_attempts: int = DEFAULT_TRANSACTION_ATTEMPTS
-    # Read the processed record before calling the handler, so a duplicate never reaches
-    # it. Needed when a handler acts outside run_once (calls a provider); a handler whose
-    # every effect goes through run_once is deduplicated by run_once's own transactional
-    # read, and may turn this off to save a round trip per event.
-    check_duplicate_first: bool = True
-    # The scope a producer key must carry (see shared/producers): set on consumers of
-    # topics that systems outside Tributum publish to. Every message is then
-    # authenticated from its attributes before its body is read, and its envelope's
-    # tenant must be the key's.
-    producer_scope: str | None = None
-
-    def __post_init__(self) -> None:
-        if not _CONSUMER_NAME.match(self.name):
-            raise ValueError(f"consumer name {self.name!r} must be snake_case, 2-63 characters")
-        if not self.accepts:
-            raise ValueError(f"consumer {self.name} accepts no event type")
-        for event_type, versions in self.accepts.items():
-            if not versions or any(v < 1 for v in versions):
-                raise ValueError(f"consumer {self.name}: {event_type} needs versions >= 1")
-        if self.processed_ttl <= timedelta(0):
-            raise ValueError(f"consumer {self.name}: processed_ttl must be positive")
-        if self.max_age is not None and not (timedelta(0) < self.max_age < self.processed_ttl):
-            # An event still accepted after its processed record expired could run twice.
-            raise ValueError(
-                f"consumer {self.name}: max_age must be positive and shorter than processed_ttl"
-            )
-        if self.transaction_attempts < 1:
-            raise ValueError(f"consumer {self.name}: transaction_attempts must be >= 1")
-
-
-Verdict = Literal["accept", "reject", "ignore", "stale"]
-
-
-@dataclass(frozen=True, slots=True)
-class Screening:
-    """What to do with a delivery before any handler runs (pure, see :func:`screen`)."""
-
-    verdict: Verdict
-    envelope: EventEnvelope | None
-    reason: str = ""
-
-
-def _pydantic_summary(exc: PydanticValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(part) for part in err['loc']) or '(root)'}: {err['msg']}"
-        for err in exc.errors()[:_MAX_REASON_ERRORS]
-    ]
-    more = exc.error_count() - len(problems)
-    return "; ".join(problems) + (f"; and {more} more" if more > 0 else "")
-
-
-def _tick_from_message(
-    envelope: EventEnvelope, message_id: str, publish_time: str | None
-) -> EventEnvelope:
-    """Cloud Scheduler publishes the same bytes on every run, so a tick's identity and time
-    come from the Pub/Sub message, not from its (constant) envelope."""
-    update: dict[str, object] = {"id": f"tick-{message_id}"}
-    if publish_time:
-        with contextlib.suppress(ValueError):
-            update["time"] = datetime.fromisoformat(publish_time.replace("Z", "+00:00"))
-    return envelope.model_copy(update=update)
-
-
-def screen(
-    spec: ConsumerSpec,
-    data: bytes,
-    now: datetime,
-    *,
-    message_id: str | None = None,
-    publish_time: str | None = None,
-) -> Screening:
-    """Decide from the message data alone: accept, reject (permanent), ignore, or stale."""
-    try:
-        envelope = EventEnvelope.from_bytes(data)
-        if envelope.type == SCHEDULE_TICK_TYPE and message_id:
-            envelope = _tick_from_message(envelope, message_id, publish_time)
-    except PydanticValidationError as exc:
-        # Values are left out on purpose: the data may hold what logs must not.
-        return Screening("reject", None, f"malformed envelope: {_pydantic_summary(exc)}")
-    except ValueError as exc:
-        return Screening("reject", None, f"malformed envelope: {exc}")
-    versions = spec.accepts.get(envelope.type)
-    if versions is None:
-        if spec.ignore_other_types:
-            return Screening("ignore", envelope, f"type {envelope.type} is not handled here")
-        return Screening("reject", envelope, f"unknown event type {envelope.type}")
-    if envelope.schema_version not in versions:
-        supported = ", ".join(str(v) for v in sorted(versions))
-        return Screening(
-            "reject",
-            envelope,
-            f"unsupported schema_version {envelope.schema_version} of {envelope.type} "
-            f"(supported: {supported})",
-        )
-    if spec.max_age is not None and now - envelope.time > spec.max_age:
-        return Screening(
-            "stale",
-            envelope,
-            f"event is {(now - envelope.time).total_seconds():.0f} s old, "
-            f"more than the {spec.max_age.total_seconds():.0f} s this consumer accepts",
-        )
-    return Screening("accept", envelope)
-
-
-def processed_document_id(consumer: str, event_id: str) -> str:
-    """``{consumer}:{event id}``; ids that are not plain document-id material are hashed."""
-    if _PLAIN_EVENT_ID.match(event_id):
-        return f"{consumer}:{event_id}"
-    return f"{consumer}:sha256-{hashlib.sha256(event_id.encode()).hexdigest()}"
-
-
-class EventContext:
-    """One delivery as its handler sees it: dedupe, the effect transaction, parsing helpers."""
-
-    def __init__(
-        self,
-        spec: ConsumerSpec,
-        envelope: EventEnvelope,
-        message: PushedMessage,
-        db_factory: Callable[[], firestore.Client],
-        producer: ProducerIdentity | None = None,
-    ) -> None:
-        self.spec = spec
-        self.envelope = envelope
-        self.message = message
-        # The authenticated publisher, on consumers with a producer_scope.
-        self.producer = producer
-        self._db_factory = db_factory
-        self._db: firestore.Client | None = None
-        self._run_once_called = False
-        # Whether the processed record is known to exist (written now or found).
-        self.processed = False
-        # Whether this delivery turned out to repeat one already processed.
-        self.duplicate = False
-
-    @property
-    def db(self) -> firestore.Client:
-        if self._db is None:
-            self._db = self._db_factory()
-        return self._db
-
-    @property
-    def processed_ref(self) -> Any:
-        event_key = self.envelope.id
-        if self.spec.producer_scope is not None:
-            # Producers outside Tributum choose their own event ids: keyed by tenant too,
-            # one tenant's producer can never claim (and so block) another tenant's id.
-            event_key = f"{self.envelope.tenant_id}:{self.envelope.id}"
-        return self.db.collection(PROCESSED_COLLECTION).document(
-            processed_document_id(self.spec.name, event_key)
-        )
-
-    @property
-    def used_run_once(self) -> bool:
-        return self._run_once_called
-
-    def _processed_record(self, now: datetime) -> dict[str, Any]:
-        return {
-            "consumer": self.spec.name,
-            "event_id": self.envelope.id,
-            "event_type": self.envelope.type,
-            "tenant_id": self.envelope.tenant_id,
-            "correlation_id": self.envelope.correlation_id,
-            "message_id": self.message.message_id,
-            "processed_at": now,
-            "expires_at": now + self.spec.processed_ttl,
-        }
-
-    def _check_same_event(self, record: dict[str, Any]) -> None:
-        """A processed record under this id must describe this event, not another one."""
-        if (
-            record.get("tenant_id") != self.envelope.tenant_id
-            or record.get("event_type") != self.envelope.type
-        ):
-            raise PermanentEventError(
-                f"event id {self.envelope.id} was already processed for another event "
-                f"({record.get('event_type')} of tenant {record.get('tenant_id')})"
-            )
-
-    def already_processed(self) -> bool:
-        """Whether a processed record exists for this consumer and event id."""
-        snapshot = self.processed_ref.get()
-        if snapshot.exists:
-            self._check_same_event(snapshot.to_dict() or {})
-            self.processed = True
-        return bool(snapshot.exists)
-
-    def mark_processed(self) -> None:
-        """Record this event as processed, outside any transaction.
-
-        For handlers without a Firestore effect: two concurrent deliveries can both
-        run before either marks, so such an effect must itself tolerate a repeat
-        (e.g. pass the event id as the idempotency key of the API it calls).
-        """
-        from google.api_core.exceptions import AlreadyExists
-
-        with contextlib.suppress(AlreadyExists):
-            self.processed_ref.create(self._processed_record(datetime.now(UTC)))
-        self.processed = True
-
-    def parse_data(self, model: type[M]) -> M:
-        """``envelope.data`` as ``model``; data of the wrong shape is a permanent failure."""
-        try:
-            return model.model_validate(self.envelope.data)
-        except PydanticValidationError as exc:
-            raise PermanentEventError(
-                f"data of {self.envelope.type} is invalid: {_pydantic_summary(exc)}"
-            ) from None
-
-    def run_once(self, effect: Callable[[Any], T]) -> T | None:
-        """Run ``effect(transaction)`` unless this event was processed; returns its result.
-
-        The effect's Firestore reads and writes go through ``transaction`` (reads
-        first, as Firestore requires), and it may stage events with
-        ``add_to_outbox(transaction, ...)``. It can run more than once when the
-        transaction is retried, so it must not publish or call out: only the
-        committed attempt counts. Returns None when the event was already processed.
-        """
-        from google.api_core.exceptions import Aborted, AlreadyExists
-        from google.cloud import firestore as fs
-
-        if self._run_once_called:
-            raise RuntimeError("run_once may be called once per delivery")
-        self._run_once_called = True
-        ref = self.processed_ref
-        staged: list[StagedEvent] = []
-
-        @fs.transactional
-        def attempt(transaction: Any) -> tuple[bool, T | None]:
-            staged.clear()
-            snapshot = ref.get(transaction=transaction)
-            if snapshot.exists:
-                self._check_same_event(snapshot.to_dict() or {})
-                return True, None
-            with collect_staged(staged):
-                result = effect(transaction)
-            transaction.create(ref, self._processed_record(datetime.now(UTC)))
-            return False, result
-
-        duplicate: bool
-        result: T | None
-        for round_number in range(1, _ABORTED_ROUNDS + 1):
-            try:
-                duplicate, result = attempt(
-                    self.db.transaction(max_attempts=self.spec.transaction_attempts)
-                )
-                break
-            except AlreadyExists:
-                # Another delivery committed the record first; if it was not the
-                # record that clashed, the effect's own create did: that is its error.
-                if not self.already_processed():
-                    raise
-                duplicate, result = True, None
-                break
-            except Aborted:
-                if round_number == _ABORTED_ROUNDS:
-                    raise
-                time.sleep(random.uniform(0.05, 0.2) * round_number)  # noqa: S311
-        self.processed = True
-        self.duplicate = duplicate
-        if duplicate:
-            return None
-        self._publish_staged(staged)
-        return result
-
-    def _publish_staged(self, staged: list[StagedEvent]) -> None:
-        if not staged:
-            return
-        try:
-            publish_committed(self.db, staged)
-        except Exception as exc:
-            # The effect is committed and its events are safe in the outbox: the
-            # relay publishes them. Failing the delivery now would only redeliver
-            # an event that is already processed.
-            get_logger("events.consumer").warning(
-                "event.outbox_publish_deferred",
-                staged=len(staged),
-                error=type(exc).__name__,
-                detail=str(exc),
-            )
 
 
 def _record_rejection(
@@ -417,12 +94,23 @@ def _record_rejection(
 def _authenticate_producer(
     spec: ConsumerSpec, message: PushedMessage, db: firestore.Client, now: datetime
 ) -> ProducerIdentity | str:
-    """The producer the message's attributes prove, or the rejection's dead-letter id."""
+    """The producer the message's attributes prove, or the rejection's dead-letter id.
+
+    The key is read in the credentials database; its use is noted, and a rejection
+    filed, in ``db`` (the main database).
+    """
+    from shared.clients import credentials_client
     from shared.producers import ProducerRejected, authenticate
 
     assert spec.producer_scope is not None
     try:
-        return authenticate(db, message.attributes, spec.producer_scope, now=now)
+        return authenticate(
+            credentials_client(),
+            message.attributes,
+            spec.producer_scope,
+            books=lambda: db,
+            now=now,
+        )
     except ProducerRejected as exc:
         return _reject_producer(spec, message, exc, db)
 
@@ -659,17 +347,16 @@ def event_consumer(
     return decorate
 
 
+# EventContext and PermanentEventError (event_context.py), ConsumerSpec and screen
+# (screening.py) are re-exported: every consumer function imports them from here.
 __all__ = [
     "DEFAULT_PROCESSED_TTL",
-    "PROCESSED_COLLECTION",
     "ConsumerSpec",
     "EventContext",
     "PermanentEventError",
-    "Screening",
     "SignatureTypeError",
     "deliver",
     "event_consumer",
-    "processed_document_id",
     "record_malformed_push",
     "register_cloud_event",
     "screen",

@@ -10,9 +10,8 @@ from shared.errors import ConflictError, FieldError
 from shared.events.actors import Actor, checked_actor
 from shared.events.outbox import StagedEvent
 from shared.http.pagination import decode_cursor, encode_cursor
-from shared.ledger import domain
+from shared.ledger import account_rules
 from shared.ledger.core import LedgerCore, page_limit
-from shared.ledger.domain import invalid
 from shared.ledger.model import (
     ACCOUNT_ID_PREFIX,
     Account,
@@ -26,6 +25,7 @@ from shared.ledger.model import (
     TrialBalanceRow,
     new_id,
 )
+from shared.ledger.rejections import invalid
 from shared.ledger.repository import account_to_document
 from shared.ledger.requests import (
     ACCOUNTS_CURSOR,
@@ -47,7 +47,9 @@ class AccountUseCases(LedgerCore):
     ) -> Account:
         """Create an account; its code is unique in the tenant (409 ``account_code_taken``)."""
         actor = checked_actor(actor)
-        account = domain.new_account(request, account_id=new_id(ACCOUNT_ID_PREFIX), now=self._now())
+        account = account_rules.new_account(
+            request, account_id=new_id(ACCOUNT_ID_PREFIX), now=self._now()
+        )
         account_ref = self.paths.account(tenant_id, account.id)
         code_ref = self.paths.account_code(tenant_id, account.code)
 
@@ -142,7 +144,7 @@ class AccountUseCases(LedgerCore):
                 request.currency not in (None, account.currency)
             )
             used = retyped and self.store.has_entries(tenant_id, account_id, transaction)
-            update = domain.update_account(
+            update = account_rules.update_account(
                 account, request, totals, has_postings=used, now=self._now()
             )
             result = AccountWithBalances(

@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from shared.errors import AppError, ConflictError, FieldError, ValidationError
-from shared.ledger import domain
+from shared.ledger import domain, period_rules, rejections
 from shared.ledger.model import Account, BalanceTotals, Entry, LineEffect
 from shared.ledger.requests import PostEntryRequest, PostLinkedEntriesRequest
 
@@ -138,7 +138,7 @@ def check_linked_batch(
         if entry_id is None:
             continue
         if entry_id in seen:
-            raise domain.invalid(
+            raise rejections.invalid(
                 f"entries.{index}.entry_id",
                 f"entry {seen[entry_id]} of the batch has the same entry_id",
                 "duplicate_entry_id",
@@ -203,7 +203,7 @@ def plan_posting(
     checked against them: constraints hold for the postings together, not only one
     by one. On a refusal nothing moves.
     """
-    domain.check_period_open(effective_date, closed_through, "effective_date")
+    period_rules.check_period_open(effective_date, closed_through, "effective_date")
     plan = domain.plan_entry(proposed, accounts, balances, effect=effect)
     for account_id, delta in plan.deltas.items():
         account = accounts.get(account_id)

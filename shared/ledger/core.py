@@ -20,10 +20,10 @@ from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import new_event
 from shared.events.outbox import StagedEvent, add_to_outbox
 from shared.http.pagination import MAX_PAGE_SIZE
-from shared.ledger import domain
+from shared.ledger import domain, period_rules
 from shared.ledger.aggregate_locks import AggregateLocks
-from shared.ledger.domain import invalid
 from shared.ledger.model import Account, BalanceTotals, Entry
+from shared.ledger.rejections import invalid
 from shared.ledger.repository import (
     AccountCache,
     LedgerPaths,
@@ -181,7 +181,7 @@ class LedgerCore:
             marker = self.paths.accounts_version(tenant_id).get(transaction=transaction)
             version = int((marker.to_dict() or {}).get("version", 0)) if marker.exists else 0
             closed_through = period_from_document(marker.to_dict()).closed_through
-            domain.check_period_open(effective_date, closed_through, "effective_date")
+            period_rules.check_period_open(effective_date, closed_through, "effective_date")
             read_version.append(version)
             accounts: dict[str, Account | None] = dict.fromkeys(unique)
             accounts.update(self._account_cache.lookup(tenant_id, version, unique))

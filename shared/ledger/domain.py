@@ -1,5 +1,11 @@
-# Over 600 lines on purpose: every ledger rule and its rejection code in one pure module.
-"""The ledger's rules, as pure functions: no I/O, no clock, no randomness.
+"""The ledger's entry rules, as pure functions: no I/O, no clock, no randomness.
+
+This module plans journal entries and reversals. The other rules live beside it, each
+on what it decides: accounts in :mod:`shared.ledger.account_rules`, two-phase holds in
+:mod:`shared.ledger.hold_rules`, accounting periods in :mod:`shared.ledger.period_rules`,
+linked batches in :mod:`shared.ledger.batches`; amount parsing in
+:mod:`shared.ledger.amounts` and the error builders in :mod:`shared.ledger.rejections`
+serve all of them. The table below lists the codes of the entry, account and hold rules.
 
 Every rejection is a :class:`~shared.errors.ValidationError` (the request is
 malformed for its currency or shape) or a :class:`~shared.errors.BusinessRuleError`
@@ -55,16 +61,14 @@ ping-pong of reversals).
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
-from typing import Any
 
-from shared.errors import BusinessRuleError, ConflictError, FieldError, ValidationError
+from shared.errors import BusinessRuleError, ConflictError, FieldError
+from shared.ledger.amounts import currency_problem, parse_positive, to_minor
 from shared.ledger.model import (
     Account,
     AccountStatus,
@@ -72,169 +76,15 @@ from shared.ledger.model import (
     BalanceTotals,
     Entry,
     EntryKind,
-    EntryStatus,
     Line,
     LineEffect,
     Side,
     money_json,
 )
-from shared.ledger.requests import (
-    MAX_LINES,
-    CreateAccountRequest,
-    LineIn,
-    PostEntryRequest,
-    PostPendingRequest,
-    UpdateAccountRequest,
-)
-from shared.money import MoneyError, minor_unit, normalize_currency
+from shared.ledger.rejections import invalid, raise_all, rule_violation
+from shared.ledger.requests import MAX_LINES, LineIn, PostEntryRequest
 
-# A sanity limit on one line (10 trillion EUR), stated in the API's errors. Running
-# totals do not depend on it: they are stored in limbs wider than Firestore's 64-bit
-# integers (see ``repository.py``), so any number of maximal lines stays exact.
-MAX_LINE_MINOR_UNITS = 10**15
-DEFAULT_SHARDS = 4
 DEFAULT_HOLD_TIMEOUT = timedelta(days=7)
-_AMOUNT = re.compile(r"^-?[0-9]{1,19}(\.[0-9]{1,18})?$")
-
-
-# -- accounts -------------------------------------------------------------------------
-
-
-def new_account(request: CreateAccountRequest, *, account_id: str, now: datetime) -> Account:
-    """The account a create request describes, or the rule it breaks."""
-    currency = _known_currency(request.currency, "currency")
-    shards = request.balance_shards
-    if request.balance_constraint is not None:
-        if shards is not None and shards > 1:
-            raise invalid(
-                "balance_shards",
-                "an account with a balance constraint keeps one balance document: every "
-                "posting must read its whole balance, so shards would add no concurrency",
-                "constrained_account_sharded",
-            )
-        shards = 1
-    return Account(
-        id=account_id,
-        code=request.code,
-        name=request.name,
-        type=request.type,
-        currency=currency,
-        status=AccountStatus.ACTIVE,
-        balance_constraint=request.balance_constraint,
-        balance_shards=shards or DEFAULT_SHARDS,
-        metadata=dict(request.metadata),
-        created_at=now,
-        updated_at=now,
-    )
-
-
-# Closed is final: a closed account's history stays, nothing new reaches it.
-_ACCOUNT_TRANSITIONS: dict[AccountStatus, frozenset[AccountStatus]] = {
-    AccountStatus.ACTIVE: frozenset({AccountStatus.FROZEN, AccountStatus.CLOSED}),
-    AccountStatus.FROZEN: frozenset({AccountStatus.ACTIVE, AccountStatus.CLOSED}),
-    AccountStatus.CLOSED: frozenset(),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class AccountUpdate:
-    account: Account
-    changes: dict[str, dict[str, Any]]  # field -> {"from": old, "to": new}
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.changes)
-
-
-def update_account(
-    account: Account,
-    request: UpdateAccountRequest,
-    totals: BalanceTotals,
-    *,
-    has_postings: bool,
-    now: datetime,
-) -> AccountUpdate:
-    """Apply an update under the account rules.
-
-    ``totals`` are the account's current balances and ``has_postings`` whether any
-    entry (posted or pending, in any state) has a line on it.
-    """
-    requested = request.model_dump(exclude_none=True)
-    if not requested:
-        raise invalid("body", "name at least one field to change", "empty_update")
-    if account.status is AccountStatus.CLOSED:
-        raise BusinessRuleError(
-            f"account {account.id} is closed; a closed account cannot change",
-            code="account_closed",
-            errors=[FieldError("status", "the account is closed", "account_closed")],
-        )
-    changes: dict[str, dict[str, Any]] = {}
-    values: dict[str, Any] = {}
-
-    def change(name: str, old: Any, new: Any) -> None:
-        if old != new:
-            changes[name] = {"from": _plain(old), "to": _plain(new)}
-            values[name] = new
-
-    if request.name is not None:
-        change("name", account.name, request.name)
-    if request.metadata is not None:
-        change("metadata", account.metadata, dict(request.metadata))
-    for name in ("type", "currency"):
-        new_value = getattr(request, name)
-        if new_value is None:
-            continue
-        if name == "currency":
-            new_value = _known_currency(new_value, "currency")
-        if new_value != getattr(account, name) and has_postings:
-            raise BusinessRuleError(
-                f"the {name} of account {account.id} cannot change once it has been posted to",
-                code="account_immutable_field",
-                errors=[FieldError(name, "immutable once posted to", "account_immutable_field")],
-            )
-        change(name, getattr(account, name), new_value)
-    if request.balance_shards is not None:
-        if account.balance_constraint is not None and request.balance_shards > 1:
-            raise invalid(
-                "balance_shards",
-                "an account with a balance constraint keeps one balance document",
-                "constrained_account_sharded",
-            )
-        change("balance_shards", account.balance_shards, request.balance_shards)
-    if request.status is not None and request.status is not account.status:
-        if request.status not in _ACCOUNT_TRANSITIONS[account.status]:
-            raise BusinessRuleError(
-                f"account status cannot go from {account.status} to {request.status}",
-                code="invalid_status_transition",
-                errors=[
-                    FieldError("status", "transition not allowed", "invalid_status_transition")
-                ],
-            )
-        settled = totals.debits_posted == totals.credits_posted and not (
-            totals.debits_pending or totals.credits_pending
-        )
-        if request.status is AccountStatus.CLOSED and not settled:
-            currency = account.currency
-            raise BusinessRuleError(
-                "only an account with zero posted and zero pending balances can be closed",
-                code="account_balance_not_zero",
-                errors=[FieldError("status", "balance is not zero", "account_balance_not_zero")],
-                extra={
-                    "balances": {
-                        name: money_json(value, currency)
-                        for name, value in totals.as_fields().items()
-                    }
-                },
-            )
-        change("status", account.status, request.status)
-    if not changes:
-        return AccountUpdate(account, {})
-    updated = account.with_changes(**values, updated_at=now, version=account.version + 1)
-    return AccountUpdate(updated, changes)
-
-
-def _plain(value: Any) -> Any:
-    return value.value if isinstance(value, StrEnum) else value
 
 
 # -- journal entries -------------------------------------------------------------------
@@ -276,17 +126,17 @@ def parse_lines(lines: Sequence[LineIn], entry_currency: str | None) -> list[Pro
         raise invalid("lines", f"a journal entry has at most {MAX_LINES} lines", "too_many_lines")
     problems: list[FieldError] = []
     if entry_currency is not None:
-        problems.extend(_currency_problem(entry_currency, "currency"))
+        problems.extend(currency_problem(entry_currency, "currency"))
     proposed: list[ProposedLine] = []
     for index, line in enumerate(lines):
-        amount = _parse_positive(line.amount, f"lines.{index}.amount", problems)
+        amount = parse_positive(line.amount, f"lines.{index}.amount", problems)
         if line.currency is not None:
-            problems.extend(_currency_problem(line.currency, f"lines.{index}.currency"))
+            problems.extend(currency_problem(line.currency, f"lines.{index}.currency"))
         stated = line.currency or entry_currency
         field = f"lines.{index}.currency" if line.currency else "currency"
         if amount is not None:
             proposed.append(ProposedLine(line.account_id, line.side, amount, stated, field))
-    _raise_all(problems)
+    raise_all(problems)
     return proposed
 
 
@@ -310,25 +160,27 @@ def plan_entry(
         account = accounts.get(proposal.account_id)
         account_field = f"{field_prefix}.{index}.account_id"
         if account is None:
-            raise _rule("account_not_found", account_field, f"no account {proposal.account_id!r}")
+            raise rule_violation(
+                "account_not_found", account_field, f"no account {proposal.account_id!r}"
+            )
         if account.status is AccountStatus.CLOSED:
-            raise _rule("account_closed", account_field, f"account {account.id} is closed")
+            raise rule_violation("account_closed", account_field, f"account {account.id} is closed")
         if account.status is AccountStatus.FROZEN:
-            raise _rule("account_frozen", account_field, f"account {account.id} is frozen")
+            raise rule_violation("account_frozen", account_field, f"account {account.id} is frozen")
         stated = proposal.stated_currency
         if stated is not None and stated != account.currency:
             field = proposal.currency_field.replace("lines.", f"{field_prefix}.", 1)
-            raise _rule(
+            raise rule_violation(
                 "currency_mismatch",
                 field,
                 f"account {account.id} holds {account.currency}, the line is in {stated}",
             )
         amount_field = f"{field_prefix}.{index}.amount"
-        minor = _to_minor(proposal.amount, account.currency, amount_field, problems)
+        minor = to_minor(proposal.amount, account.currency, amount_field, problems)
         if minor is not None:
             lines.append(Line(account.id, proposal.side, minor, account.currency))
-    _raise_all(problems)
-    _check_balanced(lines, field_prefix)
+    raise_all(problems)
+    check_balanced(lines, field_prefix)
     deltas: dict[str, BalanceTotals] = defaultdict(BalanceTotals)
     for line in lines:
         deltas[line.account_id] += BalanceTotals.of_line(line.side, line.amount_minor, effect)
@@ -373,7 +225,7 @@ def check_constraint(account: Account, after: BalanceTotals, field: str) -> None
         )
 
 
-def _check_balanced(lines: Sequence[Line], field: str) -> None:
+def check_balanced(lines: Sequence[Line], field: str) -> None:
     debits: dict[str, int] = defaultdict(int)
     credits: dict[str, int] = defaultdict(int)
     for line in lines:
@@ -426,171 +278,19 @@ def effective_date_or_today(value: date | None, now: datetime) -> date:
     return value if value is not None else now.astimezone(UTC).date()
 
 
-# -- two-phase holds ----------------------------------------------------------------
-
-
-class HoldAction(StrEnum):
-    POST = "post"
-    VOID = "void"
-    EXPIRE = "expire"
-
-
-# The hold state machine: only a pending hold moves, and each action has one target.
-HOLD_TRANSITIONS: dict[EntryStatus, dict[HoldAction, EntryStatus]] = {
-    EntryStatus.PENDING: {
-        HoldAction.POST: EntryStatus.POSTED,
-        HoldAction.VOID: EntryStatus.VOIDED,
-        HoldAction.EXPIRE: EntryStatus.EXPIRED,
-    },
-    EntryStatus.POSTED: {},
-    EntryStatus.VOIDED: {},
-    EntryStatus.EXPIRED: {},
-}
-
-
-def transition_hold(entry: Entry, action: HoldAction, *, now: datetime) -> EntryStatus:
-    """The status ``action`` moves the hold to, or the rule that forbids it.
-
-    A hold past its ``expires_at`` can no longer be posted or voided (TigerBeetle's
-    ``pending_transfer_expired``): only expiry releases it, so the outcome of a
-    late capture never depends on when the expiry job last ran.
-    """
-    if entry.kind is not EntryKind.PENDING:
-        raise _rule("entry_not_pending", "entry_id", f"entry {entry.id} is not a pending entry")
-    target = HOLD_TRANSITIONS[entry.status].get(action)
-    if target is None:
-        code = f"hold_already_{entry.status.value}"
-        raise ConflictError(
-            f"hold {entry.id} is already {entry.status.value}",
-            code=code,
-            errors=[FieldError("entry_id", f"hold is {entry.status.value}", code)],
-            extra={"status": entry.status.value},
-        )
-    expired = entry.expires_at is not None and now >= entry.expires_at
-    if action is HoldAction.EXPIRE:
-        if entry.expires_at is None:
-            raise _rule("hold_has_no_expiry", "entry_id", f"hold {entry.id} never expires")
-        if not expired:
-            raise _rule("hold_not_expired", "entry_id", f"hold {entry.id} has not expired yet")
-    elif expired:
-        raise _rule("hold_expired", "entry_id", f"hold {entry.id} expired; it can only expire")
-    return target
-
-
-def release_deltas(hold: Entry) -> dict[str, BalanceTotals]:
-    """Undo what a hold reserved: minus its pending amounts on each account."""
-    deltas: dict[str, BalanceTotals] = defaultdict(BalanceTotals)
-    for line in hold.lines:
-        deltas[line.account_id] -= BalanceTotals.of_line(
-            line.side, line.amount_minor, LineEffect.PENDING
-        )
-    return dict(deltas)
-
-
-def plan_hold_posting(
-    hold: Entry, request: PostPendingRequest, accounts: Mapping[str, Account | None]
-) -> EntryPlan:
-    """The posted part of a hold: all of it, one amount (two-line holds), or per line.
-
-    Posted amounts may not exceed what each line reserved; what is not posted is
-    released. The posted accounts must still accept postings (not frozen). Balance
-    constraints cannot break here: the hold already counted against them in full.
-    """
-    amounts = _posting_amounts(hold, request)
-    lines = []
-    for index, (line, minor) in enumerate(zip(hold.lines, amounts, strict=True)):
-        account = accounts.get(line.account_id)
-        field = f"lines.{index}.account_id"
-        if account is None:
-            raise _rule("account_not_found", field, f"no account {line.account_id!r}")
-        if account.status is AccountStatus.FROZEN:
-            raise _rule("account_frozen", field, f"account {account.id} is frozen")
-        if account.status is AccountStatus.CLOSED:
-            raise _rule("account_closed", field, f"account {account.id} is closed")
-        if minor:
-            lines.append(Line(line.account_id, line.side, minor, line.currency))
-    field = "amount" if request.amount is not None else "line_amounts"
-    _check_balanced(lines, field)
-    deltas: dict[str, BalanceTotals] = defaultdict(BalanceTotals)
-    for line in lines:
-        deltas[line.account_id] += BalanceTotals.of_line(
-            line.side, line.amount_minor, LineEffect.POSTED
-        )
-    return EntryPlan(tuple(lines), dict(deltas), LineEffect.POSTED)
-
-
-def _posting_amounts(hold: Entry, request: PostPendingRequest) -> list[int]:
-    if request.amount is not None and request.line_amounts is not None:
-        raise invalid(
-            "line_amounts", "give amount or line_amounts, not both", "conflicting_amounts"
-        )
-    if request.amount is None and request.line_amounts is None:
-        return [line.amount_minor for line in hold.lines]
-    problems: list[FieldError] = []
-    if request.amount is not None:
-        sides = sorted(line.side.value for line in hold.lines)
-        if len(hold.lines) != 2 or sides != ["credit", "debit"]:
-            raise invalid(
-                "amount",
-                "a single amount only posts a two-line hold; give line_amounts",
-                "amount_requires_two_line_hold",
-            )
-        currency = hold.lines[0].currency
-        amount = _parse_positive(request.amount, "amount", problems)
-        minor = None if amount is None else _to_minor(amount, currency, "amount", problems)
-        _raise_all(problems)
-        assert minor is not None
-        if minor > hold.lines[0].amount_minor:
-            raise _exceeds("amount", minor, hold.lines[0].amount_minor, currency)
-        return [minor, minor]
-    assert request.line_amounts is not None
-    if len(request.line_amounts) != len(hold.lines):
-        raise invalid(
-            "line_amounts",
-            f"give one amount per hold line ({len(hold.lines)})",
-            "line_amounts_length",
-        )
-    amounts: list[int] = []
-    for index, (text, line) in enumerate(zip(request.line_amounts, hold.lines, strict=True)):
-        field = f"line_amounts.{index}"
-        amount = _parse_decimal(text, field, problems)
-        if amount is not None and amount < 0:
-            problems.append(FieldError(field, "must not be negative", "amount_not_positive"))
-            continue
-        minor = None if amount is None else _to_minor(amount, line.currency, field, problems)
-        amounts.append(minor or 0)
-    _raise_all(problems)
-    if not any(amounts):
-        raise invalid(
-            "line_amounts", "nothing to post; void the hold instead", "amount_not_positive"
-        )
-    for index, (minor, line) in enumerate(zip(amounts, hold.lines, strict=True)):
-        if minor > line.amount_minor:
-            raise _exceeds(f"line_amounts.{index}", minor, line.amount_minor, line.currency)
-    return amounts
-
-
-def _exceeds(field: str, minor: int, pending: int, currency: str) -> BusinessRuleError:
-    return BusinessRuleError(
-        f"{money_json(minor, currency)} exceeds the pending {money_json(pending, currency)}",
-        code="amount_exceeds_pending",
-        errors=[FieldError(field, "exceeds the pending amount", "amount_exceeds_pending")],
-    )
-
-
 # -- reversals ------------------------------------------------------------------------
 
 
 def reversal_lines(original: Entry) -> list[ProposedLine]:
     """The lines of ``original`` with sides swapped, or why it cannot be reversed."""
     if original.kind is EntryKind.REVERSAL:
-        raise _rule(
+        raise rule_violation(
             "cannot_reverse_reversal",
             "entry_id",
             f"entry {original.id} is itself a reversal; post a new entry instead",
         )
     if original.kind is EntryKind.PENDING:
-        raise _rule(
+        raise rule_violation(
             "entry_not_posted",
             "entry_id",
             f"entry {original.id} is a hold ({original.status.value}); void it, "
@@ -613,135 +313,3 @@ def reversal_lines(original: Entry) -> list[ProposedLine]:
         )
         for index, line in enumerate(original.lines)
     ]
-
-
-# -- helpers ------------------------------------------------------------------------
-
-
-# -- accounting periods -------------------------------------------------------------------
-
-
-def check_period_open(effective_date: date, closed_through: date | None, field: str) -> None:
-    """Refuse an entry dated into the closed period (on or before ``closed_through``)."""
-    if closed_through is not None and effective_date <= closed_through:
-        raise BusinessRuleError(
-            f"the books are closed through {closed_through.isoformat()}: an entry dated "
-            f"{effective_date.isoformat()} falls in a closed period",
-            code="period_closed",
-            errors=[
-                FieldError(
-                    field,
-                    f"on or before {closed_through.isoformat()}, the end of the closed period",
-                    "period_closed",
-                )
-            ],
-            extra={"closed_through": closed_through.isoformat()},
-        )
-
-
-def plan_close(current: date | None, through: date, today: date) -> date:
-    """The new end of the closed period when closing the books through ``through``."""
-    if through >= today:
-        raise _rule(
-            "period_not_over",
-            "through",
-            f"only days before today ({today.isoformat()}) can be closed",
-        )
-    if current is not None and through <= current:
-        raise _rule(
-            "period_already_closed",
-            "through",
-            f"the books are already closed through {current.isoformat()}",
-        )
-    return through
-
-
-def plan_reopen(current: date | None, through: date | None) -> date | None:
-    """The new end of the closed period when reopening back to ``through`` (None: all)."""
-    if current is None:
-        raise _rule("period_not_closed", "through", "no period is closed")
-    if through is not None and through >= current:
-        raise _rule(
-            "period_not_reopened",
-            "through",
-            f"reopening moves the end of the closed period back from {current.isoformat()}",
-        )
-    return through
-
-
-def invalid(field: str, message: str, code: str) -> ValidationError:
-    """A :class:`ValidationError` whose own code is the field's code (``for_field`` keeps
-    the generic ``validation_error``; ledger rejections are told apart by code)."""
-    return ValidationError(
-        f"{field}: {message}", code=code, errors=[FieldError(field, message, code)]
-    )
-
-
-def _rule(code: str, field: str, detail: str) -> BusinessRuleError:
-    return BusinessRuleError(detail, code=code, errors=[FieldError(field, detail, code)])
-
-
-def _raise_all(problems: list[FieldError]) -> None:
-    if problems:
-        first = problems[0]
-        raise ValidationError(f"{first.field}: {first.message}", code=first.code, errors=problems)
-
-
-def _known_currency(code: str, field: str) -> str:
-    try:
-        return normalize_currency(code)
-    except MoneyError as exc:
-        raise ValidationError(
-            str(exc),
-            code="unknown_currency",
-            errors=[FieldError(field, str(exc), "unknown_currency")],
-        ) from None
-
-
-def _currency_problem(code: str, field: str) -> list[FieldError]:
-    try:
-        normalize_currency(code)
-    except MoneyError as exc:
-        return [FieldError(field, str(exc), "unknown_currency")]
-    return []
-
-
-def _parse_decimal(text: str, field: str, problems: list[FieldError]) -> Decimal | None:
-    if not _AMOUNT.match(text):
-        problems.append(
-            FieldError(field, 'must be a decimal string such as "12.34"', "invalid_amount")
-        )
-        return None
-    return Decimal(text)
-
-
-def _parse_positive(text: str, field: str, problems: list[FieldError]) -> Decimal | None:
-    amount = _parse_decimal(text, field, problems)
-    if amount is not None and amount <= 0:
-        problems.append(FieldError(field, "must be greater than zero", "amount_not_positive"))
-        return None
-    return amount
-
-
-def _to_minor(amount: Decimal, currency: str, field: str, problems: list[FieldError]) -> int | None:
-    places = minor_unit(currency)
-    exponent = amount.as_tuple().exponent
-    assert isinstance(exponent, int)
-    if -exponent > places:
-        problems.append(
-            FieldError(
-                field, f"{currency} allows at most {places} decimal places", "too_many_decimals"
-            )
-        )
-        return None
-    minor = int(amount.scaleb(places))
-    if minor > MAX_LINE_MINOR_UNITS:
-        problems.append(
-            FieldError(
-                field,
-                f"at most {money_json(MAX_LINE_MINOR_UNITS, currency)} per line",
-                "amount_too_large",
-            )
-        )
-        return None
-    return minor

@@ -28,7 +28,6 @@ from shared.ledger.core import (
     page_limit,
     replace_entry,
 )
-from shared.ledger.domain import invalid
 from shared.ledger.group_commit import BatchOutcome, GroupCommitter
 from shared.ledger.idempotency import requester_id, reversal_entry_id
 from shared.ledger.model import (
@@ -43,6 +42,7 @@ from shared.ledger.model import (
     Reversal,
     new_id,
 )
+from shared.ledger.rejections import invalid
 from shared.ledger.repository import (
     ENTRIES,
     entry_from_document,

@@ -15,7 +15,7 @@ from typing import Any
 from shared.errors import AppError
 from shared.events.actors import Actor, checked_actor
 from shared.events.outbox import StagedEvent
-from shared.ledger import domain
+from shared.ledger import domain, hold_rules
 from shared.ledger.core import RESOLUTION_FIELD, LedgerCore, replace_entry, resolved_by
 from shared.ledger.idempotency import hold_posting_entry_id, requester_id
 from shared.ledger.model import (
@@ -63,7 +63,7 @@ class HoldUseCases(LedgerCore):
                 posting = self.store.read_entry(tenant_id, hold.posting_entry_id, None)
                 return HoldTransition(hold, posting), []
             now = self._now()
-            status = domain.transition_hold(hold, domain.HoldAction.POST, now=now)
+            status = hold_rules.transition_hold(hold, hold_rules.HoldAction.POST, now=now)
             effective_date = domain.effective_date_or_today(request.effective_date, now)
 
             def write(
@@ -71,7 +71,7 @@ class HoldUseCases(LedgerCore):
                 accounts: dict[str, Account | None],
                 _balances: dict[str, BalanceTotals],
             ) -> tuple[HoldTransition, list[StagedEvent]]:
-                plan = domain.plan_hold_posting(hold, request, accounts)
+                plan = hold_rules.plan_hold_posting(hold, request, accounts)
                 posting = Entry(
                     id=posting_id,
                     kind=EntryKind.HOLD_POSTING,
@@ -96,7 +96,7 @@ class HoldUseCases(LedgerCore):
                     self.paths.entry(tenant_id, posting_id), entry_to_document(posting)
                 )
                 self._resolve_hold(transaction, tenant_id, resolved, fields, precondition)
-                deltas = _merged(domain.release_deltas(hold), plan.deltas)
+                deltas = _merged(hold_rules.release_deltas(hold), plan.deltas)
                 self.store.add_deltas(transaction, tenant_id, accounts, deltas)
                 staging = self._stage(
                     transaction,
@@ -141,7 +141,7 @@ class HoldUseCases(LedgerCore):
         return self._release_hold(
             tenant_id,
             entry_id,
-            domain.HoldAction.VOID,
+            hold_rules.HoldAction.VOID,
             actor=actor,
             correlation_id=correlation_id,
             reason=request.reason,
@@ -167,7 +167,7 @@ class HoldUseCases(LedgerCore):
                 for entry_id in due:
                     try:
                         self._release_hold(
-                            tid, entry_id, domain.HoldAction.EXPIRE, actor=actor, now=at
+                            tid, entry_id, hold_rules.HoldAction.EXPIRE, actor=actor, now=at
                         )
                     except AppError as exc:
                         # Resolved by someone else since the scan: nothing to expire.
@@ -185,7 +185,7 @@ class HoldUseCases(LedgerCore):
         self,
         tenant_id: str,
         entry_id: str,
-        action: domain.HoldAction,
+        action: hold_rules.HoldAction,
         *,
         actor: dict[str, Any],
         correlation_id: str | None = None,
@@ -201,14 +201,14 @@ class HoldUseCases(LedgerCore):
         """
         resolution_id = token or requester_id(None)
         event_type = (
-            "ledger.hold_voided" if action is domain.HoldAction.VOID else "ledger.hold_expired"
+            "ledger.hold_voided" if action is hold_rules.HoldAction.VOID else "ledger.hold_expired"
         )
 
         def decide(hold: Entry, precondition: Any) -> tuple[HoldTransition, list[StagedEvent]]:
             if resolved_by(hold, resolution_id) and hold.posting_entry_id is None:
                 return HoldTransition(hold), []
             at = now or self._now()
-            status = domain.transition_hold(hold, action, now=at)
+            status = hold_rules.transition_hold(hold, action, now=at)
             fields = {RESOLUTION_FIELD: resolution_id, "resolution_reason": reason}
             resolved = replace_entry(
                 hold, status=status, resolved_at=at, extra={**hold.extra, **fields}
@@ -217,7 +217,7 @@ class HoldUseCases(LedgerCore):
             present = {a: acc for a, acc in accounts.items() if acc is not None}
             batch = self.db.batch()
             self._resolve_hold(batch, tenant_id, resolved, fields, precondition)
-            self.store.add_deltas(batch, tenant_id, present, domain.release_deltas(hold))
+            self.store.add_deltas(batch, tenant_id, present, hold_rules.release_deltas(hold))
             staging = self._stage(
                 batch,
                 tenant_id,

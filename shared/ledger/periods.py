@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.events.actors import Actor, checked_actor
 from shared.events.outbox import StagedEvent
-from shared.ledger import domain, statements
+from shared.ledger import period_rules, statements
 from shared.ledger.core import LedgerCore
 from shared.ledger.history import REOPEN_LOG_FIELD, reopen_log_after
 from shared.ledger.model import Account, Entry, LedgerPeriod
@@ -38,7 +38,7 @@ class PeriodUseCases(LedgerCore):
         actor = checked_actor(actor)
 
         def decide(current: LedgerPeriod, now: datetime) -> date | None:
-            return domain.plan_close(current.closed_through, request.through, now.date())
+            return period_rules.plan_close(current.closed_through, request.through, now.date())
 
         return self._change_period(
             tenant_id, decide, "closed", actor=actor, correlation_id=correlation_id
@@ -56,7 +56,7 @@ class PeriodUseCases(LedgerCore):
         actor = checked_actor(actor)
 
         def decide(current: LedgerPeriod, now: datetime) -> date | None:
-            return domain.plan_reopen(current.closed_through, request.through)
+            return period_rules.plan_reopen(current.closed_through, request.through)
 
         return self._change_period(
             tenant_id,

@@ -11,7 +11,9 @@ Per request:
 2. a key without a role is a 403 ``key_without_role``: it opens topics only;
 3. the key's rate limit: ``rate_limit_per_minute`` in a token bucket of this instance
    (bursts up to the limit, then limit/60 per second), a 429 with ``Retry-After``;
-4. ``last_used_at`` is written at most once a minute per key per instance, best effort.
+4. the key's use is noted at most once a minute per key per instance, best effort, in
+   the main database (``usage.py``): the key's record is in the credentials database,
+   which HTTP functions may only read.
 
 The principal is a :class:`~shared.auth.context.KeyPrincipal` acting as
 ``key:<key id>``.
@@ -19,10 +21,8 @@ The principal is a :class:`~shared.auth.context.KeyPrincipal` acting as
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -39,15 +39,14 @@ from shared.producers.rules import (
     key_id_of,
     key_permissions,
 )
-from shared.producers.service import LAST_USED_RESOLUTION
-from shared.producers.store import key_ref, read_key
+from shared.producers.store import read_key
+from shared.producers.usage import UsageRecorder
 from shared.ratelimit.base import RateLimit
 from shared.ratelimit.memory import TokenBucketLimiter
 
 if TYPE_CHECKING:
     from google.cloud import firestore
 
-_MAX_TOUCHED = 10_000
 _UNAUTHORIZED = {
     "credential_malformed": TOKEN_INVALID,
     "credential_unknown": TOKEN_INVALID,
@@ -56,28 +55,40 @@ _UNAUTHORIZED = {
 }
 
 
-def _default_client() -> firestore.Client:
+def _credentials() -> firestore.Client:
+    from shared.clients import credentials_client
+
+    return credentials_client()
+
+
+def _books() -> firestore.Client:
     from shared.clients import firestore_client
 
     return firestore_client()
 
 
 class KeyAuthenticator:
-    """One per instance (:func:`key_authenticator`); thread-safe."""
+    """One per instance (:func:`key_authenticator`); thread-safe.
+
+    ``client`` gives the credentials database's client (the key records), ``books``
+    the main database's (where a key's use is noted).
+    """
 
     def __init__(
         self,
-        client: Callable[[], firestore.Client] = _default_client,
+        client: Callable[[], firestore.Client] = _credentials,
         *,
+        books: Callable[[], firestore.Client] = _books,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
+        self._books = books
         self._now = now
         self._monotonic = monotonic
         self._keys = CachedKeys(lambda key_id: read_key(self._client(), key_id), clock=monotonic)
         self._limiters: dict[int, TokenBucketLimiter] = {}
-        self._touched: OrderedDict[str, float] = OrderedDict()
+        self._usage = UsageRecorder(monotonic=monotonic)
         self._lock = threading.Lock()
 
     def authenticate(self, credential: str) -> KeyPrincipal:
@@ -96,7 +107,7 @@ class KeyAuthenticator:
         self._limiter(key.rate_limit_per_minute).hit(
             key.id, detail=f"this key allows {key.rate_limit_per_minute} requests a minute"
         )
-        self._touch(key)
+        self._usage.record(self._books, key.id, self._now())
         return KeyPrincipal(
             key_id=key.id,
             tenant_id=key.tenant_id,
@@ -126,25 +137,6 @@ class KeyAuthenticator:
                 )
                 self._limiters[per_minute] = limiter
             return limiter
-
-    def _touch(self, key: ProducerKey) -> None:
-        """Refresh ``last_used_at`` when it is a minute old, at most once a minute here:
-        the cached record may show the old value for a while after this instance wrote."""
-        now = self._now()
-        if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
-            return
-        tick = self._monotonic()
-        with self._lock:
-            written = self._touched.get(key.id)
-            if written is not None and tick - written < LAST_USED_RESOLUTION.total_seconds():
-                return
-            self._touched[key.id] = tick
-            self._touched.move_to_end(key.id)
-            while len(self._touched) > _MAX_TOUCHED:
-                self._touched.popitem(last=False)
-        # Best effort: bookkeeping never refuses a valid request.
-        with contextlib.suppress(Exception):
-            key_ref(self._client(), key.id).update({"last_used_at": now})
 
 
 _instance: KeyAuthenticator | None = None

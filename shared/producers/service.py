@@ -2,13 +2,17 @@
 
 Authenticating an HTTP request with a key is ``shared.producers.http`` (it adds a
 per-instance cache and rate limits on top of the same checks).
+
+Two databases: the keys (``producer_keys``) and the audit events staged with their
+changes are in the credentials database, the ``db`` every use case takes; a key's
+last use (``shared.producers.usage``) is in the main database, the ``books`` that
+listing, reading and authenticating take besides.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,14 +43,14 @@ from shared.producers.rules import (
     rotation_expiry,
 )
 from shared.producers.store import key_ref, key_to_document, read_key, tenant_keys
+from shared.producers.usage import UsageRecorder, read_last_used, with_last_use
 
 if TYPE_CHECKING:
     from google.cloud import firestore
 
-# ``last_used_at`` is refreshed at most this often: a busy producer must not turn
-# every message into a write on its key's document.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 _RESOURCE = "producer_key"
+# Messages note their key's use through this instance's recorder (once a minute a key).
+_message_usage = UsageRecorder()
 
 _log = get_logger("shared.producers")
 
@@ -98,15 +102,23 @@ def create_key(
     return CreatedProducerKey(key, credential)
 
 
-def list_keys(db: firestore.Client, tenant_id: str) -> list[ProducerKey]:
-    return tenant_keys(db, tenant_id)
+def list_keys(
+    db: firestore.Client, tenant_id: str, *, books: firestore.Client
+) -> list[ProducerKey]:
+    """The tenant's keys from ``db`` (credentials), with their last use from ``books``."""
+    keys = tenant_keys(db, tenant_id)
+    return with_last_use(keys, read_last_used(books, (k.id for k in keys)))
 
 
-def get_key(db: firestore.Client, tenant_id: str, key_id: str) -> ProducerKey:
+def get_key(
+    db: firestore.Client, tenant_id: str, key_id: str, *, books: firestore.Client
+) -> ProducerKey:
+    """One key of the tenant from ``db`` (credentials), with its last use from ``books``."""
     key = read_key(db, key_id)
     if key is None or key.tenant_id != tenant_id:
         raise NotFoundError(f"producer key {key_id} not found", code="producer_key_not_found")
-    return key
+    [merged] = with_last_use([key], read_last_used(books, [key.id]))
+    return merged
 
 
 def revoke_key(
@@ -222,23 +234,21 @@ def authenticate(
     attributes: Mapping[str, str],
     scope: str,
     *,
+    books: Callable[[], firestore.Client],
     now: datetime | None = None,
 ) -> ProducerIdentity:
     """The producer a message's credential proves, for ``scope``; raises ProducerRejected.
 
-    Reads only the message attributes and the key's record: nothing of the body.
+    Reads only the message attributes and the key's record in ``db`` (credentials):
+    nothing of the body. The key's use is noted in ``books`` (the main database's
+    client, asked for only when a note is due), best effort.
     """
     now = now or datetime.now(UTC)
     credential = attributes.get(CREDENTIAL_ATTRIBUTE)
     key_id = key_id_of(credential)
     assert credential is not None  # key_id_of refuses a missing one
-    key = read_key(db, key_id)
-    identity = check_key(key, credential, scope, now)
-    assert key is not None
-    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        # Best effort: a failed bookkeeping write must not refuse a valid message.
-        with contextlib.suppress(Exception):
-            key_ref(db, key_id).update({"last_used_at": now})
+    identity = check_key(read_key(db, key_id), credential, scope, now)
+    _message_usage.record(books, key_id, now)
     return identity
 
 

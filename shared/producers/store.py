@@ -1,4 +1,6 @@
-"""Firestore layout of producer keys: ``producer_keys/{key_id}``, one top-level collection.
+"""Firestore layout of producer keys: ``producer_keys/{key_id}``, one top-level collection
+of the credentials database (``shared.clients.credentials_client()``); a key's last use
+is noted apart, in the main database (``shared.producers.usage``).
 
 Top level rather than under the tenant: a message names only its credential, and the
 key id inside it must find the record in one read before the tenant is known. Every

@@ -1,4 +1,3 @@
-# Over 600 lines on purpose: one pure calculation; its docstring is the one definition of its rules.
 """The tax engine: a pure function from a document and a rate catalog to explained figures.
 
 ``calculate(document, catalog)`` does no I/O and keeps no state; the same
@@ -117,95 +116,38 @@ Withholding
     net amount (Spain's IRPF, 15 % for professionals), rounded like taxes
     (per line, or per group and allocated). Withheld amounts are neither tax
     nor gross: the result shows them apart and ``payable`` = gross - withheld.
+
+Where each step lives
+    This module runs the steps in order and sums the document. Each step is its
+    own pure module: :mod:`shared.tax.line_pricing` (line amounts, place of
+    supply, tax date), :mod:`shared.tax.tax_planning` (which taxes, and why),
+    :mod:`shared.tax.tax_amounts` (tax and withholding amounts in either
+    rounding scope). This docstring stays the one definition of their rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from datetime import date
 from decimal import Decimal, localcontext
 
-from shared.tax import levy, place_of_supply, thresholds
 from shared.tax.catalog import RateCatalog
-from shared.tax.certificates import LimitedCertificate, covering
-from shared.tax.document import DocumentLine, TaxDocument
-from shared.tax.model import (
-    DECIMAL_CONTEXT,
-    EU_MEMBER_STATES,
-    CategoryKind,
-    DocumentType,
-    PriceMode,
-    Reason,
-    RoundingScope,
-    TaxDefinition,
-    TaxRate,
-    invalid,
-    refused,
-)
-from shared.tax.place_of_supply import Parties, PlaceDecision, PlaceSource, SupplyType
+from shared.tax.document import TaxDocument
+from shared.tax.line_pricing import line_amounts, locate, round_to_currency
+from shared.tax.model import DECIMAL_CONTEXT, Reason, RoundingScope
+from shared.tax.place_of_supply import Parties
 from shared.tax.rate_kinds import PerUnitAmount
 from shared.tax.result import (
     BreakdownRow,
     JurisdictionTotal,
     LineResult,
-    LineTax,
     ReverseCharge,
     TaxCalculation,
-    Withholding,
     WithholdingRow,
 )
-from shared.tax.rounding import allocate, round_amount
+from shared.tax.tax_amounts import document_scope_taxes, line_result, line_scope_taxes, withheld
+from shared.tax.tax_planning import plan_taxes, plan_withholding
 from shared.tax.vat_ids import TaxIdCheck, check_vat_number
 
 _ZERO = Decimal(0)
-
-
-@dataclass(frozen=True, slots=True)
-class _LineAmounts:
-    extension: Decimal  # printed: rounded
-    discount: Decimal  # printed: rounded
-    amount: Decimal  # printed: net when prices are exclusive, gross when inclusive
-    exact: Decimal  # what taxes are computed on: ``amount`` unless rounded per document
-
-
-@dataclass(frozen=True, slots=True)
-class _PricedLine:
-    index: int
-    line: DocumentLine
-    supply_type: SupplyType
-    decision: PlaceDecision
-    place_field: str
-    tax_date: date
-    amounts: _LineAmounts
-
-    @property
-    def place(self) -> str:
-        return self.decision.place
-
-    @property
-    def amount(self) -> Decimal:
-        return self.amounts.amount
-
-
-@dataclass(frozen=True, slots=True)
-class _PlannedTax:
-    jurisdiction: str
-    tax: str | None
-    category: str
-    reason: Reason
-    rate: TaxRate | None
-    certificate_id: str | None = None
-
-    @property
-    def group(self) -> _GroupKey:
-        if self.rate is None:
-            return (self.jurisdiction, self.tax, _ZERO, None)
-        return (self.jurisdiction, self.tax, self.rate.percent, self.rate.per_unit)
-
-
-# jurisdiction, tax, percent and amount per unit: one rounding group, one breakdown figure
-_GroupKey = tuple[str, str | None, Decimal, object]
 
 
 def calculate(document: TaxDocument, catalog: RateCatalog) -> TaxCalculation:
@@ -213,24 +155,24 @@ def calculate(document: TaxDocument, catalog: RateCatalog) -> TaxCalculation:
     with localcontext(DECIMAL_CONTEXT):
         tax_id_check = buyer_tax_id_check(document)
         parties = _parties(document, tax_id_check)
-        amounts = _line_amounts(document)
+        amounts = line_amounts(document)
         priced = [
-            _locate(document, catalog, parties, line, i, amounts[i])
+            locate(document, catalog, parties, line, i, amounts[i])
             for i, line in enumerate(document.lines)
         ]
-        plans = [_plan(document, p, catalog) for p in priced]
-        withholding_plans = [_plan_withholding(document, p, catalog) for p in priced]
+        plans = [plan_taxes(document, p, catalog) for p in priced]
+        withholding_plans = [plan_withholding(document, p, catalog) for p in priced]
         if document.rounding_scope is RoundingScope.LINE:
             taxes = [
-                _line_scope_taxes(document, p, plan) for p, plan in zip(priced, plans, strict=True)
+                line_scope_taxes(document, p, plan) for p, plan in zip(priced, plans, strict=True)
             ]
         else:
-            taxes = _document_scope_taxes(document, priced, plans)
+            taxes = document_scope_taxes(document, priced, plans)
         lines = [
-            _line_result(document, p, plan, line_taxes)
+            line_result(document, p, plan, line_taxes)
             for p, plan, line_taxes in zip(priced, plans, taxes, strict=True)
         ]
-        lines = _withheld(document, lines, withholding_plans)
+        lines = withheld(document, lines, withholding_plans)
         return _summarize(document, tuple(lines), tax_id_check)
 
 
@@ -250,399 +192,7 @@ def _parties(document: TaxDocument, check: TaxIdCheck | None) -> Parties:
     )
 
 
-# -- line amounts -----------------------------------------------------------------
-
-
-def _line_amounts(document: TaxDocument) -> list[_LineAmounts]:
-    exact: list[tuple[Decimal, Decimal]] = []  # (extension, discount) per line
-    for index, line in enumerate(document.lines):
-        path = f"lines.{index}"
-        if line.quantity < 0 and document.document_type is not DocumentType.CREDIT_NOTE:
-            raise refused(
-                f"{path}.quantity",
-                "a negative quantity is only allowed on a credit note",
-                "negative_quantity_not_allowed",
-            )
-        extension = line.quantity * line.unit_price
-        if document.line_amount_rounding is RoundingScope.LINE:
-            extension = _round(document, extension)
-        exact.append((extension, _discount(document, line, extension, path)))
-    if document.line_amount_rounding is RoundingScope.LINE:
-        return [_LineAmounts(e, d, e - d, e - d) for e, d in exact]
-    totals = [e - d for e, d in exact]
-    shares = allocate(
-        totals, _round(document, sum(totals, _ZERO)), document.currency, document.rounding
-    )
-    amounts = []
-    for (_, discount), total, share in zip(exact, totals, shares, strict=True):
-        printed_discount = _round(document, discount)
-        amounts.append(_LineAmounts(share + printed_discount, printed_discount, share, total))
-    return amounts
-
-
-def _discount(document: TaxDocument, line: DocumentLine, extension: Decimal, path: str) -> Decimal:
-    """The line's discount: rounded when line amounts are, exact otherwise."""
-    per_line = document.line_amount_rounding is RoundingScope.LINE
-    if line.discount_percent is not None:
-        discount = extension * line.discount_percent / 100
-        return _round(document, discount) if per_line else discount
-    if line.discount_amount is None:
-        return _round(document, _ZERO)
-    if line.discount_amount > abs(extension):
-        raise refused(
-            f"{path}.discount_amount.amount",
-            f"discount {line.discount_amount} exceeds the line amount {abs(extension)}",
-            "discount_exceeds_line_amount",
-        )
-    return -line.discount_amount if extension < 0 else line.discount_amount
-
-
-# -- where, and when ------------------------------------------------------------------
-
-
-def _locate(
-    document: TaxDocument,
-    catalog: RateCatalog,
-    parties: Parties,
-    line: DocumentLine,
-    index: int,
-    amounts: _LineAmounts,
-) -> _PricedLine:
-    supply_type = line.supply_type or document.supply_type
-    if supply_type.needs_location and line.location is None:
-        raise invalid(
-            f"lines.{index}.location",
-            f"a {supply_type.value} supply is taxed where it takes place: give its location",
-            "location_required",
-        )
-    caller_place = line.place_of_supply or document.place_of_supply
-    decision = place_of_supply.decide(supply_type, parties, caller_place, line.location)
-    if decision.source is PlaceSource.LOCATION:
-        place_field = f"lines.{index}.location"
-    elif decision.source is PlaceSource.BUYER:
-        place_field = "buyer.country"
-    elif line.place_of_supply:
-        place_field = f"lines.{index}.place_of_supply"
-    else:
-        place_field = "place_of_supply"
-    return _PricedLine(
-        index=index,
-        line=line,
-        supply_type=supply_type,
-        decision=decision,
-        place_field=place_field,
-        tax_date=_tax_date(document, catalog, decision.place, place_field),
-        amounts=amounts,
-    )
-
-
-def _tax_date(document: TaxDocument, catalog: RateCatalog, place: str, place_field: str) -> date:
-    """The document date, or the tax point's local date at the place of supply."""
-    # Looked up even without a tax point: an unknown place is refused here, on its own field.
-    zone = catalog.time_zone_at(place, field=place_field)
-    if document.tax_point is None:
-        return document.document_date
-    if zone is None:
-        raise invalid(
-            "tax_point",
-            f"the catalog has no time zone for {place}: give the date only, as document_date",
-            "time_zone_unknown",
-        )
-    try:
-        return document.tax_point.astimezone(zone).date()
-    except OverflowError:
-        raise invalid(
-            "tax_point", "the tax point is out of the range of dates", "invalid_tax_point"
-        ) from None
-
-
-# -- which taxes, and why -----------------------------------------------------------
-
-
-def _plan(
-    document: TaxDocument, priced: _PricedLine, catalog: RateCatalog
-) -> tuple[_PlannedTax, ...]:
-    category = priced.line.tax_category
-    levied = [
-        tax
-        for tax in catalog.taxes_at(priced.place, on=priced.tax_date, field=priced.place_field)
-        if not tax.selective or catalog.has_category(tax.jurisdiction, tax.code, category)
-    ]
-    if levied:
-        return tuple(_plan_tax(document, priced, tax, catalog) for tax in levied)
-    category_field = f"lines.{priced.index}.tax_category"
-    introduced_later = [
-        tax
-        for tax in catalog.taxes_introduced_after(
-            priced.place, priced.tax_date, field=priced.place_field
-        )
-        if not tax.selective or catalog.has_category(tax.jurisdiction, tax.code, category)
-    ]
-    if introduced_later:
-        return tuple(
-            _PlannedTax(
-                tax.jurisdiction,
-                tax.code,
-                catalog.category(
-                    tax.jurisdiction, tax.code, priced.line.tax_category, field=category_field
-                ).code,
-                Reason.NOT_YET_IN_FORCE,
-                None,
-            )
-            for tax in introduced_later
-        )
-    return (
-        _PlannedTax(priced.place, None, priced.line.tax_category, Reason.NOT_SUBJECT_TO_TAX, None),
-    )
-
-
-def _plan_tax(
-    document: TaxDocument, priced: _PricedLine, tax: TaxDefinition, catalog: RateCatalog
-) -> _PlannedTax:
-    field = f"lines.{priced.index}.tax_category"
-    category = catalog.category(tax.jurisdiction, tax.code, priced.line.tax_category, field=field)
-    reason = _reason(document, priced, tax, category.kind)
-    if reason is not Reason.PRODUCT_EXEMPT and thresholds.exempts(
-        category, priced.amounts.exact, priced.line.quantity, document.currency, priced.tax_date
-    ):
-        reason = Reason.PRICE_THRESHOLD
-    certificate = (
-        _certificate(document, priced, tax) if reason is Reason.EXEMPTION_CERTIFICATE else None
-    )
-    rate = (
-        catalog.rate(tax.jurisdiction, tax.code, category.code, priced.tax_date, field=field)
-        if reason.charges_tax
-        else None
-    )
-    if rate is not None:
-        levy.check_rate_applies(
-            rate,
-            document.currency,
-            priced.line.unit,
-            line_path=f"lines.{priced.index}",
-            label=f"{tax.jurisdiction} {tax.code} {category.code} rate",
-        )
-    return _PlannedTax(
-        tax.jurisdiction,
-        tax.code,
-        category.code,
-        reason,
-        rate,
-        certificate.certificate_id if certificate else None,
-    )
-
-
-def _certificate(
-    document: TaxDocument, priced: _PricedLine, tax: TaxDefinition
-) -> LimitedCertificate | None:
-    cited = document.buyer.limited_certificates if document.buyer else ()
-    return covering(cited, tax.jurisdiction, tax.code, priced.line.tax_category, priced.tax_date)
-
-
-def _reason(
-    document: TaxDocument, priced: _PricedLine, tax: TaxDefinition, kind: CategoryKind
-) -> Reason:
-    if kind is CategoryKind.EXEMPT:
-        return Reason.PRODUCT_EXEMPT
-    if priced.decision.reverse_charge and tax.jurisdiction[:2] in EU_MEMBER_STATES:
-        return Reason.REVERSE_CHARGE
-    certificates = document.buyer.exemption_certificates if document.buyer else ()
-    if any(c.covers(tax.jurisdiction, tax.code, priced.tax_date) for c in certificates):
-        return Reason.CUSTOMER_EXEMPT
-    if _certificate(document, priced, tax) is not None:
-        return Reason.EXEMPTION_CERTIFICATE
-    if kind is CategoryKind.ZERO_RATED:
-        return Reason.ZERO_RATED
-    if kind is CategoryKind.STANDARD:
-        return Reason.STANDARD_RATED
-    return Reason.REDUCED_RATED
-
-
-def _plan_withholding(
-    document: TaxDocument, priced: _PricedLine, catalog: RateCatalog
-) -> tuple[_PlannedTax, ...]:
-    code = priced.line.withholding_category or document.withholding_category
-    if code is None:
-        return ()
-    field = (
-        f"lines.{priced.index}.withholding_category"
-        if priced.line.withholding_category
-        else "withholding_category"
-    )
-    taxes = catalog.withholding_taxes_at(priced.place, priced.tax_date, field=priced.place_field)
-    if not taxes:
-        raise refused(
-            field,
-            f"{priced.place} has no withholding tax in force on {priced.tax_date.isoformat()}",
-            "no_withholding_tax",
-        )
-    planned = []
-    for tax in taxes:
-        category = catalog.category(tax.jurisdiction, tax.code, code, field=field)
-        rate = (
-            catalog.rate(tax.jurisdiction, tax.code, category.code, priced.tax_date, field=field)
-            if category.kind.needs_rate
-            else None
-        )
-        planned.append(
-            _PlannedTax(tax.jurisdiction, tax.code, category.code, Reason.STANDARD_RATED, rate)
-        )
-    return tuple(planned)
-
-
-# -- tax amounts ------------------------------------------------------------------
-
-
-def _unrounded_taxes(
-    document: TaxDocument, priced: _PricedLine, plan: tuple[_PlannedTax, ...]
-) -> list[Decimal]:
-    return levy.unrounded_taxes(
-        [planned.rate for planned in plan],
-        priced.amounts.exact,
-        priced.line.quantity,
-        inclusive=document.price_mode is PriceMode.INCLUSIVE,
-        price_field=f"lines.{priced.index}.unit_price.amount",
-    )
-
-
-def _line_scope_taxes(
-    document: TaxDocument, priced: _PricedLine, plan: tuple[_PlannedTax, ...]
-) -> list[Decimal]:
-    if document.price_mode is PriceMode.INCLUSIVE:
-        return [_round(document, t) for t in _unrounded_taxes(document, priced, plan)]
-    taxes: list[Decimal] = []
-    for planned in plan:
-        if planned.rate is None:
-            taxes.append(_round(document, _ZERO))
-            continue
-        base = priced.amounts.exact + (sum(taxes, _ZERO) if planned.rate.compound else _ZERO)
-        taxes.append(_round(document, levy.levied(planned.rate, base, priced.line.quantity)))
-    return taxes
-
-
-def _document_scope_taxes(
-    document: TaxDocument,
-    priced: list[_PricedLine],
-    plans: list[tuple[_PlannedTax, ...]],
-) -> list[list[Decimal]]:
-    unrounded = [_unrounded_taxes(document, p, plan) for p, plan in zip(priced, plans, strict=True)]
-    return _grouped(document, plans, unrounded)
-
-
-def _grouped(
-    document: TaxDocument,
-    plans: list[tuple[_PlannedTax, ...]],
-    unrounded: list[list[Decimal]],
-) -> list[list[Decimal]]:
-    """Round each jurisdiction + tax + rate group once and allocate it back onto its lines."""
-    amounts = [[_round(document, _ZERO) for _ in plan] for plan in plans]
-    members: dict[_GroupKey, list[tuple[int, int]]] = {}
-    for line_index, plan in enumerate(plans):
-        for tax_index, planned in enumerate(plan):
-            if planned.rate is not None and planned.reason.charges_tax:
-                members.setdefault(planned.group, []).append((line_index, tax_index))
-    for positions in members.values():
-        exact = [unrounded[li][ti] for li, ti in positions]
-        total = _round(document, sum(exact, _ZERO))
-        shares = allocate(exact, total, document.currency, document.rounding)
-        for (li, ti), share in zip(positions, shares, strict=True):
-            amounts[li][ti] = share
-    return amounts
-
-
-def _line_result(
-    document: TaxDocument,
-    priced: _PricedLine,
-    plan: tuple[_PlannedTax, ...],
-    amounts: list[Decimal],
-) -> LineResult:
-    tax = sum(amounts, _round(document, _ZERO))
-    if document.price_mode is PriceMode.EXCLUSIVE:
-        net, gross = priced.amount, priced.amount + tax
-    else:
-        net, gross = priced.amount - tax, priced.amount
-    return LineResult(
-        index=priced.index,
-        line_id=priced.line.line_id,
-        place_of_supply=priced.place,
-        tax_category=priced.line.tax_category,
-        quantity=priced.line.quantity,
-        unit_price=priced.line.unit_price,
-        extension=priced.amounts.extension,
-        discount=priced.amounts.discount,
-        net=net,
-        tax=tax,
-        gross=gross,
-        taxes=tuple(_line_taxes(net, priced.line.quantity, plan, amounts)),
-        supply_type=priced.supply_type,
-        place_rule=priced.decision.article,
-        tax_date=priced.tax_date,
-        unit=priced.line.unit,
-    )
-
-
-def _line_taxes(
-    net: Decimal, quantity: Decimal, plan: tuple[_PlannedTax, ...], amounts: list[Decimal]
-) -> Iterator[LineTax]:
-    earlier = _ZERO
-    for planned, amount in zip(plan, amounts, strict=True):
-        rate = planned.rate
-        compound = rate is not None and rate.compound
-        base = net + earlier if compound else net
-        yield LineTax(
-            jurisdiction=planned.jurisdiction,
-            tax=planned.tax,
-            category=planned.category,
-            rate=rate.percent if rate else _ZERO,
-            compound=compound,
-            taxable_amount=levy.taxable_base(rate, base, quantity) if rate else base,
-            tax_amount=amount,
-            reason=planned.reason,
-            per_unit=rate.per_unit if rate else None,
-            certificate_id=planned.certificate_id,
-        )
-        earlier += amount
-
-
-def _withheld(
-    document: TaxDocument,
-    lines: list[LineResult],
-    plans: list[tuple[_PlannedTax, ...]],
-) -> list[LineResult]:
-    """The lines with their withholdings, levied on each line's net amount."""
-    if not any(plans):
-        return lines
-    unrounded = [
-        [line.net * (p.rate.fraction if p.rate else _ZERO) for p in plan]
-        for line, plan in zip(lines, plans, strict=True)
-    ]
-    if document.rounding_scope is RoundingScope.LINE:
-        amounts = [[_round(document, a) for a in line_amounts] for line_amounts in unrounded]
-    else:
-        amounts = _grouped(document, plans, unrounded)
-    return [
-        _with_withholdings(line, plan, line_amounts)
-        for line, plan, line_amounts in zip(lines, plans, amounts, strict=True)
-    ]
-
-
-def _with_withholdings(
-    line: LineResult, plan: tuple[_PlannedTax, ...], amounts: list[Decimal]
-) -> LineResult:
-    if not plan:
-        return line
-    withholdings = tuple(
-        Withholding(
-            jurisdiction=p.jurisdiction,
-            tax=p.tax or "",
-            category=p.category,
-            rate=p.rate.percent if p.rate else _ZERO,
-            taxable_amount=line.net,
-            amount=amount,
-        )
-        for p, amount in zip(plan, amounts, strict=True)
-    )
-    return replace(line, withholdings=withholdings)
+# -- document totals ----------------------------------------------------------------
 
 
 # -- document totals ----------------------------------------------------------------
@@ -651,7 +201,7 @@ def _with_withholdings(
 def _summarize(
     document: TaxDocument, lines: tuple[LineResult, ...], tax_id_check: TaxIdCheck | None
 ) -> TaxCalculation:
-    zero = _round(document, _ZERO)
+    zero = round_to_currency(document, _ZERO)
     rows: dict[tuple[str, str | None, Decimal, Reason, object], list[Decimal]] = {}
     withheld: dict[tuple[str, str, Decimal], list[Decimal]] = {}
     by_jurisdiction: dict[str, Decimal] = {}
@@ -716,7 +266,3 @@ def _reverse_charge(
         tax_id_check.normalized or tax_id_check.given,
         document.seller.tax_id,
     )
-
-
-def _round(document: TaxDocument, amount: Decimal) -> Decimal:
-    return round_amount(amount, document.currency, document.rounding)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -50,7 +49,7 @@ from shared.events.audit import AUDIT_TOPIC
 from shared.events.envelope import EventEnvelope
 from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
 from shared.logger import get_logger
-from shared.resilience import is_firestore_contention
+from shared.resilience import RetryPolicy, is_firestore_contention, retry_call
 from shared.tax.catalog import RateCatalog
 from shared.tax.model import CategoryKind
 from shared.tax.seed import SEED_PATH, SeedRate, SeedSource, SeedThreshold, catalog_from_seed
@@ -67,9 +66,9 @@ LOCALITY_SEPARATOR = "/"
 LOCALITY_SEPARATOR_IN_ID = "~"
 
 # Concurrent first uses contend for one meta document: a few rounds of the client's own
-# retries, with a growing pause between them, let every one of them see the seeded catalog.
-_SEED_ROUNDS = 4
-_SEED_BACKOFF_SECONDS = 0.05
+# retries, with a growing pause between them (full-jitter waits under 0.1, 0.2, 0.4 s),
+# let every one of them see the seeded catalog.
+SEED_RETRY = RetryPolicy(max_attempts=4, base_delay_seconds=0.1, max_delay_seconds=0.4)
 
 JurisdictionDocument = dict[str, Any]
 T = TypeVar("T")
@@ -277,20 +276,30 @@ def ensure_seeded(db: firestore.Client, tenant_id: str) -> bool:
         )
         return True
 
-    for attempt in range(_SEED_ROUNDS):
+    def attempt() -> bool:
         try:
-            seeded: bool = seed(db.transaction())
+            return bool(seed(db.transaction()))
         except Exception as exc:
-            if not is_firestore_contention(exc):
-                raise
-            if meta.get().exists:
+            if is_firestore_contention(exc) and meta.get().exists:
                 return False  # another instance seeded it while this one waited
-            time.sleep(_SEED_BACKOFF_SECONDS * 2**attempt * (1 + random.random()))  # noqa: S311
-            continue
-        if seeded:
-            _log.info("tax.catalog_seeded", tenant_id=tenant_id, jurisdictions=len(documents))
-        return seeded
-    raise ContentionError("the tax catalog of this tenant is being set up; retry shortly")
+            raise
+
+    try:
+        seeded = retry_call(
+            attempt,
+            policy=SEED_RETRY,
+            is_retryable=is_firestore_contention,
+            name="tax.seed_catalog",
+        )
+    except Exception as exc:
+        if not is_firestore_contention(exc):
+            raise
+        raise ContentionError(
+            "the tax catalog of this tenant is being set up; retry shortly"
+        ) from exc
+    if seeded:
+        _log.info("tax.catalog_seeded", tenant_id=tenant_id, jurisdictions=len(documents))
+    return seeded
 
 
 def read_version(db: firestore.Client, tenant_id: str) -> int | None:

@@ -1,7 +1,8 @@
 """Invitations over Firestore: an owner or admin invites someone to their tenant, the invitee
 accepts with the emailed token and a password of their own.
 
-Collections:
+Collections (all in the credentials database, ``shared.clients.credentials_client()``,
+with the users, email keys and outbox records the same transactions write):
 
 * ``user_invitations/{id}`` (id: a digest of tenant and address, see
   ``invitation_rules.invitation_id``): the address, name, role, status, the id the user
@@ -9,9 +10,11 @@ Collections:
 * ``invitation_tokens/{sha256 of a token}``: ``invitation_id``, ``tenant_id``,
   ``created_at``, ``expires_at`` (the TTL field), ``used_at``.
 
-Inviting claims nothing: the address's ``user_emails`` key is created only when the
-invitation is accepted, in the transaction that creates the user. The rules are in
-:mod:`shared.users.invitation_rules`; every refusal writes nothing.
+Inviting claims nothing: the address's ``user_emails`` key is taken only when the
+invitation is accepted, in the transaction that creates the user. Acceptance proves the
+mailbox (the token came by email), so it takes the key verified, from an unverified
+holder too (``shared.users.email_claims``); only a verified holder refuses it. The
+rules are in :mod:`shared.users.invitation_rules`; every refusal writes nothing.
 """
 
 from __future__ import annotations
@@ -21,13 +24,21 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.auth.access import access_reference
-from shared.errors import ConflictError, ContentionError, FieldError, NotFoundError
+from shared.errors import ContentionError, NotFoundError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import EventEnvelope, new_event
 from shared.events.outbox import StagedEvent, add_to_outbox
 from shared.http import Page, TimeOrderedPosition, decode_cursor, encode_cursor
 from shared.identity import PasswordPolicy, check_role_assignment, normalize_email
 from shared.resilience import is_firestore_contention
+from shared.users.email_claims import email_unavailable
+from shared.users.email_keys import (
+    displaced_audit,
+    free_key_proof,
+    is_address_taken,
+    read_for_proof,
+    write_proof,
+)
 from shared.users.invitation_rules import (
     Invitation,
     accepted,
@@ -45,7 +56,6 @@ from shared.users.model import (
     USER_EVENTS_TOPIC,
     USER_INVITED,
     User,
-    email_key,
     new_user,
     new_user_id,
 )
@@ -57,16 +67,7 @@ from shared.users.requests import (
     NewUserRequest,
 )
 from shared.users.reset_tokens import IssuedToken, issue_token, token_digest
-from shared.users.service import (
-    EMAIL_UNAVAILABLE,
-    TENANTS,
-    USER_EMAILS,
-    USERS,
-    Actor,
-    _new_access_document,
-    _user_id_of,
-    user_event,
-)
+from shared.users.service import TENANTS, USERS, Actor, _new_access_document, user_event
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -75,15 +76,6 @@ if TYPE_CHECKING:
 
 USER_INVITATIONS = "user_invitations"
 INVITATION_TOKENS = "invitation_tokens"
-
-
-def _email_unavailable() -> ConflictError:
-    # The same words as a taken address at signup: nothing about where it lives.
-    return ConflictError(
-        EMAIL_UNAVAILABLE,
-        code="email_unavailable",
-        errors=[FieldError("email", "cannot be used", "email_unavailable")],
-    )
 
 
 def _not_found() -> NotFoundError:
@@ -173,13 +165,14 @@ def invite_user(db: firestore.Client, actor: Actor, request: NewUserRequest) -> 
     """Invite an address to the actor's tenant with a role the actor may grant.
 
     Refused, writing nothing: a role above the actor's (403), a malformed address (422),
-    an address with an account (409 ``email_unavailable``), an address the tenant has
-    a pending invitation for (409 ``invitation_pending``).
+    an address a verified user holds (409 ``email_unavailable``; an unverified holder
+    is displaced if the invitation is accepted), an address the tenant has a pending
+    invitation for (409 ``invitation_pending``).
     """
     check_role_assignment(actor.role, request.role)
     email = normalize_email(request.email)
-    if _user_id_of(db, email) is not None:
-        raise _email_unavailable()
+    if is_address_taken(db, email):
+        raise email_unavailable()
     tenant_name = _tenant_name(db, actor.tenant_id)
     reference = db.collection(USER_INVITATIONS).document(invitation_id(actor.tenant_id, email))
 
@@ -304,10 +297,11 @@ def accept_invitation(
     """Create the invited user with the chosen password; the address is claimed now.
 
     An unknown, expired, accepted, revoked or superseded token is one 400
-    ``invitation_token_invalid``; an address someone claimed meanwhile (a signup,
+    ``invitation_token_invalid``; an address a verified user holds (a verified signup,
     another tenant's accepted invitation) a 409 ``email_unavailable``; a password the
     policy refuses a 422 on ``password`` (the token stays usable). Each writes nothing.
-    The accepted user's address is verified: the token came by email to it.
+    The accepted user's address is verified: the token came by email to it. An
+    unverified user holding the address is displaced (audited in their tenant).
     """
     from google.api_core.exceptions import AlreadyExists
 
@@ -319,11 +313,15 @@ def accept_invitation(
         raise invalid_invitation_token()
     reference = db.collection(USER_INVITATIONS).document(invited)
     invitation = accepted(_loaded(reference.get()), token_digest=digest, now=datetime.now(UTC))
-    if _user_id_of(db, invitation.email) is not None:
-        raise _email_unavailable()
+    if is_address_taken(db, invitation.email):
+        raise email_unavailable()
     policy.check(request.password, email=invitation.email, field="password")
     password_hash = hasher.hash(request.password)
-    key_reference = db.collection(USER_EMAILS).document(email_key(invitation.email))
+
+    # The first attempt creates the key blind, as a signup does: no read, so no lock that
+    # concurrent claims would queue on. Only if the key exists does a second attempt read
+    # it, to take it from an unverified holder (a verified one is a 409).
+    read_key = False
 
     def attempt(transaction: Any, staged: list[StagedEvent], mail_ids: list[str]) -> User:
         now = datetime.now(UTC)
@@ -334,9 +332,11 @@ def accept_invitation(
         )
         inviter = access_reference(db, done.invited_by).get(transaction=transaction)
         check_inviter_still_grants(done, inviter.to_dict() if inviter.exists else None)
-        # The address's key is created, not read: a read would lock it and make a
-        # concurrent signup's blind create wait. If it exists at commit, the commit fails
-        # with ALREADY_EXISTS (below) and nothing is written.
+        proof = (
+            read_for_proof(transaction, db, done.email, done.user_id)
+            if read_key
+            else free_key_proof(db, done.email)
+        )
         user = new_user(
             tenant_id=done.tenant_id,
             email=done.email,
@@ -347,9 +347,7 @@ def accept_invitation(
             user_id=done.user_id,
             email_verified=True,
         )
-        transaction.create(
-            key_reference, {"user_id": user.id, "tenant_id": user.tenant_id, "created_at": now}
-        )
+        write_proof(transaction, proof, user, now)
         transaction.create(db.collection(USERS).document(user.id), user.to_document())
         transaction.create(access_reference(db, user.id), _new_access_document(user))
         transaction.set(reference, done.to_document())
@@ -360,13 +358,20 @@ def accept_invitation(
         actor = {"user_id": user.id, **({"ip": client_ip} if client_ip else {})}
         audit = _audit("user.invitation_accepted", actor, done, invited_by=done.invited_by)
         staged.append(add_to_outbox(transaction, db, AUDIT_TOPIC, audit))
+        displaced = displaced_audit(proof, by="invitation")
+        if displaced is not None:
+            staged.append(add_to_outbox(transaction, db, AUDIT_TOPIC, displaced))
         return user
 
     try:
         result: User = _run(db, attempt)
     except AlreadyExists:
-        # The address's key was created between the transaction's read and its commit.
-        raise _email_unavailable() from None
+        # The key exists: the first attempt wrote nothing. Read it now.
+        read_key = True
+        try:
+            result = _run(db, attempt)
+        except AlreadyExists:
+            raise ContentionError("the address is being claimed at the same time; retry") from None
     return result
 
 

@@ -1,6 +1,6 @@
 """The users use cases over Firestore: signup, login lookups, profile, role
-and status changes, password changes (write model ``users`` + outbox), and the reads of
-the ``users_read`` model.
+and status changes, password changes (write model ``users`` + outbox); the reads of
+the ``users_read`` model (``shared.users.read_model``) are re-exported.
 
 Collections:
 
@@ -8,19 +8,23 @@ Collections:
 |---|---|---|
 | `tenants` | tenant id | name, the creating user, `created_at` |
 | `users` | user id | the write model: the public fields, `password_hash`, `version` |
-| `user_emails` | sha256 of the canonical email | `user_id`, `tenant_id` (one per address) |
+| `user_emails` | sha256 of the canonical email | `user_id`, `tenant_id`, `verified` (its holder) |
 | `user_access` | user id | the access state every request checks (``shared.auth.access``) |
 | `users_read` | user id | the read model (``project_users``): public fields only |
+
+Every collection here but `users_read` is in the credentials database: the ``db`` these
+use cases take is ``shared.clients.credentials_client()``, and the outbox records they
+stage go to that database's outbox (a commit never spans databases). `users_read` is in
+the main database (``firestore_client()``).
 
 A change of role or status, and the end of every session (disable, password change),
 is written to ``user_access`` in the same transaction as the user: a token's next
 request sees it (within 2 seconds on other instances).
 
-Uniqueness of an email is the atomic creation of its `user_emails` key document in
-the same commit as the user: of two signups with one address, exactly one commit
-succeeds and the other fails with ALREADY_EXISTS, whatever the interleaving. The
-commit is a blind batch (no reads), so concurrent signups never wait on each
-other's locks.
+An address is held by one user at a time, named by its `user_emails` key, and claimed
+for good only by proving the mailbox: a signup holds a free address unverified, and
+signs up without it when an unverified user holds it (``shared.users.email_claims``
+has the rules, ``shared.users.email_keys`` the commits).
 """
 
 from __future__ import annotations
@@ -41,7 +45,6 @@ from shared.errors import ConflictError, ContentionError, NotFoundError, Validat
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import EventEnvelope, new_event
 from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
-from shared.http import Page, TimeOrderedPosition, decode_cursor, encode_cursor
 from shared.identity import (
     PasswordPolicy,
     Role,
@@ -50,6 +53,7 @@ from shared.identity import (
 )
 from shared.logger import get_logger
 from shared.resilience import is_firestore_contention
+from shared.users.email_keys import create_with_key, holder_user_id
 from shared.users.mail_outbox import publish_with_mail
 from shared.users.model import (
     EVENT_SOURCE,
@@ -62,19 +66,15 @@ from shared.users.model import (
     apply_profile_update,
     apply_role_change,
     apply_status_change,
-    email_key,
     new_tenant_id,
     new_user,
 )
-from shared.users.projection import USERS_READ
+from shared.users.read_model import list_users as list_users
+from shared.users.read_model import read_user as read_user
 from shared.users.requests import (
-    USERS_BY_EMAIL_CURSOR,
-    USERS_NEWEST_FIRST_CURSOR,
     PasswordChangeRequest,
     ProfileUpdateRequest,
     SignupRequest,
-    UserListQuery,
-    UsersByEmailPosition,
     UserSnapshot,
 )
 from shared.users.verification_mail import stage_verification
@@ -87,9 +87,6 @@ if TYPE_CHECKING:
 
 TENANTS = "tenants"
 USERS = "users"
-USER_EMAILS = "user_emails"
-# Said for every taken address: it tells nobody in which tenant the address lives.
-EMAIL_UNAVAILABLE = "this email address cannot be used; sign in or use another address"
 PASSWORD_CHANGE_THROTTLED = "too many password change attempts; try again later"  # noqa: S105
 
 _log = get_logger("shared.users")
@@ -171,43 +168,27 @@ def _create_user(
     audit: EventEnvelope,
     verify_email: bool,
 ) -> None:
-    """Claim the address and create the user (and the tenant) in one blind batch.
+    """Create the user (and the tenant), holding the address if it is free, in one commit.
 
     With ``verify_email`` the same commit stores a verification token and stages its
     email, so a signup is never without the email that lets its owner prove the address.
     """
-    from google.api_core.exceptions import AlreadyExists
 
-    batch = db.batch()
-    batch.create(
-        db.collection(USER_EMAILS).document(email_key(user.email)),
-        {"user_id": user.id, "tenant_id": user.tenant_id, "created_at": user.created_at},
-    )
-    if tenant is not None:
-        batch.create(db.collection(TENANTS).document(user.tenant_id), tenant)
-    batch.create(db.collection(USERS).document(user.id), user.to_document())
-    batch.create(access_reference(db, user.id), _new_access_document(user))
-    staged = [
-        add_to_outbox(batch, db, USER_EVENTS_TOPIC, user_event(USER_CREATED, user)),
-        add_to_outbox(batch, db, AUDIT_TOPIC, audit),
-    ]
-    mail_ids: list[str] = []
-    if verify_email:
+    def stage(batch: Any) -> tuple[list[StagedEvent], list[str]]:
+        if tenant is not None:
+            batch.create(db.collection(TENANTS).document(user.tenant_id), tenant)
+        batch.create(db.collection(USERS).document(user.id), user.to_document())
+        batch.create(access_reference(db, user.id), _new_access_document(user))
+        staged = [
+            add_to_outbox(batch, db, USER_EVENTS_TOPIC, user_event(USER_CREATED, user)),
+            add_to_outbox(batch, db, AUDIT_TOPIC, audit),
+        ]
+        if not verify_email:
+            return staged, []
         staged_mail, mail, _ = stage_verification(batch, db, user, user.created_at)
-        staged.append(staged_mail)
-        mail_ids.append(mail.id)
-    try:
-        batch.commit()
-    except AlreadyExists:
-        # Ids and token digests are random: the one document that can already exist is
-        # the email's key.
-        raise ConflictError(EMAIL_UNAVAILABLE, code="email_unavailable") from None
-    except Exception as exc:
-        # A concurrent transaction on the key (an invitation being accepted) can outlast
-        # the commit's lock wait: a retryable 503, not a 500.
-        if is_firestore_contention(exc):
-            raise ContentionError("the address is being claimed at the same time; retry") from None
-        raise
+        return [*staged, staged_mail], [mail.id]
+
+    staged, mail_ids = create_with_key(db, user, stage)
     publish_with_mail(db, staged, mail_ids)
 
 
@@ -221,8 +202,11 @@ def signup(
 ) -> SignupResult:
     """A new tenant with the signing-up user as its owner, and a verification email.
 
-    The address is claimed at once (the tenant needs its owner); ``email_verified``
-    stays false until the owner sends back the emailed token (``shared.users.verification``).
+    A free address is held at once, unverified: the owner logs in by it. An address an
+    unverified user holds does not stop the signup: the new user is created without it and
+    takes it by verifying (``shared.users.verification``). One a verified user holds is a
+    409 ``email_unavailable`` that writes nothing. ``email_verified`` stays false until
+    the emailed token comes back.
     """
     email, password_hash = _checked_credentials(request.email, request.password, policy, hasher)
     now = datetime.now(UTC)
@@ -253,27 +237,23 @@ def signup(
 # -- login lookups ----------------------------------------------------------------------------
 
 
-def _user_id_of(db: firestore.Client, email: str) -> str | None:
-    key = db.collection(USER_EMAILS).document(email_key(email)).get()
-    user_id = (key.to_dict() or {}).get("user_id") if key.exists else None
-    return str(user_id) if user_id else None
-
-
 def find_by_email(db: firestore.Client, email: str) -> User | None:
-    """The user of a canonical email, or None (two reads: the key, then the user)."""
-    user_id = _user_id_of(db, email)
+    """The holder of a canonical email's key (verified or not), or None (two reads)."""
+    user_id = holder_user_id(db, email)
     return load_user(db, user_id) if user_id else None
 
 
 def find_for_login(db: firestore.Client, email: str) -> tuple[User | None, AccessState | None]:
-    """The user of a canonical email and their access state, the state read first.
+    """The holder of a canonical email's key and their access state, the state read first.
+
+    Until someone proves the address, its first signup holds it and logs in by it.
 
     The order closes a race with a password change, which writes the hash and raises
     the epoch in one transaction: if the user read still shows the old hash, the state
     read before it shows the old epoch, so tokens issued for the old password are
     refused as soon as the change has committed.
     """
-    user_id = _user_id_of(db, email)
+    user_id = holder_user_id(db, email)
     if user_id is None:
         return None, None
     snapshot = access_reference(db, user_id).get()
@@ -606,79 +586,3 @@ def change_password(
         )
 
     _write_change(db, actor.user_id, decide, actor.tenant_id)
-
-
-# -- the read model ---------------------------------------------------------------------------
-
-
-def read_user(db: firestore.Client, tenant_id: str, user_id: str) -> dict[str, Any]:
-    """A user of ``tenant_id`` from the read model; missing or another tenant's is a 404."""
-    snapshot = db.collection(USERS_READ).document(user_id).get()
-    document = snapshot.to_dict() if snapshot.exists else None
-    if document is None or document.get("tenant_id") != tenant_id:
-        raise NotFoundError("no such user", code="user_not_found")
-    return _with_defaults(document)
-
-
-def _with_defaults(document: dict[str, Any]) -> dict[str, Any]:
-    # Read-model documents projected before email_verified existed lack it: unverified.
-    document.setdefault("email_verified", False)
-    return document
-
-
-def _cursor_position(cursor: str, by_email: bool) -> tuple[str | datetime, str]:
-    """The ordering key and the id of the last user of the previous page."""
-    if by_email:
-        email = decode_cursor(cursor, UsersByEmailPosition, scope=USERS_BY_EMAIL_CURSOR)
-        return email.email, email.id
-    newest = decode_cursor(cursor, TimeOrderedPosition, scope=USERS_NEWEST_FIRST_CURSOR)
-    return newest.at, newest.id
-
-
-def list_users(db: firestore.Client, tenant_id: str, query: UserListQuery) -> Page:
-    """The tenant's users from the read model: newest first, or by email with a prefix.
-
-    Each filter combination has its composite index in infra/firestore_indexes.yaml.
-    A cursor names its ordering, so a cursor from the other ordering is a 400.
-    """
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    collection = db.collection(USERS_READ)
-    q: Any = collection.where(filter=FieldFilter("tenant_id", "==", tenant_id))
-    if query.role is not None:
-        q = q.where(filter=FieldFilter("role", "==", query.role))
-    if query.status is not None:
-        q = q.where(filter=FieldFilter("status", "==", query.status))
-    by_email = query.email_prefix is not None
-    if query.email_prefix is not None:
-        prefix = query.email_prefix.strip().lower()
-        # Every string starting with the prefix sorts in [prefix, prefix + U+F8FF).
-        q = q.where(filter=FieldFilter("email", ">=", prefix)).where(
-            filter=FieldFilter("email", "<", prefix + "\uf8ff")
-        )
-        q = q.order_by("email").order_by("__name__")
-    else:
-        q = q.order_by("created_at", direction="DESCENDING").order_by(
-            "__name__", direction="DESCENDING"
-        )
-    if query.cursor:
-        after, after_id = _cursor_position(query.cursor, by_email)
-        key = "email" if by_email else "created_at"
-        q = q.start_after({key: after, "__name__": collection.document(after_id)})
-    documents = [_with_defaults(s.to_dict() or {}) for s in q.limit(query.limit + 1).stream()]
-    items = documents[: query.limit]
-    next_cursor = None
-    if len(documents) > query.limit:
-        last = items[-1]
-        next_cursor = (
-            encode_cursor(
-                UsersByEmailPosition(email=last["email"], id=last["id"]),
-                scope=USERS_BY_EMAIL_CURSOR,
-            )
-            if by_email
-            else encode_cursor(
-                TimeOrderedPosition(at=last["created_at"], id=last["id"]),
-                scope=USERS_NEWEST_FIRST_CURSOR,
-            )
-        )
-    return Page(items=items, next_cursor=next_cursor)

@@ -6,10 +6,16 @@ token back and sets the user's ``email_verified`` (a new version and a ``user.up
 event, so ``users_read`` and ``GET /v1/users/me`` show it); :func:`resend_verification`
 sends a new token to a signed-in user whose address is not verified yet.
 
-What verification gates: nothing yet. An unverified owner signs in and works as before;
-``email_verified`` says whether the address is proven, for clients and for rules that
-may come to need it. The address is claimed by the signup either way (the tenant needs
-its owner); verification is what proves its holder controls it.
+Verifying claims the address for good (``shared.users.email_claims``): in the same
+transaction the user takes its ``user_emails`` key, verified, whether it was free,
+theirs, or held by another unverified user (who is displaced: they keep their account
+but log in by the address no more; audited as ``user.email_displaced`` in their
+tenant). A key another verified user holds is a 409 ``email_unavailable`` and nothing
+is written: the token stays unused.
+
+What verification gates otherwise: nothing yet. An unverified owner signs in and works
+as before; ``email_verified`` says whether the address is proven, for clients and for
+rules that may come to need it.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import NotFoundError
+from shared.errors import ContentionError, NotFoundError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.outbox import add_to_outbox
 from shared.ratelimit import FirestoreFixedWindowLimiter, RateLimit
+from shared.users.email_claims import proof_claim
+from shared.users.email_keys import displaced_audit, key_holder, read_for_proof, write_proof
 from shared.users.invitation_rules import (
     StoredVerificationToken,
     check_verification_needed,
@@ -73,27 +81,35 @@ def _usable(token: StoredVerificationToken | None, user: User | None, now: datet
 def verify_email(
     db: firestore.Client, request: EmailVerificationRequest, *, client_ip: str | None = None
 ) -> User:
-    """Mark the token's user's address verified.
+    """Mark the token's user's address verified and give them its key.
 
     An unknown, expired or used token, one for an address the user no longer has, or
     one for an address already verified, is one 400 ``verification_token_invalid`` and
-    writes nothing.
+    writes nothing; an address another verified user holds is a 409
+    ``email_unavailable`` on ``token`` and writes nothing.
     """
+    from google.api_core.exceptions import AlreadyExists
+
     reference = db.collection(EMAIL_VERIFICATIONS).document(token_digest(request.token))
     token = _stored(reference.get())
     user = load_user(db, token.user_id) if token is not None else None
-    if token is None or not _usable(token, user, datetime.now(UTC)):
+    if token is None or user is None or not _usable(token, user, datetime.now(UTC)):
         raise invalid_verification_token()
+    # Refused before the transaction too, so a lost cause costs no lock on the key.
+    proof_claim(key_holder(db, user.email), user.id, field="token")
 
     def decide(transaction: Any, current: User) -> _Change:
-        # Read again in the transaction: of two verifications, exactly one commits.
+        # Read again in the transaction: of two verifications, exactly one commits, and
+        # the key read here is locked until the commit (a racing signup waits or loses).
         now = datetime.now(UTC)
         if not _usable(_stored(reference.get(transaction=transaction)), current, now):
             raise invalid_verification_token()
+        proof = read_for_proof(transaction, db, current.email, current.id, field="token")
         changed = apply_email_verified(current, now)
         if changed is None:  # verified meanwhile; _usable saw it unverified
             raise invalid_verification_token()
         transaction.update(reference, {"used_at": now})
+        write_proof(transaction, proof, changed, now)
         audit = audit_event(
             "user.email_verified",
             tenant_id=current.tenant_id,
@@ -103,15 +119,26 @@ def verify_email(
             details={"method": "email_token"},
             source=EVENT_SOURCE,
         )
-        return _Change(
-            changed,
-            [(USER_EVENTS_TOPIC, user_event(USER_UPDATED, changed)), (AUDIT_TOPIC, audit)],
-        )
+        events = [(USER_EVENTS_TOPIC, user_event(USER_UPDATED, changed)), (AUDIT_TOPIC, audit)]
+        displaced = displaced_audit(proof, by="email_verification")
+        if displaced is not None:
+            events.append((AUDIT_TOPIC, displaced))
+        return _Change(changed, events)
+
+    def write() -> User:
+        try:
+            return _write_change(db, token.user_id, decide, token.tenant_id)
+        except NotFoundError:
+            raise invalid_verification_token() from None
 
     try:
-        return _write_change(db, token.user_id, decide, token.tenant_id)
-    except NotFoundError:
-        raise invalid_verification_token() from None
+        return write()
+    except AlreadyExists:
+        pass  # a signup created the key after the transaction read it free: read it again
+    try:
+        return write()
+    except AlreadyExists:
+        raise ContentionError("the address is being claimed at the same time; retry") from None
 
 
 def resend_verification(
@@ -119,7 +146,8 @@ def resend_verification(
 ) -> datetime:
     """Email a new verification token to the caller's address; when it expires.
 
-    An address already verified is a 409 ``email_already_verified`` (nothing written);
+    An address already verified is a 409 ``email_already_verified``, one another user
+    has proven a 409 ``email_unavailable`` (nothing written either way);
     more than :data:`VERIFICATION_RESEND_RATE` resends an hour a 429. Earlier tokens
     stay usable until they expire: the first one used verifies the address.
     """
@@ -127,6 +155,8 @@ def resend_verification(
     if user is None or user.tenant_id != actor.tenant_id:
         raise NotFoundError("no such user", code="user_not_found")
     check_verification_needed(user.email_verified)
+    # Another user proved the address: its mailbox gets no mail for this account.
+    proof_claim(key_holder(db, user.email), user.id)
     throttle.hit(user.id, detail=VERIFICATION_RESEND_THROTTLED)
     batch = db.batch()
     staged_mail, mail, stored = stage_verification(batch, db, user, datetime.now(UTC))

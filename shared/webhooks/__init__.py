@@ -11,6 +11,12 @@ from shared.webhooks.delivery import (
     attempt_delivery,
     raise_for_retry,
 )
+from shared.webhooks.delivery_log import (
+    get_delivery,
+    list_deliveries,
+    resend_delivery,
+    resend_since,
+)
 from shared.webhooks.dispatch import FanOut, fan_out
 from shared.webhooks.messages import DeliveryMessage, delivery_message
 from shared.webhooks.model import (
@@ -39,12 +45,8 @@ from shared.webhooks.service import (
     create_endpoint,
     delete_endpoint,
     disable_endpoint,
-    get_delivery,
     get_endpoint,
-    list_deliveries,
     list_endpoints,
-    resend_delivery,
-    resend_since,
     rotate_secret,
     update_endpoint,
     url_policy,

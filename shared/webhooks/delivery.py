@@ -50,6 +50,7 @@ from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.consumer import PermanentEventError
 from shared.events.outbox import OUTBOX_COLLECTION, StagedEvent, add_to_outbox
 from shared.logger import get_logger
+from shared.webhooks.changes import publish
 from shared.webhooks.messages import DeliveryMessage, delivery_message
 from shared.webhooks.model import Attempt, Delivery, Endpoint
 from shared.webhooks.rules import (
@@ -69,7 +70,6 @@ from shared.webhooks.rules import (
     slow_until_after,
     status_after,
 )
-from shared.webhooks.service import publish
 from shared.webhooks.signing import delivery_headers
 from shared.webhooks.store import (
     attempt_ref,

@@ -6,7 +6,10 @@
    requests/s ratio (goal >= 0.90x) and added p50/p99 latency;
 2. cold start, process start to first 200: health liveness vs bare (goal <= 1.3x) and a
    Firestore-backed route vs bare (goal <= 2.5x);
-3. one log line with redaction and Cloud Logging shaping vs plain structlog JSON (goal <= 1.5x).
+3. one log line with redaction and Cloud Logging shaping vs plain structlog JSON (goal <= 1.5x);
+4. ``retry_call`` (on tenacity) around a call that succeeds first time, the path every
+   ledger posting takes: microseconds added over calling the function directly (goal
+   <= 20 us), and the ratio to the hand-written loop it replaced (kept below as the peer).
 
 Only loopback traffic; every loop is bounded in count and time; processes it starts are
 stopped by process group.
@@ -25,17 +28,28 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import random
+
+    from shared.resilience import Clock, RetryPolicy
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 HERE = Path(__file__).resolve().parent
 FUNCTIONS = HERE / "functions"
 
+T = TypeVar("T")
+
 LOAD_SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "5"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 COLD_STARTS = int(os.environ.get("BENCH_COLD_STARTS", "5"))
 LOG_LINES = int(os.environ.get("BENCH_LOG_LINES", "20000"))
+RETRY_CALLS = int(os.environ.get("BENCH_RETRY_CALLS", "50000"))
+GOAL_RETRY_ADDED_US = 20.0
 
 
 def free_port() -> int:
@@ -248,6 +262,83 @@ def bench_logging() -> dict[str, float]:
     return {"plain_us": plain, "shared_us": shaped}
 
 
+def _hand_written_retry_call(
+    fn: Callable[[], T],
+    *,
+    policy: RetryPolicy,
+    is_retryable: Callable[[BaseException], bool],
+    clock: Clock,
+    rng: random.Random | None = None,
+    name: str = "call",
+) -> T:
+    """The loop ``shared.resilience.retry_call`` ran before tenacity, kept only as the peer."""
+    from shared.resilience import _JITTER, _log
+
+    chooser = rng or _JITTER
+    for attempt in range(policy.max_attempts):
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_retryable(exc) or attempt == policy.max_attempts - 1:
+                raise
+            wait = policy.delay(attempt, chooser)
+            _log.info(
+                "resilience.retrying",
+                call=name,
+                attempt=attempt + 1,
+                max_attempts=policy.max_attempts,
+                wait_seconds=round(wait, 3),
+                error=type(exc).__name__,
+            )
+            clock.sleep(wait)
+    raise AssertionError("unreachable: the loop returns or raises")
+
+
+def bench_retry_hot_path() -> dict[str, float]:
+    """Microseconds per call that succeeds first time: direct, hand-written loop, tenacity."""
+    from shared.ledger.retry import DEFAULT_RETRY
+    from shared.resilience import SYSTEM_CLOCK, is_firestore_contention, retry_call
+
+    def posting() -> int:
+        return 1
+
+    def direct() -> int:
+        return posting()
+
+    def hand_written() -> int:
+        return _hand_written_retry_call(
+            posting,
+            policy=DEFAULT_RETRY,
+            is_retryable=is_firestore_contention,
+            clock=SYSTEM_CLOCK,
+            name="ledger",
+        )
+
+    def tenacity_based() -> int:
+        return retry_call(
+            posting,
+            policy=DEFAULT_RETRY,
+            is_retryable=is_firestore_contention,
+            clock=SYSTEM_CLOCK,
+            name="ledger",
+        )
+
+    def per_call_us(call: Callable[[], int]) -> float:
+        best = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(RETRY_CALLS):
+                call()
+            best = min(best, time.perf_counter() - started)
+        return best / RETRY_CALLS * 1e6
+
+    return {
+        "direct_us": per_call_us(direct),
+        "hand_written_us": per_call_us(hand_written),
+        "tenacity_us": per_call_us(tenacity_based),
+    }
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -291,6 +382,18 @@ def main() -> int:
     print(
         f"   plain {lg['plain_us']:.1f} us, shared {lg['shared_us']:.1f} us: "
         f"{log_ratio:.2f}x (goal <= 1.5x) {verdict(log_ratio <= 1.5)}"
+    )
+    r = bench_retry_hot_path()
+    added = r["tenacity_us"] - r["direct_us"]
+    print("\n4. retry_call around a call that succeeds first time (the posting hot path)")
+    print(
+        f"   direct {r['direct_us']:.2f} us, hand-written loop {r['hand_written_us']:.2f} us, "
+        f"retry_call on tenacity {r['tenacity_us']:.2f} us"
+    )
+    print(
+        f"   added over direct {added:.2f} us (goal <= {GOAL_RETRY_ADDED_US:.0f} us) "
+        f"{verdict(added <= GOAL_RETRY_ADDED_US)}; "
+        f"vs hand-written {r['tenacity_us'] / r['hand_written_us']:.1f}x"
     )
     return 0
 

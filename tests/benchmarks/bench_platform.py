@@ -15,6 +15,12 @@
    answers, else starts one.
 3. One log line: the shared logger (JSON, redaction, Cloud Logging shape) vs
    plain structlog JSONRenderer, both writing to memory. Goal <= 1.5x.
+4. The session check: an authenticated no-op through the real router and
+   BearerAuthenticator (ES256 token, revocation read, the caller's access state through
+   CachedAccessStates over the Firestore emulator) vs the same route with the token
+   verified and no access-state check, loaded in the same rounds as 1; the difference
+   of server CPU per request is the check's cost on a cache hit. Plus the cache miss:
+   one access-state read in-process. Reported, not budgeted.
 
 Goals are printed PASS/MISS and never change the exit status. The budget does: each
 ratio is compared with budget.json, and a ratio more than 25 % worse than recorded
@@ -42,7 +48,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,11 +84,20 @@ class Plan:
     cold_starts: int = 5
     log_lines: int = 20_000
     log_repeats: int = 7
+    access_reads: int = 50  # cold access-state reads, in-process
+    access_hits: int = 20_000  # cache-hit checks per repeat, in-process
 
 
 # About a minute: enough rounds that a single slow moment does not decide a ratio.
 QUICK = Plan(
-    warmup_seconds=0.5, load_seconds=2.0, rounds=2, cold_starts=5, log_lines=5_000, log_repeats=5
+    warmup_seconds=0.5,
+    load_seconds=2.0,
+    rounds=2,
+    cold_starts=5,
+    log_lines=5_000,
+    log_repeats=5,
+    access_reads=20,
+    access_hits=5_000,
 )
 
 
@@ -101,6 +116,10 @@ HEALTH = Target("health live", REPO_ROOT / "functions" / "health" / "main.py", "
 PEER_LIVE = Target("peer live", BENCH_FUNCTIONS / "fastapi_peer.py", "/v1/health/live", "uvicorn")
 FIRESTORE_ROUTE = Target("firestore route", BENCH_FUNCTIONS / "firestore_read.py", "/v1/bench/doc")
 POST_PATH = "/v1/bench/entries"
+AUTH_PATH = "/v1/bench/noop-auth"  # bench_auth.PATH
+AUTH_FULL = Target("token + session", BENCH_FUNCTIONS / "noop_authenticated.py", AUTH_PATH)
+AUTH_TOKEN_ONLY = Target("token only", BENCH_FUNCTIONS / "noop_token_only.py", AUTH_PATH)
+AUTH_TARGETS = (AUTH_FULL, AUTH_TOKEN_ONLY)
 
 
 @dataclass(frozen=True)
@@ -111,6 +130,7 @@ class Load:
     path: str
     status: int
     body: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def post_load() -> Load:
@@ -227,7 +247,9 @@ def group_cpu_seconds(pgid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def wait_for_ok(server: Server, timeout_seconds: float) -> float:
+def wait_for_ok(
+    server: Server, timeout_seconds: float, headers: dict[str, str] | None = None
+) -> float:
     """Seconds from now until the first 200, polling every few milliseconds."""
     started = time.perf_counter()
     deadline = time.monotonic() + timeout_seconds
@@ -237,7 +259,7 @@ def wait_for_ok(server: Server, timeout_seconds: float) -> float:
             raise RuntimeError(f"{server.target.label} exited early:\n{tail}")
         connection = http.client.HTTPConnection(HOST, server.port, timeout=2)
         try:
-            connection.request("GET", server.target.path)
+            connection.request("GET", server.target.path, headers=headers or {})
             response = connection.getresponse()
             response.read()
             if response.status == 200:
@@ -306,6 +328,7 @@ def generate_load(
     errors = [0]
     start_line = threading.Barrier(clients + 1)
     headers = {"Content-Type": "application/json"} if load.body is not None else {}
+    headers.update(load.headers)
 
     def client() -> None:
         connection = http.client.HTTPConnection(HOST, port, timeout=10)
@@ -344,7 +367,59 @@ LOADS: dict[Target, tuple[str, ...]] = {
     BARE: ("GET",),
     NOOP_SHARED: ("GET", "POST"),
     NOOP_PEER: ("GET", "POST"),
+    AUTH_FULL: ("GET",),
+    AUTH_TOKEN_ONLY: ("GET",),
 }
+THROUGHPUT_TARGETS = (BARE, NOOP_SHARED, NOOP_PEER)
+# The session check: both authenticated servers, and the unauthenticated no-op beside them.
+SESSION_TARGETS = (NOOP_SHARED, AUTH_FULL, AUTH_TOKEN_ONLY)
+
+
+@dataclass(frozen=True)
+class SessionStack:
+    """What the authenticated servers need: their environment (emulator, signing key) and
+    the tokens of the two users whose access states the benchmark wrote."""
+
+    setup: Any  # bench_auth.SessionSetup
+    env: dict[str, str]
+    client: Any  # this process's Firestore client of the same emulator
+
+    @staticmethod
+    def bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def session_stack(log_dir: Path) -> Iterator[SessionStack]:
+    import bench_auth
+
+    with firestore_emulator() as address:
+        saved = os.environ.get("FIRESTORE_EMULATOR_HOST")
+        os.environ["FIRESTORE_EMULATOR_HOST"] = address  # read by the client below
+        try:
+            client = bench_auth.access_state_client(PROJECT_ID)
+            try:
+                setup = bench_auth.prepare(client)
+                secrets_dir = tempfile.mkdtemp(prefix="secrets-", dir=log_dir)  # stays empty
+                yield SessionStack(setup, setup.server_env(address, secrets_dir), client)
+            finally:
+                client.close()
+        finally:
+            if saved is None:
+                os.environ.pop("FIRESTORE_EMULATOR_HOST", None)
+            else:
+                os.environ["FIRESTORE_EMULATOR_HOST"] = saved
+
+
+def target_load(target: Target, method: str, session: SessionStack | None) -> Load:
+    if method == "POST":
+        return post_load()
+    if target in AUTH_TARGETS:
+        if session is None:
+            raise RuntimeError(f"{target.label} needs the session stack")
+        headers = SessionStack.bearer(session.setup.active_token)
+        return Load("GET", target.path, 200, headers=tuple(headers.items()))
+    return Load("GET", target.path, 200)
 
 
 def measure(server: Server, load: Load, plan: Plan) -> LoadResult:
@@ -357,22 +432,31 @@ def measure(server: Server, load: Load, plan: Plan) -> LoadResult:
     return result
 
 
-def bench_throughput(plan: Plan, log_dir: Path) -> dict[tuple[str, str], LoadResult]:
+def bench_throughput(
+    plan: Plan, log_dir: Path, targets: tuple[Target, ...], session: SessionStack | None = None
+) -> dict[tuple[str, str], LoadResult]:
     results: dict[tuple[str, str], list[LoadResult]] = {
-        (target.label, method): [] for target, methods in LOADS.items() for method in methods
+        (target.label, method): [] for target in targets for method in LOADS[target]
     }
-    loads = {"GET": None, "POST": post_load()}
-    order = list(LOADS)
+    order = list(targets)
     for round_number in range(plan.rounds):
         # Every other round in reverse, so no server always follows the same one.
         for target in order if round_number % 2 == 0 else order[::-1]:
-            server = start_server(target, server_env(), log_dir)
+            authenticating = session if target in AUTH_TARGETS else None
+            env = server_env(authenticating.env if authenticating is not None else None)
+            server = start_server(target, env, log_dir)
             try:
-                wait_for_ok(server, 60)
-                if round_number == 0 and target is not BARE:
-                    check_contract(server)
+                if authenticating is not None:
+                    bearer = SessionStack.bearer(authenticating.setup.active_token)
+                    wait_for_ok(server, 60, bearer)
+                    if round_number == 0:
+                        check_session_contract(server, authenticating)
+                else:
+                    wait_for_ok(server, 60)
+                    if round_number == 0 and target is not BARE:
+                        check_contract(server)
                 for method in LOADS[target]:
-                    load = loads[method] or Load("GET", target.path, 200)
+                    load = target_load(target, method, session)
                     results[(target.label, method)].append(measure(server, load, plan))
             finally:
                 stop_server(server)
@@ -462,6 +546,29 @@ def check_contract(server: Server) -> None:
         problems.append("problem document does not carry the correlation id")
     if problems:
         raise RuntimeError(f"{label} does not keep the contract: " + "; ".join(problems))
+
+
+def check_session_contract(server: Server, session: SessionStack) -> None:
+    """Both authenticated servers verify the token; only the full one checks the access
+    state: a token of a disabled user is refused there and admitted by the token-only one."""
+    label = server.target.label
+    problems = []
+    status, _, document = _exchange(server.port, "GET", AUTH_PATH, None, {})
+    if status != 401 or document.get("code") != "token_missing":
+        problems.append(f"no token answered {status} {document.get('code')}")
+    active = SessionStack.bearer(session.setup.active_token)
+    status, _, document = _exchange(server.port, "GET", AUTH_PATH, None, active)
+    if status != 200 or document.get("data") != {"ok": True}:
+        problems.append(f"an active user's token answered {status} {document}")
+    disabled = SessionStack.bearer(session.setup.disabled_token)
+    status, _, document = _exchange(server.port, "GET", AUTH_PATH, None, disabled)
+    checks_state = server.target is AUTH_FULL
+    if checks_state and (status != 401 or document.get("code") != "token_revoked"):
+        problems.append(f"a disabled user's token answered {status} {document.get('code')}")
+    if not checks_state and status != 200:
+        problems.append(f"a disabled user's token answered {status}: the state was checked")
+    if problems:
+        raise RuntimeError(f"{label} does not authenticate as expected: " + "; ".join(problems))
 
 
 # -- 2. cold start ---------------------------------------------------------------------------------
@@ -791,6 +898,71 @@ def throughput_ratios(load: dict[tuple[str, str], LoadResult]) -> dict[str, floa
     }
 
 
+@dataclass(frozen=True)
+class AccessReads:
+    cold: Any  # bench_auth.ColdRead: cache misses, one document read each
+    hit_us: float  # the check on a cache hit, in-process
+
+
+def bench_access_reads(plan: Plan, session: SessionStack) -> AccessReads:
+    import bench_auth
+
+    return AccessReads(
+        bench_auth.cold_reads(session.client, plan.access_reads),
+        bench_auth.cache_hit_us(session.client, plan.access_hits),
+    )
+
+
+def report_session(load: dict[tuple[str, str], LoadResult], reads: AccessReads) -> None:
+    """Printed only: the authenticated figures stay out of the budget until they prove
+    stable (each request also waits on the emulator, which shares the machine's cores)."""
+    none = load[(NOOP_SHARED.label, "GET")]
+    token = load[(AUTH_TOKEN_ONLY.label, "GET")]
+    full = load[(AUTH_FULL.label, "GET")]
+    print(
+        "\n4. the session check: an authenticated no-op GET (token verified: signature, claims,"
+        "\n   one revocation read) with and without the access-state check (cache hit path)"
+    )
+    header = f"{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'requests':>10}{'CPU us/req':>12}"
+    print(f"   {'':20}{header}")
+    for name, result in (
+        ("no auth (public)", none),
+        ("token only", token),
+        ("token + session", full),
+    ):
+        print(
+            f"   {name:20}{result.rps:9.0f}{result.percentile_ms(0.5):9.2f}"
+            f"{result.percentile_ms(0.99):9.2f}{result.requests:10d}"
+            f"{result.cpu_us_per_request:12.0f}"
+        )
+    print("   over the no-auth no-op   req/s    CPU/request   p50        p99")
+    for name, result in (("token only", token), ("token + session", full)):
+        print(
+            f"   {name:22}{result.rps / none.rps:6.2f}x"
+            f"{result.cpu_us_per_request / none.cpu_us_per_request:12.2f}x"
+            f"{result.percentile_ms(0.5) / none.percentile_ms(0.5):9.2f}x"
+            f"{result.percentile_ms(0.99) / none.percentile_ms(0.99):9.2f}x"
+        )
+    cost = full.cpu_us_per_request - token.cpu_us_per_request
+    print(
+        f"   session check, cache hit: {cost:+.0f} us server CPU per request "
+        f"({cost / token.cpu_us_per_request:+.1%} of the token-only request); "
+        f"token + session / token only: {full.rps / token.rps:.2f}x req/s, "
+        f"p50 {full.percentile_ms(0.5) - token.percentile_ms(0.5):+.2f} ms, "
+        f"p99 {full.percentile_ms(0.99) - token.percentile_ms(0.99):+.2f} ms"
+    )
+    print(
+        f"   the same in-process, no server: {reads.hit_us:.1f} us per check (get + admit); "
+        "a server-CPU difference far above it is the load's noise, not the check"
+    )
+    cold = reads.cold
+    print(
+        f"   cache miss, one access-state read in-process: median {cold.median_us:.0f} us "
+        f"({cold.min_us:.0f}-{cold.max_us:.0f} us, n={cold.count}; "
+        f"the process's first read {cold.first_us:.0f} us)"
+    )
+
+
 def report_cold(samples: dict[str, list[float]]) -> dict[str, float]:
     median = {label: statistics.median(values) for label, values in samples.items()}
     print("\n2. cold start, process start to first 200 (median; min-max)")
@@ -864,7 +1036,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="bounded run (about a minute)")
     parser.add_argument("--profile", action="store_true", help="add cProfile listings")
-    parser.add_argument("--only", choices=["throughput", "cold", "log"], action="append")
+    parser.add_argument("--only", choices=["throughput", "cold", "log", "session"], action="append")
     parser.add_argument("--budget", type=Path, default=perf_budget.BUDGET_PATH)
     parser.add_argument("--no-budget", action="store_true", help="report only, never fail")
     parser.add_argument(
@@ -872,7 +1044,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else Plan()
-    selected = set(args.only or ["throughput", "cold", "log"])
+    selected = set(args.only or ["throughput", "cold", "log", "session"])
     if selected & {"throughput", "cold"} and importlib.util.find_spec("fastapi") is None:
         print("error: the FastAPI peer needs the dev extras (fastapi, uvloop, httptools)")
         return 2
@@ -883,18 +1055,42 @@ def main(argv: list[str] | None = None) -> int:
         f"machine: {machine}; functions-framework THREADS={SERVER_THREADS}, peer: uvicorn "
         f"(uvloop, httptools, 1 worker); {plan.clients} clients, {plan.rounds} x "
         f"{plan.load_seconds:.0f}s after {plan.warmup_seconds:.1f}s warm-up; "
-        f"{plan.cold_starts} cold starts each; {plan.log_lines} log lines x {plan.log_repeats}"
+        f"{plan.cold_starts} cold starts each; {plan.log_lines} log lines x {plan.log_repeats}; "
+        f"{plan.access_reads} cold access-state reads"
     )
     ratios: dict[str, float] = {}
+    # One set of rounds loads every server either part needs, so they share the moments.
+    targets = tuple(
+        dict.fromkeys(
+            (THROUGHPUT_TARGETS if "throughput" in selected else ())
+            + (SESSION_TARGETS if "session" in selected else ())
+        )
+    )
     try:
+        load: dict[tuple[str, str], LoadResult] = {}
+        reads: AccessReads | None = None
+        cold_samples: dict[str, list[float]] = {}
+        stack: AbstractContextManager[SessionStack | None] = (
+            session_stack(log_dir) if "session" in selected else nullcontext(None)
+        )
+        # The cold starts run inside the session stack so that both use its emulator
+        # (session_stack sets FIRESTORE_EMULATOR_HOST while it runs).
+        with stack as session:
+            if targets:
+                load = bench_throughput(plan, log_dir, targets, session)
+            if session is not None:
+                reads = bench_access_reads(plan, session)
+            if "cold" in selected:
+                cold_samples = bench_cold_starts(plan, log_dir)
         if "throughput" in selected:
-            load = bench_throughput(plan, log_dir)
             ratios.update(throughput_ratios(load))
             report_throughput(load, ratios)
         if "cold" in selected:
-            ratios.update(report_cold(bench_cold_starts(plan, log_dir)))
+            ratios.update(report_cold(cold_samples))
         if "log" in selected:
             ratios.update(report_log(plan))
+        if reads is not None:
+            report_session(load, reads)
         if args.profile:
             print()
             for listing in profile_requests():

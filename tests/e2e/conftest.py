@@ -106,8 +106,9 @@ class StackHandle:
     def pubsub(self) -> PubSubRest:
         return PubSubRest(self.pubsub_address, self.project_id)
 
-    def firestore(self) -> FirestoreRest:
-        return FirestoreRest(self.firestore_address, self.project_id)
+    def firestore(self, database: str = "(default)") -> FirestoreRest:
+        """The main database, or ``database`` ("credentials") of the stack's emulator."""
+        return FirestoreRest(self.firestore_address, self.project_id, database)
 
 
 def primary_stack() -> StackHandle:
@@ -273,8 +274,8 @@ def _encode_value(value: bool | int | str) -> dict[str, Any]:
 class FirestoreRest:
     """Reads from the Firestore emulator's REST API (no credentials needed there)."""
 
-    def __init__(self, address: str, project_id: str) -> None:
-        self.base = f"http://{address}/v1/projects/{project_id}/databases/(default)/documents"
+    def __init__(self, address: str, project_id: str, database: str = "(default)") -> None:
+        self.base = f"http://{address}/v1/projects/{project_id}/databases/{database}/documents"
 
     def get(self, path: str) -> dict[str, Any] | None:
         reply = http("GET", f"{self.base}/{urllib.parse.quote(path)}")

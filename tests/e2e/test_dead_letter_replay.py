@@ -44,8 +44,9 @@ def _api(stack: StackHandle, method: str, path: str, token: str) -> Any:
 def test_a_dead_letter_replayed_after_the_fix_is_processed_once(stack: StackHandle) -> None:
     firestore = stack.firestore()
     firestore.set("e2e_switches/fixable", {"broken": True})
-    # Every request is checked against the user's stored access state (shared.auth.access).
-    firestore.set(
+    # Every request is checked against the user's stored access state (shared.auth.access),
+    # kept in the credentials database.
+    stack.firestore("credentials").set(
         "user_access/u-ops",
         {"user_id": "u-ops", "tenant_id": TENANT, "role": "admin", "status": "active", "epoch": 0},
     )

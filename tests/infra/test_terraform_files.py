@@ -148,14 +148,18 @@ def _firestore_config() -> dict[str, Any]:
 def test_firestore_config_is_well_formed() -> None:
     config = _firestore_config()
     assert set(config) == {"ttl_fields", "composite_indexes"}
-    ttl = [(f["collection_group"], f["field"]) for f in config["ttl_fields"]]
+    ttl = [
+        (f.get("database", "main"), f["collection_group"], f["field"]) for f in config["ttl_fields"]
+    ]
     assert len(set(ttl)) == len(ttl)
-    assert set(ttl) >= REQUIRED_TTL
+    assert {(c, f) for _, c, f in ttl} >= REQUIRED_TTL
     for entry in config["ttl_fields"]:
-        assert set(entry) <= {"collection_group", "field", "indexed"}
+        assert set(entry) <= {"collection_group", "field", "indexed", "database"}
+        assert entry.get("database", "main") in ("main", "credentials")
     signatures = set()
     for index in config["composite_indexes"]:
-        assert set(index) <= {"collection_group", "query_scope", "fields"}
+        assert set(index) <= {"collection_group", "query_scope", "fields", "database"}
+        assert index.get("database", "main") in ("main", "credentials")
         assert index.get("query_scope", "COLLECTION") in ("COLLECTION", "COLLECTION_GROUP")
         assert len(index["fields"]) >= 2, "a composite index has two or more fields"
         for f in index["fields"]:
@@ -181,8 +185,12 @@ def test_terraform_creates_what_the_firestore_config_declares(real_scenario: Sce
     config = _firestore_config()
     plan = real_scenario.plan
     fields = plan.of("google_firestore_field", "ttl")
-    assert {(f.body["collection"], f.body["field"]) for f in fields.values()} == {
-        (f["collection_group"], f["field"]) for f in config["ttl_fields"]
+    databases = {"main": "(default)", "credentials": "credentials"}
+    assert {
+        (f.body["database"], f.body["collection"], f.body["field"]) for f in fields.values()
+    } == {
+        (databases[f.get("database", "main")], f["collection_group"], f["field"])
+        for f in config["ttl_fields"]
     }
     for planned in fields.values():
         assert planned.body["ttl_config"] == [{}]
@@ -190,6 +198,7 @@ def test_terraform_creates_what_the_firestore_config_declares(real_scenario: Sce
     indexes = plan.of("google_firestore_index", "composite")
     assert sorted(
         (
+            i.body["database"],
             i.body["collection"],
             i.body["query_scope"],
             tuple((f["field_path"], f["order"]) for f in i.body["fields"]),
@@ -197,14 +206,17 @@ def test_terraform_creates_what_the_firestore_config_declares(real_scenario: Sce
         for i in indexes.values()
     ) == sorted(
         (
+            databases[i.get("database", "main")],
             i["collection_group"],
             i.get("query_scope", "COLLECTION"),
             tuple((f["field"], f.get("order")) for f in i["fields"]),
         )
         for i in config["composite_indexes"]
     )
-    database = plan.single("google_firestore_database", "main").body
-    assert database["type"] == "FIRESTORE_NATIVE"
-    assert database["concurrency_mode"] == "OPTIMISTIC"
-    assert database["point_in_time_recovery_enablement"] == "POINT_IN_TIME_RECOVERY_ENABLED"
-    assert database["delete_protection_state"] == "DELETE_PROTECTION_ENABLED"
+    for name in databases:
+        database = plan.single("google_firestore_database", name).body
+        assert database["type"] == "FIRESTORE_NATIVE"
+        assert database["concurrency_mode"] == "OPTIMISTIC"
+        assert database["point_in_time_recovery_enablement"] == "POINT_IN_TIME_RECOVERY_ENABLED"
+        assert database["delete_protection_state"] == "DELETE_PROTECTION_ENABLED"
+        assert database["deletion_policy"] == "ABANDON"

@@ -158,6 +158,8 @@ def test_functions_get_exactly_the_manifests_environment(scenario: Scenario) -> 
             "project_id": scenario.variables["project_id"],
             "function_name": fn.name,
             "firestore_database": scenario.variables.get("firestore_database", "(default)"),
+            "credentials_database": scenario.variables.get("credentials_database", "credentials"),
+            "firestore_access": fn.firestore.to_environment(),
             "log_level": scenario.variables.get("log_level", "INFO"),
             "trusted_proxy_hops": expected_proxy_hops(scenario, fn),
             "secret_versions": json.dumps(
@@ -207,6 +209,8 @@ def test_the_environment_of_a_few_real_functions(real_scenario: Scenario) -> Non
         "TRIBUTUM_HTTP__TRUSTED_PROXY_HOPS": "2",
         "TRIBUTUM_SECRETS__VERSIONS": '{"jwt-signing-keys":"1","jwt-verification-keys":"1"}',
         "THREADS": "4",
+        "TRIBUTUM_FIRESTORE__CREDENTIALS_DATABASE": "credentials",
+        "TRIBUTUM_FIRESTORE__ACCESS": '{"credentials":"write","main":"write"}',
     }
     assert env("process_payment") == {
         **common,
@@ -214,8 +218,12 @@ def test_the_environment_of_a_few_real_functions(real_scenario: Scenario) -> Non
         "TRIBUTUM_HTTP__TRUSTED_PROXY_HOPS": "1",
         "TRIBUTUM_SECRETS__VERSIONS": "{}",
         "THREADS": "8",
+        "TRIBUTUM_FIRESTORE__CREDENTIALS_DATABASE": "credentials",
+        "TRIBUTUM_FIRESTORE__ACCESS": '{"credentials":"none","main":"write"}',
     }
     assert env("journal")["THREADS"] == "32"
+    assert env("journal")["TRIBUTUM_FIRESTORE__ACCESS"] == '{"credentials":"read","main":"write"}'
+    assert env("audit")["TRIBUTUM_FIRESTORE__ACCESS"] == '{"credentials":"read","main":"read"}'
 
 
 def test_the_fixture_maps_one_source_to_two_variables(fixture_scenario: Scenario) -> None:
@@ -262,11 +270,40 @@ def test_each_function_runs_as_its_own_service_account(scenario: Scenario) -> No
     assert len(set(ids)) == len(ids)
     for account_id in ids:
         assert re.fullmatch(r"[a-z][-a-z0-9]{4,28}[a-z0-9]", account_id), account_id
-    datastore = scenario.plan.of("google_project_iam_member", "function_datastore")
-    assert set(datastore) == set(accounts)
-    for name, grant in datastore.items():
-        assert grant.body["role"] == "roles/datastore.user"
-        assert f'google_service_account.function["{name}"].email' in grant.body["member"].text
+
+
+def test_firestore_access_is_granted_per_database_as_the_manifest_states(
+    scenario: Scenario,
+) -> None:
+    databases = {
+        "main": scenario.variables.get("firestore_database", "(default)"),
+        "credentials": scenario.variables.get("credentials_database", "credentials"),
+    }
+    roles = {"read": "roles/datastore.viewer", "write": "roles/datastore.user"}
+    expected = {
+        f"{fn.name}/{database}": (fn.name, databases[database], roles[access])
+        for fn in scenario.manifest.functions
+        for database, access in (
+            ("main", fn.firestore.main),
+            ("credentials", fn.firestore.credentials),
+        )
+        if access != "none"
+    }
+    grants = scenario.plan.of("google_project_iam_member", "function_datastore")
+    assert set(grants) == set(expected)
+    project = scenario.variables["project_id"]
+    for key, grant in grants.items():
+        function, database, role = expected[key]
+        assert grant.body["role"] == role, key
+        assert f'google_service_account.function["{function}"].email' in grant.body["member"].text
+        (condition,) = grant.body["condition"]
+        assert condition["expression"] == (
+            f'resource.name == "projects/{project}/databases/{database}"'
+        ), key
+    # Every function reads the books; none is left without a grant on them.
+    assert {key.split("/")[0] for key in grants if key.endswith("/main")} == {
+        fn.name for fn in scenario.manifest.functions
+    }
 
 
 def test_publishers_hold_publisher_on_exactly_their_topics(scenario: Scenario) -> None:
@@ -789,13 +826,19 @@ def test_function_builds_get_the_roles_of_the_providers_builder_example(
 
 
 def test_firestore_is_backed_up_daily(scenario: Scenario) -> None:
-    schedule = scenario.plan.single("google_firestore_backup_schedule", "daily").body
+    schedules = scenario.plan.of("google_firestore_backup_schedule", "daily")
     days = scenario.variables.get("firestore_backup_retention_days", 7)
-    assert schedule == {
-        "database": scenario.variables.get("firestore_database", "(default)"),
-        "retention": f"{days * 86400}s",
-        "daily_recurrence": [{}],
+    databases = {
+        "main": scenario.variables.get("firestore_database", "(default)"),
+        "credentials": scenario.variables.get("credentials_database", "credentials"),
     }
+    assert set(schedules) == set(databases)
+    for key, schedule in schedules.items():
+        assert schedule.body == {
+            "database": databases[key],
+            "retention": f"{days * 86400}s",
+            "daily_recurrence": [{}],
+        }
 
 
 @pytest.mark.parametrize("days", [0, 8, 2.5])

@@ -10,6 +10,7 @@ CLOUD_VALUES = {
     "TRIBUTUM_WEBHOOKS__SECRETS_KEY": (
         "projects/demo/locations/europe-west1/keyRings/tributum/cryptoKeys/webhook-secrets"
     ),
+    "TRIBUTUM_FIRESTORE__ACCESS": '{"credentials":"read","main":"write"}',
 }
 
 

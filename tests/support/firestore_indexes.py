@@ -38,6 +38,9 @@ from typing import Any
 import yaml
 
 DOCUMENT_ID = "__name__"
+# The databases of infra/firestore_indexes.yaml's `database` key (main is the default).
+MAIN = "main"
+CREDENTIALS = "credentials"
 _EQUALITY = {"EQUAL", "IN"}
 _CONTAINS = {"ARRAY_CONTAINS", "ARRAY_CONTAINS_ANY"}
 _INEQUALITY = {
@@ -59,6 +62,7 @@ class QueryShape:
     inequalities: frozenset[str]
     orders: tuple[tuple[str, str], ...]  # (field, ASCENDING|DESCENDING), document id excluded
     document_id_order: str | None = None  # an explicit __name__ sort's direction
+    database: str = MAIN  # which database the query ran on: "main" or "credentials"
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class IndexNeed:
     equalities: frozenset[str]
     contains: str | None
     orders: tuple[tuple[str, str], ...]  # may end with the document id's sort
+    database: str = MAIN
 
     def describe(self) -> str:
         """The fields to declare, ``__name__`` only where it is not implied."""
@@ -78,7 +83,8 @@ class IndexNeed:
         if orders[-1] == (DOCUMENT_ID, _implied_document_id_order(orders[:-1])):
             orders = orders[:-1]
         fields += [f"{f} {d}" for f, d in orders]
-        return f"{self.collection} ({self.scope}): " + ", ".join(fields)
+        where = "" if self.database == MAIN else f", database: {self.database}"
+        return f"{self.collection} ({self.scope}{where}): " + ", ".join(fields)
 
 
 def _implied_document_id_order(orders: tuple[tuple[str, str], ...]) -> str:
@@ -95,7 +101,7 @@ def with_document_id(orders: tuple[tuple[str, str], ...]) -> tuple[tuple[str, st
     return (*orders, (DOCUMENT_ID, _implied_document_id_order(orders)))
 
 
-def shape_of(structured_query: Any) -> QueryShape | None:
+def shape_of(structured_query: Any, database: str = MAIN) -> QueryShape | None:
     """The shape of a ``StructuredQuery`` protobuf (None for a query of no collection)."""
     if not structured_query.from_:
         return None
@@ -126,6 +132,7 @@ def shape_of(structured_query: Any) -> QueryShape | None:
         inequalities=frozenset(inequalities),
         orders=tuple(orders),
         document_id_order=document_id_order,
+        database=database,
     )
 
 
@@ -168,6 +175,7 @@ def index_need(shape: QueryShape) -> IndexNeed | None:
         equalities=frozenset(shape.equalities - ordered),
         contains=shape.contains,
         orders=(*orders, (DOCUMENT_ID, document_id_order)),
+        database=shape.database,
     )
 
 
@@ -191,6 +199,7 @@ def declared_indexes(config_path: Path) -> list[IndexNeed]:
                 equalities=frozenset(equalities),
                 contains=contains,
                 orders=tuple(orders),
+                database=index.get("database", MAIN),
             )
         )
     return declared
@@ -207,10 +216,11 @@ def served(need: IndexNeed, declared: list[IndexNeed]) -> bool:
     need_orders = with_document_id(need.orders)
     covered: set[str] = set()
     for index in declared:
-        if (index.collection, index.scope, index.contains) != (
+        if (index.collection, index.scope, index.contains, index.database) != (
             need.collection,
             need.scope,
             need.contains,
+            need.database,
         ):
             continue
         index_orders = with_document_id(index.orders)
@@ -228,6 +238,12 @@ def served(need: IndexNeed, declared: list[IndexNeed]) -> bool:
 def missing_indexes(shapes: Iterable[QueryShape], declared: list[IndexNeed]) -> list[IndexNeed]:
     needs = {need for shape in shapes if (need := index_need(shape)) is not None}
     return sorted((need for need in needs if not served(need, declared)), key=IndexNeed.describe)
+
+
+def database_of(query: Any) -> str:
+    """Which of the manifest's databases a query runs on, by its client's database id."""
+    database = getattr(query._client, "_database", "(default)")
+    return CREDENTIALS if database == CREDENTIALS else MAIN
 
 
 class QueryRecorder:
@@ -259,7 +275,7 @@ class QueryRecorder:
             structured = original(query)
             if getattr(recorder._paused, "on", False):
                 return structured
-            shape = shape_of(structured)
+            shape = shape_of(structured, database_of(query))
             if shape is not None:
                 with recorder._lock:
                     recorder.shapes.add(shape)

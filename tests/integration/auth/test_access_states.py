@@ -18,10 +18,10 @@ class Clock:
         return self.now
 
 
-def test_end_session_adds_the_session_and_drops_the_expired_ones(firestore_client: Any) -> None:
+def test_end_session_adds_the_session_and_drops_the_expired_ones(credentials_client: Any) -> None:
     clock = Clock(1_000.0)
     store_state(
-        firestore_client,
+        credentials_client,
         AccessState(
             user_id="u-1",
             tenant_id="t-1",
@@ -30,28 +30,28 @@ def test_end_session_adds_the_session_and_drops_the_expired_ones(firestore_clien
         ),
     )
 
-    FirestoreAccessStates(firestore_client, clock=clock).end_session("u-1", "fam-9", until=2_000)
+    FirestoreAccessStates(credentials_client, clock=clock).end_session("u-1", "fam-9", until=2_000)
 
-    state = stored_state(firestore_client, "u-1")
+    state = stored_state(credentials_client, "u-1")
     assert dict(state.ended_sessions) == {"recent": 1_500, "fam-9": 2_000}
     assert (state.role, state.epoch, state.active) == ("viewer", 0, True)
 
 
-def test_end_session_of_an_unknown_user_writes_nothing(firestore_client: Any) -> None:
-    FirestoreAccessStates(firestore_client).end_session("ghost", "fam-1", until=2_000)
-    assert list(firestore_client.collection("user_access").stream()) == []
+def test_end_session_of_an_unknown_user_writes_nothing(credentials_client: Any) -> None:
+    FirestoreAccessStates(credentials_client).end_session("ghost", "fam-1", until=2_000)
+    assert list(credentials_client.collection("user_access").stream()) == []
 
 
 def test_another_instance_sees_a_change_within_the_staleness_bound(
-    firestore_client: Any,
+    credentials_client: Any,
 ) -> None:
-    store_state(firestore_client, AccessState(user_id="u-1", tenant_id="t-1", role="owner"))
+    store_state(credentials_client, AccessState(user_id="u-1", tenant_id="t-1", role="owner"))
     clock = Clock()
-    other_instance = CachedAccessStates(FirestoreAccessStates(firestore_client), clock=clock)
+    other_instance = CachedAccessStates(FirestoreAccessStates(credentials_client), clock=clock)
     assert other_instance.get("u-1") == AccessState(user_id="u-1", tenant_id="t-1", role="owner")
 
     # Demoted through a write this instance did not make (no local invalidation).
-    store_state(firestore_client, AccessState(user_id="u-1", tenant_id="t-1", role="viewer"))
+    store_state(credentials_client, AccessState(user_id="u-1", tenant_id="t-1", role="viewer"))
 
     clock.now += STALENESS_SECONDS / 2
     cached = other_instance.get("u-1")

@@ -44,7 +44,7 @@ def local_secrets(
 
 
 def test_session_tokens_pass_the_routers_default_authenticator(
-    local_secrets: Path, firestore_client: Any
+    local_secrets: Path, credentials_client: Any
 ) -> None:
     router = Router("runtime_probe")  # no authenticator given: the router builds the default
 
@@ -52,7 +52,7 @@ def test_session_tokens_pass_the_routers_default_authenticator(
     def whoami(ctx: RequestContext) -> dict[str, Any]:
         return {"user_id": ctx.principal.user_id, "role": ctx.principal.role}
 
-    store_state(firestore_client, AccessState(user_id="u-7", tenant_id="t-7", role="viewer"))
+    store_state(credentials_client, AccessState(user_id="u-7", tenant_id="t-7", role="viewer"))
     pair = session_service().start(user_id="u-7", tenant_id="t-7", role="viewer")
     answer = RouterClient(router).get("/v1/whoami", token=pair.access.token)
     assert answer.status == 200, answer.json

@@ -11,7 +11,7 @@ import pytest
 from shared.bank_reconciliation import service
 from shared.bank_reconciliation.auto_match import match_statement
 from shared.bank_reconciliation.rules import MAX_LINES
-from shared.events.consumer import PROCESSED_COLLECTION
+from shared.events.event_context import PROCESSED_COLLECTION
 from tests.integration.bank_reconciliation.conftest import TENANT, Bank
 from tests.integration.ledger.conftest import dump, outbox_types
 

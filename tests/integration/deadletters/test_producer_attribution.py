@@ -99,9 +99,9 @@ def test_a_message_without_a_credential_is_never_filed_under_the_tenant_it_names
 
 
 def test_a_valid_key_files_the_message_under_its_tenant_whatever_the_message_claims(
-    api: RouterClient, emulators: Any, firestore_client: Any
+    api: RouterClient, emulators: Any, firestore_client: Any, credentials_client: Any
 ) -> None:
-    credential = _key(firestore_client, TENANT_A)
+    credential = _key(credentials_client, TENANT_A)
 
     dead_letter_id = _dead_letter(emulators, _posting_request(TENANT_B), credential)
 
@@ -111,7 +111,9 @@ def test_a_valid_key_files_the_message_under_its_tenant_whatever_the_message_cla
     assert CREDENTIAL_ATTRIBUTE not in letter["attributes"]
     assert _listed(api, "other") == []
     # Recording a dead letter is no use of the key.
-    assert key_ref(firestore_client, _key_id(credential)).get().get("last_used_at") is None
+    assert key_ref(credentials_client, _key_id(credential)).get().get("last_used_at") is None
+    usage = firestore_client.collection("producer_key_usage").document(_key_id(credential))
+    assert not usage.get().exists
 
 
 def _forged_secret(db: Any, credential: str) -> str:
@@ -152,9 +154,14 @@ REFUSED_CREDENTIALS: dict[str, Callable[[Any, str], str]] = {
 @pytest.mark.parametrize("case", list(REFUSED_CREDENTIALS))
 @pytest.mark.parametrize("claimed", [TENANT_A, TENANT_B])
 def test_a_credential_that_proves_no_valid_key_files_the_message_under_no_tenant(
-    case: str, claimed: str, api: RouterClient, emulators: Any, firestore_client: Any
+    case: str,
+    claimed: str,
+    api: RouterClient,
+    emulators: Any,
+    firestore_client: Any,
+    credentials_client: Any,
 ) -> None:
-    credential = REFUSED_CREDENTIALS[case](firestore_client, _key(firestore_client, TENANT_A))
+    credential = REFUSED_CREDENTIALS[case](credentials_client, _key(credentials_client, TENANT_A))
 
     dead_letter_id = _dead_letter(emulators, _posting_request(claimed), credential)
 
@@ -162,7 +169,7 @@ def test_a_credential_that_proves_no_valid_key_files_the_message_under_no_tenant
 
 
 def test_a_rejection_recorded_without_an_owner_follows_the_same_rule(
-    api: RouterClient, firestore_client: Any
+    api: RouterClient, firestore_client: Any, credentials_client: Any
 ) -> None:
     envelope = _posting_request(TENANT_B)
     stored = record_rejected(
@@ -173,6 +180,7 @@ def test_a_rejection_recorded_without_an_owner_follows_the_same_rule(
         attributes=envelope.attributes(),
         reason="unknown event type",
         consumer="ledger_postings",
+        credentials=credentials_client,
     )
 
     _assert_unattributed(api, firestore_client, stored.id, claimed=TENANT_B)

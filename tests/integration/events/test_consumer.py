@@ -10,14 +10,13 @@ import orjson
 import pytest
 
 from shared.events.consumer import (
-    PROCESSED_COLLECTION,
     EventContext,
     PermanentEventError,
     SignatureTypeError,
     event_consumer,
-    processed_document_id,
 )
 from shared.events.envelope import EventEnvelope, new_event
+from shared.events.event_context import PROCESSED_COLLECTION, processed_document_id
 from shared.events.outbox import OUTBOX_COLLECTION, add_to_outbox, relay_pending
 from shared.logger import bind_request_context, clear_request_context, get_logger
 from tests.integration.events.conftest import push_envelope, push_event

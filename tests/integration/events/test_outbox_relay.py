@@ -7,7 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import pytest
+from google.api_core.exceptions import PermissionDenied
 
+from shared.clients import reset_clients
+from shared.config import reset_settings
 from shared.events.envelope import SCHEDULE_TICK_TYPE, EventEnvelope, new_event
 from shared.events.outbox import OUTBOX_COLLECTION, add_to_outbox, relay_pending
 from tests.integration.events.conftest import push_envelope
@@ -162,3 +166,70 @@ def test_the_outbox_relay_function_drops_a_stale_tick(
 
     assert downstream.receive(expected=0, timeout=1, settle=1) == []
     assert [line["message"] for line in json_logs()] == ["event.dropped_stale"]
+
+
+def _tick() -> EventEnvelope:
+    return new_event(
+        SCHEDULE_TICK_TYPE,
+        source="scheduler",
+        subject="outbox-relay-schedule",
+        tenant_id="*",
+        data={"topic": "outbox-relay-schedule"},
+    )
+
+
+def test_the_outbox_relay_function_relays_the_credentials_databases_outbox_too(
+    platform: Any, credentials_client: Any, emulators: Any, pull_topic: Any, json_logs: Any
+) -> None:
+    # The identity use cases stage their events in the credentials database's outbox.
+    downstream = pull_topic()
+    [in_books] = _commit_without_publishing(platform, downstream.topic)
+    [in_credentials] = _commit_without_publishing(credentials_client, downstream.topic)
+    _age(platform, [in_books], by=timedelta(minutes=1))
+    _age(credentials_client, [in_credentials], by=timedelta(minutes=1))
+    handle = load_function("outbox_relay").handle
+
+    handle(push_envelope(emulators.project_id, "outbox-relay-schedule", _tick()))
+
+    received = downstream.receive(expected=2)
+    assert sorted(orjson.loads(m.data)["id"] for m in received) == sorted(
+        [in_books.id, in_credentials.id]
+    )
+    record = credentials_client.collection(OUTBOX_COLLECTION).document(in_credentials.id).get()
+    assert record.get("status") == "published"
+    [line] = [line for line in json_logs() if line["message"] == "outbox_relay.relayed"]
+    assert (line["published"], line["by_database"]) == (
+        2,
+        [{"database": "main", "published": 1}, {"database": "credentials", "published": 1}],
+    )
+    # Published is published: the next tick relays nothing from either database.
+    handle(push_envelope(emulators.project_id, "outbox-relay-schedule", _tick()))
+    assert downstream.receive(expected=0, timeout=1, settle=1) == []
+
+
+def test_one_databases_failure_does_not_hold_back_the_others_relay(
+    platform: Any,
+    credentials_client: Any,
+    emulators: Any,
+    pull_topic: Any,
+    json_logs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    downstream = pull_topic()
+    [in_books] = _commit_without_publishing(platform, downstream.topic)
+    _age(platform, [in_books], by=timedelta(minutes=1))
+    # The credentials database cannot be reached (here: refused, as IAM would).
+    monkeypatch.setenv("TRIBUTUM_FIRESTORE__ACCESS", '{"main": "write", "credentials": "none"}')
+    reset_settings()
+    reset_clients()
+    handle = load_function("outbox_relay").handle
+
+    with pytest.raises(PermissionDenied):
+        handle(push_envelope(emulators.project_id, "outbox-relay-schedule", _tick()))
+
+    [received] = downstream.receive(expected=1)
+    assert orjson.loads(received.data)["id"] == in_books.id
+    [failed] = [line for line in json_logs() if line["message"] == "outbox_relay.failed"]
+    assert (failed["database"], failed["error"]) == ("credentials", "PermissionDenied")
+    [line] = [line for line in json_logs() if line["message"] == "outbox_relay.relayed"]
+    assert (line["published"], line["by_database"]) == (1, [{"database": "main", "published": 1}])

@@ -200,10 +200,12 @@ def test_a_forged_cursor_is_a_400_and_writes_nothing(
     good: dict[str, Any],
     hole: dict[str, Any],
     forge: Callable[[str, dict[str, Any]], str],
+    credentials_client: Any,
 ) -> None:
     db, account_id = database
     path, position = _at(path, {**good, **hole}, account_id)
-    before = dump(db)
+    # Both databases: the users and invitations lists' callers live in the credentials one.
+    before = (dump(db), dump(credentials_client))
     answer = _client(function).get(path, token="admin", query={"cursor": forge(scope, position)})
     assert answer.status == 400, answer.json
     assert answer.headers["Content-Type"] == "application/problem+json"
@@ -212,7 +214,7 @@ def test_a_forged_cursor_is_a_400_and_writes_nothing(
     assert [(e["field"], e["code"]) for e in document["errors"]] == [
         ("query.cursor", "invalid_cursor")
     ]
-    assert dump(db) == before
+    assert (dump(db), dump(credentials_client)) == before
 
 
 def test_a_cursor_of_one_list_is_refused_by_another(database: tuple[Any, str]) -> None:

@@ -71,12 +71,12 @@ def _sale(chart: dict[str, str], amount: str = "19.99", **fields: Any) -> dict[s
 
 
 @pytest.fixture(autouse=True)
-def credentials(platform: Any) -> dict[str, str]:
+def credentials(credentials_client: Any) -> dict[str, str]:
     """A ``ledger:post`` producer key per tenant, as each tenant's admin would create it."""
     CREDENTIALS.clear()
     for tenant in (TENANT, OTHER_TENANT):
         request = CreateProducerKeyRequest(name="billing", scopes=["ledger:post"])
-        created = create_key(platform, tenant, request, actor={"user_id": "u-admin"})
+        created = create_key(credentials_client, tenant, request, actor={"user_id": "u-admin"})
         CREDENTIALS[tenant] = created.credential
     return CREDENTIALS
 

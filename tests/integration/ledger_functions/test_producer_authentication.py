@@ -85,13 +85,17 @@ def _dead_letters(db: Any) -> list[dict[str, Any]]:
     return [s.to_dict() or {} for s in db.collection("dead_letters").stream()]
 
 
-def _without_dead_letters(db: Any) -> dict[str, Any]:
-    """Everything but dead letters and a key's ``last_used_at`` (a proven key was used)."""
-    return {
-        path: {k: v for k, v in document.items() if k != "last_used_at"}
-        for path, document in ledger_state(db).items()
-        if not path.startswith("dead_letters/")
-    }
+def _without_dead_letters(db: Any, credentials: Any) -> tuple[dict[str, Any], ...]:
+    """Everything in both databases but dead letters and a key's ``last_used_at`` (a
+    proven key was used; noted in ``producer_key_usage``)."""
+    return tuple(
+        {
+            path: {k: v for k, v in document.items() if k != "last_used_at"}
+            for path, document in ledger_state(database).items()
+            if not path.startswith(("dead_letters/", "producer_key_usage/"))
+        }
+        for database in (db, credentials)
+    )
 
 
 def _forge_expired(db: Any, credential: str) -> str:
@@ -132,15 +136,16 @@ def test_a_message_without_a_valid_key_is_dead_lettered_and_changes_nothing(
     chart: dict[str, str],
     emulators: Any,
     platform: Any,
+    credentials_client: Any,
     results: PullSubscription,
 ) -> None:
     make, code, filed_under = CASES[case]
-    credential = make(platform, _key(platform))
-    before = _without_dead_letters(platform)
+    credential = make(credentials_client, _key(credentials_client))
+    before = _without_dead_letters(platform, credentials_client)
 
     _deliver(emulators, _request(chart), credential)
 
-    assert _without_dead_letters(platform) == before
+    assert _without_dead_letters(platform, credentials_client) == before
     [letter] = _dead_letters(platform)
     assert letter["reason"].startswith(f"{code}: ")
     assert letter["tenant_id"] == filed_under
@@ -150,15 +155,20 @@ def test_a_message_without_a_valid_key_is_dead_lettered_and_changes_nothing(
 
 
 def test_a_key_never_posts_into_another_tenant(
-    api: Api, chart: dict[str, str], emulators: Any, platform: Any, results: PullSubscription
+    api: Api,
+    chart: dict[str, str],
+    emulators: Any,
+    platform: Any,
+    credentials_client: Any,
+    results: PullSubscription,
 ) -> None:
     # The reproduced attack: a producer names the victim's tenant in the envelope.
-    attacker_key = _key(platform, OTHER_TENANT)
-    before = _without_dead_letters(platform)
+    attacker_key = _key(credentials_client, OTHER_TENANT)
+    before = _without_dead_letters(platform, credentials_client)
 
     _deliver(emulators, _request(chart, tenant=TENANT), attacker_key)
 
-    assert _without_dead_letters(platform) == before
+    assert _without_dead_letters(platform, credentials_client) == before
     [letter] = _dead_letters(platform)
     assert letter["reason"].startswith("tenant_mismatch: ")
     # Filed in the attacker's own console, not planted in the victim's.
@@ -168,27 +178,38 @@ def test_a_key_never_posts_into_another_tenant(
 
 
 def test_a_valid_key_posts_and_its_use_is_recorded(
-    api: Api, chart: dict[str, str], emulators: Any, platform: Any, results: PullSubscription
+    api: Api,
+    chart: dict[str, str],
+    emulators: Any,
+    platform: Any,
+    credentials_client: Any,
+    results: PullSubscription,
 ) -> None:
-    credential = _key(platform)
+    credential = _key(credentials_client)
 
     _deliver(emulators, _request(chart), credential)
 
     [result] = results.receive(expected=1)
     assert b'"accepted"' in result.data
     assert api.balances(chart["cash"])["posted"] == "666.00"
-    stored = key_ref(platform, _key_id(credential)).get().to_dict()
-    assert stored["last_used_at"] is not None
+    used = platform.collection("producer_key_usage").document(_key_id(credential)).get()
+    assert used.to_dict()["last_used_at"] is not None
+    stored = key_ref(credentials_client, _key_id(credential)).get().to_dict()
     assert credential not in str(stored)  # only the hash is kept
 
 
 def test_a_revoked_key_stops_at_the_next_message(
-    api: Api, chart: dict[str, str], emulators: Any, platform: Any, results: PullSubscription
+    api: Api,
+    chart: dict[str, str],
+    emulators: Any,
+    platform: Any,
+    credentials_client: Any,
+    results: PullSubscription,
 ) -> None:
-    credential = _key(platform)
+    credential = _key(credentials_client)
     _deliver(emulators, _request(chart), credential)
     assert len(results.receive(expected=1)) == 1
-    revoke_key(platform, TENANT, _key_id(credential), actor=ADMIN)
+    revoke_key(credentials_client, TENANT, _key_id(credential), actor=ADMIN)
 
     again = _request(chart)
     again.data["request_id"] = "INV-Y"
@@ -200,11 +221,15 @@ def test_a_revoked_key_stops_at_the_next_message(
 
 
 def test_a_message_from_the_dead_letter_topic_is_filed_under_its_keys_tenant(
-    chart: dict[str, str], emulators: Any, platform: Any, pubsub_publisher: Any
+    chart: dict[str, str],
+    emulators: Any,
+    platform: Any,
+    credentials_client: Any,
+    pubsub_publisher: Any,
 ) -> None:
     # A message that exhausted its deliveries reaches T-dlq with its attributes: the
     # recorder files it by the key it presents, not by the tenant it names.
-    credential = _key(platform, OTHER_TENANT)
+    credential = _key(credentials_client, OTHER_TENANT)
     envelope = _request(chart, tenant=TENANT)
     attributes = {**envelope.attributes(), CREDENTIAL_ATTRIBUTE: credential}
     with contextlib.suppress(AlreadyExists):
@@ -222,20 +247,23 @@ def test_a_message_from_the_dead_letter_topic_is_filed_under_its_keys_tenant(
 
 
 def test_one_tenants_producer_cannot_claim_another_tenants_event_id(
-    api: Api, chart: dict[str, str], emulators: Any, platform: Any, results: PullSubscription
+    api: Api,
+    chart: dict[str, str],
+    emulators: Any,
+    platform: Any,
+    credentials_client: Any,
+    results: PullSubscription,
 ) -> None:
     # Tenant B's producer publishes first with the event id tenant A will use.
-    other_key = _key(platform, OTHER_TENANT)
+    other_key = _key(credentials_client, OTHER_TENANT)
     squatter = _request(chart, tenant=OTHER_TENANT)
     genuine = _request(chart).model_copy(update={"id": squatter.id})
     _deliver(emulators, squatter, other_key)  # answered for B (its accounts do not exist)
 
-    _deliver(emulators, genuine, _key(platform))
+    _deliver(emulators, genuine, _key(credentials_client))
 
     assert api.balances(chart["cash"])["posted"] == "666.00"
-    assert not [
-        letter for letter in _dead_letters(platform) if OTHER_TENANT in letter["reason"]
-    ]
+    assert not [letter for letter in _dead_letters(platform) if OTHER_TENANT in letter["reason"]]
 
 
 def test_a_huge_unauthenticated_message_is_kept_truncated_and_not_replayable(

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from shared.deadletters.store import DEAD_LETTER_COLLECTION
-from shared.events.consumer import PROCESSED_COLLECTION, processed_document_id
+from shared.events.event_context import PROCESSED_COLLECTION, processed_document_id
 from shared.payments.provider import ProviderUnavailable
 from shared.payments.sandbox import set_global_outage
 from shared.resilience import CircuitOpenError

@@ -30,14 +30,15 @@ PRINCIPALS = {
 
 
 @pytest.fixture(autouse=True)
-def platform(firestore_client: Any, emulators: Any, pubsub_publisher: Any) -> Iterator[Any]:
+def platform(credentials_client: Any, emulators: Any, pubsub_publisher: Any) -> Iterator[Any]:
+    """The credentials database, where keys and the audit events of their changes live."""
     reset_settings()
     reset_clients()
     with contextlib.suppress(AlreadyExists):
         pubsub_publisher.create_topic(
             name=pubsub_publisher.topic_path(emulators.project_id, "audit-events")
         )
-    yield firestore_client
+    yield credentials_client
     reset_clients()
     reset_settings()
 

@@ -27,7 +27,12 @@ from shared.config import reset_settings
 from shared.events.audit import AUDIT_TOPIC
 from shared.events.outbox import OUTBOX_COLLECTION
 from shared.ratelimit import RateLimit, SignupThrottle
-from shared.users.model import MAIL_TOPIC, USER_EVENTS_TOPIC, USER_INVITED
+from shared.users.model import (
+    EMAIL_VERIFICATION_REQUESTED,
+    MAIL_TOPIC,
+    USER_EVENTS_TOPIC,
+    USER_INVITED,
+)
 from tests.integration.events.conftest import PullSubscription, push_event
 from tests.support.http import Answer, RouterClient, load_function
 
@@ -64,9 +69,12 @@ def outbox_events(db: Any, event_type: str | None = None) -> list[dict[str, Any]
 
 @dataclass
 class Identity:
-    """The four functions and the database, with helpers for the common steps."""
+    """The four functions and the databases, with helpers for the common steps."""
 
+    # The credentials database: users, sessions, tokens, and the outbox of their events.
     db: Any
+    # The main database: the users_read model, rate limits, idempotency, dead letters.
+    main: Any
     project_id: str
     signup: RouterClient
     auth: RouterClient
@@ -78,9 +86,11 @@ class Identity:
     mailbox: PullSubscription
     mails: list[dict[str, Any]]
 
-    def mail_to(self, recipient: str, event_type: str, timeout: float = 15.0) -> dict[str, Any]:
-        """The newest email event of ``event_type`` to ``recipient`` published so far (its
-        envelope), waiting for it up to ``timeout`` seconds."""
+    def mail_to(
+        self, recipient: str, event_type: str, timeout: float = 15.0, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """The newest email event of ``event_type`` to ``recipient`` (about ``user_id`` if
+        given) published so far (its envelope), waiting for it up to ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             for message in self.mailbox.receive(1, timeout=0.5, settle=0.0):
@@ -88,7 +98,9 @@ class Identity:
             found = [
                 m
                 for m in self.mails
-                if m["type"] == event_type and m["data"]["recipient"] == recipient
+                if m["type"] == event_type
+                and m["data"]["recipient"] == recipient
+                and (user_id is None or m["data"].get("user_id") == user_id)
             ]
             if found:
                 return found[-1]
@@ -98,6 +110,17 @@ class Identity:
         """The token of the newest invitation emailed to ``email``."""
         token: str = self.mail_to(email, USER_INVITED)["data"]["token"]
         return token
+
+    def verification_token(self, user: dict[str, Any]) -> str:
+        """The token of the newest verification email sent for ``user`` (to its address)."""
+        mail = self.mail_to(user["email"], EMAIL_VERIFICATION_REQUESTED, user_id=user["id"])
+        token: str = mail["data"]["token"]
+        return token
+
+    def verify(self, user: dict[str, Any]) -> Answer:
+        """Send back ``user``'s newest verification token."""
+        token = self.verification_token(user)
+        return self.auth.post("/v1/auth/verify-email", json={"token": token})
 
     def add_user(
         self, owner_token: str, email: str, role: str, name: str | None = None
@@ -150,7 +173,7 @@ class Identity:
         """Other signup limits than the production ones, for tests about something else
         (many signups from one address) or about the global limit (reached quickly)."""
         self.signup_function._throttle = SignupThrottle.firestore(
-            self.db, address_rate=per_address, global_rate=overall
+            self.main, address_rate=per_address, global_rate=overall
         )
 
     def project(self) -> int:
@@ -173,6 +196,7 @@ class Identity:
 @pytest.fixture
 def identity(
     firestore_client: Any,
+    credentials_client: Any,
     emulators: Any,
     pubsub_publisher: Any,
     tmp_path: Path,
@@ -203,7 +227,8 @@ def identity(
     auth._throttle = signup._throttle = users._password_limiter = None
     auth._verification_throttle = None
     yield Identity(
-        db=firestore_client,
+        db=credentials_client,
+        main=firestore_client,
         project_id=emulators.project_id,
         signup=RouterClient(signup.router),
         auth=RouterClient(auth.router),

@@ -20,7 +20,7 @@ def _problem_without_request_ids(answer: Any) -> dict[str, Any]:
 def test_signup_projection_login_me_refresh_logout(identity: Identity) -> None:
     owner = identity.owner("flow@example.com")
     assert identity.project() == 1
-    assert documents(identity.db, "users_read")[owner["id"]]["email"] == "flow@example.com"
+    assert documents(identity.main, "users_read")[owner["id"]]["email"] == "flow@example.com"
 
     login = identity.login("FLOW@example.com")
     assert login.status == 200, login.json
@@ -166,8 +166,9 @@ def test_malformed_login_requests_are_422_and_write_nothing(
 
     assert answer.status == 422, answer.json
     assert field in {e["field"] for e in answer.json["errors"]}
-    for collection in ("outbox", "refresh_token_families", "rate_limits"):
-        assert documents(identity.db, collection) == {}, collection
+    for db in (identity.db, identity.main):
+        for collection in ("outbox", "refresh_token_families", "rate_limits"):
+            assert documents(db, collection) == {}, collection
 
 
 def test_refresh_and_logout_refuse_malformed_requests(identity: Identity) -> None:

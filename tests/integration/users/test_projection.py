@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.events.consumer import processed_document_id
 from shared.events.envelope import new_event
+from shared.events.event_context import processed_document_id
 from tests.integration.users.conftest import Identity, documents
 
 TENANT = "0123456789abcdef0123456789abcdef"
@@ -38,7 +38,7 @@ def _event(event_type: str, version: int, **changes: Any) -> dict[str, Any]:
 
 
 def _read(identity: Identity) -> dict[str, Any]:
-    return documents(identity.db, "users_read")[USER_ID]
+    return documents(identity.main, "users_read")[USER_ID]
 
 
 def test_user_created_becomes_a_read_model_document_with_listing_fields(
@@ -53,7 +53,7 @@ def test_user_created_becomes_a_read_model_document_with_listing_fields(
     assert read["role"] == "viewer" and read["status"] == "active" and read["version"] == 1
     assert read["created_at"] == datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
     assert "password_hash" not in read
-    processed = documents(identity.db, "processed_events")
+    processed = documents(identity.main, "processed_events")
     assert processed_document_id("project_users", event["id"]) in processed
 
 
@@ -66,7 +66,7 @@ def test_a_redelivered_event_has_no_second_effect(identity: Identity) -> None:
     identity.push(created)
 
     assert _read(identity)["name"] == "Second"
-    assert len(documents(identity.db, "processed_events")) == 2
+    assert len(documents(identity.main, "processed_events")) == 2
 
 
 def test_an_older_version_arriving_late_changes_nothing(identity: Identity) -> None:
@@ -79,7 +79,7 @@ def test_an_older_version_arriving_late_changes_nothing(identity: Identity) -> N
     read = _read(identity)
     assert read["version"] == 3 and read["role"] == "admin" and read["name"] == "Third"
     # Each late event was still processed (acknowledged), once.
-    assert len(documents(identity.db, "processed_events")) == 4
+    assert len(documents(identity.main, "processed_events")) == 4
 
 
 def test_events_of_the_real_write_side_project_in_order(identity: Identity) -> None:
@@ -89,7 +89,7 @@ def test_events_of_the_real_write_side_project_in_order(identity: Identity) -> N
 
     assert identity.project() == 2
 
-    read = documents(identity.db, "users_read")[owner["id"]]
+    read = documents(identity.main, "users_read")[owner["id"]]
     assert read["name"] == "Renamed" and read["version"] == 2
 
 
@@ -99,14 +99,14 @@ def test_malformed_data_is_dead_lettered_not_projected(identity: Identity) -> No
 
     identity.push(event)
 
-    assert documents(identity.db, "users_read") == {}
-    [dead] = documents(identity.db, "dead_letters").values()
+    assert documents(identity.main, "users_read") == {}
+    [dead] = documents(identity.main, "dead_letters").values()
     assert "password_hash" in dead["reason"]
 
 
 def test_an_unknown_user_event_type_is_dead_lettered(identity: Identity) -> None:
     identity.push(_event("user.deleted", 1))
 
-    assert documents(identity.db, "users_read") == {}
-    [dead] = documents(identity.db, "dead_letters").values()
+    assert documents(identity.main, "users_read") == {}
+    [dead] = documents(identity.main, "dead_letters").values()
     assert "user.deleted" in dead["reason"]

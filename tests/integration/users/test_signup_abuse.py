@@ -67,7 +67,7 @@ def test_a_refused_request_never_reaches_the_idempotency_store(identity: Identit
 
     assert refused.status == 429
     assert "Idempotent-Replayed" not in refused.headers
-    stored = [s.to_dict() for s in identity.db.collection("idempotency_keys").stream()]
+    stored = [s.to_dict() for s in identity.main.collection("idempotency_keys").stream()]
     assert stored == []
 
 

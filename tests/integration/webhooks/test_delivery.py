@@ -10,7 +10,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from shared.config import reset_settings
-from shared.events.consumer import PROCESSED_COLLECTION, processed_document_id
+from shared.events.event_context import PROCESSED_COLLECTION, processed_document_id
 from shared.webhooks import DeliveryRetryError
 from shared.webhooks.rules import webhook_id
 from shared.webhooks.store import secrets_ref

@@ -66,6 +66,9 @@ def test_environment_is_the_clouds_plus_the_emulators(tmp_path: Path) -> None:
         "TRIBUTUM_PROJECT_ID": "demo-launch",
         "TRIBUTUM_FUNCTION_NAME": "accounts",
         "TRIBUTUM_FIRESTORE_DATABASE": "(default)",
+        # A second database of the same emulator, and the function's access to both.
+        "TRIBUTUM_FIRESTORE__CREDENTIALS_DATABASE": "credentials",
+        "TRIBUTUM_FIRESTORE__ACCESS": '{"credentials":"none","main":"write"}',
         "TRIBUTUM_LOG_LEVEL": "INFO",
         "TRIBUTUM_HTTP__TRUSTED_PROXY_HOPS": "1",
         "TRIBUTUM_SECRETS__VERSIONS": "{}",

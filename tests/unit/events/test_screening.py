@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from shared.events.consumer import ConsumerSpec, processed_document_id, screen
 from shared.events.envelope import new_event
+from shared.events.event_context import processed_document_id
+from shared.events.screening import ConsumerSpec, screen
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 SPEC = ConsumerSpec(

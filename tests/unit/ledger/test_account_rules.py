@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared.errors import AppError, BusinessRuleError, ValidationError
-from shared.ledger import domain
+from shared.ledger import account_rules
 from shared.ledger.model import (
     AccountStatus,
     AccountType,
@@ -36,8 +36,8 @@ def update(
     *,
     has_postings: bool = False,
     **fields: Any,
-) -> domain.AccountUpdate:
-    return domain.update_account(
+) -> account_rules.AccountUpdate:
+    return account_rules.update_account(
         target,
         parse_request(UpdateAccountRequest, fields),
         totals or BalanceTotals(),
@@ -47,15 +47,15 @@ def update(
 
 
 def test_a_new_account_is_active_with_default_shards() -> None:
-    created = domain.new_account(create(), account_id="acc_1", now=NOW)
+    created = account_rules.new_account(create(), account_id="acc_1", now=NOW)
     assert created.status is AccountStatus.ACTIVE
-    assert created.balance_shards == domain.DEFAULT_SHARDS
+    assert created.balance_shards == account_rules.DEFAULT_SHARDS
     assert created.normal_side is Side.DEBIT
     assert created.to_json()["normal_side"] == "debit"
 
 
 def test_a_constrained_account_keeps_one_shard() -> None:
-    created = domain.new_account(
+    created = account_rules.new_account(
         create(balance_constraint="debits_must_not_exceed_credits"), account_id="a", now=NOW
     )
     assert created.balance_shards == 1
@@ -64,7 +64,7 @@ def test_a_constrained_account_keeps_one_shard() -> None:
 
 def test_a_constrained_account_refuses_shards() -> None:
     with pytest.raises(ValidationError) as excinfo:
-        domain.new_account(
+        account_rules.new_account(
             create(balance_constraint="credits_must_not_exceed_debits", balance_shards=4),
             account_id="a",
             now=NOW,
@@ -74,7 +74,7 @@ def test_a_constrained_account_refuses_shards() -> None:
 
 def test_an_unknown_currency() -> None:
     with pytest.raises(ValidationError) as excinfo:
-        domain.new_account(create(currency="EUE"), account_id="a", now=NOW)
+        account_rules.new_account(create(currency="EUE"), account_id="a", now=NOW)
     assert_rejected(excinfo, ValidationError, "unknown_currency", "currency")  # type: ignore[arg-type]
 
 
@@ -198,7 +198,7 @@ def test_shards_on_a_constrained_account() -> None:
 def test_fewer_shards_keep_the_old_ones_in_the_balance() -> None:
     wide = update(account("a", shards=8), balance_shards=16).account
     assert wide.shard_span == 16
-    narrow = domain.update_account(
+    narrow = account_rules.update_account(
         wide.with_changes(max_balance_shards=16),
         parse_request(UpdateAccountRequest, {"balance_shards": 2}),
         BalanceTotals(),

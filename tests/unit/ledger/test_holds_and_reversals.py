@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from shared.errors import BusinessRuleError, ConflictError, ValidationError
-from shared.ledger import domain
-from shared.ledger.domain import HoldAction
+from shared.ledger import domain, hold_rules
+from shared.ledger.hold_rules import HoldAction
 from shared.ledger.model import (
     AccountStatus,
     BalanceTotals,
@@ -29,7 +29,7 @@ ACCOUNTS = {"a": account("a"), "b": account("b"), "c": account("c"), "d": accoun
 
 def posting(target: Any, **fields: Any) -> domain.EntryPlan:
     request = parse_request(PostPendingRequest, fields)
-    return domain.plan_hold_posting(target, request, ACCOUNTS)
+    return hold_rules.plan_hold_posting(target, request, ACCOUNTS)
 
 
 # -- the state machine ----------------------------------------------------------------
@@ -43,26 +43,26 @@ def posting(target: Any, **fields: Any) -> domain.EntryPlan:
     ],
 )
 def test_a_pending_hold_can_be_posted_or_voided(action: HoldAction, target: EntryStatus) -> None:
-    assert domain.transition_hold(hold(), action, now=NOW) is target
+    assert hold_rules.transition_hold(hold(), action, now=NOW) is target
 
 
 def test_an_expired_hold_can_only_expire() -> None:
     expired = hold(expires_at=NOW)
-    assert domain.transition_hold(expired, HoldAction.EXPIRE, now=NOW) is EntryStatus.EXPIRED
+    assert hold_rules.transition_hold(expired, HoldAction.EXPIRE, now=NOW) is EntryStatus.EXPIRED
     for action in (HoldAction.POST, HoldAction.VOID):
         with pytest.raises(BusinessRuleError) as excinfo:
-            domain.transition_hold(expired, action, now=NOW)
+            hold_rules.transition_hold(expired, action, now=NOW)
         assert_rejected(excinfo, BusinessRuleError, "hold_expired", "entry_id")  # type: ignore[arg-type]
 
 
 def test_a_hold_does_not_expire_early_or_without_a_timeout() -> None:
     with pytest.raises(BusinessRuleError) as excinfo:
-        domain.transition_hold(
+        hold_rules.transition_hold(
             hold(expires_at=NOW + timedelta(seconds=1)), HoldAction.EXPIRE, now=NOW
         )
     assert_rejected(excinfo, BusinessRuleError, "hold_not_expired", "entry_id")  # type: ignore[arg-type]
     with pytest.raises(BusinessRuleError) as excinfo:
-        domain.transition_hold(hold(), HoldAction.EXPIRE, now=NOW)
+        hold_rules.transition_hold(hold(), HoldAction.EXPIRE, now=NOW)
     assert_rejected(excinfo, BusinessRuleError, "hold_has_no_expiry", "entry_id")  # type: ignore[arg-type]
 
 
@@ -71,7 +71,7 @@ def test_a_hold_does_not_expire_early_or_without_a_timeout() -> None:
 def test_a_resolved_hold_never_moves_again(status: EntryStatus, action: HoldAction) -> None:
     resolved = hold(status=status, expires_at=NOW - timedelta(days=1))
     with pytest.raises(ConflictError) as excinfo:
-        domain.transition_hold(resolved, action, now=NOW)
+        hold_rules.transition_hold(resolved, action, now=NOW)
     code = f"hold_already_{status.value}"
     assert_rejected(excinfo, ConflictError, code, "entry_id")  # type: ignore[arg-type]
     assert excinfo.value.extra == {"status": status.value}
@@ -79,20 +79,22 @@ def test_a_resolved_hold_never_moves_again(status: EntryStatus, action: HoldActi
 
 def test_only_pending_entries_are_holds() -> None:
     with pytest.raises(BusinessRuleError) as excinfo:
-        domain.transition_hold(posted_entry(), HoldAction.VOID, now=NOW)
+        hold_rules.transition_hold(posted_entry(), HoldAction.VOID, now=NOW)
     assert_rejected(excinfo, BusinessRuleError, "entry_not_pending", "entry_id")  # type: ignore[arg-type]
 
 
 def test_the_transition_table_is_closed() -> None:
     # Every state is listed, and only pending has ways out, one per action.
-    assert set(domain.HOLD_TRANSITIONS) == set(EntryStatus)
-    assert domain.HOLD_TRANSITIONS[EntryStatus.PENDING] == {
+    assert set(hold_rules.HOLD_TRANSITIONS) == set(EntryStatus)
+    assert hold_rules.HOLD_TRANSITIONS[EntryStatus.PENDING] == {
         HoldAction.POST: EntryStatus.POSTED,
         HoldAction.VOID: EntryStatus.VOIDED,
         HoldAction.EXPIRE: EntryStatus.EXPIRED,
     }
     assert all(
-        not moves for s, moves in domain.HOLD_TRANSITIONS.items() if s is not EntryStatus.PENDING
+        not moves
+        for s, moves in hold_rules.HOLD_TRANSITIONS.items()
+        if s is not EntryStatus.PENDING
     )
 
 
@@ -119,7 +121,7 @@ def test_a_full_post_posts_every_line() -> None:
 def test_a_partial_post_of_a_two_line_hold() -> None:
     plan = posting(hold(), amount="2.50")
     assert [line.amount_minor for line in plan.lines] == [250, 250]
-    release = domain.release_deltas(hold())
+    release = hold_rules.release_deltas(hold())
     assert release == {
         "a": BalanceTotals(debits_pending=-1000),
         "b": BalanceTotals(credits_pending=-1000),
@@ -184,7 +186,7 @@ def test_one_amount_needs_a_two_line_hold() -> None:
 def test_posting_into_a_frozen_account() -> None:
     frozen = {**ACCOUNTS, "b": account("b", status=AccountStatus.FROZEN)}
     with pytest.raises(BusinessRuleError) as excinfo:
-        domain.plan_hold_posting(hold(), PostPendingRequest(), frozen)
+        hold_rules.plan_hold_posting(hold(), PostPendingRequest(), frozen)
     assert_rejected(excinfo, BusinessRuleError, "account_frozen", "lines.1.account_id")  # type: ignore[arg-type]
 
 

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from shared.errors import AppError
-from shared.ledger import batches, domain, history
+from shared.ledger import batches, domain, history, hold_rules, period_rules
 from shared.ledger.model import (
     Account,
     AccountStatus,
@@ -285,7 +285,7 @@ class LedgerMachine(RuleBasedStateMachine):
         today = self.now.date()
         before = self._state()
         try:
-            self.closed_through = domain.plan_close(
+            self.closed_through = period_rules.plan_close(
                 self.closed_through, today - timedelta(days=days_back), today
             )
         except AppError as exc:
@@ -298,7 +298,7 @@ class LedgerMachine(RuleBasedStateMachine):
         through = None if days_back is None else self.now.date() - timedelta(days=days_back)
         before = self._state()
         try:
-            self.closed_through = domain.plan_reopen(self.closed_through, through)
+            self.closed_through = period_rules.plan_reopen(self.closed_through, through)
         except AppError as exc:
             self._rejected(before, "reopen_period", exc)
             return
@@ -361,8 +361,8 @@ class LedgerMachine(RuleBasedStateMachine):
         before = self._state()
         try:
             request = parse_request(PostPendingRequest, body)
-            status = domain.transition_hold(hold, domain.HoldAction.POST, now=self.now)
-            plan = domain.plan_hold_posting(hold, request, ACCOUNTS)
+            status = hold_rules.transition_hold(hold, hold_rules.HoldAction.POST, now=self.now)
+            plan = hold_rules.plan_hold_posting(hold, request, ACCOUNTS)
         except AppError as exc:
             self._rejected(before, "post_hold", exc)
             return
@@ -381,24 +381,25 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         self.entries[posting.id] = posting
         self.entries[hold.id] = replace(hold, status=status, posting_entry_id=posting.id)
-        self._apply(domain.release_deltas(hold))
+        self._apply(hold_rules.release_deltas(hold))
         self._apply(plan.deltas)
 
     @precondition(lambda self: bool(self._pending_ids()))
     @rule(
-        data=st.data(), action=st.sampled_from([domain.HoldAction.VOID, domain.HoldAction.EXPIRE])
+        data=st.data(),
+        action=st.sampled_from([hold_rules.HoldAction.VOID, hold_rules.HoldAction.EXPIRE]),
     )
-    def release_hold(self, data: st.DataObject, action: domain.HoldAction) -> None:
+    def release_hold(self, data: st.DataObject, action: hold_rules.HoldAction) -> None:
         hold = self.entries[data.draw(st.sampled_from(self._pending_ids()))]
         before = self._state()
         try:
-            status = domain.transition_hold(hold, action, now=self.now)
+            status = hold_rules.transition_hold(hold, action, now=self.now)
         except AppError as exc:
             self._rejected(before, "release_hold", exc)
             return
         event("release_hold accepted")
         self.entries[hold.id] = replace(hold, status=status, resolved_at=self.now)
-        self._apply(domain.release_deltas(hold))
+        self._apply(hold_rules.release_deltas(hold))
 
     @rule(seconds=st.integers(1, 1800))
     def time_passes(self, seconds: int) -> None:

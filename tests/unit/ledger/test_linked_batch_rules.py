@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared.errors import AppError, BusinessRuleError, ConflictError, ValidationError
-from shared.ledger import batches, domain
+from shared.ledger import batches, domain, rejections
 from shared.ledger.group_commit import GroupCommitter
 from shared.ledger.model import (
     AccountType,
@@ -206,7 +206,7 @@ def test_a_posting_dated_into_the_closed_period_is_refused() -> None:
     [
         BusinessRuleError("account x is frozen", code="account_frozen", errors=[]),
         ConflictError("taken", code="entry_id_conflict", extra={"id": "e"}),
-        domain.invalid("lines.1.amount", "must be greater than zero", "amount_not_positive"),
+        rejections.invalid("lines.1.amount", "must be greater than zero", "amount_not_positive"),
     ],
 )
 def test_an_entrys_refusal_becomes_the_batchs_naming_the_entry(error: AppError) -> None:

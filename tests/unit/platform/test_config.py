@@ -114,6 +114,38 @@ def test_the_cloud_refuses_to_start_without_a_push_invoker(
     assert "TRIBUTUM_PUSH__INVOKER" in str(raised.value)
 
 
+def test_the_cloud_refuses_to_start_without_the_functions_firestore_access(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # IAM grants what the manifest states; the clients must enforce the same in code.
+    monkeypatch.setenv("TRIBUTUM_ENV", "cloud")
+    set_cloud_values(monkeypatch)
+    monkeypatch.delenv("TRIBUTUM_FIRESTORE__ACCESS")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "TRIBUTUM_FIRESTORE__ACCESS" in str(raised.value)
+
+
+def test_firestore_access_is_read_from_its_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIBUTUM_FIRESTORE__ACCESS", '{"credentials":"none","main":"read"}')
+    access = load_settings().firestore.access
+    assert access is not None
+    assert (access.main, access.credentials) == ("read", "none")
+    monkeypatch.setenv("TRIBUTUM_FIRESTORE__ACCESS", '{"credentials":"all","main":"read"}')
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "TRIBUTUM_FIRESTORE__ACCESS__CREDENTIALS" in str(raised.value)
+
+
+def test_the_credentials_database_must_be_a_database_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TRIBUTUM_FIRESTORE__CREDENTIALS_DATABASE", "(default)")
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+    assert "TRIBUTUM_FIRESTORE__CREDENTIALS_DATABASE" in str(raised.value)
+
+
 @pytest.mark.parametrize("key", ["", "webhook-secrets"])
 def test_the_cloud_refuses_to_start_without_a_kms_key_for_webhook_secrets(
     monkeypatch: pytest.MonkeyPatch, key: str

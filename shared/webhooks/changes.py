@@ -1,0 +1,81 @@
+"""What every webhook use case shares: the clock, the endpoint's 404, its audit event, publishing.
+
+Used by the endpoint use cases (:mod:`shared.webhooks.service`), the delivery log and
+resends (:mod:`shared.webhooks.delivery_log`) and one delivery attempt
+(:mod:`shared.webhooks.delivery`); apart from each of them so that none imports another
+for these few pieces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import NotFoundError
+from shared.events.audit import AUDIT_TOPIC, audit_event
+from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
+from shared.logger import get_logger
+from shared.webhooks.model import Endpoint
+from shared.webhooks.rules import EVENT_SOURCE
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+_RESOURCE = "webhook_endpoint"
+_log = get_logger("shared.webhooks")
+
+
+def moment(now: datetime | None) -> datetime:
+    """``now`` when a caller (a test) fixes the time, else the current time."""
+    return now or datetime.now(UTC)
+
+
+def endpoint_not_found(endpoint_id: str) -> NotFoundError:
+    """The 404 of an endpoint that is not the tenant's (or no longer exists)."""
+    return NotFoundError(
+        f"webhook endpoint {endpoint_id} not found", code="webhook_endpoint_not_found"
+    )
+
+
+def stage_audit(
+    writer: Any,
+    db: firestore.Client,
+    action: str,
+    endpoint: Endpoint,
+    actor: Mapping[str, Any],
+    correlation_id: str | None,
+    details: dict[str, Any] | None = None,
+) -> StagedEvent:
+    """An audit event; it names the endpoint's host, never its full URL (a query string
+    may carry the receiver's own token) and never a secret."""
+    from urllib.parse import urlsplit
+
+    return add_to_outbox(
+        writer,
+        db,
+        AUDIT_TOPIC,
+        audit_event(
+            action,
+            tenant_id=endpoint.tenant_id,
+            actor=dict(actor),
+            resource_type=_RESOURCE,
+            resource_id=endpoint.id,
+            details={
+                "host": urlsplit(endpoint.url).hostname,
+                "event_types": list(endpoint.event_types),
+                "enabled": endpoint.enabled,
+                **(details or {}),
+            },
+            source=EVENT_SOURCE,
+            correlation_id=correlation_id,
+        ),
+    )
+
+
+def publish(db: firestore.Client, staged: Sequence[StagedEvent]) -> None:
+    """Publish what a committed change staged; the outbox relay publishes what fails."""
+    try:
+        publish_committed(db, staged)
+    except Exception as exc:
+        _log.warning("webhooks.publish_deferred", events=len(staged), error=type(exc).__name__)
