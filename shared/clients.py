@@ -1,37 +1,19 @@
-"""Google clients, imported lazily and created once per instance.
+"""Google clients, imported lazily and created once per instance (``shared.instance``).
 
-functions-framework serves requests on several threads, so creation is guarded
-by a lock; the clients themselves are thread-safe. Both libraries read
+The clients themselves are thread-safe. Both libraries read
 ``FIRESTORE_EMULATOR_HOST`` / ``PUBSUB_EMULATOR_HOST`` and then talk to the
 emulators without credentials; in the cloud they use the function's service account.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING
 
 from shared.config import get_settings
+from shared.instance import per_instance, reset_instances
 
 if TYPE_CHECKING:
     from google.cloud import firestore, pubsub_v1  # type: ignore[attr-defined]
-
-D = TypeVar("D")
-T = TypeVar("T")
-_lock = threading.Lock()
-_instances: dict[str, Any] = {}
-
-
-def _once(name: str, factory: Any) -> Any:
-    client = _instances.get(name)
-    if client is None:
-        with _lock:
-            client = _instances.get(name)
-            if client is None:
-                client = factory()
-                _instances[name] = client
-    return client
 
 
 def _database_client(database: str, access: str) -> firestore.Client:
@@ -47,21 +29,18 @@ def _database_client(database: str, access: str) -> firestore.Client:
     return firestore.Client(project=project, database=database)
 
 
+@per_instance
 def firestore_client() -> firestore.Client:
     """The instance's client of the main database (emulator-aware).
 
     Read-only when the function's manifest entry says ``firestore: {main: read}``.
     """
-
-    def create() -> firestore.Client:
-        settings = get_settings()
-        access = settings.firestore.access
-        return _database_client(settings.firestore_database, access.main if access else "write")
-
-    client: firestore.Client = _once("firestore", create)
-    return client
+    settings = get_settings()
+    access = settings.firestore.access
+    return _database_client(settings.firestore_database, access.main if access else "write")
 
 
+@per_instance
 def credentials_client() -> firestore.Client:
     """The instance's client of the credentials database (emulator-aware).
 
@@ -70,17 +49,13 @@ def credentials_client() -> firestore.Client:
     gets ``PermissionDenied``, as IAM answers in the cloud; one granted ``read`` gets a
     client that refuses writes.
     """
-
-    def create() -> firestore.Client:
-        settings = get_settings()
-        access = settings.firestore.access
-        database = settings.firestore.credentials_database
-        return _database_client(database, access.credentials if access else "write")
-
-    client: firestore.Client = _once("credentials", create)
-    return client
+    settings = get_settings()
+    access = settings.firestore.access
+    database = settings.firestore.credentials_database
+    return _database_client(database, access.credentials if access else "write")
 
 
+@per_instance
 def publisher_client() -> pubsub_v1.PublisherClient:
     """The instance's Pub/Sub publisher.
 
@@ -88,17 +63,15 @@ def publisher_client() -> pubsub_v1.PublisherClient:
     (projections keep the newer version, the audit chain serialises per tenant), so no
     message carries an ordering key.
     """
+    from google.cloud import pubsub_v1  # type: ignore[attr-defined]
+    from google.cloud.pubsub_v1.types import BatchSettings
 
-    def create() -> pubsub_v1.PublisherClient:
-        from google.cloud import pubsub_v1  # type: ignore[attr-defined]
-        from google.cloud.pubsub_v1.types import BatchSettings
-
-        # A request publishes its events after its commit and waits for them: the
-        # client's default 10 ms wait for a fuller batch was added to every such answer.
-        # The events of one commit are submitted together, so they still share a batch.
-        return pubsub_v1.PublisherClient(batch_settings=BatchSettings(max_latency=0.001))
-
-    client: pubsub_v1.PublisherClient = _once("publisher", create)
+    # A request publishes its events after its commit and waits for them: the
+    # client's default 10 ms wait for a fuller batch was added to every such answer.
+    # The events of one commit are submitted together, so they still share a batch.
+    client: pubsub_v1.PublisherClient = pubsub_v1.PublisherClient(
+        batch_settings=BatchSettings(max_latency=0.001)
+    )
     return client
 
 
@@ -107,33 +80,9 @@ def topic_path(topic: str) -> str:
 
 
 def reset_clients() -> None:
-    """Drop cached clients (tests that change the environment; after a fork)."""
-    with _lock:
-        _instances.clear()
+    """Drop cached clients (tests that change the environment; after a fork).
 
-
-class PerInstance(Generic[D, T]):
-    """One ``T`` per instance, built from the instance's ``D`` on first use.
-
-    Use cases that keep per-instance state over a client (a service's group committer
-    and caches) are built once and shared by every request; when the ``D`` they were
-    built over is replaced (tests reset the clients between cases), they are rebuilt.
+    Values built over a client (``per_instance_over(firestore_client)``) are rebuilt
+    over the new one on their next use.
     """
-
-    def __init__(self, dependency: Callable[[], D], build: Callable[[D], T]) -> None:
-        self._dependency = dependency
-        self._build = build
-        self._lock = threading.Lock()
-        self._built: tuple[D, T] | None = None
-
-    def __call__(self) -> T:
-        current = self._dependency()
-        built = self._built
-        if built is not None and built[0] is current:
-            return built[1]
-        with self._lock:
-            built = self._built
-            if built is None or built[0] is not current:
-                built = (current, self._build(current))
-                self._built = built
-            return built[1]
+    reset_instances(__name__)

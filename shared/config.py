@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from shared.instance import per_instance, reset_instances
 
 ENV_PREFIX = "TRIBUTUM_"
 NESTED_DELIMITER = "__"
@@ -34,7 +35,6 @@ class HttpSettings(_Section):
     # Exact origins allowed by CORS; empty means no cross-origin access at all.
     cors_allow_origins: tuple[str, ...] = ()
     cors_max_age_seconds: int = Field(default=600, ge=0, le=86_400)
-    default_page_size: int = Field(default=50, ge=1, le=100)
     # How many proxies in front of the function append to X-Forwarded-For: Google's front
     # end adds one (the client's address, last); an external load balancer adds one more.
     trusted_proxy_hops: int = Field(default=1, ge=0, le=5)
@@ -255,22 +255,12 @@ def load_settings() -> Settings:
     return settings
 
 
-_settings: Settings | None = None
-_lock = threading.Lock()
-
-
+@per_instance
 def get_settings() -> Settings:
-    """The instance's settings, loaded once (thread-safe)."""
-    global _settings
-    if _settings is None:
-        with _lock:
-            if _settings is None:
-                _settings = load_settings()
-    return _settings
+    """The instance's settings, loaded once."""
+    return load_settings()
 
 
 def reset_settings() -> None:
     """Forget the cached settings (tests change the environment between cases)."""
-    global _settings
-    with _lock:
-        _settings = None
+    reset_instances(__name__)

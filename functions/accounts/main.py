@@ -86,9 +86,8 @@ def list_accounts(ctx: RequestContext) -> Page:
         cursor=query.cursor,
     )
     if query.with_balances:
-        items = ledger_service().with_balances(ctx.tenant_id, list(page.items))
-        return Page(list(items), page.next_cursor)
-    return Page(list(page.items), page.next_cursor)
+        return page.with_items(ledger_service().with_balances(ctx.tenant_id, page.items))
+    return page
 
 
 @router.get(

@@ -123,7 +123,7 @@ def get_entry(ctx: RequestContext) -> Entry:
 def list_account_entries(ctx: RequestContext) -> Page:
     """Entries touching the account, by effective date, within an optional date range."""
     query: ListAccountEntriesQuery = ctx.query
-    page = ledger_service().list_account_entries(
+    return ledger_service().list_account_entries(
         ctx.tenant_id,
         ctx.params.account_id,
         date_from=query.date_from,
@@ -131,7 +131,6 @@ def list_account_entries(ctx: RequestContext) -> Page:
         limit=query.limit,
         cursor=query.cursor,
     )
-    return Page(list(page.items), page.next_cursor)
 
 
 _COLUMNS = ", ".join(ACCOUNT_LINE_COLUMNS)

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from shared.instance import per_instance, reset_instances
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -134,18 +136,14 @@ class AuditKeySource:
             return self._parsed[1]
 
 
-_source: AuditKeySource | None = None
-_source_lock = threading.Lock()
+@per_instance
+def _key_source() -> AuditKeySource:
+    return AuditKeySource(_instance_store())
 
 
 def audit_keys() -> AuditKeySet:
     """This instance's audit key set (the secret store is built once per instance)."""
-    global _source
-    if _source is None:
-        with _source_lock:
-            if _source is None:
-                _source = AuditKeySource(_instance_store())
-    return _source()
+    return _key_source()()
 
 
 def _instance_store() -> SecretStore:
@@ -167,9 +165,7 @@ def _instance_store() -> SecretStore:
 
 def reset_audit_keys() -> None:
     """Forget the instance's key source (tests that change the secret's backend)."""
-    global _source
-    with _source_lock:
-        _source = None
+    reset_instances(__name__)
 
 
 def main(argv: list[str]) -> int:

@@ -48,15 +48,16 @@ from shared.audit.chain import (
 from shared.audit.keys import AuditKeySet, audit_keys
 from shared.errors import ValidationError
 from shared.events.envelope import EventEnvelope
-from shared.http.pagination import (
+from shared.logger import get_logger
+from shared.pagination import (
+    DEFAULT_PAGE_SIZE,
+    DOCUMENT_ID,
     MAX_PAGE_SIZE,
     CursorFilters,
     CursorPosition,
     Page,
-    decode_cursor,
-    encode_cursor,
+    keyset_page,
 )
-from shared.logger import get_logger
 from shared.resilience import RetryPolicy, is_firestore_contention, retry_call
 
 if TYPE_CHECKING:
@@ -300,9 +301,9 @@ def list_records(
     resource_id: str | None = None,
     occurred_from: datetime | None = None,
     occurred_to: datetime | None = None,
-    limit: int = 50,
+    limit: int = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
-) -> Page:
+) -> Page[AuditRecord]:
     """The tenant's audit records, most recent first (by ``occurred_at``, then ``seq``).
 
     ``actor`` matches the record's ``actor_id`` (a user id, or ``system:<name>``);
@@ -311,8 +312,6 @@ def list_records(
     for ``actor_id``, ``action``, ``resource_type`` and ``resource_id``.
     """
     from google.cloud.firestore_v1.base_query import FieldFilter
-    from google.cloud.firestore_v1.field_path import FieldPath
-    from google.cloud.firestore_v1.query import Query
 
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValidationError.for_field(
@@ -345,33 +344,21 @@ def list_records(
         query = query.where(filter=FieldFilter("occurred_at", ">=", bounds["occurred_from"]))
     if bounds["occurred_to"] is not None:
         query = query.where(filter=FieldFilter("occurred_at", "<", bounds["occurred_to"]))
-    query = query.order_by("occurred_at", direction=Query.DESCENDING).order_by(
-        FieldPath.document_id(), direction=Query.DESCENDING
+    return keyset_page(
+        query,
+        order=("occurred_at", DOCUMENT_ID),
+        descending=True,
+        position=AuditPosition,
+        scope=_LIST_CURSOR,
+        cursor=cursor,
+        limit=limit,
+        bound={"filters": filters},
+        to_item=lambda s: AuditRecord.from_document(s.to_dict() or {}),
+        start_after=lambda p: (p.occurred_at, record_ref(db, tenant_id, p.seq)),
+        position_of=lambda record: AuditPosition(
+            occurred_at=str(record.content.get("occurred_at")), seq=record.seq, filters=filters
+        ),
     )
-    if cursor:
-        position = decode_cursor(cursor, AuditPosition, scope=_LIST_CURSOR)
-        if position.filters != filters:
-            raise ValidationError.for_field(
-                "query.cursor", "belongs to a list with other filters", "cursor_mismatch"
-            )
-        query = query.start_after(
-            {
-                "occurred_at": position.occurred_at,
-                FieldPath.document_id(): record_ref(db, tenant_id, position.seq),
-            }
-        )
-    snapshots = list(query.limit(limit + 1).stream())
-    records = [AuditRecord.from_document(s.to_dict() or {}) for s in snapshots[:limit]]
-    next_cursor = None
-    if len(snapshots) > limit:
-        last = records[-1]
-        next_cursor = encode_cursor(
-            AuditPosition(
-                occurred_at=str(last.content.get("occurred_at")), seq=last.seq, filters=filters
-            ),
-            scope=_LIST_CURSOR,
-        )
-    return Page(records, next_cursor)
 
 
 def get_head(db: firestore.Client, tenant_id: str) -> dict[str, Any] | None:

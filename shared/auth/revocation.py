@@ -8,13 +8,8 @@ leeway: once the token has expired the record has nothing left to protect, so
 Firestore may delete it. TTL deletion runs late (up to a day) and never on the
 emulator, which is harmless here: a lingering record only marks an expired token.
 
-Every authenticated request asks whether its token is revoked. The answer comes from
-:class:`CachedRevocationStore`, which reads a token's record at most once every
-:data:`shared.stale_cache.STALENESS_SECONDS` per instance, whether revoked or not: a
-revocation committed at T is refused by every instance from T + 2 s on, and at once on
-the instance that made it, the same bound as users' access states. Without the cache,
-each request paid a Firestore read (about a millisecond) for an answer that is almost
-always "no".
+Every authenticated request reads one document; revocation takes effect on the next
+request on every instance, with no cache to wait for.
 """
 
 from __future__ import annotations
@@ -25,9 +20,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
-
-from shared import stale_cache
-from shared.stale_cache import STALENESS_SECONDS
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -79,45 +71,6 @@ class FirestoreRevocationStore:
     def is_revoked(self, issuer: str, jti: str) -> bool:
         snapshot = self._collection.document(revocation_id(issuer, jti)).get()
         return bool(snapshot.exists)
-
-
-# The group of this module's caches in shared.stale_cache.
-_CACHE_GROUP = "revocations"
-DEFAULT_MAX_CACHED_TOKENS = 50_000
-
-
-class CachedRevocationStore:
-    """A store behind a per-instance cache of each token's answer, at most ``ttl_seconds``
-    old (``shared.stale_cache``); a revocation through it is seen here at once."""
-
-    def __init__(
-        self,
-        source: RevocationStore,
-        *,
-        ttl_seconds: float = STALENESS_SECONDS,
-        max_entries: int = DEFAULT_MAX_CACHED_TOKENS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._source = source
-        self._answers: stale_cache.ReadThroughCache[bool] = stale_cache.ReadThroughCache(
-            self._read,
-            group=_CACHE_GROUP,
-            ttl_seconds=ttl_seconds,
-            max_entries=max_entries,
-            clock=clock,
-        )
-
-    def _read(self, key: str) -> bool:
-        issuer, _, jti = key.partition("\x00")
-        # Never None: "not revoked" is an answer worth keeping for the bound too.
-        return self._source.is_revoked(issuer, jti)
-
-    def revoke(self, issuer: str, jti: str, *, expires_at: datetime, reason: str) -> None:
-        self._source.revoke(issuer, jti, expires_at=expires_at, reason=reason)
-        stale_cache.forget_locally(_CACHE_GROUP, f"{issuer}\x00{jti}")
-
-    def is_revoked(self, issuer: str, jti: str) -> bool:
-        return bool(self._answers.get(f"{issuer}\x00{jti}"))
 
 
 class InMemoryRevocationStore:

@@ -1,4 +1,4 @@
-"""The instance's auth objects, built once from settings (thread-safe, lazy).
+"""The instance's auth objects, built once from settings on first use (``shared.instance``).
 
     from shared.auth.runtime import password_hasher, session_service, token_verifier
 
@@ -22,15 +22,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from shared.auth.access import CachedAccessStates, FirestoreAccessStates
 from shared.auth.families import FirestoreRefreshTokenFamilies
 from shared.auth.keys import KeySet, VerificationKeySet
-from shared.auth.revocation import CachedRevocationStore, FirestoreRevocationStore
+from shared.auth.revocation import FirestoreRevocationStore
 from shared.auth.sessions import SessionService
 from shared.auth.tokens import TokenIssuer, TokenSettings, TokenVerifier
 from shared.identity.passwords import PasswordPolicy
+from shared.instance import per_instance, reset_instances
 from shared.secrets import GeneratedSecretKind, SecretNotFoundError, SecretStore, secret_store
 
 if TYPE_CHECKING:
@@ -40,10 +41,7 @@ SIGNING_KEYS_SECRET = "jwt-signing-keys"  # noqa: S105 - a secret's name
 VERIFICATION_KEYS_SECRET = "jwt-verification-keys"  # noqa: S105 - a secret's name
 GENERATED_SECRETS: dict[str, GeneratedSecretKind] = {SIGNING_KEYS_SECRET: "ec_p256_private_key"}
 
-T = TypeVar("T")
 K = TypeVar("K", KeySet, VerificationKeySet)
-_lock = threading.RLock()
-_instances: dict[str, Any] = {}
 
 
 class SecretKeySource(Generic[K]):
@@ -86,138 +84,105 @@ class SecretKeySource(Generic[K]):
             return parsed[1]
 
 
-def _once(name: str, factory: Callable[[], T]) -> T:
-    instance = _instances.get(name)
-    if instance is None:
-        with _lock:
-            instance = _instances.get(name)
-            if instance is None:
-                instance = factory()
-                _instances[name] = instance
-    result: T = instance
-    return result
-
-
+@per_instance
 def instance_secret_store() -> SecretStore:
-    def build() -> SecretStore:
-        from shared.config import get_settings
+    from shared.config import get_settings
 
-        settings = get_settings()
-        return secret_store(
-            "secret_manager" if settings.secrets_backend == "secret_manager" else "local",
-            project_id=settings.project_id,
-            local_dir=Path(settings.secrets.local_dir),
-            ttl_seconds=settings.secrets.cache_ttl_seconds,
-            versions=settings.secrets.versions,
-            generate=GENERATED_SECRETS,
-        )
-
-    return _once("secret_store", build)
-
-
-def token_settings() -> TokenSettings:
-    def build() -> TokenSettings:
-        from shared.config import get_settings
-
-        return TokenSettings.from_auth_settings(get_settings().auth)
-
-    return _once("token_settings", build)
-
-
-def key_source() -> SecretKeySource[KeySet]:
-    """The private signing keys (only functions that issue tokens hold this secret)."""
-    return _once(
-        "key_source",
-        lambda: SecretKeySource(instance_secret_store(), SIGNING_KEYS_SECRET, KeySet.from_secret),
+    settings = get_settings()
+    return secret_store(
+        "secret_manager" if settings.secrets_backend == "secret_manager" else "local",
+        project_id=settings.project_id,
+        local_dir=Path(settings.secrets.local_dir),
+        ttl_seconds=settings.secrets.cache_ttl_seconds,
+        versions=settings.secrets.versions,
+        generate=GENERATED_SECRETS,
     )
 
 
+@per_instance
+def token_settings() -> TokenSettings:
+    from shared.config import get_settings
+
+    return TokenSettings.from_auth_settings(get_settings().auth)
+
+
+@per_instance
+def key_source() -> SecretKeySource[KeySet]:
+    """The private signing keys (only functions that issue tokens hold this secret)."""
+    return SecretKeySource(instance_secret_store(), SIGNING_KEYS_SECRET, KeySet.from_secret)
+
+
+@per_instance
 def verification_key_source() -> SecretKeySource[VerificationKeySet]:
     """The public verification keys; locally derived from the dev signing key if unset."""
+    from shared.config import get_settings
 
-    def build() -> SecretKeySource[VerificationKeySet]:
-        from shared.config import get_settings
-
-        local = get_settings().secrets_backend != "secret_manager"
-        return SecretKeySource(
-            instance_secret_store(),
-            VERIFICATION_KEYS_SECRET,
-            VerificationKeySet.from_secret,
-            fallback=SIGNING_KEYS_SECRET if local else None,
-        )
-
-    return _once("verification_key_source", build)
+    local = get_settings().secrets_backend != "secret_manager"
+    return SecretKeySource(
+        instance_secret_store(),
+        VERIFICATION_KEYS_SECRET,
+        VerificationKeySet.from_secret,
+        fallback=SIGNING_KEYS_SECRET if local else None,
+    )
 
 
+@per_instance
 def token_verifier() -> TokenVerifier:
-    def build() -> TokenVerifier:
-
-        return TokenVerifier(token_settings(), verification_key_source(), revocations())
-
-    return _once("token_verifier", build)
+    return TokenVerifier(token_settings(), verification_key_source(), revocations())
 
 
-def revocations() -> CachedRevocationStore:
-    """Revoked tokens behind this instance's cache (at most 2 s stale); revoking through
-    it is seen here at once, so the verifier and the session service share it."""
+@per_instance
+def revocations() -> FirestoreRevocationStore:
+    """The revocation list, read uncached: a logged-out token is refused by every
+    instance on its next request, not within the access states' 2 s bound."""
+    from shared.clients import credentials_client
 
-    def build() -> CachedRevocationStore:
-        from shared.clients import credentials_client
-
-        return CachedRevocationStore(FirestoreRevocationStore(credentials_client()))
-
-    return _once("revocations", build)
+    return FirestoreRevocationStore(credentials_client())
 
 
+@per_instance
 def access_states() -> CachedAccessStates:
     """Users' access states behind this instance's cache (at most 2 s stale)."""
+    from shared.clients import credentials_client
 
-    def build() -> CachedAccessStates:
-        from shared.clients import credentials_client
-
-        return CachedAccessStates(FirestoreAccessStates(credentials_client()))
-
-    return _once("access_states", build)
+    return CachedAccessStates(FirestoreAccessStates(credentials_client()))
 
 
+@per_instance
 def token_issuer() -> TokenIssuer:
-    return _once("token_issuer", lambda: TokenIssuer(token_settings(), key_source()))
+    return TokenIssuer(token_settings(), key_source())
 
 
+@per_instance
 def session_service() -> SessionService:
-    def build() -> SessionService:
-        from shared.clients import credentials_client
+    from shared.clients import credentials_client
 
-        client = credentials_client()
-        return SessionService(
-            token_issuer(),
-            token_verifier(),
-            FirestoreRefreshTokenFamilies(client),
-            revocations(),
-            # Uncached: a refresh decides on the state as it is now.
-            FirestoreAccessStates(client),
-        )
-
-    return _once("session_service", build)
+    client = credentials_client()
+    return SessionService(
+        token_issuer(),
+        token_verifier(),
+        FirestoreRefreshTokenFamilies(client),
+        revocations(),
+        # Uncached: a refresh decides on the state as it is now.
+        FirestoreAccessStates(client),
+    )
 
 
+@per_instance
 def password_hasher() -> PasswordHasher:
     # argon2-cffi ships only with the functions that hash passwords (signup, auth, users).
     from shared.auth.passwords import PasswordHasher
 
-    return _once("password_hasher", PasswordHasher)
+    return PasswordHasher()
 
 
+@per_instance
 def password_policy() -> PasswordPolicy:
-    def build() -> PasswordPolicy:
-        from shared.config import get_settings
+    from shared.config import get_settings
 
-        return PasswordPolicy(min_length=get_settings().auth.password_min_length)
-
-    return _once("password_policy", build)
+    return PasswordPolicy(min_length=get_settings().auth.password_min_length)
 
 
 def reset_auth_runtime() -> None:
     """Forget the built objects (tests that change settings or the environment)."""
-    with _lock:
-        _instances.clear()
+    reset_instances(__name__)

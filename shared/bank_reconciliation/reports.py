@@ -1,5 +1,5 @@
 """The reads of bank reconciliation: statements, their lines, the account's entries that
-no line holds. Lists are pages with opaque cursors (``shared/http/pagination.py``)."""
+no line holds. Lists are pages with opaque cursors (``shared/pagination.py``)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,21 @@ from shared.bank_reconciliation.store import (
     statement_from_document,
     statements_collection,
 )
-from shared.http import Page, TimeOrderedPosition, decode_cursor, encode_cursor
-from shared.http.pagination import CursorPosition, DocumentId
+from shared.pagination import (
+    DEFAULT_PAGE_SIZE,
+    DOCUMENT_ID,
+    CursorPosition,
+    DocumentId,
+    Page,
+    TimeOrderedPosition,
+    keyset_page,
+)
 
 if TYPE_CHECKING:
     from google.cloud import firestore
+
+    from shared.bank_reconciliation.model import BankStatement, StatementLine
+    from shared.ledger.model import Entry
 
 STATEMENTS_CURSOR = "bank_statements"
 
@@ -37,27 +47,26 @@ class EntryPosition(CursorPosition):
 
 
 def list_statements(
-    db: firestore.Client, tenant_id: str, *, limit: int = 50, cursor: str | None = None
-) -> Page:
+    db: firestore.Client,
+    tenant_id: str,
+    *,
+    limit: int = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+) -> Page[BankStatement]:
     """The tenant's statements, the newest import first."""
     collection = statements_collection(db, tenant_id)
-    query = collection.order_by("imported_at", direction="DESCENDING").order_by(
-        "__name__", direction="DESCENDING"
+    return keyset_page(
+        collection,
+        order=("imported_at", DOCUMENT_ID),
+        descending=True,
+        position=TimeOrderedPosition,
+        scope=STATEMENTS_CURSOR,
+        cursor=cursor,
+        limit=limit,
+        to_item=lambda d: statement_from_document(d.id, d.to_dict() or {}),
+        start_after=lambda p: (p.at, collection.document(p.id)),
+        position_of=lambda item: TimeOrderedPosition(at=item.imported_at, id=item.id),
     )
-    if cursor:
-        position = decode_cursor(cursor, TimeOrderedPosition, scope=STATEMENTS_CURSOR)
-        query = query.start_after(
-            {"imported_at": position.at, "__name__": collection.document(position.id)}
-        )
-    documents = list(query.limit(limit + 1).stream())
-    items = [statement_from_document(d.id, d.to_dict() or {}) for d in documents[:limit]]
-    next_cursor = None
-    if len(documents) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor(
-            TimeOrderedPosition(at=last.imported_at, id=last.id), scope=STATEMENTS_CURSOR
-        )
-    return Page(items=items, next_cursor=next_cursor)
 
 
 def list_lines(
@@ -66,12 +75,11 @@ def list_lines(
     statement_id: str,
     *,
     status: LineStatus | None = None,
-    limit: int = 50,
+    limit: int = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
-) -> Page:
+) -> Page[StatementLine]:
     """A statement's lines in file order, each with its match (or none)."""
     from google.cloud.firestore_v1.base_query import FieldFilter
-    from google.cloud.firestore_v1.field_path import FieldPath
 
     get_statement(db, tenant_id, statement_id)
     scope = f"bank_statement_lines.{statement_id}.{status.value if status else ''}"
@@ -79,16 +87,17 @@ def list_lines(
     query: Any = collection
     if status is not None:
         query = query.where(filter=FieldFilter("status", "==", status.value))
-    query = query.order_by(FieldPath.document_id())
-    if cursor:
-        position = decode_cursor(cursor, LinePosition, scope=scope)
-        query = query.start_after({FieldPath.document_id(): collection.document(position.id)})
-    documents = list(query.limit(limit + 1).stream())
-    items = [line_from_document(d.id, d.to_dict() or {}) for d in documents[:limit]]
-    next_cursor = None
-    if len(documents) > limit:
-        next_cursor = encode_cursor(LinePosition(id=items[-1].id), scope=scope)
-    return Page(items=items, next_cursor=next_cursor)
+    return keyset_page(
+        query,
+        order=(DOCUMENT_ID,),
+        position=LinePosition,
+        scope=scope,
+        cursor=cursor,
+        limit=limit,
+        to_item=lambda d: line_from_document(d.id, d.to_dict() or {}),
+        start_after=lambda p: (collection.document(p.id),),
+        position_of=lambda item: LinePosition(id=item.id),
+    )
 
 
 def unmatched_entries(
@@ -96,9 +105,9 @@ def unmatched_entries(
     tenant_id: str,
     statement_id: str,
     *,
-    limit: int = 50,
+    limit: int = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
-) -> Page:
+) -> Page[Entry]:
     """The account's posted entries dated in the statement's period that no line of the
     account's statements holds, by date then id.
 
@@ -106,7 +115,6 @@ def unmatched_entries(
     be shorter than ``limit`` (even empty) while ``next_cursor`` says more follow.
     """
     from google.cloud.firestore_v1.base_query import FieldFilter
-    from google.cloud.firestore_v1.field_path import FieldPath
 
     from shared.ledger.repository import LedgerPaths, entry_from_document
 
@@ -118,25 +126,18 @@ def unmatched_entries(
         .where(filter=FieldFilter("account_ids", "array_contains", statement.account_id))
         .where(filter=FieldFilter("effective_date", ">=", statement.period_start.isoformat()))
         .where(filter=FieldFilter("effective_date", "<=", statement.period_end.isoformat()))
-        .order_by("effective_date")
-        .order_by(FieldPath.document_id())
     )
-    if cursor:
-        position = decode_cursor(cursor, EntryPosition, scope=scope)
-        query = query.start_after(
-            {
-                "effective_date": position.effective_date.isoformat(),
-                FieldPath.document_id(): paths.entry(tenant_id, position.id),
-            }
-        )
-    documents = list(query.limit(limit + 1).stream())
-    read = [entry_from_document(d.id, d.to_dict() or {}) for d in documents[:limit]]
-    held = matched_entry_ids(db, tenant_id, statement.account_id, [e.id for e in read])
-    items = [e for e in read if e.id not in held and counts_in_balance(e)]
-    next_cursor = None
-    if len(documents) > limit:
-        last = read[-1]
-        next_cursor = encode_cursor(
-            EntryPosition(effective_date=last.effective_date, id=last.id), scope=scope
-        )
-    return Page(items=items, next_cursor=next_cursor)
+    read = keyset_page(
+        query,
+        order=("effective_date", DOCUMENT_ID),
+        position=EntryPosition,
+        scope=scope,
+        cursor=cursor,
+        limit=limit,
+        to_item=lambda d: entry_from_document(d.id, d.to_dict() or {}),
+        start_after=lambda p: (p.effective_date.isoformat(), paths.entry(tenant_id, p.id)),
+        position_of=lambda entry: EntryPosition(effective_date=entry.effective_date, id=entry.id),
+    )
+    # The next page starts after the last entry read, matched or not.
+    held = matched_entry_ids(db, tenant_id, statement.account_id, [e.id for e in read.items])
+    return read.with_items([e for e in read.items if e.id not in held and counts_in_balance(e)])

@@ -22,8 +22,8 @@ from shared.bank_reconciliation.rules import (
     LineStatus,
     StatementFormat,
 )
-from shared.http import PageQuery
 from shared.http.examples import body_examples
+from shared.pagination import PageQuery
 
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 # Base64 of the largest file, with room for its padding.

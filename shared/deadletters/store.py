@@ -18,7 +18,7 @@ import orjson
 from shared import errors
 from shared.deadletters.attribution import producer_scope_of, proven_tenant
 from shared.events.push import PushedMessage
-from shared.http.pagination import Page, TimeOrderedPosition, decode_cursor, encode_cursor
+from shared.pagination import DEFAULT_PAGE_SIZE, DOCUMENT_ID, Page, TimeOrderedPosition, keyset_page
 from shared.producers.rules import CREDENTIAL_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -360,37 +360,31 @@ def list_dead_letters(
     *,
     status: str | None = None,
     topic: str | None = None,
-    limit: int = 50,
+    limit: int = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
-) -> Page:
+) -> Page[DeadLetter]:
     from google.cloud.firestore_v1.base_query import FieldFilter
 
-    query = db.collection(DEAD_LETTER_COLLECTION).where(
-        filter=FieldFilter("tenant_id", "==", tenant_id)
-    )
+    collection = db.collection(DEAD_LETTER_COLLECTION)
+    query = collection.where(filter=FieldFilter("tenant_id", "==", tenant_id))
     if status:
         query = query.where(filter=FieldFilter("status", "==", status))
     if topic:
         query = query.where(filter=FieldFilter("topic", "==", topic))
     # The id breaks ties in the same direction as first_seen: that is the order the
-    # declared indexes end in (Firestore sorts an index's implicit id like its last
-    # field), where an ascending id after a descending field needs an index of its own.
-    query = query.order_by("first_seen", direction="DESCENDING").order_by(
-        "__name__", direction="DESCENDING"
+    # declared indexes end in (an ascending id would need an index of its own).
+    return keyset_page(
+        query,
+        order=("first_seen", DOCUMENT_ID),
+        descending=True,
+        position=TimeOrderedPosition,
+        scope=_LIST_CURSOR,
+        cursor=cursor,
+        limit=limit,
+        to_item=lambda d: DeadLetter.from_document(d.id, d.to_dict() or {}),
+        start_after=lambda p: (p.at, collection.document(p.id)),
+        position_of=lambda item: TimeOrderedPosition(at=item.first_seen, id=item.id),
     )
-    if cursor:
-        position = decode_cursor(cursor, TimeOrderedPosition, scope=_LIST_CURSOR)
-        ref = db.collection(DEAD_LETTER_COLLECTION).document(position.id)
-        query = query.start_after({"first_seen": position.at, "__name__": ref})
-    documents = list(query.limit(limit + 1).stream())
-    items = [DeadLetter.from_document(d.id, d.to_dict() or {}) for d in documents[:limit]]
-    next_cursor = None
-    if len(documents) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor(
-            TimeOrderedPosition(at=last.first_seen, id=last.id), scope=_LIST_CURSOR
-        )
-    return Page(items=items, next_cursor=next_cursor)
 
 
 def _transition(

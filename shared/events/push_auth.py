@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 
 from shared.errors import AppError, ForbiddenError, UnauthorizedError, problem_document
+from shared.instance import per_instance, reset_instances
 from shared.logger import get_logger
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
@@ -186,26 +187,17 @@ class PushVerifier:
         )
 
 
-_verifier: PushVerifier | None = None
-_verifier_lock = threading.Lock()
-
-
+@per_instance
 def push_verifier() -> PushVerifier:
     """The instance's verifier, built once from the settings."""
-    global _verifier
-    with _verifier_lock:
-        if _verifier is None:
-            from shared.config import get_settings
+    from shared.config import get_settings
 
-            _verifier = PushVerifier(get_settings().push.invoker)
-        return _verifier
+    return PushVerifier(get_settings().push.invoker)
 
 
 def reset_push_verifier() -> None:
     """Forget the instance's verifier (tests that change the settings)."""
-    global _verifier
-    with _verifier_lock:
-        _verifier = None
+    reset_instances(__name__)
 
 
 def check_current_push() -> None:

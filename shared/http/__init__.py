@@ -1,26 +1,14 @@
 """HTTP for functions-framework functions: routing, validation, envelopes, problems."""
 
 from shared.http.context import Authenticator, RequestContext, Route
-from shared.http.pagination import (
-    CursorFilters,
-    CursorPosition,
-    DocumentId,
-    KeyPosition,
-    Page,
-    PageQuery,
-    TimeOrderedPosition,
-    decode_cursor,
-    encode_cursor,
-)
 from shared.http.router import Reply, Router, dumps
 from shared.http.streaming import Stream, Streamed
 
+# A route returns a Page and declares a PageQuery; both live with the cursors.
+from shared.pagination import Page, PageQuery
+
 __all__ = [
     "Authenticator",
-    "CursorFilters",
-    "CursorPosition",
-    "DocumentId",
-    "KeyPosition",
     "Page",
     "PageQuery",
     "Reply",
@@ -29,8 +17,5 @@ __all__ = [
     "Router",
     "Stream",
     "Streamed",
-    "TimeOrderedPosition",
-    "decode_cursor",
     "dumps",
-    "encode_cursor",
 ]

@@ -5,19 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from shared.ids import usable_document_id
+
 _PARAM = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 _SEGMENT_VALUE = r"[^/]+"
-# What a path parameter may be: every one names a document, so it must be a usable
-# Firestore document id. Firestore reserves ids of the form __x__ and refuses "." and
-# "..", and no id of ours holds a control character or runs past this length; such a
-# value names nothing, so it is a 404 before any I/O instead of a database error.
-MAX_PARAMETER_LENGTH = 256
-_UNUSABLE_PARAMETER = re.compile(r"^(?:\.{1,2}|__.*__)$|[\x00-\x1f\x7f]", re.DOTALL)
-
-
-def usable_parameter(value: str) -> bool:
-    """Whether a path parameter can name a document at all."""
-    return 0 < len(value) <= MAX_PARAMETER_LENGTH and not _UNUSABLE_PARAMETER.search(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +43,8 @@ class PathTemplate:
         if not found:
             return None
         params = found.groupdict()
-        return params if all(usable_parameter(v) for v in params.values()) else None
+        # Every path parameter names a document: one that can name none is a 404 before any I/O.
+        return params if all(usable_document_id(v) for v in params.values()) else None
 
 
 class RouteTable:

@@ -45,8 +45,8 @@ from shared.http.context import Authenticator as Authenticator  # re-exported
 from shared.http.context import AuthMode, Handler, IdempotencyMode
 from shared.http.context import RequestContext as RequestContext
 from shared.http.context import Route as Route
-from shared.http.pagination import Page
 from shared.http.streaming import Stream
+from shared.instance import per_instance
 from shared.logger import (
     EXECUTION_ID_HEADER,
     bind_context,
@@ -54,6 +54,7 @@ from shared.logger import (
     get_logger,
     parse_trace_headers,
 )
+from shared.pagination import Page
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -529,22 +530,18 @@ def _client_ip(request: Request, trusted_hops: int) -> str | None:
     return request.remote_addr
 
 
-_DEFAULT_AUTHENTICATOR: Authenticator | None = None
-
-
+@per_instance
 def _default_authenticator() -> Authenticator:
-    global _DEFAULT_AUTHENTICATOR
-    if _DEFAULT_AUTHENTICATOR is None:
-        try:
-            from shared.auth.http import BearerAuthenticator
-        except ModuleNotFoundError as exc:
-            if not (exc.name or "").startswith("shared.auth"):
-                raise  # a dependency missing from the archive: a packaging defect, not a 503
-            # A function packaged without the identity module cannot verify tokens: say so
-            # plainly instead of failing every protected request with a 500.
-            raise errors.ServiceUnavailableError(
-                "token verification is not available in this deployment",
-                code="auth_unavailable",
-            ) from None
-        _DEFAULT_AUTHENTICATOR = BearerAuthenticator()
-    return _DEFAULT_AUTHENTICATOR
+    try:
+        from shared.auth.http import BearerAuthenticator
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("shared.auth"):
+            raise  # a dependency missing from the archive: a packaging defect, not a 503
+        # A function packaged without the identity module cannot verify tokens: say so
+        # plainly instead of failing every protected request with a 500 (nothing is kept,
+        # so every such request answers the same).
+        raise errors.ServiceUnavailableError(
+            "token verification is not available in this deployment",
+            code="auth_unavailable",
+        ) from None
+    return BearerAuthenticator()

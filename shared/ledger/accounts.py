@@ -9,9 +9,8 @@ from typing import Any
 from shared.errors import ConflictError, FieldError
 from shared.events.actors import Actor, checked_actor
 from shared.events.outbox import StagedEvent
-from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ledger import account_rules
-from shared.ledger.core import LedgerCore, page_limit
+from shared.ledger.core import LedgerCore, cursor_mismatch, page_limit
 from shared.ledger.model import (
     ACCOUNT_ID_PREFIX,
     Account,
@@ -20,13 +19,11 @@ from shared.ledger.model import (
     AccountWithBalances,
     Balances,
     CurrencyTrialBalance,
-    Page,
     TrialBalance,
     TrialBalanceRow,
     new_id,
 )
-from shared.ledger.rejections import invalid
-from shared.ledger.repository import account_to_document
+from shared.ledger.repository import account_from_document, account_to_document
 from shared.ledger.requests import (
     ACCOUNTS_CURSOR,
     AccountsPosition,
@@ -34,6 +31,8 @@ from shared.ledger.requests import (
     UpdateAccountRequest,
 )
 from shared.ledger.retry import with_retry
+from shared.ledger.store import ACCOUNTS_ORDER
+from shared.pagination import DEFAULT_PAGE_SIZE, Page, keyset_page
 
 
 class AccountUseCases(LedgerCore):
@@ -96,7 +95,7 @@ class AccountUseCases(LedgerCore):
         type: AccountType | None = None,
         status: AccountStatus | None = None,
         currency: str | None = None,
-        limit: int = 50,
+        limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
     ) -> Page[Account]:
         """Accounts in creation order (ids are time-ordered), optionally filtered."""
@@ -106,22 +105,19 @@ class AccountUseCases(LedgerCore):
             "status": status.value if status else None,
             "currency": currency,
         }
-        after = None
-        if cursor:
-            position = decode_cursor(cursor, AccountsPosition, scope=ACCOUNTS_CURSOR)
-            if position.filters != filters:
-                raise invalid(
-                    "query.cursor", "belongs to a list with other filters", "cursor_mismatch"
-                )
-            after = position.after
-        found = self.store.page_accounts(tenant_id, filters, after, limit + 1)
-        accounts = found[:limit]
-        next_cursor = None
-        if len(found) > limit:
-            next_cursor = encode_cursor(
-                AccountsPosition(after=accounts[-1].id, filters=filters), scope=ACCOUNTS_CURSOR
-            )
-        return Page(accounts, next_cursor)
+        return keyset_page(
+            self.store.accounts_query(tenant_id, filters),
+            order=ACCOUNTS_ORDER,
+            position=AccountsPosition,
+            scope=ACCOUNTS_CURSOR,
+            cursor=cursor,
+            limit=limit,
+            bound={"filters": filters},
+            mismatch=cursor_mismatch,
+            to_item=lambda s: account_from_document(s.id, s.to_dict() or {}),
+            start_after=lambda p: (self.paths.account(tenant_id, p.after),),
+            position_of=lambda account: AccountsPosition(after=account.id, filters=filters),
+        )
 
     def update_account(
         self,

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.errors import ContentionError
+from shared.errors import ContentionError, ValidationError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import new_event
 from shared.events.outbox import StagedEvent, add_to_outbox
-from shared.http.pagination import MAX_PAGE_SIZE
 from shared.ledger import domain, period_rules
 from shared.ledger.aggregate_locks import AggregateLocks
 from shared.ledger.model import Account, BalanceTotals, Entry
@@ -33,6 +32,7 @@ from shared.ledger.repository import (
 from shared.ledger.retry import DEFAULT_RETRY, with_retry
 from shared.ledger.store import LedgerStore, entry_not_found
 from shared.logger import get_logger
+from shared.pagination import MAX_PAGE_SIZE
 from shared.resilience import RetryPolicy
 
 if TYPE_CHECKING:
@@ -280,6 +280,11 @@ def page_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise invalid("query.limit", f"must be between 1 and {MAX_PAGE_SIZE}", "out_of_range")
     return limit
+
+
+def cursor_mismatch() -> ValidationError:
+    """A cursor of a ledger list asked with other filters (the ledger's codes are its own)."""
+    return invalid("query.cursor", "belongs to a list with other filters", "cursor_mismatch")
 
 
 def constrained(accounts: Any) -> list[Account]:

@@ -18,13 +18,13 @@ from typing import Any
 from shared.errors import AppError, ConflictError, FieldError
 from shared.events.actors import Actor, checked_actor
 from shared.events.outbox import StagedEvent
-from shared.http.pagination import decode_cursor, encode_cursor
 from shared.ledger import batches, domain
 from shared.ledger.core import (
     REQUESTER_FIELD,
     LedgerCore,
     Staging,
     constrained,
+    cursor_mismatch,
     page_limit,
     replace_entry,
 )
@@ -38,7 +38,6 @@ from shared.ledger.model import (
     EntryKind,
     EntryStatus,
     LineEffect,
-    Page,
     Reversal,
     new_id,
 )
@@ -56,6 +55,8 @@ from shared.ledger.requests import (
     ReverseEntryRequest,
 )
 from shared.ledger.retry import with_retry
+from shared.ledger.store import ACCOUNT_ENTRIES_ORDER
+from shared.pagination import DEFAULT_PAGE_SIZE, Page, keyset_page
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ class EntryUseCases(LedgerCore):
         *,
         date_from: date | None = None,
         date_to: date | None = None,
-        limit: int = 50,
+        limit: int = DEFAULT_PAGE_SIZE,
         cursor: str | None = None,
     ) -> Page[Entry]:
         """Entries touching the account, by effective date then id (every status).
@@ -185,36 +186,28 @@ class EntryUseCases(LedgerCore):
             "date_from": date_from.isoformat() if date_from else None,
             "date_to": date_to.isoformat() if date_to else None,
         }
-        after = None
-        if cursor:
-            position = decode_cursor(cursor, AccountEntriesPosition, scope=ACCOUNT_ENTRIES_CURSOR)
-            if position.filters != filters or position.account != account_id:
-                raise invalid(
-                    "query.cursor", "belongs to a list with other filters", "cursor_mismatch"
-                )
-            after = (position.effective_date, position.after)
-        found = self.store.page_account_entries(
-            tenant_id,
-            account_id,
-            date_from=date_from,
-            date_to=date_to,
-            after=after,
-            limit=limit + 1,
+        return keyset_page(
+            self.store.account_entries_query(
+                tenant_id, account_id, date_from=date_from, date_to=date_to
+            ),
+            order=ACCOUNT_ENTRIES_ORDER,
+            position=AccountEntriesPosition,
+            scope=ACCOUNT_ENTRIES_CURSOR,
+            cursor=cursor,
+            limit=limit,
+            bound={"filters": filters, "account": account_id},
+            mismatch=cursor_mismatch,
+            to_item=lambda s: entry_from_document(s.id, s.to_dict() or {}),
+            start_after=lambda p: self.store.account_entries_after(
+                tenant_id, p.effective_date, p.after
+            ),
+            position_of=lambda entry: AccountEntriesPosition(
+                effective_date=entry.effective_date,
+                after=entry.id,
+                account=account_id,
+                filters=filters,
+            ),
         )
-        entries = found[:limit]
-        next_cursor = None
-        if len(found) > limit:
-            last = entries[-1]
-            next_cursor = encode_cursor(
-                AccountEntriesPosition(
-                    effective_date=last.effective_date,
-                    after=last.id,
-                    account=account_id,
-                    filters=filters,
-                ),
-                scope=ACCOUNT_ENTRIES_CURSOR,
-            )
-        return Page(entries, next_cursor)
 
     def reverse_entry(
         self,

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shared.clients import PerInstance, firestore_client
+from shared.clients import firestore_client
+from shared.instance import per_instance_over
 from shared.ledger.service import LedgerService
 
 if TYPE_CHECKING:
     from google.cloud import firestore
 
-ledger_service: PerInstance[firestore.Client, LedgerService] = PerInstance(
-    firestore_client, LedgerService
-)
+
+@per_instance_over(firestore_client)
+def ledger_service(db: firestore.Client) -> LedgerService:
+    return LedgerService(db)

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from shared.money import format_amount, from_minor_units
 
@@ -36,8 +36,6 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ACCOUNT_ID_PREFIX = "acc"
 ENTRY_ID_PREFIX = "ent"
 RECONCILIATION_ID_PREFIX = "rec"
-
-T = TypeVar("T")
 
 
 _TO_CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _CROCKFORD)
@@ -382,20 +380,6 @@ class Reversal:
 
     def to_json(self) -> dict[str, Any]:
         return {"original": self.original.to_json(), "reversal": self.reversal.to_json()}
-
-
-@dataclass(frozen=True, slots=True)
-class Page(Generic[T]):
-    """One page of a list; ``next_cursor`` is None on the last page."""
-
-    items: list[T]
-    next_cursor: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "items": [item.to_json() for item in self.items],  # type: ignore[attr-defined]
-            "next_cursor": self.next_cursor,
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,17 @@ from pydantic_core import PydanticCustomError
 
 from shared.errors import FieldError, ValidationError
 from shared.http.examples import body_examples
-from shared.http.pagination import MAX_PAGE_SIZE, CursorFilters, CursorPosition, DocumentId
 from shared.http.patch import PatchBody, patch_schema
 from shared.ledger.model import AccountStatus, AccountType, BalanceConstraint, Side
 from shared.moments import LaxMoment
+from shared.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_CURSOR_LENGTH,
+    MAX_PAGE_SIZE,
+    CursorFilters,
+    CursorPosition,
+    DocumentId,
+)
 from shared.text import HumanName, HumanText
 
 _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
@@ -356,8 +363,8 @@ class ListAccountsQuery(BaseModel):
     with_balances: bool = Field(
         default=False, description="include each account's balances (one batched read)"
     )
-    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
-    cursor: str | None = Field(default=None, max_length=2048)
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(default=None, max_length=MAX_CURSOR_LENGTH)
 
 
 class ListAccountEntriesQuery(BaseModel):
@@ -365,11 +372,11 @@ class ListAccountEntriesQuery(BaseModel):
 
     date_from: date | None = None
     date_to: date | None = None
-    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
-    cursor: str | None = Field(default=None, max_length=2048)
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(default=None, max_length=MAX_CURSOR_LENGTH)
 
 
-# Where a page stopped (shared.http.pagination turns these into opaque cursors). The
+# Where a page stopped (shared.pagination turns these into opaque cursors). The
 # filters travel along: a cursor is only good for the list it came from.
 ACCOUNTS_CURSOR = "ledger.accounts"
 ACCOUNT_ENTRIES_CURSOR = "ledger.account_entries"

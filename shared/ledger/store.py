@@ -26,11 +26,16 @@ from shared.ledger.repository import (
     totals_from_shards,
 )
 from shared.logger import get_logger
+from shared.pagination import DOCUMENT_ID, ordered_after
 
 if TYPE_CHECKING:
     from google.cloud import firestore
 
 _log = get_logger("shared.ledger")
+
+ACCOUNTS_ORDER = (DOCUMENT_ID,)
+ACCOUNT_ENTRIES_ORDER = ("effective_date", DOCUMENT_ID)
+"""An account's entries: by effective date (ISO text), then id."""
 
 
 def entry_not_found(entry_id: str) -> NotFoundError:
@@ -67,25 +72,19 @@ class LedgerStore:
                 accounts[snapshot.id] = account_from_document(snapshot.id, snapshot.to_dict() or {})
         return accounts
 
-    def page_accounts(
-        self, tenant_id: str, filters: Mapping[str, str | None], after: str | None, limit: int
-    ) -> list[Account]:
-        """Up to ``limit`` accounts matching ``filters`` (equalities), by id, after ``after``."""
+    def accounts_query(self, tenant_id: str, filters: Mapping[str, str | None]) -> Any:
+        """The tenant's accounts matching ``filters`` (equalities), not yet ordered.
+
+        In document-id order (:func:`shared.pagination.keyset_page`), equality filters
+        are served by merging the automatic single-field indexes: no composite index.
+        """
         from google.cloud.firestore_v1.base_query import FieldFilter
-        from google.cloud.firestore_v1.field_path import FieldPath
 
         query = self.paths.accounts(tenant_id)
         for name, value in filters.items():
             if value is not None:
                 query = query.where(filter=FieldFilter(name, "==", value))
-        # Equality filters plus document-id order are served by merging the automatic
-        # single-field indexes: no composite index is needed.
-        query = query.order_by(FieldPath.document_id())
-        if after is not None:
-            query = query.start_after(
-                {FieldPath.document_id(): self.paths.account(tenant_id, after)}
-            )
-        return [account_from_document(s.id, s.to_dict() or {}) for s in query.limit(limit).stream()]
+        return query
 
     def accounts_at(self, tenant_id: str, read_time: datetime) -> dict[str, Account]:
         """Every account of the tenant as of ``read_time``."""
@@ -238,6 +237,25 @@ class LedgerStore:
             raise entry_not_found(entry_id)
         return entry_from_document(snapshot.id, snapshot.to_dict() or {})
 
+    def account_entries_query(
+        self, tenant_id: str, account_id: str, *, date_from: date | None, date_to: date | None
+    ) -> Any:
+        """Entries touching the account, dated in the range, not yet ordered.
+
+        In :data:`ACCOUNT_ENTRIES_ORDER` it needs the composite index
+        ``entries (account_ids CONTAINS, effective_date ASC)``.
+        """
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        query = self.paths.entries(tenant_id).where(
+            filter=FieldFilter("account_ids", "array_contains", account_id)
+        )
+        if date_from:
+            query = query.where(filter=FieldFilter("effective_date", ">=", date_from.isoformat()))
+        if date_to:
+            query = query.where(filter=FieldFilter("effective_date", "<=", date_to.isoformat()))
+        return query
+
     def page_account_entries(
         self,
         tenant_id: str,
@@ -248,30 +266,20 @@ class LedgerStore:
         after: tuple[date, str] | None,
         limit: int,
     ) -> list[Entry]:
-        """Up to ``limit`` entries touching the account, by effective date then id.
-
-        Needs the composite index ``entries (account_ids CONTAINS, effective_date ASC)``.
-        """
-        from google.cloud.firestore_v1.base_query import FieldFilter
-        from google.cloud.firestore_v1.field_path import FieldPath
-
-        query = self.paths.entries(tenant_id).where(
-            filter=FieldFilter("account_ids", "array_contains", account_id)
+        """Up to ``limit`` entries touching the account, by effective date then id,
+        after the entry ``after`` names (a reader that walks them all, not a listed page)."""
+        query = ordered_after(
+            self.account_entries_query(tenant_id, account_id, date_from=date_from, date_to=date_to),
+            ACCOUNT_ENTRIES_ORDER,
+            after=None if after is None else self.account_entries_after(tenant_id, *after),
         )
-        if date_from:
-            query = query.where(filter=FieldFilter("effective_date", ">=", date_from.isoformat()))
-        if date_to:
-            query = query.where(filter=FieldFilter("effective_date", "<=", date_to.isoformat()))
-        query = query.order_by("effective_date").order_by(FieldPath.document_id())
-        if after is not None:
-            effective_date, entry_id = after
-            query = query.start_after(
-                {
-                    "effective_date": effective_date.isoformat(),
-                    FieldPath.document_id(): self.paths.entry(tenant_id, entry_id),
-                }
-            )
         return [entry_from_document(s.id, s.to_dict() or {}) for s in query.limit(limit).stream()]
+
+    def account_entries_after(
+        self, tenant_id: str, effective_date: date, entry_id: str
+    ) -> tuple[str, Any]:
+        """The values of :data:`ACCOUNT_ENTRIES_ORDER` at an entry."""
+        return effective_date.isoformat(), self.paths.entry(tenant_id, entry_id)
 
     def entries_at(self, tenant_id: str, read_time: datetime) -> Iterator[Entry]:
         """Every entry of the tenant as of ``read_time``, streamed."""

@@ -43,8 +43,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from shared.clients import PerInstance
 from shared.errors import AppError, BusinessRuleError, ConflictError
+from shared.instance import per_instance_over
 from shared.ledger import (
     AccountType,
     CreateAccountRequest,
@@ -466,7 +466,7 @@ def refund_taxes(
     )
 
 
-# The instance's adapter over the instance's ledger service.
-payments_ledger: PerInstance[LedgerService, LedgerPaymentsAdapter] = PerInstance(
-    ledger_service, LedgerPaymentsAdapter
-)
+@per_instance_over(ledger_service)
+def payments_ledger(ledger: LedgerService) -> LedgerPaymentsAdapter:
+    """The instance's adapter over the instance's ledger service."""
+    return LedgerPaymentsAdapter(ledger)

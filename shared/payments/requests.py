@@ -19,8 +19,15 @@ from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
 from shared.http.examples import body_examples
-from shared.http.pagination import MAX_PAGE_SIZE, CursorFilters, CursorPosition, DocumentId
 from shared.moments import LaxMoment, Moment
+from shared.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_CURSOR_LENGTH,
+    MAX_PAGE_SIZE,
+    CursorFilters,
+    CursorPosition,
+    DocumentId,
+)
 from shared.payments.card_numbers import contains_card_number
 from shared.payments.domain import MAX_REASON_LENGTH, CaptureMode, PaymentStatus
 from shared.text import HumanText
@@ -179,11 +186,11 @@ class ListPaymentsQuery(BaseModel):
     payer_ref: str | None = Field(default=None, pattern=PARTY_REF_PATTERN)
     created_from: LaxMoment | None = Field(default=None, description="inclusive")
     created_to: LaxMoment | None = Field(default=None, description="exclusive")
-    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
-    cursor: str | None = Field(default=None, max_length=2048)
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(default=None, max_length=MAX_CURSOR_LENGTH)
 
 
-# Where a page of GET /v1/payments stopped (shared.http.pagination makes it a cursor);
+# Where a page of GET /v1/payments stopped (shared.pagination makes it a cursor);
 # the filters travel along, as a cursor is only good for the list it came from.
 PAYMENTS_CURSOR = "payments.list"
 

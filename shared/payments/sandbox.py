@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
+from shared.instance import per_instance, reset_instances
 from shared.logger import get_logger
 from shared.payments.provider import (
     AuthorizationRequest,
@@ -250,28 +251,17 @@ class SandboxProvider:
             raise ProviderDeclined(code)
 
 
-_default_lock = threading.Lock()
-_default_provider: ResilientProvider | None = None
-
-
+@per_instance
 def default_payment_provider() -> ResilientProvider:
     """The instance's provider: the sandbox behind the resilience layer, created once.
 
     Its outage switch also follows the Firestore document ``sandbox_provider/config``.
     """
-    global _default_provider
-    if _default_provider is None:
-        with _default_lock:
-            if _default_provider is None:
-                from shared.clients import firestore_client
+    from shared.clients import firestore_client
 
-                sandbox = SandboxProvider(outage_source=FirestoreOutageSwitch(firestore_client))
-                _default_provider = ResilientProvider(sandbox)
-    return _default_provider
+    return ResilientProvider(SandboxProvider(outage_source=FirestoreOutageSwitch(firestore_client)))
 
 
 def reset_default_payment_provider() -> None:
     """Forget the instance's provider (tests that change the environment)."""
-    global _default_provider
-    with _default_lock:
-        _default_provider = None
+    reset_instances(__name__)

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import BadPreconditionError, PreconditionFailedError, ValidationError
 from shared.events.actors import Actor, checked_actor
 from shared.events.outbox import StagedEvent, publish_committed
-from shared.http.pagination import MAX_PAGE_SIZE, Page, decode_cursor, encode_cursor
+from shared.pagination import DEFAULT_PAGE_SIZE, DOCUMENT_ID, MAX_PAGE_SIZE, Page, keyset_page
 from shared.payments import domain
 from shared.payments.domain import (
     ACTION_ID_PREFIX,
@@ -76,7 +76,7 @@ from shared.payments.store import Publisher as Publisher
 from shared.payments.store import (
     Write,
     change_payment,
-    page_payments,
+    payments_query,
     read_payment,
     run_transaction,
     stage_events,
@@ -166,9 +166,9 @@ def list_payments(
     payer_ref: str | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
-    limit: int = 50,
+    limit: int = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
-) -> Page:
+) -> Page[Payment]:
     """The tenant's payments, newest first, optionally filtered; ``created_to`` is exclusive.
 
     With a status or payer filter the query needs the composite indexes
@@ -195,33 +195,28 @@ def list_payments(
         "created_from": created_from.isoformat() if created_from else None,
         "created_to": created_to.isoformat() if created_to else None,
     }
-    after = None
-    if cursor:
-        position = decode_cursor(cursor, PaymentsPosition, scope=PAYMENTS_CURSOR)
-        if position.filters != filters:
-            raise ValidationError.for_field(
-                "query.cursor", "belongs to a list with other filters", "cursor_mismatch"
-            )
-        after = (position.created_at, position.after)
-    found = page_payments(
-        db,
-        tenant_id,
-        status=status,
-        payer_ref=payer_ref,
-        created_from=created_from,
-        created_to=created_to,
-        after=after,
-        limit=limit + 1,
+    return keyset_page(
+        payments_query(
+            db,
+            tenant_id,
+            status=status,
+            payer_ref=payer_ref,
+            created_from=created_from,
+            created_to=created_to,
+        ),
+        order=("created_at", DOCUMENT_ID),
+        descending=True,
+        position=PaymentsPosition,
+        scope=PAYMENTS_CURSOR,
+        cursor=cursor,
+        limit=limit,
+        bound={"filters": filters},
+        to_item=lambda s: payment_from_document(s.to_dict() or {}),
+        start_after=lambda p: (p.created_at, payment_ref(db, tenant_id, p.after)),
+        position_of=lambda payment: PaymentsPosition(
+            created_at=payment.created_at, after=payment.id, filters=filters
+        ),
     )
-    payments = found[:limit]
-    next_cursor = None
-    if len(found) > limit:
-        last = payments[-1]
-        next_cursor = encode_cursor(
-            PaymentsPosition(created_at=last.created_at, after=last.id, filters=filters),
-            scope=PAYMENTS_CURSOR,
-        )
-    return Page(payments, next_cursor)
 
 
 def request_capture(

@@ -64,7 +64,7 @@ def read_payment(db: firestore.Client, tenant_id: str, payment_id: str) -> Payme
     return payment_from_document(snapshot.to_dict() or {})
 
 
-def page_payments(
+def payments_query(
     db: firestore.Client,
     tenant_id: str,
     *,
@@ -72,18 +72,15 @@ def page_payments(
     payer_ref: str | None,
     created_from: datetime | None,
     created_to: datetime | None,
-    after: tuple[datetime, str] | None,
-    limit: int,
-) -> list[Payment]:
-    """Up to ``limit`` of the tenant's payments, newest first, after ``(created_at, id)``.
+) -> Any:
+    """The tenant's payments matching the filters, not yet ordered.
 
-    With a status or payer filter the query needs the composite indexes
-    ``payments (status ASC, created_at DESC)`` and ``payments (payer_ref ASC,
-    created_at DESC)`` (both filters together are served by merging them).
+    Newest first (``created_at`` then id, both descending), with a status or payer
+    filter the query needs the composite indexes ``payments (status ASC, created_at
+    DESC)`` and ``payments (payer_ref ASC, created_at DESC)`` (both filters together
+    are served by merging them).
     """
     from google.cloud.firestore_v1.base_query import FieldFilter
-    from google.cloud.firestore_v1.field_path import FieldPath
-    from google.cloud.firestore_v1.query import Query
 
     query = payments_collection(db, tenant_id)
     if status is not None:
@@ -94,18 +91,7 @@ def page_payments(
         query = query.where(filter=FieldFilter("created_at", ">=", created_from))
     if created_to is not None:
         query = query.where(filter=FieldFilter("created_at", "<", created_to))
-    query = query.order_by("created_at", direction=Query.DESCENDING).order_by(
-        FieldPath.document_id(), direction=Query.DESCENDING
-    )
-    if after is not None:
-        created_at, payment_id = after
-        query = query.start_after(
-            {
-                "created_at": created_at,
-                FieldPath.document_id(): payment_ref(db, tenant_id, payment_id),
-            }
-        )
-    return [payment_from_document(s.to_dict() or {}) for s in query.limit(limit).stream()]
+    return query
 
 
 def stage_events(

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from shared.auth.context import KeyPrincipal
 from shared.auth.tokens import TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_REVOKED, token_error
 from shared.errors import AppError, ForbiddenError, ServiceUnavailableError
+from shared.instance import per_instance, reset_instances
 from shared.logger import get_logger
 from shared.producers.cache import CachedKeys
 from shared.producers.model import ProducerKey
@@ -139,21 +140,12 @@ class KeyAuthenticator:
             return limiter
 
 
-_instance: KeyAuthenticator | None = None
-_instance_lock = threading.Lock()
-
-
+@per_instance
 def key_authenticator() -> KeyAuthenticator:
     """The instance's key authenticator (its cache and rate limits live as long as it)."""
-    global _instance
-    with _instance_lock:
-        if _instance is None:
-            _instance = KeyAuthenticator()
-        return _instance
+    return KeyAuthenticator()
 
 
 def reset_key_authenticator() -> None:
     """Forget the instance's key authenticator (tests; a new one starts with empty caches)."""
-    global _instance
-    with _instance_lock:
-        _instance = None
+    reset_instances(__name__)

@@ -2,7 +2,7 @@
 
 * ``google-cloud-secret-manager`` is imported only when the first client is created,
   so functions that never read a secret do not pay for it on cold start.
-* One client per instance, created under a lock on first use (the client is
+* One client per instance, created on first use (``shared.instance``; the client is
   thread-safe); a client can also be injected through the constructor.
 * Versions are pinned by configuration (``TRIBUTUM_SECRETS__VERSIONS``): a deploy
   names the exact version it was tested with, so rotating a secret is a deploy, and
@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from shared.instance import per_instance
 from shared.secrets.base import (
     SecretAccessError,
     SecretConfigError,
@@ -33,20 +34,13 @@ from shared.secrets.cache import TtlCache
 _VERSION = re.compile(r"^[1-9][0-9]{0,9}$")
 LATEST = "latest"
 
-_client_lock = threading.Lock()
-_shared_client: Any = None
 
-
+@per_instance
 def _instance_client() -> Any:
     """The instance's Secret Manager client, created once."""
-    global _shared_client
-    if _shared_client is None:
-        with _client_lock:
-            if _shared_client is None:
-                from google.cloud import secretmanager
+    from google.cloud import secretmanager
 
-                _shared_client = secretmanager.SecretManagerServiceClient()
-    return _shared_client
+    return secretmanager.SecretManagerServiceClient()
 
 
 class SecretManagerSecretStore(SecretStore):

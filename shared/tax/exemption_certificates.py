@@ -17,19 +17,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import AfterValidator, Field
 
 from shared.errors import NotFoundError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.outbox import add_to_outbox, publish_committed
-from shared.http.pagination import (
-    KeyPosition,
-    Page,
-    decode_cursor,
-    encode_cursor,
-    invalid_cursor,
-)
 from shared.logger import get_logger
+from shared.pagination import DOCUMENT_ID, KeyPosition, Page, keyset_page
 from shared.tax import store
 from shared.tax.catalog import RateCatalog
 from shared.tax.certificates import LimitedCertificate, check_cited
@@ -155,25 +151,34 @@ def get_certificate(db: firestore.Client, tenant_id: str, certificate_id: str) -
     return StoredCertificate(certificate_id, document)
 
 
+def _certificate_id(value: str) -> str:
+    if not _CERTIFICATE_ID.match(value):
+        raise ValueError("is not a certificate id")
+    return value
+
+
+class _CertificatePosition(KeyPosition):
+    """The last certificate of a page, by id: a cursor naming no certificate id is refused."""
+
+    key: Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_certificate_id)]
+
+
 def list_certificates(
     db: firestore.Client, tenant_id: str, *, limit: int, cursor: str | None
-) -> Page:
+) -> Page[StoredCertificate]:
     """The tenant's certificates, by id."""
     collection = certificates_collection(db, tenant_id)
-    query = collection.order_by("__name__")
-    if cursor:
-        after = decode_cursor(cursor, KeyPosition, scope=_CURSOR_SCOPE).key
-        if not _CERTIFICATE_ID.match(after):
-            raise invalid_cursor()
-        query = query.start_after({"__name__": collection.document(after)})
-    rows = [(s.id, s.to_dict() or {}) for s in query.limit(limit + 1).stream()]
-    items = [StoredCertificate(i, d) for i, d in rows[:limit]]
-    next_cursor = (
-        encode_cursor(KeyPosition(key=items[-1].id), scope=_CURSOR_SCOPE)
-        if len(rows) > limit
-        else None
+    return keyset_page(
+        collection,
+        order=(DOCUMENT_ID,),
+        position=_CertificatePosition,
+        scope=_CURSOR_SCOPE,
+        cursor=cursor,
+        limit=limit,
+        to_item=lambda s: StoredCertificate(s.id, s.to_dict() or {}),
+        start_after=lambda p: (collection.document(p.key),),
+        position_of=lambda certificate: _CertificatePosition(key=certificate.id),
     )
-    return Page(items=items, next_cursor=next_cursor)
 
 
 def resolve_cited(

@@ -15,19 +15,13 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
+from pydantic import AfterValidator, Field
 
 from shared.errors import NotFoundError, PayloadTooLargeError
-from shared.http.pagination import (
-    KeyPosition,
-    Page,
-    TimeOrderedPosition,
-    decode_cursor,
-    encode_cursor,
-    invalid_cursor,
-)
+from shared.pagination import DOCUMENT_ID, KeyPosition, Page, TimeOrderedPosition, keyset_page
 from shared.tax import exemption_certificates, store
 from shared.tax.catalog_admin import jurisdiction_not_found
 from shared.tax.engine import calculate
@@ -140,21 +134,23 @@ def get_calculation(db: firestore.Client, tenant_id: str, calculation_id: str) -
 
 def list_calculations(
     db: firestore.Client, tenant_id: str, *, limit: int, cursor: str | None
-) -> Page:
+) -> Page[CalculationSummary]:
     """The tenant's calculations, newest first, without their request and result."""
-    after = None
-    if cursor:
-        position = decode_cursor(cursor, TimeOrderedPosition, scope="tax.calculations")
-        after = (position.at, position.id)
-    rows = store.page_calculations(db, tenant_id, limit=limit + 1, after=after, fields=_LIST_FIELDS)
-    items = [StoredCalculation.from_document(i, d) for i, d in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor(
-            TimeOrderedPosition(at=last.created_at, id=last.id), scope="tax.calculations"
-        )
-    return Page(items=[CalculationSummary(item) for item in items], next_cursor=next_cursor)
+    collection = store.calculations_collection(db, tenant_id)
+    page = keyset_page(
+        # A list needs no request and result bodies: only these fields are read.
+        collection.select(list(_LIST_FIELDS)),
+        order=("created_at", DOCUMENT_ID),
+        descending=True,
+        position=TimeOrderedPosition,
+        scope="tax.calculations",
+        cursor=cursor,
+        limit=limit,
+        to_item=lambda s: StoredCalculation.from_document(s.id, s.to_dict() or {}),
+        start_after=lambda p: (p.at, collection.document(p.id)),
+        position_of=lambda item: TimeOrderedPosition(at=item.created_at, id=item.id),
+    )
+    return page.with_items([CalculationSummary(item) for item in page.items])
 
 
 # -- the catalog: reading ---------------------------------------------------------------------
@@ -167,24 +163,39 @@ def jurisdiction_code_from_path(segment: str) -> str:
     return store.jurisdiction_code(segment)
 
 
+def _jurisdiction_code(value: str) -> str:
+    if not JURISDICTION_CODE.match(value):
+        raise ValueError("is not a jurisdiction code")
+    return value
+
+
+class _JurisdictionPosition(KeyPosition):
+    """The last jurisdiction of a page, by code: a cursor naming no code is refused."""
+
+    key: Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_jurisdiction_code)]
+
+
 def list_jurisdictions(
     db: firestore.Client, tenant_id: str, *, limit: int, cursor: str | None
-) -> Page:
+) -> Page[JurisdictionDocument]:
     """The tenant's jurisdictions with their taxes, categories and rates, by code."""
     store.ensure_seeded(db, tenant_id)
-    after = None
-    if cursor:
-        after = decode_cursor(cursor, KeyPosition, scope="tax.jurisdictions").key
-        if not JURISDICTION_CODE.match(after):
-            raise invalid_cursor()
-    rows = store.page_jurisdictions(db, tenant_id, limit=limit + 1, after_code=after)
-    items = rows[:limit]
-    next_cursor = (
-        encode_cursor(KeyPosition(key=items[-1]["code"]), scope="tax.jurisdictions")
-        if len(rows) > limit
-        else None
+    collection = store.catalog_collection(db, tenant_id)
+
+    def read(snapshot: Any) -> JurisdictionDocument:
+        return store.canonical(snapshot.to_dict() or {})
+
+    return keyset_page(
+        collection,
+        order=(DOCUMENT_ID,),
+        position=_JurisdictionPosition,
+        scope="tax.jurisdictions",
+        cursor=cursor,
+        limit=limit,
+        to_item=read,
+        start_after=lambda p: (collection.document(store.jurisdiction_document_id(p.key)),),
+        position_of=lambda item: _JurisdictionPosition(key=item["code"]),
     )
-    return Page(items=items, next_cursor=next_cursor)
 
 
 def get_jurisdiction(db: firestore.Client, tenant_id: str, code: str) -> JurisdictionDocument:

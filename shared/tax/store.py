@@ -48,6 +48,7 @@ from shared.errors import ContentionError
 from shared.events.audit import AUDIT_TOPIC
 from shared.events.envelope import EventEnvelope
 from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
+from shared.instance import per_instance
 from shared.logger import get_logger
 from shared.resilience import RetryPolicy, is_firestore_contention, retry_call
 from shared.tax.catalog import RateCatalog
@@ -343,19 +344,6 @@ def read_jurisdiction(
     return canonical(snapshot.to_dict() or {}) if snapshot.exists else None
 
 
-def page_jurisdictions(
-    db: firestore.Client, tenant_id: str, *, limit: int, after_code: str | None
-) -> list[JurisdictionDocument]:
-    """Up to ``limit`` jurisdictions ordered by document id, after ``after_code``."""
-    collection = catalog_collection(db, tenant_id)
-    query = collection.order_by("__name__")
-    if after_code is not None:
-        query = query.start_after(
-            {"__name__": collection.document(jurisdiction_document_id(after_code))}
-        )
-    return [canonical(snapshot.to_dict() or {}) for snapshot in query.limit(limit).stream()]
-
-
 # -- changing the catalog -------------------------------------------------------------------
 
 
@@ -433,32 +421,6 @@ def read_calculation(
     return (snapshot.to_dict() or {}) if snapshot.exists else None
 
 
-def page_calculations(
-    db: firestore.Client,
-    tenant_id: str,
-    *,
-    limit: int,
-    after: tuple[datetime, str] | None,
-    fields: Sequence[str] | None = None,
-) -> list[tuple[str, dict[str, Any]]]:
-    """Up to ``limit`` calculations, newest first (ties by id, descending), after ``after``.
-
-    ``fields`` limits what is read (a list needs no request and result bodies).
-    """
-    collection = calculations_collection(db, tenant_id)
-    query = collection.order_by("created_at", direction="DESCENDING").order_by(
-        "__name__", direction="DESCENDING"
-    )
-    if fields is not None:
-        query = query.select(list(fields))
-    if after is not None:
-        created_at, calculation_id = after
-        query = query.start_after(
-            {"created_at": created_at, "__name__": collection.document(calculation_id)}
-        )
-    return [(s.id, s.to_dict() or {}) for s in query.limit(limit).stream()]
-
-
 # -- the per-instance cache ------------------------------------------------------------------
 
 
@@ -526,15 +488,7 @@ class CatalogCache:
             return self._loading.setdefault(key, threading.Lock())
 
 
-_default_cache: CatalogCache | None = None
-_default_cache_lock = threading.Lock()
-
-
+@per_instance
 def default_cache() -> CatalogCache:
     """The instance's cache, with the TTL from the environment."""
-    global _default_cache
-    if _default_cache is None:
-        with _default_cache_lock:
-            if _default_cache is None:
-                _default_cache = CatalogCache(load_tax_settings().catalog_cache_ttl_seconds)
-    return _default_cache
+    return CatalogCache(load_tax_settings().catalog_cache_ttl_seconds)

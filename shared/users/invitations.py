@@ -28,8 +28,8 @@ from shared.errors import ContentionError, NotFoundError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import EventEnvelope, new_event
 from shared.events.outbox import StagedEvent, add_to_outbox
-from shared.http import Page, TimeOrderedPosition, decode_cursor, encode_cursor
 from shared.identity import PasswordPolicy, check_role_assignment, normalize_email
+from shared.pagination import DOCUMENT_ID, Page, TimeOrderedPosition, keyset_page
 from shared.resilience import is_firestore_contention
 from shared.users.email_claims import email_unavailable
 from shared.users.email_keys import (
@@ -386,29 +386,26 @@ def get_invitation(db: firestore.Client, tenant_id: str, invitation_id_: str) ->
     return invitation.public(datetime.now(UTC))
 
 
-def list_invitations(db: firestore.Client, tenant_id: str, query: InvitationListQuery) -> Page:
+def list_invitations(
+    db: firestore.Client, tenant_id: str, query: InvitationListQuery
+) -> Page[dict[str, Any]]:
     """The tenant's invitations, newest first (composite index in infra/firestore_indexes.yaml)."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     collection = db.collection(USER_INVITATIONS)
-    q: Any = (
-        collection.where(filter=FieldFilter("tenant_id", "==", tenant_id))
-        .order_by("created_at", direction="DESCENDING")
-        .order_by("__name__", direction="DESCENDING")
-    )
-    if query.cursor:
-        after = decode_cursor(
-            query.cursor, TimeOrderedPosition, scope=INVITATIONS_NEWEST_FIRST_CURSOR
-        )
-        q = q.start_after({"created_at": after.at, "__name__": collection.document(after.id)})
     now = datetime.now(UTC)
-    found = [Invitation.from_document(s.to_dict() or {}) for s in q.limit(query.limit + 1).stream()]
-    items = found[: query.limit]
-    next_cursor = None
-    if len(found) > query.limit:
-        last = items[-1]
-        next_cursor = encode_cursor(
-            TimeOrderedPosition(at=last.created_at, id=last.id),
-            scope=INVITATIONS_NEWEST_FIRST_CURSOR,
-        )
-    return Page(items=[i.public(now) for i in items], next_cursor=next_cursor)
+    page = keyset_page(
+        collection.where(filter=FieldFilter("tenant_id", "==", tenant_id)),
+        order=("created_at", DOCUMENT_ID),
+        descending=True,
+        position=TimeOrderedPosition,
+        scope=INVITATIONS_NEWEST_FIRST_CURSOR,
+        cursor=query.cursor,
+        limit=query.limit,
+        to_item=lambda s: Invitation.from_document(s.to_dict() or {}),
+        start_after=lambda p: (p.at, collection.document(p.id)),
+        position_of=lambda invitation: TimeOrderedPosition(
+            at=invitation.created_at, id=invitation.id
+        ),
+    )
+    return page.with_items([i.public(now) for i in page.items])

@@ -7,11 +7,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import NotFoundError
-from shared.http import Page, TimeOrderedPosition, decode_cursor, encode_cursor
+from shared.pagination import DOCUMENT_ID, Page, TimeOrderedPosition, keyset_page
 from shared.users.projection import USERS_READ
 from shared.users.requests import (
     USERS_BY_EMAIL_CURSOR,
@@ -39,16 +38,7 @@ def _with_defaults(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _cursor_position(cursor: str, by_email: bool) -> tuple[str | datetime, str]:
-    """The ordering key and the id of the last user of the previous page."""
-    if by_email:
-        email = decode_cursor(cursor, UsersByEmailPosition, scope=USERS_BY_EMAIL_CURSOR)
-        return email.email, email.id
-    newest = decode_cursor(cursor, TimeOrderedPosition, scope=USERS_NEWEST_FIRST_CURSOR)
-    return newest.at, newest.id
-
-
-def list_users(db: firestore.Client, tenant_id: str, query: UserListQuery) -> Page:
+def list_users(db: firestore.Client, tenant_id: str, query: UserListQuery) -> Page[dict[str, Any]]:
     """The tenant's users from the read model: newest first, or by email with a prefix.
 
     Each filter combination has its composite index in infra/firestore_indexes.yaml.
@@ -62,36 +52,37 @@ def list_users(db: firestore.Client, tenant_id: str, query: UserListQuery) -> Pa
         q = q.where(filter=FieldFilter("role", "==", query.role))
     if query.status is not None:
         q = q.where(filter=FieldFilter("status", "==", query.status))
-    by_email = query.email_prefix is not None
     if query.email_prefix is not None:
         prefix = query.email_prefix.strip().lower()
         # Every string starting with the prefix sorts in [prefix, prefix + U+F8FF).
         q = q.where(filter=FieldFilter("email", ">=", prefix)).where(
             filter=FieldFilter("email", "<", prefix + "\uf8ff")
         )
-        q = q.order_by("email").order_by("__name__")
-    else:
-        q = q.order_by("created_at", direction="DESCENDING").order_by(
-            "__name__", direction="DESCENDING"
+
+    def read(snapshot: Any) -> dict[str, Any]:
+        return _with_defaults(snapshot.to_dict() or {})
+
+    if query.email_prefix is not None:
+        return keyset_page(
+            q,
+            order=("email", DOCUMENT_ID),
+            position=UsersByEmailPosition,
+            scope=USERS_BY_EMAIL_CURSOR,
+            cursor=query.cursor,
+            limit=query.limit,
+            to_item=read,
+            start_after=lambda p: (p.email, collection.document(p.id)),
+            position_of=lambda user: UsersByEmailPosition(email=user["email"], id=user["id"]),
         )
-    if query.cursor:
-        after, after_id = _cursor_position(query.cursor, by_email)
-        key = "email" if by_email else "created_at"
-        q = q.start_after({key: after, "__name__": collection.document(after_id)})
-    documents = [_with_defaults(s.to_dict() or {}) for s in q.limit(query.limit + 1).stream()]
-    items = documents[: query.limit]
-    next_cursor = None
-    if len(documents) > query.limit:
-        last = items[-1]
-        next_cursor = (
-            encode_cursor(
-                UsersByEmailPosition(email=last["email"], id=last["id"]),
-                scope=USERS_BY_EMAIL_CURSOR,
-            )
-            if by_email
-            else encode_cursor(
-                TimeOrderedPosition(at=last["created_at"], id=last["id"]),
-                scope=USERS_NEWEST_FIRST_CURSOR,
-            )
-        )
-    return Page(items=items, next_cursor=next_cursor)
+    return keyset_page(
+        q,
+        order=("created_at", DOCUMENT_ID),
+        descending=True,
+        position=TimeOrderedPosition,
+        scope=USERS_NEWEST_FIRST_CURSOR,
+        cursor=query.cursor,
+        limit=query.limit,
+        to_item=read,
+        start_after=lambda p: (p.at, collection.document(p.id)),
+        position_of=lambda user: TimeOrderedPosition(at=user["created_at"], id=user["id"]),
+    )

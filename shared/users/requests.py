@@ -16,11 +16,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from shared.http import DocumentId, PageQuery
 from shared.http.examples import body_examples
-from shared.http.pagination import CursorPosition
 from shared.http.patch import PatchBody, patch_schema
 from shared.identity import DEFAULT_MIN_PASSWORD_LENGTH, MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH, Role
+from shared.pagination import CursorPosition, DocumentId, PageQuery
 from shared.text import MAX_NAME_LENGTH, HumanName
 from shared.users.model import UserStatus
 
@@ -228,7 +227,7 @@ class UserListQuery(PageQuery):
     )
 
 
-# Where a page of GET /v1/users stopped (shared.http.pagination makes it a cursor): a
+# Where a page of GET /v1/users stopped (shared.pagination makes it a cursor): a
 # cursor names its ordering, so one of the other ordering is refused.
 USERS_NEWEST_FIRST_CURSOR = "users.newest_first"
 USERS_BY_EMAIL_CURSOR = "users.by_email"

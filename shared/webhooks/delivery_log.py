@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.errors import BusinessRuleError, NotFoundError, ValidationError
 from shared.events.outbox import StagedEvent, add_to_outbox
-from shared.http import Page, TimeOrderedPosition, decode_cursor, encode_cursor
+from shared.pagination import DEFAULT_PAGE_SIZE, DOCUMENT_ID, Page, TimeOrderedPosition, keyset_page
 from shared.webhooks.changes import endpoint_not_found, moment, publish, stage_audit
 from shared.webhooks.messages import delivery_message
 from shared.webhooks.model import (
@@ -60,31 +60,26 @@ def list_deliveries(
     tenant_id: str,
     endpoint_id: str,
     *,
-    limit: int = 50,
+    limit: int = DEFAULT_PAGE_SIZE,
     cursor: str | None = None,
-) -> Page:
+) -> Page[Delivery]:
     """An endpoint's deliveries, newest first."""
     get_endpoint(db, tenant_id, endpoint_id)
     collection = deliveries_collection(db, tenant_id, endpoint_id)
     # The id breaks ties in the direction of created_at: Firestore's single-field index
     # on created_at serves that order, no composite index needed.
-    query = collection.order_by("created_at", direction="DESCENDING").order_by(
-        "__name__", direction="DESCENDING"
+    return keyset_page(
+        collection,
+        order=("created_at", DOCUMENT_ID),
+        descending=True,
+        position=TimeOrderedPosition,
+        scope=DELIVERIES_CURSOR,
+        cursor=cursor,
+        limit=limit,
+        to_item=lambda d: delivery_from_document(d.id, d.to_dict() or {}),
+        start_after=lambda p: (p.at, collection.document(p.id)),
+        position_of=lambda item: TimeOrderedPosition(at=item.created_at, id=item.id),
     )
-    if cursor:
-        position = decode_cursor(cursor, TimeOrderedPosition, scope=DELIVERIES_CURSOR)
-        query = query.start_after(
-            {"created_at": position.at, "__name__": collection.document(position.id)}
-        )
-    documents = list(query.limit(limit + 1).stream())
-    items = [delivery_from_document(d.id, d.to_dict() or {}) for d in documents[:limit]]
-    next_cursor = None
-    if len(documents) > limit:
-        last = items[-1]
-        next_cursor = encode_cursor(
-            TimeOrderedPosition(at=last.created_at, id=last.id), scope=DELIVERIES_CURSOR
-        )
-    return Page(items=items, next_cursor=next_cursor)
 
 
 def get_delivery(

@@ -11,10 +11,10 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from shared.http import PageQuery
 from shared.http.examples import body_examples
 from shared.http.patch import PatchBody, patch_schema
 from shared.moments import Moment
+from shared.pagination import PageQuery
 from shared.text import HumanText
 from shared.webhooks.rules import MAX_EVENT_TYPES, MAX_URL_LENGTH, pattern_problem
 

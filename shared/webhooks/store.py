@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.clients import PerInstance
+from shared.instance import per_instance_over
 from shared.secrets.sealing import UnsealCache
 from shared.webhooks.model import Attempt, Delivery, Endpoint, SigningSecret, StoredEvent
 from shared.webhooks.rules import RETENTION, DeliveryStatus, Lane, Outcome
@@ -165,23 +165,20 @@ def tenant_endpoints(
 # -- secrets -------------------------------------------------------------------------------
 
 
-def _sealing() -> UnsealCache:
-    from shared.secrets.sealing import sealer_for
-
-    settings = _settings()
-    sealer = sealer_for(settings.webhooks.secrets_key, local_dir=settings.secrets.local_dir)
-    return UnsealCache(sealer)
-
-
 def _settings() -> Any:
     from shared.config import get_settings
 
     return get_settings()
 
 
-# The instance's sealer (a KMS client in the cloud) and the secrets it unsealed; rebuilt
-# when the settings are (tests that change them).
-secret_sealing: PerInstance[Any, UnsealCache] = PerInstance(_settings, lambda _: _sealing())
+@per_instance_over(_settings)
+def secret_sealing(settings: Any) -> UnsealCache:
+    """The instance's sealer (a KMS client in the cloud) and the secrets it unsealed;
+    rebuilt when the settings are (tests that change them)."""
+    from shared.secrets.sealing import sealer_for
+
+    sealer = sealer_for(settings.webhooks.secrets_key, local_dir=settings.secrets.local_dir)
+    return UnsealCache(sealer)
 
 
 def _seal_context(tenant_id: str, endpoint_id: str) -> bytes:

@@ -20,8 +20,8 @@ from shared.audit.store import _LIST_CURSOR as AUDIT_CURSOR
 from shared.clients import reset_clients
 from shared.config import reset_settings
 from shared.deadletters.store import _LIST_CURSOR as DEAD_LETTERS_CURSOR
-from shared.http.pagination import _b64encode, _check
 from shared.ledger.requests import ACCOUNT_ENTRIES_CURSOR, ACCOUNTS_CURSOR
+from shared.pagination import _b64encode, _check
 from shared.payments.requests import PAYMENTS_CURSOR
 from shared.users.requests import USERS_NEWEST_FIRST_CURSOR
 from tests.integration.ledger.conftest import dump

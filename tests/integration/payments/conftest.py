@@ -194,7 +194,7 @@ def fast_provider(**sandbox: Any) -> ResilientProvider:
         retry=RetryPolicy(max_attempts=2, base_delay_seconds=0.01, max_delay_seconds=0.02),
         breaker_policy=BreakerPolicy(consecutive_failures=3, cool_down_seconds=0.5),
     )
-    sandbox_module._default_provider = provider
+    sandbox_module.default_payment_provider.install(provider)
     return provider
 
 

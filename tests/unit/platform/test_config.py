@@ -17,7 +17,6 @@ def test_defaults_without_any_variable() -> None:
     assert settings.log_level == "INFO"
     assert settings.http.max_body_bytes == 1_048_576
     assert settings.http.cors_allow_origins == ()
-    assert settings.http.default_page_size == 50
     assert settings.auth.access_token_ttl_seconds == 900
     assert settings.idempotency.ttl_seconds == 86_400
     assert settings.features.debug_errors is False

@@ -11,20 +11,20 @@ from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
 from shared.errors import BadRequestError
-from shared.http import (
+from shared.http import RequestContext, Router
+from shared.pagination import (
     CursorFilters,
     CursorPosition,
     DocumentId,
     KeyPosition,
     Page,
     PageQuery,
-    RequestContext,
-    Router,
     TimeOrderedPosition,
+    _b64encode,
+    _check,
     decode_cursor,
     encode_cursor,
 )
-from shared.http.pagination import _b64encode, _check
 from tests.unit.platform.support import LogCapture, RouterClient, envelope, field_errors, problem
 
 SCOPE = "test.items"
