@@ -36,10 +36,11 @@ from emulator.runtime_contract import CREDENTIALS_DATABASE
 from emulator.settings import StackConfig
 from emulator.state import load_state
 from shared import errors
+from shared.identity.actor import Actor
 from shared.topology import Manifest
 
 SEVERITIES = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "ALERT", "EMERGENCY")
-DASHBOARD_ACTOR = {"system": "local-dashboard"}
+DASHBOARD_ACTOR = Actor.system("local-dashboard")
 MAX_LOG_LINES = 500
 LOG_SCAN_LINES = 5000
 MAX_LISTED = 300

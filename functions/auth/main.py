@@ -25,7 +25,6 @@ from shared.users.requests import (
     TokenOut,
     VerificationResentOut,
 )
-from shared.users.service import Actor
 
 router = Router("auth")
 JWKS_PATH = "/.well-known/jwks.json"
@@ -165,10 +164,9 @@ def resend_verification_email(ctx: RequestContext) -> Reply:
     """Email the caller a new verification token; 409 ``email_already_verified`` when the
     address is verified, 409 ``email_unavailable`` when another user proved it first; 5 per
     user per hour (429 with Retry-After)."""
-    principal = ctx.principal
     expires_at = verification.resend_verification(
         credentials_client(),
-        Actor(user_id=principal.user_id, tenant_id=ctx.tenant_id, role=principal.role),
+        ctx.actor,
         throttle=_verification_resend_throttle(),
         client_ip=ctx.client_ip,
     )

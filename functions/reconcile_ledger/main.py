@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from shared.events.consumer import EventContext, event_consumer
 from shared.events.envelope import SCHEDULE_TICK_TYPE, EventEnvelope
+from shared.identity.actor import Actor
 from shared.ledger.instance import ledger_service
 from shared.logger import get_logger
 
@@ -26,7 +27,7 @@ from shared.logger import get_logger
 def handle(envelope: EventEnvelope, context: EventContext) -> None:
     log = get_logger("reconcile_ledger")
     reports = ledger_service().reconcile(
-        actor={"system": "reconcile_ledger"}, correlation_id=envelope.correlation_id
+        actor=Actor.system("reconcile_ledger"), correlation_id=envelope.correlation_id
     )
     for report in reports:
         for discrepancy in report.discrepancies:

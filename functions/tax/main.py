@@ -127,10 +127,6 @@ class JurisdictionOut(BaseModel):
     taxes: list[dict[str, Any]]
 
 
-def _actor(ctx: RequestContext) -> catalog_admin.Actor:
-    return catalog_admin.Actor(user_id=str(ctx.principal.user_id), role=str(ctx.principal.role))
-
-
 def _code(ctx: RequestContext) -> str:
     return tax.jurisdiction_code_from_path(ctx.params.code)
 
@@ -199,7 +195,7 @@ def list_jurisdictions(ctx: RequestContext) -> Page:
 def create_jurisdiction(ctx: RequestContext) -> Reply:
     """Add a jurisdiction with its taxes, categories and rates."""
     update = catalog_admin.create_jurisdiction(
-        firestore_client(), ctx.tenant_id, ctx.body, actor=_actor(ctx)
+        firestore_client(), ctx.tenant_id, ctx.body, actor=ctx.actor
     )
     return _changed(update, 201)
 
@@ -226,7 +222,7 @@ def get_jurisdiction(ctx: RequestContext) -> dict[str, Any]:
 def add_rate(ctx: RequestContext) -> Reply:
     """Add a rate; one that overlaps another of the same tax and category is refused."""
     update = catalog_admin.add_rate(
-        firestore_client(), ctx.tenant_id, _code(ctx), ctx.body, actor=_actor(ctx)
+        firestore_client(), ctx.tenant_id, _code(ctx), ctx.body, actor=ctx.actor
     )
     return _changed(update, 201)
 
@@ -246,7 +242,7 @@ def update_rate(ctx: RequestContext) -> Reply:
         _code(ctx),
         ctx.params.rate_id,
         ctx.body,
-        actor=_actor(ctx),
+        actor=ctx.actor,
     )
     return _changed(update)
 
@@ -262,7 +258,7 @@ def update_rate(ctx: RequestContext) -> Reply:
 def add_category(ctx: RequestContext) -> Reply:
     """Add the tenant's own category under one of the jurisdiction's taxes."""
     update = catalog_admin.add_category(
-        firestore_client(), ctx.tenant_id, _code(ctx), ctx.body, actor=_actor(ctx)
+        firestore_client(), ctx.tenant_id, _code(ctx), ctx.body, actor=ctx.actor
     )
     return _changed(update, 201)
 
@@ -281,7 +277,7 @@ def create_exemption_certificate(ctx: RequestContext) -> Reply:
         firestore_client(),
         ctx.tenant_id,
         ctx.body,
-        actor=_actor(ctx).to_json(),
+        actor=ctx.actor,
         correlation_id=ctx.correlation_id,
     )
     return Reply(

@@ -68,11 +68,6 @@ def _limit_invitations(ctx: RequestContext) -> None:
     limiter.hit(f"tenant:{ctx.tenant_id}")
 
 
-def _actor(ctx: RequestContext) -> users.Actor:
-    principal = ctx.principal
-    return users.Actor(user_id=principal.user_id, tenant_id=ctx.tenant_id, role=principal.role)
-
-
 @router.get("/v1/users/me", permission=READ_SELF, response=UserOut, raises=(404,))
 def get_me(ctx: RequestContext) -> dict[str, Any]:
     """The caller's own user (404 until the read model has caught up with a new signup)."""
@@ -88,7 +83,7 @@ def get_me(ctx: RequestContext) -> dict[str, Any]:
 )
 def update_me(ctx: RequestContext) -> User:
     """Change the caller's profile (name); role, tenant, email and the like are refused."""
-    return users.update_profile(credentials_client(), _actor(ctx), ctx.body)
+    return users.update_profile(credentials_client(), ctx.actor, ctx.body)
 
 
 @router.get("/v1/users/{user_id}", permission=READ_SELF, params=UserPath, response=UserOut)
@@ -122,7 +117,7 @@ def invite_user(ctx: RequestContext) -> Reply:
     emailed token (``POST /v1/users/invitations/accept``); a pending invitation of the
     address in this tenant is a 409 ``invitation_pending``.
     """
-    invitation = invitations.invite_user(credentials_client(), _actor(ctx), ctx.body)
+    invitation = invitations.invite_user(credentials_client(), ctx.actor, ctx.body)
     return Reply(
         invitation.public(invitation.created_at),
         status=201,
@@ -183,7 +178,7 @@ def get_invitation(ctx: RequestContext) -> dict[str, Any]:
 def resend_invitation(ctx: RequestContext) -> dict[str, Any]:
     """Email a new token (the previous one stops working) and start a new 7 days."""
     invitation = invitations.resend_invitation(
-        credentials_client(), _actor(ctx), ctx.params.invitation_id
+        credentials_client(), ctx.actor, ctx.params.invitation_id
     )
     return invitation.public(invitation.updated_at)
 
@@ -197,7 +192,7 @@ def resend_invitation(ctx: RequestContext) -> dict[str, Any]:
 def revoke_invitation(ctx: RequestContext) -> dict[str, Any]:
     """Revoke a pending invitation: its token stops working."""
     invitation = invitations.revoke_invitation(
-        credentials_client(), _actor(ctx), ctx.params.invitation_id
+        credentials_client(), ctx.actor, ctx.params.invitation_id
     )
     return invitation.public(invitation.updated_at)
 
@@ -211,7 +206,7 @@ def revoke_invitation(ctx: RequestContext) -> dict[str, Any]:
 )
 def change_role(ctx: RequestContext) -> User:
     """Grant a role to a user of the caller's tenant (owner/admin, by the granting rules)."""
-    return users.change_role(credentials_client(), _actor(ctx), ctx.params.user_id, ctx.body.role)
+    return users.change_role(credentials_client(), ctx.actor, ctx.params.user_id, ctx.body.role)
 
 
 @router.patch(
@@ -224,9 +219,7 @@ def change_role(ctx: RequestContext) -> User:
 def change_status(ctx: RequestContext) -> User:
     """Disable a user (their tokens stop working on their next request, login is refused)
     or enable them again; the tenant's last active owner cannot be disabled."""
-    return users.change_status(
-        credentials_client(), _actor(ctx), ctx.params.user_id, ctx.body.status
-    )
+    return users.change_status(credentials_client(), ctx.actor, ctx.params.user_id, ctx.body.status)
 
 
 @router.post("/v1/users/me/password", permission=READ_SELF, body=PasswordChangeRequest, status=204)
@@ -235,7 +228,7 @@ def change_password(ctx: RequestContext) -> Reply:
     the caller ends, this one stays. Throttled per user (429 with Retry-After)."""
     users.change_password(
         credentials_client(),
-        _actor(ctx),
+        ctx.actor,
         ctx.body,
         session_id=ctx.principal.family_id,
         policy=password_policy(),

@@ -37,6 +37,7 @@ from shared.bank_reconciliation.store import (
     read_statement,
     statement_ref,
 )
+from shared.identity.actor import Actor
 from shared.logger import get_logger
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 # Proposals committed per transaction: each writes its line and up to MAX_GROUP_SIZE
 # match documents, well under Firestore's 500 writes per commit.
 CHUNK = 80
-SYSTEM_ACTOR = {"system": "match_bank_statements"}
+SYSTEM_ACTOR = Actor.system("match_bank_statements")
 _log = get_logger("shared.bank_reconciliation.auto_match")
 
 
@@ -117,7 +118,7 @@ def _apply(
                 entry_ids=proposal.entry_ids,
                 match_rule=proposal.rule,
                 matched_at=when,
-                matched_by=dict(SYSTEM_ACTOR),
+                matched_by=SYSTEM_ACTOR.to_audit(),
             )
             transaction.set(
                 line_ref(db, tenant_id, statement.id, line.id), line_to_document(matched)

@@ -5,7 +5,7 @@ every refusal is decided on what the transaction read, before it writes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ from shared.bank_reconciliation.store import (
 )
 from shared.errors import ConflictError, FieldError, NotFoundError, ValidationError
 from shared.events.outbox import StagedEvent
+from shared.identity.actor import Actor
 from shared.ledger.model import money_json
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def match_line(
     line_id: str,
     entry_ids: Sequence[str],
     *,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None = None,
     now: datetime | None = None,
 ) -> StatementLine:
@@ -160,7 +161,7 @@ def match_line(
             entry_ids=tuple(entry_ids),
             match_rule=MatchRule.MANUAL,
             matched_at=when,
-            matched_by=dict(actor),
+            matched_by=actor.to_audit(),
         )
         transaction.set(line_ref(db, tenant_id, statement_id, line_id), line_to_document(matched))
         for entry_id in entry_ids:
@@ -196,7 +197,7 @@ def unmatch_line(
     statement_id: str,
     line_id: str,
     *,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None = None,
 ) -> StatementLine:
     """Release a line's entries (automatic or manual match alike)."""
@@ -254,7 +255,7 @@ def reconcile_statement(
     tenant_id: str,
     statement_id: str,
     *,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None = None,
     now: datetime | None = None,
 ) -> BankStatement:
@@ -297,7 +298,7 @@ def reconcile_statement(
             status=StatementStatus.RECONCILED,
             matched_count=statement.line_count,
             reconciled_at=when,
-            reconciled_by=dict(actor),
+            reconciled_by=actor.to_audit(),
         )
         transaction.set(
             statement_ref(db, tenant_id, statement_id), statement_to_document(reconciled)

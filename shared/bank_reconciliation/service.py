@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -50,6 +50,7 @@ from shared.errors import (
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import new_event
 from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
+from shared.identity.actor import Actor
 from shared.logger import get_logger
 from shared.resilience import is_firestore_contention
 
@@ -98,7 +99,7 @@ def audit(
     db: firestore.Client,
     action: str,
     statement: BankStatement,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None,
     details: dict[str, Any] | None = None,
 ) -> StagedEvent:
@@ -109,7 +110,7 @@ def audit(
         audit_event(
             action,
             tenant_id=statement.tenant_id,
-            actor=dict(actor),
+            actor=actor.to_audit(),
             resource_type=RESOURCE,
             resource_id=statement.id,
             details={"account_id": statement.account_id, **(details or {})},
@@ -217,7 +218,7 @@ def import_statement(
     tenant_id: str,
     request: ImportStatementRequest,
     *,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None = None,
     now: datetime | None = None,
 ) -> BankStatement:
@@ -250,7 +251,7 @@ def import_statement(
         file_sha256=file_sha256(content),
         bank_reference=parsed.bank_reference,
         imported_at=when,
-        imported_by=dict(actor),
+        imported_by=actor.to_audit(),
     )
     ref = statement_ref(db, tenant_id, statement.id)
 

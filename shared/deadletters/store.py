@@ -18,6 +18,7 @@ import orjson
 from shared import errors
 from shared.deadletters.attribution import producer_scope_of, proven_tenant
 from shared.events.push import PushedMessage
+from shared.identity.actor import Actor
 from shared.pagination import DEFAULT_PAGE_SIZE, DOCUMENT_ID, Page, TimeOrderedPosition, keyset_page
 from shared.producers.rules import CREDENTIAL_ATTRIBUTE
 
@@ -423,7 +424,7 @@ def _transition(
 
 
 def replay(
-    db: firestore.Client, tenant_id: str, dead_letter_id: str, *, actor: dict[str, Any]
+    db: firestore.Client, tenant_id: str, dead_letter_id: str, *, actor: Actor
 ) -> DeadLetter:
     """Publish the original message to its original topic again, then mark it replayed.
 
@@ -451,7 +452,9 @@ def replay(
         )
     attributes = {**current.attributes, "replayed_from": dead_letter_id}
     publish_raw([(current.topic, base64.b64decode(current.data_base64), attributes)])
-    return _transition(db, tenant_id, dead_letter_id, to="replayed", actor=actor, note=None)
+    return _transition(
+        db, tenant_id, dead_letter_id, to="replayed", actor=actor.to_audit(), note=None
+    )
 
 
 def discard(
@@ -459,8 +462,10 @@ def discard(
     tenant_id: str,
     dead_letter_id: str,
     *,
-    actor: dict[str, Any],
+    actor: Actor,
     note: str | None = None,
 ) -> DeadLetter:
     """Mark a dead letter as deliberately dropped (kept for the record, never replayed)."""
-    return _transition(db, tenant_id, dead_letter_id, to="discarded", actor=actor, note=note)
+    return _transition(
+        db, tenant_id, dead_letter_id, to="discarded", actor=actor.to_audit(), note=note
+    )

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from shared import errors
 from shared.http._routing import PathTemplate
+from shared.identity.actor import Actor
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -64,11 +65,11 @@ class RequestContext:
         return str(self.principal.tenant_id)
 
     @property
-    def actor(self) -> dict[str, str]:
-        """Who is acting, as audit records and events name them: ``user_id`` and ``role``."""
+    def actor(self) -> Actor:
+        """Who is acting: the principal's user or API key (``Actor.to_audit()`` for records)."""
         if self.principal is None:
             raise errors.UnauthorizedError("authentication required", code="token_missing")
-        return {"user_id": str(self.principal.user_id), "role": str(self.principal.role)}
+        return Actor.from_principal(self.principal)
 
 
 @dataclass(frozen=True, slots=True)

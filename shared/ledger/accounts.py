@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from shared.errors import ConflictError, FieldError
-from shared.events.actors import Actor, checked_actor
 from shared.events.outbox import StagedEvent
+from shared.identity.actor import Actor
 from shared.ledger import account_rules
 from shared.ledger.core import LedgerCore, cursor_mismatch, page_limit
 from shared.ledger.model import (
@@ -45,7 +45,7 @@ class AccountUseCases(LedgerCore):
         correlation_id: str | None = None,
     ) -> Account:
         """Create an account; its code is unique in the tenant (409 ``account_code_taken``)."""
-        actor = checked_actor(actor)
+        recorded = actor.to_audit()
         account = account_rules.new_account(
             request, account_id=new_id(ACCOUNT_ID_PREFIX), now=self._now()
         )
@@ -72,7 +72,7 @@ class AccountUseCases(LedgerCore):
                 "ledger.account_created",
                 subject=f"accounts/{account.id}",
                 data={"account": account.to_json()},
-                actor=actor,
+                actor=recorded,
                 action="ledger.account.created",
                 resource=("ledger_account", account.id),
                 details={"code": account.code, "currency": account.currency},
@@ -131,7 +131,7 @@ class AccountUseCases(LedgerCore):
         """Rename, freeze, unfreeze, close (only at zero), or retype an unused account."""
         from google.cloud import firestore as fs
 
-        actor = checked_actor(actor)
+        recorded = actor.to_audit()
 
         def attempt(transaction: Any) -> tuple[AccountWithBalances, list[StagedEvent]]:
             account = self.store.read_account(tenant_id, account_id, transaction)
@@ -165,7 +165,7 @@ class AccountUseCases(LedgerCore):
                 "ledger.account_updated",
                 subject=f"accounts/{account_id}",
                 data={"account": update.account.to_json(), "changes": update.changes},
-                actor=actor,
+                actor=recorded,
                 action="ledger.account.updated",
                 resource=("ledger_account", account_id),
                 details={"changes": update.changes},

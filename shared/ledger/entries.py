@@ -16,8 +16,8 @@ from datetime import date, datetime
 from typing import Any
 
 from shared.errors import AppError, ConflictError, FieldError
-from shared.events.actors import Actor, checked_actor
 from shared.events.outbox import StagedEvent
+from shared.identity.actor import Actor
 from shared.ledger import batches, domain
 from shared.ledger.core import (
     REQUESTER_FIELD,
@@ -120,7 +120,7 @@ class EntryUseCases(LedgerCore):
         created the first time; the same id with another body is 409
         ``entry_id_conflict``.
         """
-        actor = checked_actor(actor)
+        recorded = actor.to_audit()
         now = self._now()
         proposed = domain.parse_lines(request.lines, request.currency)
         expires_at = domain.hold_expiry(
@@ -134,7 +134,7 @@ class EntryUseCases(LedgerCore):
             effective_date=domain.effective_date_or_today(request.effective_date, now),
             expires_at=expires_at,
             fingerprint=hashlib.sha256(request.model_dump_json().encode()).hexdigest(),
-            actor=actor,
+            actor=recorded,
             correlation_id=correlation_id,
             created_at=now,
             check_existing=request.entry_id is not None,
@@ -231,7 +231,7 @@ class EntryUseCases(LedgerCore):
         concurrent reversals exactly one commits; the others fail at commit without
         waiting and are answered from the state it left (see ``_change_entry``).
         """
-        actor = checked_actor(actor)
+        recorded = actor.to_audit()
         request = request or ReverseEntryRequest()
         token = requester_id(idempotency_key)
         reversal_id = reversal_entry_id(entry_id)
@@ -262,7 +262,7 @@ class EntryUseCases(LedgerCore):
                     metadata=dict(request.metadata),
                     lines=plan.lines,
                     created_at=now,
-                    created_by=dict(actor),
+                    created_by=dict(recorded),
                     reverses_entry_id=original.id,
                     extra={REQUESTER_FIELD: token},
                 )
@@ -278,7 +278,7 @@ class EntryUseCases(LedgerCore):
                     "ledger.entry_reversed",
                     subject=f"entries/{original.id}",
                     data={"original_entry_id": original.id, "reversal": reversal.to_json()},
-                    actor=actor,
+                    actor=recorded,
                     action="ledger.entry.reversed",
                     resource=("ledger_entry", original.id),
                     details={"reversal_entry_id": reversal_id},

@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from shared.errors import AppError
-from shared.events.actors import Actor, checked_actor
 from shared.events.outbox import StagedEvent
+from shared.identity.actor import Actor
 from shared.ledger import domain, hold_rules
 from shared.ledger.core import RESOLUTION_FIELD, LedgerCore, replace_entry, resolved_by
 from shared.ledger.idempotency import hold_posting_entry_id, requester_id
@@ -53,7 +53,7 @@ class HoldUseCases(LedgerCore):
         with the ``idempotency_key`` of the post that won returns that posting
         instead of 409 ``hold_already_posted``.
         """
-        actor = checked_actor(actor)
+        recorded = actor.to_audit()
         request = request or PostPendingRequest()
         token = requester_id(idempotency_key)
         posting_id = hold_posting_entry_id(entry_id)
@@ -81,7 +81,7 @@ class HoldUseCases(LedgerCore):
                     metadata={**hold.metadata, **request.metadata},
                     lines=plan.lines,
                     created_at=now,
-                    created_by=dict(actor),
+                    created_by=dict(recorded),
                     pending_entry_id=hold.id,
                 )
                 fields = {"posting_entry_id": posting_id, RESOLUTION_FIELD: token}
@@ -104,7 +104,7 @@ class HoldUseCases(LedgerCore):
                     "ledger.hold_posted",
                     subject=f"entries/{hold.id}",
                     data={"hold": resolved.to_json(), "posting": posting.to_json()},
-                    actor=actor,
+                    actor=recorded,
                     action="ledger.hold.posted",
                     resource=("ledger_entry", hold.id),
                     details={
@@ -136,13 +136,13 @@ class HoldUseCases(LedgerCore):
         A retry with the ``idempotency_key`` of the void that won returns the voided
         hold instead of 409 ``hold_already_voided``.
         """
-        actor = checked_actor(actor)
+        recorded = actor.to_audit()
         request = request or VoidPendingRequest()
         return self._release_hold(
             tenant_id,
             entry_id,
             hold_rules.HoldAction.VOID,
-            actor=actor,
+            actor=recorded,
             correlation_id=correlation_id,
             reason=request.reason,
             token=requester_id(idempotency_key),
@@ -159,7 +159,7 @@ class HoldUseCases(LedgerCore):
         at = now or self._now()
         tenants = [tenant_id] if tenant_id else self.paths.tenant_ids()
         expired: list[str] = []
-        actor = {"system": "ledger.expire_holds"}
+        actor = Actor.system("ledger.expire_holds").to_audit()
         for tid in tenants:
             while True:
                 due = self.store.due_holds(tid, at, _EXPIRY_SCAN_LIMIT)

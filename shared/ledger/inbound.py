@@ -51,6 +51,7 @@ from pydantic import ValidationError as PydanticValidationError
 from shared.errors import AppError, FieldError, ValidationError
 from shared.events.envelope import EventEnvelope, new_event
 from shared.events.outbox import add_to_outbox
+from shared.identity.actor import Actor
 from shared.ledger.idempotency import entry_id_for_request, with_entry_id
 from shared.ledger.repository import TENANTS
 from shared.ledger.requests import PostEntryRequest, parse_request
@@ -213,7 +214,7 @@ def _decide(
     except ValidationError as exc:
         return _rejected(request_id, envelope, exc.code, exc.detail, exc.errors)
     posting = with_entry_id(request.posting, entry_id_for_request(request_id))
-    actor = {"system": "ledger_postings", "source": envelope.source, **(producer or {})}
+    actor = Actor.system("ledger_postings", **{"source": envelope.source, **(producer or {})})
     try:
         entry = service.post_entry(
             envelope.tenant_id, posting, actor=actor, correlation_id=envelope.correlation_id

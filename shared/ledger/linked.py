@@ -18,7 +18,7 @@ of one instance never contend with each other.
 
 from __future__ import annotations
 
-from shared.events.actors import Actor, checked_actor
+from shared.identity.actor import Actor
 from shared.ledger import batches
 from shared.ledger.entries import EntryUseCases, LinkedPostings, PostingCommand, QueuedOutcome
 from shared.ledger.model import Entry, new_id
@@ -44,7 +44,7 @@ class LinkedEntryUseCases(EntryUseCases):
         the batch's id and its entries' ids derive from it, so a retry after a lost
         answer gets the batch it committed instead of posting it twice.
         """
-        actor = checked_actor(actor)
+        recorded = actor.to_audit()
         now = self._now()
         batch_id = (
             batches.batch_id_for_key(idempotency_key)
@@ -63,7 +63,7 @@ class LinkedEntryUseCases(EntryUseCases):
                 effective_date=item.effective_date,
                 expires_at=item.expires_at,
                 fingerprint=batches.linked_fingerprint(batch_id, request, index),
-                actor=actor,
+                actor=recorded,
                 correlation_id=correlation_id,
                 created_at=now,
                 # A retry may follow a commit whose answer was lost; a client-chosen id

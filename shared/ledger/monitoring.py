@@ -20,8 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from shared.errors import NotFoundError
-from shared.events.actors import Actor, checked_actor
 from shared.events.outbox import StagedEvent
+from shared.identity.actor import Actor
 from shared.ledger.core import LedgerCore
 from shared.ledger.model import Account, Balances, new_id
 from shared.ledger.monitors import (
@@ -40,7 +40,7 @@ from shared.ledger.monitors import (
 from shared.ledger.repository import totals_from_shards
 
 MONITORS = "balance_monitors"
-SYSTEM_ACTOR = {"system": "ledger.balance_monitors"}
+SYSTEM_ACTOR = Actor.system("ledger.balance_monitors")
 # The ledger events that change balances, and where their lines are in the data.
 BALANCE_EVENTS = {
     "ledger.entry_posted": ("entry",),
@@ -85,7 +85,7 @@ class MonitorUseCases(LedgerCore):
         correlation_id: str | None = None,
     ) -> BalanceMonitor:
         """A monitor on the account (404 if absent), its state taken from the balance now."""
-        actor = checked_actor(actor)
+        recorded = actor.to_audit()
         account = self.store.read_account(tenant_id, account_id, None)
         condition = parse_condition(
             balance=balance, operator=operator, amount=amount, currency=account.currency
@@ -114,7 +114,7 @@ class MonitorUseCases(LedgerCore):
                 "ledger.balance_monitor_created",
                 subject=f"accounts/{account.id}/balance_monitors/{monitor.id}",
                 data={"monitor": monitor.to_json()},
-                actor=actor,
+                actor=recorded,
                 action="ledger.balance_monitor.created",
                 resource=("ledger_balance_monitor", monitor.id),
                 details={
@@ -149,7 +149,7 @@ class MonitorUseCases(LedgerCore):
         actor: Actor,
         correlation_id: str | None = None,
     ) -> None:
-        actor = checked_actor(actor)
+        recorded = actor.to_audit()
         reference = self._monitors(tenant_id, account_id).document(monitor_id)
 
         def attempt(transaction: Any) -> tuple[None, list[StagedEvent]]:
@@ -163,7 +163,7 @@ class MonitorUseCases(LedgerCore):
                 "ledger.balance_monitor_deleted",
                 subject=f"accounts/{account_id}/balance_monitors/{monitor_id}",
                 data={"monitor_id": monitor_id, "account_id": account_id},
-                actor=actor,
+                actor=recorded,
                 action="ledger.balance_monitor.deleted",
                 resource=("ledger_balance_monitor", monitor_id),
                 details={"account_id": account_id},
@@ -229,7 +229,7 @@ class MonitorUseCases(LedgerCore):
                 TRIGGERED_TYPE if crossed == "triggered" else CLEARED_TYPE,
                 subject=f"accounts/{updated.account_id}/balance_monitors/{updated.id}",
                 data=crossing_event_data(updated, balances, crossed),
-                actor=SYSTEM_ACTOR,
+                actor=SYSTEM_ACTOR.to_audit(),
                 action=f"ledger.balance_monitor.{crossed}",
                 resource=("ledger_balance_monitor", updated.id),
                 details={"account_id": updated.account_id, "met": updated.met},

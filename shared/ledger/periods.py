@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from shared.events.actors import Actor, checked_actor
 from shared.events.outbox import StagedEvent
+from shared.identity.actor import Actor
 from shared.ledger import period_rules, statements
 from shared.ledger.core import LedgerCore
 from shared.ledger.history import REOPEN_LOG_FIELD, reopen_log_after
@@ -35,13 +35,13 @@ class PeriodUseCases(LedgerCore):
         """Close the books through ``request.through``: later entries dated into it are
         refused (``period_closed``). Postings read the same document in their
         transactions, so one racing the close either commits first or is refused."""
-        actor = checked_actor(actor)
+        recorded = actor.to_audit()
 
         def decide(current: LedgerPeriod, now: datetime) -> date | None:
             return period_rules.plan_close(current.closed_through, request.through, now.date())
 
         return self._change_period(
-            tenant_id, decide, "closed", actor=actor, correlation_id=correlation_id
+            tenant_id, decide, "closed", actor=recorded, correlation_id=correlation_id
         )
 
     def reopen_period(
@@ -53,7 +53,7 @@ class PeriodUseCases(LedgerCore):
         correlation_id: str | None = None,
     ) -> LedgerPeriod:
         """Move the end of the closed period back (or reopen all of it), with a reason."""
-        actor = checked_actor(actor)
+        recorded = actor.to_audit()
 
         def decide(current: LedgerPeriod, now: datetime) -> date | None:
             return period_rules.plan_reopen(current.closed_through, request.through)
@@ -62,7 +62,7 @@ class PeriodUseCases(LedgerCore):
             tenant_id,
             decide,
             "reopened",
-            actor=actor,
+            actor=recorded,
             correlation_id=correlation_id,
             reason=request.reason,
         )
@@ -73,7 +73,7 @@ class PeriodUseCases(LedgerCore):
         decide: Callable[[LedgerPeriod, datetime], date | None],
         verb: str,
         *,
-        actor: Actor,
+        actor: dict[str, Any],
         correlation_id: str | None,
         reason: str | None = None,
     ) -> LedgerPeriod:

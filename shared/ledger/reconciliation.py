@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import AppError
-from shared.events.actors import Actor, checked_actor
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import new_event
 from shared.events.outbox import StagedEvent, add_to_outbox
+from shared.identity.actor import Actor
 from shared.ledger import domain
 from shared.ledger.core import EVENT_SOURCE, LEDGER_TOPIC, LedgerCore
 from shared.ledger.model import (
@@ -74,7 +74,7 @@ class ReconciliationUseCases(LedgerCore):
         no stored balance breaks its account's constraint. Each discrepancy is also
         published as a ``ledger.discrepancy`` event.
         """
-        actor = checked_actor(actor or {"system": "ledger.reconcile"})
+        recorded = (actor or Actor.system("ledger.reconcile")).to_audit()
         report_id = new_id(RECONCILIATION_ID_PREFIX)
         started = self._now()
         as_of = self.store.begin_report(tenant_id, report_id, started)
@@ -105,7 +105,7 @@ class ReconciliationUseCases(LedgerCore):
             discrepancies=discrepancies[:MAX_REPORTED_DISCREPANCIES],
             discrepancy_count=len(discrepancies),
         )
-        self._store_report(report, actor, correlation_id)
+        self._store_report(report, recorded, correlation_id)
         if discrepancies:
             _log.error(
                 "ledger.reconciliation_discrepancies",

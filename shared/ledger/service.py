@@ -1,8 +1,8 @@
 """The ledger's use cases over Firestore: what the HTTP and background adapters call.
 
 Every use case takes the (already authenticated) ``tenant_id``, the ``actor``
-(``{"user_id": ..., "role": ...}`` or ``{"system": name}``) and, where it emits
-events, a ``correlation_id``. It returns plain values with ``to_json()`` (money as
+(:class:`shared.identity.actor.Actor`: a user, an API key or a system job) and, where
+it emits events, a ``correlation_id``. It returns plain values with ``to_json()`` (money as
 decimal strings) or raises an :class:`~shared.errors.AppError`.
 
 Each state change commits atomically (a transaction, or a batch) together with its

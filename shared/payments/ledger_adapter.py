@@ -44,6 +44,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from shared.errors import AppError, BusinessRuleError, ConflictError
+from shared.identity.actor import Actor
 from shared.instance import per_instance_over
 from shared.ledger import (
     AccountType,
@@ -64,7 +65,7 @@ from shared.payments.tax_link import withheld_by_jurisdiction
 from shared.tax.apportion import proportional_tax
 from shared.tax.service import get_calculation
 
-PROCESSOR_ACTOR: Mapping[str, str] = {"system": "payments.processor"}
+PROCESSOR_ACTOR = Actor.system("payments.processor")
 CLEARING_SHARDS = 8
 TAX_PAYABLE_SHARDS = 4
 _PLAIN_CODE_PART = re.compile(r"^[A-Za-z0-9._-]{1,24}$")

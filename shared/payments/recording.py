@@ -9,13 +9,14 @@ payment (:func:`shared.payments.store.change_payment`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from shared.events.outbox import StagedEvent, publish_committed
+from shared.identity.actor import Actor
 from shared.payments import domain
 from shared.payments.domain import Payment, PaymentStatus, RefundStatus
 from shared.payments.store import Publisher, Write, change_payment, stage_events
@@ -23,7 +24,7 @@ from shared.payments.store import Publisher, Write, change_payment, stage_events
 if TYPE_CHECKING:
     from google.cloud import firestore
 
-PROCESSOR_ACTOR: Mapping[str, str] = {"system": "payments.processor"}
+PROCESSOR_ACTOR = Actor.system("payments.processor")
 
 
 @dataclass(frozen=True, slots=True)

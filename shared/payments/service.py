@@ -1,9 +1,9 @@
 """The payments use cases over Firestore: what the HTTP and background adapters call.
 
 Every use case takes the Firestore client and the (already authenticated) tenant
-first. API-side use cases (here) also take the ``actor`` (``{"user_id": ..., "role": ...}``
-or ``{"system": name}``); they return a :class:`Payment` (``to_json()`` for the API)
-or raise an :class:`~shared.errors.AppError`. The processor-side ``record_*`` use
+first. API-side use cases (here) also take the ``actor``
+(:class:`shared.identity.actor.Actor`); they return a :class:`Payment` (``to_json()``
+for the API) or raise an :class:`~shared.errors.AppError`. The processor-side ``record_*`` use
 cases are in :mod:`shared.payments.recording`, the Firestore I/O in
 :mod:`shared.payments.store`.
 
@@ -41,8 +41,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadPreconditionError, PreconditionFailedError, ValidationError
-from shared.events.actors import Actor, checked_actor
 from shared.events.outbox import StagedEvent, publish_committed
+from shared.identity.actor import Actor
 from shared.pagination import DEFAULT_PAGE_SIZE, DOCUMENT_ID, MAX_PAGE_SIZE, Page, keyset_page
 from shared.payments import domain
 from shared.payments.domain import (
@@ -114,7 +114,6 @@ def create_payment(
     publisher: Publisher | None = publish_committed,
 ) -> Payment:
     """Create a payment in ``requested`` and emit ``payment.requested`` for the processor."""
-    actor = checked_actor(actor)
     payment = domain.new_payment(
         payment_id=new_id(PAYMENT_ID_PREFIX),
         tenant_id=tenant_id,
@@ -126,7 +125,7 @@ def create_payment(
         description=request.description,
         tax_calculation_id=request.tax_calculation_id,
         capture_mode=request.capture_mode,
-        created_by=actor,
+        created_by=actor.to_audit(),
         now=_now(),
     )
     # Calculations never change once stored, so checking before the transaction is enough.
@@ -232,7 +231,6 @@ def request_capture(
     idempotency_key: str | None = None,
 ) -> Payment:
     """Accept a capture of an authorized payment (all of it, or ``request.amount``)."""
-    actor = checked_actor(actor)
     request = request or CapturePaymentRequest()
     action_id = _id_for(ACTION_ID_PREFIX, "capture", payment_id, idempotency_key)
 
@@ -277,7 +275,6 @@ def request_cancel(
     idempotency_key: str | None = None,
 ) -> Payment:
     """Accept the cancellation of an authorized payment (its authorization is released)."""
-    actor = checked_actor(actor)
     request = request or CancelPaymentRequest()
     action_id = _id_for(ACTION_ID_PREFIX, "cancel", payment_id, idempotency_key)
 
@@ -322,7 +319,6 @@ def request_refund(
     decided one after the other on the payment as the previous one left it, so
     together they never exceed what was captured.
     """
-    actor = checked_actor(actor)
     request = request or RefundPaymentRequest()
     refund_id = _id_for(REFUND_ID_PREFIX, "refund", payment_id, idempotency_key)
 

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from shared.errors import AppError, ContentionError, NotFoundError
-from shared.events.actors import Actor
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import new_event
 from shared.events.outbox import StagedEvent, add_to_outbox
+from shared.identity.actor import Actor
 from shared.ledger.aggregate_locks import AggregateLocks
 from shared.logger import get_logger
 from shared.payments.domain import Payment, PaymentStatus
@@ -128,7 +128,7 @@ def stage_events(
     audit = audit_event(
         action,
         tenant_id=payment.tenant_id,
-        actor=dict(actor),
+        actor=actor.to_audit(),
         resource_type=RESOURCE_TYPE,
         resource_id=payment.id,
         outcome=outcome,

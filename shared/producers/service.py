@@ -25,6 +25,7 @@ from shared.errors import (
 )
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
+from shared.identity.actor import Actor
 from shared.logger import get_logger
 from shared.producers.cache import forget_locally
 from shared.producers.model import CreatedProducerKey, ProducerKey
@@ -60,7 +61,7 @@ def create_key(
     tenant_id: str,
     request: CreateProducerKeyRequest,
     *,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None = None,
     now: datetime | None = None,
 ) -> CreatedProducerKey:
@@ -70,7 +71,7 @@ def create_key(
     now = now or datetime.now(UTC)
     permissions = None if request.permissions is None else [p.value for p in request.permissions]
     check_key_access(request.role, permissions, request.scopes)
-    check_role_ceiling(_role_of(actor), request.role, action="create")
+    check_role_ceiling(actor.role, request.role, action="create")
     if request.expires_at is not None and request.expires_at <= now:
         raise ValidationError.for_field("expires_at", "must be in the future", "expiry_in_past")
     key_id = new_key_id()
@@ -82,7 +83,7 @@ def create_key(
         scopes=tuple(sorted(set(request.scopes))),
         secret_hash=credential_hash(credential),
         created_at=now,
-        created_by=dict(actor),
+        created_by=actor.to_audit(),
         expires_at=request.expires_at,
         role=request.role,
         permissions=None if permissions is None else tuple(sorted(set(permissions))),
@@ -126,7 +127,7 @@ def revoke_key(
     tenant_id: str,
     key_id: str,
     *,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None = None,
     now: datetime | None = None,
 ) -> ProducerKey:
@@ -142,13 +143,15 @@ def revoke_key(
         key = read_key(db, key_id, transaction)
         if key is None or key.tenant_id != tenant_id:
             raise NotFoundError(f"producer key {key_id} not found", code="producer_key_not_found")
-        check_role_ceiling(_role_of(actor), key.role, action="revoke")
+        check_role_ceiling(actor.role, key.role, action="revoke")
         if key.revoked_at is not None:
             return key
         revoked = ProducerKey(
-            **{**_fields(key), "revoked_at": when, "revoked_by": dict(actor)},
+            **{**_fields(key), "revoked_at": when, "revoked_by": actor.to_audit()},
         )
-        transaction.update(key_ref(db, key_id), {"revoked_at": when, "revoked_by": dict(actor)})
+        transaction.update(
+            key_ref(db, key_id), {"revoked_at": when, "revoked_by": actor.to_audit()}
+        )
         staged.append(
             _audit(transaction, db, "producer_key.revoked", revoked, actor, correlation_id)
         )
@@ -166,7 +169,7 @@ def rotate_key(
     key_id: str,
     request: RotateProducerKeyRequest,
     *,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None = None,
     now: datetime | None = None,
 ) -> CreatedProducerKey:
@@ -185,7 +188,7 @@ def rotate_key(
         old = read_key(db, key_id, transaction)
         if old is None or old.tenant_id != tenant_id:
             raise NotFoundError(f"producer key {key_id} not found", code="producer_key_not_found")
-        check_role_ceiling(_role_of(actor), old.role, action="rotate")
+        check_role_ceiling(actor.role, old.role, action="rotate")
         status = old.status_at(when)
         if status != "active":
             raise ConflictError(
@@ -205,7 +208,7 @@ def rotate_key(
                 "id": new_id,
                 "secret_hash": credential_hash(credential),
                 "created_at": when,
-                "created_by": dict(actor),
+                "created_by": actor.to_audit(),
                 "revoked_at": None,
                 "revoked_by": None,
                 "last_used_at": None,
@@ -265,10 +268,6 @@ def tenant_of_credential(db: firestore.Client, credential: str) -> str | None:
     return key.tenant_id
 
 
-def _role_of(actor: Mapping[str, Any]) -> str:
-    return str(actor.get("role", ""))
-
-
 def _check_room(keys: list[ProducerKey], now: datetime) -> None:
     """Revoked and expired keys make room; active ones (rotated ones in their overlap too)
     count against the tenant's limit."""
@@ -290,7 +289,7 @@ def _audit(
     db: firestore.Client,
     action: str,
     key: ProducerKey,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None,
 ) -> StagedEvent:
     return add_to_outbox(
@@ -300,7 +299,7 @@ def _audit(
         audit_event(
             action,
             tenant_id=key.tenant_id,
-            actor=dict(actor),
+            actor=actor.to_audit(),
             resource_type=_RESOURCE,
             resource_id=key.id,
             details={

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from shared.errors import ConflictError, FieldError, NotFoundError, ValidationError
 from shared.events.audit import audit_event
 from shared.events.envelope import EventEnvelope
+from shared.identity.actor import Actor
 from shared.tax import store
 from shared.tax.catalog import RateCatalog
 from shared.tax.model import invalid
@@ -36,17 +37,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 AUDIT_SOURCE = "tax"
 _RATE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who made a change, as audit events record it."""
-
-    user_id: str
-    role: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"user_id": self.user_id, "role": self.role}
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +273,7 @@ def _audit(
     return audit_event(
         action,
         tenant_id=tenant_id,
-        actor=actor.to_json(),
+        actor=actor.to_audit(),
         resource_type=resource_type,
         resource_id=resource_id,
         details=details,

@@ -24,6 +24,7 @@ from pydantic import AfterValidator, Field
 from shared.errors import NotFoundError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.outbox import add_to_outbox, publish_committed
+from shared.identity.actor import Actor
 from shared.logger import get_logger
 from shared.pagination import DOCUMENT_ID, KeyPosition, Page, keyset_page
 from shared.tax import store
@@ -98,7 +99,7 @@ def create_certificate(
     tenant_id: str,
     request: NewExemptionCertificateRequest,
     *,
-    actor: dict[str, str],
+    actor: Actor,
     correlation_id: str | None = None,
     cache: CatalogCache | None = None,
 ) -> StoredCertificate:
@@ -115,13 +116,13 @@ def create_certificate(
         "taxes": list(dict.fromkeys(request.taxes)),
         "valid_from": request.valid_from.isoformat(),
         "valid_to": request.valid_to.isoformat() if request.valid_to else None,
-        "created_by": actor["user_id"],
+        "created_by": actor.user_id,
         "created_at": datetime.now(UTC),
     }
     event = audit_event(
         "tax.exemption_certificate.created",
         tenant_id=tenant_id,
-        actor=actor,
+        actor=actor.to_audit(),
         resource_type="tax_exemption_certificate",
         resource_id=certificate_id,
         details={k: v for k, v in document.items() if k != "created_at"},

@@ -29,6 +29,7 @@ from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import EventEnvelope, new_event
 from shared.events.outbox import StagedEvent, add_to_outbox
 from shared.identity import PasswordPolicy, check_role_assignment, normalize_email
+from shared.identity.actor import Actor
 from shared.pagination import DOCUMENT_ID, Page, TimeOrderedPosition, keyset_page
 from shared.resilience import is_firestore_contention
 from shared.users.email_claims import email_unavailable
@@ -67,7 +68,7 @@ from shared.users.requests import (
     NewUserRequest,
 )
 from shared.users.reset_tokens import IssuedToken, issue_token, token_digest
-from shared.users.service import TENANTS, USERS, Actor, _new_access_document, user_event
+from shared.users.service import TENANTS, USERS, _new_access_document, user_event
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -355,7 +356,7 @@ def accept_invitation(
         staged.append(
             add_to_outbox(transaction, db, USER_EVENTS_TOPIC, user_event(USER_CREATED, user))
         )
-        actor = {"user_id": user.id, **({"ip": client_ip} if client_ip else {})}
+        actor = Actor.user(user.id).to_audit(client_ip)
         audit = _audit("user.invitation_accepted", actor, done, invited_by=done.invited_by)
         staged.append(add_to_outbox(transaction, db, AUDIT_TOPIC, audit))
         displaced = displaced_audit(proof, by="invitation")

@@ -51,6 +51,7 @@ from shared.identity import (
     normalize_email,
     normalize_password,
 )
+from shared.identity.actor import Actor
 from shared.logger import get_logger
 from shared.resilience import is_firestore_contention
 from shared.users.email_keys import create_with_key, holder_user_id
@@ -90,22 +91,6 @@ USERS = "users"
 PASSWORD_CHANGE_THROTTLED = "too many password change attempts; try again later"  # noqa: S105
 
 _log = get_logger("shared.users")
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who acts: the authenticated principal (tenant from the token only)."""
-
-    user_id: str
-    tenant_id: str
-    role: str
-
-    def to_audit(self, client_ip: str | None = None) -> dict[str, Any]:
-        # The shape every audit record and event names its actor in (shared.audit.chain.actor_id).
-        actor: dict[str, Any] = {"user_id": self.user_id, "role": self.role}
-        if client_ip:
-            actor["ip"] = client_ip
-        return actor
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +208,7 @@ def signup(
     audit = audit_event(
         "user.signed_up",
         tenant_id=tenant_id,
-        actor={"user_id": user.id, **({"ip": client_ip} if client_ip else {})},
+        actor=Actor.user(user.id).to_audit(client_ip),
         resource_type="user",
         resource_id=user.id,
         details={"role": user.role.value, "email_verified": False},

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import ContentionError, NotFoundError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.outbox import add_to_outbox
+from shared.identity.actor import Actor
 from shared.ratelimit import FirestoreFixedWindowLimiter, RateLimit
 from shared.users.email_claims import proof_claim
 from shared.users.email_keys import displaced_audit, key_holder, read_for_proof, write_proof
@@ -44,7 +45,7 @@ from shared.users.model import (
 )
 from shared.users.requests import EmailVerificationRequest
 from shared.users.reset_tokens import token_digest
-from shared.users.service import Actor, _Change, _write_change, load_user, user_event
+from shared.users.service import _Change, _write_change, load_user, user_event
 from shared.users.verification_mail import EMAIL_VERIFICATIONS, stage_verification
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def verify_email(
         audit = audit_event(
             "user.email_verified",
             tenant_id=current.tenant_id,
-            actor={"user_id": current.id, **({"ip": client_ip} if client_ip else {})},
+            actor=Actor.user(current.id).to_audit(client_ip),
             resource_type="user",
             resource_id=current.id,
             details={"method": "email_token"},
@@ -163,7 +164,7 @@ def resend_verification(
     audit = audit_event(
         "user.email_verification_requested",
         tenant_id=user.tenant_id,
-        actor={**actor.to_audit(client_ip)},
+        actor=actor.to_audit(client_ip),
         resource_type="user",
         resource_id=user.id,
         details={"expires_at": stored.expires_at.isoformat()},

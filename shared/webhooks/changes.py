@@ -8,13 +8,14 @@ for these few pieces.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import NotFoundError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
+from shared.identity.actor import Actor
 from shared.logger import get_logger
 from shared.webhooks.model import Endpoint
 from shared.webhooks.rules import EVENT_SOURCE
@@ -43,7 +44,7 @@ def stage_audit(
     db: firestore.Client,
     action: str,
     endpoint: Endpoint,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None,
     details: dict[str, Any] | None = None,
 ) -> StagedEvent:
@@ -58,7 +59,7 @@ def stage_audit(
         audit_event(
             action,
             tenant_id=endpoint.tenant_id,
-            actor=dict(actor),
+            actor=actor.to_audit(),
             resource_type=_RESOURCE,
             resource_id=endpoint.id,
             details={

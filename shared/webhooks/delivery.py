@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.consumer import PermanentEventError
 from shared.events.outbox import OUTBOX_COLLECTION, StagedEvent, add_to_outbox
+from shared.identity.actor import Actor
 from shared.logger import get_logger
 from shared.webhooks.changes import publish
 from shared.webhooks.messages import DeliveryMessage, delivery_message
@@ -90,7 +91,7 @@ from shared.webhooks.urls import UrlPolicy
 if TYPE_CHECKING:
     from google.cloud import firestore
 
-AUTO_DISABLE_ACTOR = {"system": "webhooks.auto_disable"}
+AUTO_DISABLE_ACTOR = Actor.system("webhooks.auto_disable")
 _log = get_logger("shared.webhooks.delivery")
 
 
@@ -441,7 +442,7 @@ def _count_against(
             audit_event(
                 "webhook_endpoint.disabled",
                 tenant_id=endpoint.tenant_id,
-                actor=dict(AUTO_DISABLE_ACTOR),
+                actor=AUTO_DISABLE_ACTOR.to_audit(),
                 resource_type="webhook_endpoint",
                 resource_id=endpoint.id,
                 details={"reason": "consecutive_failures", "failed_deliveries": failures},

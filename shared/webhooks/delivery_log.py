@@ -9,13 +9,13 @@ events) that stages the delivery messages and the audit event in the outbox.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import BusinessRuleError, NotFoundError, ValidationError
 from shared.events.outbox import StagedEvent, add_to_outbox
+from shared.identity.actor import Actor
 from shared.pagination import DEFAULT_PAGE_SIZE, DOCUMENT_ID, Page, TimeOrderedPosition, keyset_page
 from shared.webhooks.changes import endpoint_not_found, moment, publish, stage_audit
 from shared.webhooks.messages import delivery_message
@@ -147,7 +147,7 @@ def resend_delivery(
     endpoint_id: str,
     delivery_id: str,
     *,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None = None,
     now: datetime | None = None,
 ) -> Delivery:
@@ -203,7 +203,7 @@ def resend_since(
     endpoint_id: str,
     since: datetime,
     *,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None = None,
     now: datetime | None = None,
 ) -> ResendSummary:

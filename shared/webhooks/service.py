@@ -9,13 +9,13 @@ on ``url`` and changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import BusinessRuleError, FieldError, ValidationError
 from shared.events.outbox import StagedEvent
+from shared.identity.actor import Actor
 from shared.logger import get_logger
 from shared.webhooks.changes import endpoint_not_found, moment, publish, stage_audit
 from shared.webhooks.model import (
@@ -78,7 +78,7 @@ def create_endpoint(
     tenant_id: str,
     request: CreateEndpointRequest,
     *,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None = None,
     policy: UrlPolicy | None = None,
     now: datetime | None = None,
@@ -96,7 +96,7 @@ def create_endpoint(
         description=request.description,
         enabled=request.enabled,
         created_at=when,
-        created_by=dict(actor),
+        created_by=actor.to_audit(),
         updated_at=when,
         disabled_at=None if request.enabled else when,
         disabled_reason=None if request.enabled else "disabled_by_user",
@@ -160,7 +160,7 @@ def update_endpoint(
     endpoint_id: str,
     request: UpdateEndpointRequest,
     *,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None = None,
     policy: UrlPolicy | None = None,
     now: datetime | None = None,
@@ -223,7 +223,7 @@ def disable_endpoint(
     tenant_id: str,
     endpoint_id: str,
     *,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None = None,
     now: datetime | None = None,
 ) -> Endpoint:
@@ -244,7 +244,7 @@ def delete_endpoint(
     tenant_id: str,
     endpoint_id: str,
     *,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None = None,
 ) -> None:
     """Delete an endpoint, its secrets and its delivery log."""
@@ -279,7 +279,7 @@ def rotate_secret(
     tenant_id: str,
     endpoint_id: str,
     *,
-    actor: Mapping[str, Any],
+    actor: Actor,
     correlation_id: str | None = None,
     now: datetime | None = None,
 ) -> RotatedSecret:

@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from emulator import emulators as emu  # noqa: E402
+from shared.identity.actor import Actor  # noqa: E402
 
 # The retry layer logs every retry at INFO; the previous design retries thousands of times.
 os.environ.setdefault("TRIBUTUM_LOG_LEVEL", "WARNING")
@@ -57,7 +58,7 @@ os.environ.setdefault("TRIBUTUM_LOG_LEVEL", "WARNING")
 PROJECT_ID = "demo-tributum-bench-contention"
 TENANT = "bench-contended"
 BYSTANDER = "bench-bystander"
-ACTOR = {"system": "bench"}
+ACTOR = Actor.system("bench")
 GOAL_SECONDS = 2.0
 
 
@@ -186,7 +187,7 @@ def new_payment(db: Any, tenant: str, *, captured: bool) -> str:
         description="bench",
         tax_calculation_id=None,
         capture_mode=domain.CaptureMode.MANUAL,
-        created_by=ACTOR,
+        created_by=ACTOR.to_audit(),
         now=now,
     )
     payment = domain.authorize(

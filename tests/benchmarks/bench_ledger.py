@@ -106,11 +106,12 @@ def raw_single_document(db: Any, clients: int, per_client: int) -> Measurement:
 def ledger_design(
     db: Any, clients: int, per_client: int, *, group_commit: bool, tenant: str
 ) -> tuple[Measurement, list[str]]:
+    from shared.identity.actor import Actor
     from shared.ledger.requests import CreateAccountRequest, PostEntryRequest, parse_request
     from shared.ledger.service import LedgerService, LedgerSettings
 
     service = LedgerService(db, publisher=None, settings=LedgerSettings(group_commit=group_commit))
-    actor = {"system": "bench"}
+    actor = Actor.system("bench")
 
     def account(code: str, kind: str, shards: int) -> str:
         request = parse_request(

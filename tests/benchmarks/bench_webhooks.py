@@ -60,6 +60,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from shared.identity.actor import Actor  # noqa: E402
+
 HOST = "127.0.0.1"
 PROJECT_ID = "demo-tributum-bench-hooks"
 SOURCE_TOPIC = "ledger-events"
@@ -71,7 +73,7 @@ TOPICS = (SOURCE_TOPIC, DELIVERIES_TOPIC, SLOW_DELIVERIES_TOPIC, "audit-events",
 POSTING_THREADS = 8
 WARM_UP_EVENTS = 5
 ROUND_TIMEOUT_SECONDS = 300.0
-ACTOR = {"system": "bench"}
+ACTOR = Actor.system("bench")
 STAGES = ("published", "dispatched", "received")
 
 DISPATCH = Target("webhook_dispatch", REPO_ROOT / "functions/webhook_dispatch/main.py", "")

@@ -22,6 +22,7 @@ from google.api_core.exceptions import AlreadyExists
 from shared.bank_reconciliation.rules import TOPIC
 from shared.clients import reset_clients
 from shared.config import reset_settings
+from shared.identity.actor import Actor
 from shared.identity.roles import permissions_for
 from shared.ledger import CreateAccountRequest, LedgerService, PostEntryRequest, parse_request
 from tests.integration.events.conftest import PullSubscription, push_event
@@ -29,7 +30,7 @@ from tests.support.http import Answer, Principal, RouterClient, StaticAuthentica
 
 TENANT = "tenant-a"
 OTHER_TENANT = "tenant-b"
-ADMIN = {"user_id": "u-admin", "role": "admin"}
+ADMIN = Actor.user("u-admin", role="admin")
 PRINCIPALS = {
     "accountant": Principal("u-accountant", TENANT, "accountant", permissions_for("accountant")),
     "viewer": Principal("u-viewer", TENANT, "viewer", permissions_for("viewer")),

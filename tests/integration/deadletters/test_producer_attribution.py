@@ -17,13 +17,14 @@ import pytest
 from shared.deadletters import record_rejected
 from shared.deadletters.attribution import PRODUCER_TOPIC_SCOPES
 from shared.events.envelope import EventEnvelope, new_event
+from shared.identity.actor import Actor
 from shared.producers import CREDENTIAL_ATTRIBUTE, CreateProducerKeyRequest, create_key, revoke_key
 from shared.producers.store import key_ref
 from tests.integration.deadletters.conftest import dead_letter_event
 from tests.support.http import RouterClient, load_function
 
 PRODUCER_TOPIC = "ledger-posting-requests"
-KEY_OWNER = {"user_id": "u-owner", "role": "owner"}
+KEY_OWNER = Actor.user("u-owner", role="owner")
 # The tenant of the API's ``admin`` principal, and of ``other``'s.
 TENANT_A, TENANT_B = "tenant-a", "tenant-b"
 

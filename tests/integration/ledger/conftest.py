@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from shared.identity.actor import Actor
 from shared.ledger import (
     Account,
     CreateAccountRequest,
@@ -23,7 +24,7 @@ from shared.ledger import (
 )
 from shared.ledger.service import LedgerSettings
 
-ADMIN = {"user_id": "u-admin", "role": "admin"}
+ADMIN = Actor.user("u-admin", role="admin")
 TENANT = "tenant-a"
 OTHER_TENANT = "tenant-b"
 

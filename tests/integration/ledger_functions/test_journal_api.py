@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from shared.events.envelope import SCHEDULE_TICK_TYPE, new_event
+from shared.identity.actor import Actor
 from shared.ledger import LedgerService, parse_request
 from shared.ledger.idempotency import entry_id_for_key
 from shared.ledger.requests import PostEntryRequest
@@ -101,7 +102,7 @@ def test_a_retry_after_a_commit_whose_answer_was_lost_finds_its_entry(
     committed = LedgerService(platform, publisher=None).post_entry(
         TENANT,
         parse_request(PostEntryRequest, {**body, "entry_id": entry_id_for_key("lost-answer")}),
-        actor={"user_id": "u-accountant", "role": "accountant"},
+        actor=Actor.user("u-accountant", role="accountant"),
     )
 
     retry = api.journal.post(

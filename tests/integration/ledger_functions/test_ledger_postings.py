@@ -16,6 +16,7 @@ import pytest
 from google.api_core.exceptions import AlreadyExists
 
 from shared.events.envelope import EventEnvelope, new_event
+from shared.identity.actor import Actor
 from shared.ledger import LedgerService, PostEntryRequest, parse_request
 from shared.ledger.idempotency import entry_id_for_request
 from shared.ledger.inbound import (
@@ -76,7 +77,7 @@ def credentials(credentials_client: Any) -> dict[str, str]:
     CREDENTIALS.clear()
     for tenant in (TENANT, OTHER_TENANT):
         request = CreateProducerKeyRequest(name="billing", scopes=["ledger:post"])
-        created = create_key(credentials_client, tenant, request, actor={"user_id": "u-admin"})
+        created = create_key(credentials_client, tenant, request, actor=Actor.user("u-admin"))
         CREDENTIALS[tenant] = created.credential
     return CREDENTIALS
 
@@ -245,7 +246,7 @@ def test_a_crash_after_the_posting_before_the_result_does_not_post_twice(
     LedgerService(platform, publisher=None).post_entry(
         TENANT,
         parse_request(PostEntryRequest, {**_sale(chart), "entry_id": entry_id_for_request("I5")}),
-        actor={"system": "ledger_postings", "source": "billing"},
+        actor=Actor.system("ledger_postings", source="billing"),
     )
 
     _deliver(emulators, _request("I5", _sale(chart)))

@@ -16,6 +16,7 @@ import pytest
 from google.api_core.exceptions import AlreadyExists
 
 from shared.events.envelope import EventEnvelope, new_event
+from shared.identity.actor import Actor
 from shared.ledger.inbound import REQUEST_TYPE, REQUESTS_TOPIC, RESULTS_TOPIC
 from shared.producers import (
     CREDENTIAL_ATTRIBUTE,
@@ -28,7 +29,7 @@ from tests.integration.events.conftest import PullSubscription, push_event
 from tests.integration.ledger_functions.conftest import OTHER_TENANT, TENANT, Api, ledger_state
 from tests.support.http import load_function
 
-ADMIN = {"user_id": "u-admin", "role": "admin"}
+ADMIN = Actor.user("u-admin", role="admin")
 
 
 @pytest.fixture

@@ -15,13 +15,14 @@ import pytest
 from shared import clients
 from shared.clients import reset_clients
 from shared.config import reset_settings
+from shared.identity.actor import Actor
 from shared.producers import CreateProducerKeyRequest, create_key
 from shared.producers.http import KeyAuthenticator
 from shared.producers.store import key_ref
 from tests.integration.producers.conftest import TENANT, KeyApi
 from tests.integration.producers.test_api_keys import _last_used
 
-OWNER = {"user_id": "u-owner", "role": "owner"}
+OWNER = Actor.user("u-owner", role="owner")
 
 
 def _credential(credentials: Any) -> str:

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from shared.errors import NotFoundError
+from shared.identity.actor import Actor
 from shared.tax import catalog_admin, store
 from shared.tax.requests_admin import NewRateRequest
 from tests.integration.tax.conftest import SOURCE, invoice, line
@@ -531,7 +532,7 @@ def test_the_service_refuses_changes_for_unknown_jurisdictions(firestore_client:
             "tenant-a",
             "ZZ",
             request,
-            actor=catalog_admin.Actor("u-1", "admin"),
+            actor=Actor.user("u-1", role="admin"),
             cache=store.CatalogCache(60),
         )
 

@@ -13,6 +13,7 @@ import pytest
 
 from shared import producers
 from shared.audit.chain import actor_id
+from shared.identity.actor import Actor
 from shared.producers.http import reset_key_authenticator
 from tests.integration.users.conftest import (
     PASSWORD,
@@ -34,7 +35,7 @@ def _key(identity: Identity, owner: dict[str, Any], role: str) -> producers.Crea
         identity.db,
         owner["tenant_id"],
         producers.CreateProducerKeyRequest.model_validate({"name": f"{role}-client", "role": role}),
-        actor={"user_id": owner["id"], "role": "owner"},
+        actor=Actor.user(owner["id"], role="owner"),
     )
 
 
@@ -108,7 +109,7 @@ def test_a_revoked_key_is_a_401_with_a_bearer_challenge(
         identity.db,
         owner["tenant_id"],
         key.key.id,
-        actor={"user_id": owner["id"], "role": "owner"},
+        actor=Actor.user(owner["id"], role="owner"),
     )
 
     answer = identity.users.get("/v1/users", token=key.credential)
