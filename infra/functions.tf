@@ -117,6 +117,11 @@ resource "google_project_iam_member" "function_datastore" {
     description = "Firestore access of ${each.value.function} to the ${each.value.database} database."
     expression  = "resource.name == \"projects/${var.project_id}/databases/${local.firestore_databases[each.value.database]}\""
   }
+
+  # A changed grant is a new binding: add it before removing the old, never a gap.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "google_pubsub_topic_iam_member" "function_publisher" {

@@ -21,7 +21,7 @@ from typing import Generic, TypeVar
 
 V = TypeVar("V")
 
-# The bound every per-instance cache of sessions, keys and revocations states: a change is
+# The bound of every per-instance cache of access states and API keys: a change is
 # seen by every instance at most this many seconds after it committed.
 STALENESS_SECONDS = 2.0
 

@@ -56,7 +56,7 @@ class Actor:
         return cls("key", key_id, role=role, tenant_id=tenant_id)
 
     @classmethod
-    def system(cls, name: str, **details: Any) -> Actor:
+    def system(cls, name: str, /, **details: Any) -> Actor:
         """A scheduled or event-driven job acting on its own (``ledger.reconcile``...)."""
         return cls("system", name, details=tuple(details.items()))
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from shared.errors import ContentionError
 from shared.events.audit import audit_event
 from shared.events.envelope import EventEnvelope
+from shared.identity.actor import Actor
 from shared.resilience import is_firestore_contention
 from shared.users.email_claims import (
     KeyHolder,
@@ -162,7 +163,7 @@ def displaced_audit(pending: PendingProof, *, by: str) -> EventEnvelope | None:
     return audit_event(
         EMAIL_DISPLACED,
         tenant_id=displaced.tenant_id,
-        actor={"system": "email_claims"},
+        actor=Actor.system("email_claims").to_audit(),
         resource_type="user",
         resource_id=displaced.user_id,
         details={"reason": "address_proven_by_another_user", "by": by},

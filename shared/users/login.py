@@ -18,6 +18,7 @@ from shared.auth.families import RefreshTokenReused
 from shared.errors import UnauthorizedError
 from shared.events.audit import audit_event
 from shared.identity import normalize_email
+from shared.identity.actor import Actor
 from shared.users.model import EVENT_SOURCE, User
 from shared.users.service import access_state_of, find_for_login, record_audit, store_rehash
 
@@ -75,7 +76,7 @@ def log_in(
         audit_event(
             "auth.login",
             tenant_id=usable.tenant_id,
-            actor=_with_ip({"user_id": usable.id}, client_ip),
+            actor=Actor.user(usable.id).to_audit(client_ip),
             resource_type="user",
             resource_id=usable.id,
             details={"session": pair.family_id},
@@ -151,7 +152,7 @@ def log_out(db: firestore.Client, principal: AuthContext, *, sessions: SessionSe
         audit_event(
             "auth.logout",
             tenant_id=principal.tenant_id,
-            actor={"user_id": principal.user_id, "role": principal.role},
+            actor=Actor.user(principal.user_id, role=principal.role).to_audit(),
             resource_type="session",
             resource_id=principal.family_id or principal.jti,
             source=EVENT_SOURCE,
