@@ -4,6 +4,8 @@
 before year 1: converting it (as every Firestore query and the audit's canonical form
 does) raises ``OverflowError``, a 500. :data:`Moment` refuses such values at validation,
 so they are a 4xx naming the field.
+
+:func:`fixed_or_now` is the clock of a use case that lets its caller fix the time.
 """
 
 from __future__ import annotations
@@ -30,3 +32,8 @@ Moment = Annotated[AwareDatetime, AfterValidator(_representable)]
 
 LaxMoment = Annotated[datetime, AfterValidator(_representable)]
 """An instant from a query string (a naive one is taken as UTC) whose UTC form exists."""
+
+
+def fixed_or_now(now: datetime | None) -> datetime:
+    """``now`` when a caller (a test, a replay) fixes the time, else the current UTC time."""
+    return now if now is not None else datetime.now(UTC)

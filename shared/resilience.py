@@ -16,7 +16,9 @@ dependency is healthy and counts as a success.
 
 Retries run on tenacity: :func:`retry_call` is the one retry loop of ``shared/``
 (use cases that retry Firestore contention call it too), configured from a
-:class:`RetryPolicy` so callers never build tenacity objects themselves. It costs
+:class:`RetryPolicy` so callers never build tenacity objects themselves. Waiting on
+someone else's progress (a result that is not there yet, not an error) is
+:func:`poll`, on tenacity too: doubling waits up to a cap, until a deadline. It costs
 about 15 us more than a direct call when the first attempt succeeds (measured by
 ``tests/benchmarks/bench_foundation.py``).
 
@@ -235,6 +237,48 @@ def is_firestore_contention(exc: BaseException) -> bool:
     if isinstance(exc, transient):
         return True
     return isinstance(exc, ValueError) and isinstance(exc.__cause__, transient)
+
+
+# -- polling ------------------------------------------------------------------------------
+
+
+def poll(
+    fn: Callable[[], T | None],
+    *,
+    timeout_seconds: float,
+    first_delay_seconds: float,
+    max_delay_seconds: float,
+    clock: Clock = SYSTEM_CLOCK,
+) -> T | None:
+    """Call ``fn`` until it returns something other than None, for ``timeout_seconds`` at most.
+
+    The deadline counts from the first call, which is always made. Between calls it
+    waits ``first_delay_seconds``, doubling each time up to ``max_delay_seconds``, and
+    never past the deadline. Returns None once the deadline has passed with ``fn`` still
+    answering None (the caller says what that means). An exception from ``fn`` is raised
+    at once: polling waits for progress made elsewhere; failures are
+    :func:`retry_call`'s. Time (the deadline and the sleeps) is ``clock``'s.
+    """
+    if timeout_seconds < 0 or not 0 <= first_delay_seconds <= max_delay_seconds:
+        raise ValueError(
+            "need timeout_seconds >= 0 and 0 <= first_delay_seconds <= max_delay_seconds"
+        )
+    deadline = clock.monotonic() + timeout_seconds
+    doubling = tenacity.wait_exponential(multiplier=first_delay_seconds, max=max_delay_seconds)
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        return max(0.0, min(doubling(state), deadline - clock.monotonic()))
+
+    retrying = tenacity.Retrying(
+        stop=lambda _state: clock.monotonic() >= deadline,
+        wait=wait,
+        retry=tenacity.retry_if_result(lambda result: result is None),
+        # Out of time: the last answer (None) is the result, not a tenacity.RetryError.
+        retry_error_callback=lambda _state: None,
+        sleep=clock.sleep,
+    )
+    result: T | None = retrying(fn)
+    return result
 
 
 # -- circuit breaker ----------------------------------------------------------------------

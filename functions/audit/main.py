@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from shared.audit import VerifyReport, list_records, verify_chain
+from shared.audit.responses import AuditRecordOut, VerifyReportOut
 from shared.clients import firestore_client
 from shared.http import Page, PageQuery, RequestContext, Router
 from shared.identity.roles import Permission
@@ -28,48 +27,6 @@ class AuditQuery(PageQuery):
     resource_id: str | None = Field(default=None, max_length=500)
     occurred_from: LaxMoment | None = Field(default=None, description="inclusive")
     occurred_to: LaxMoment | None = Field(default=None, description="exclusive")
-
-
-class ResourceOut(BaseModel):
-    type: str | None
-    id: str | None
-
-
-class AuditRecordOut(BaseModel):
-    seq: int
-    hash: str | None
-    prev_hash: str | None
-    event_id: str | None
-    action: str | None
-    actor: dict[str, Any] | None
-    actor_id: str | None
-    resource: ResourceOut
-    outcome: str | None
-    details: dict[str, Any] | None
-    occurred_at: str | None
-    recorded_at: str | None
-    correlation_id: str | None
-    source: str | None
-    subject: str | None
-
-
-class ChainProblemOut(BaseModel):
-    kind: str
-    seq: int | None
-    detail: str
-
-
-class VerifyReportOut(BaseModel):
-    tenant_id: str
-    ok: bool
-    records_checked: int
-    last_seq: int
-    last_hash: str | None
-    head_seq: int | None
-    head_hash: str | None
-    first_problem: ChainProblemOut | None
-    problems: list[ChainProblemOut]
-    problem_count: int
 
 
 @router.get("/v1/audit", permission=READ, query=AuditQuery, response=[AuditRecordOut])

@@ -16,12 +16,14 @@ from shared.ratelimit import FirestoreFixedWindowLimiter, LoginThrottle
 from shared.users import login, reset, verification
 from shared.users.requests import (
     EmailVerificationRequest,
-    JwksOut,
     LoginRequest,
-    PasswordResetAcceptedOut,
     PasswordResetConfirmRequest,
     PasswordResetRequest,
     RefreshRequest,
+)
+from shared.users.responses import (
+    JwksOut,
+    PasswordResetAcceptedOut,
     TokenOut,
     VerificationResentOut,
 )

@@ -8,12 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared import deadletters
 from shared.clients import firestore_client
+from shared.deadletters.responses import DeadLetterOut
 from shared.http import Page, PageQuery, RequestContext, Router
 from shared.http.examples import body_examples
+from shared.identity.roles import Permission
 from shared.text import HumanText
 
 router = Router("dead_letters_api")
-PERMISSION = "dead_letters:admin"
+PERMISSION = Permission.DEAD_LETTERS_ADMIN.value
 
 
 class DeadLetterQuery(PageQuery):
@@ -31,33 +33,10 @@ class DiscardRequest(BaseModel):
     note: HumanText | None = None
 
 
-class DeadLetterOut(BaseModel):
-    id: str
-    topic: str
-    tenant_id: str | None
-    event_id: str | None
-    event_type: str | None
-    reason: str
-    consumer: str | None
-    status: str
-    data_base64: str
-    data_text: str | None
-    attributes: dict[str, str]
-    delivery_count: int | None
-    source_subscription: str | None
-    seen_count: int
-    replay_count: int
-    first_seen: str
-    last_seen: str
-    data_size: int | None = Field(description="bytes of the original message data")
-    data_truncated: bool = Field(description="only the first 256 KiB were kept; not replayable")
-    data_redacted: bool = Field(
-        description="secret-named values (tokens, passwords) were removed; not replayable"
-    )
-    claimed_tenant_id: str | None = Field(
-        description="the tenant the message itself names; a claim, which decides nothing "
-        "(tenant_id is whose dead letter it is)",
-    )
+class DeadLetterPath(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Unconstrained on purpose: an id that cannot exist is a 404 like a missing one.
+    dead_letter_id: str = Field(examples=["5e1f0c9a7b3d2e4f6a8b0c1d2e3f4a5b6c7d8e9f"])
 
 
 @router.get(
@@ -76,16 +55,20 @@ def list_dead_letters(ctx: RequestContext) -> Page:
     )
 
 
-@router.get("/v1/dead-letters/{dead_letter_id}", permission=PERMISSION, response=DeadLetterOut)
+@router.get(
+    "/v1/dead-letters/{dead_letter_id}",
+    params=DeadLetterPath,
+    permission=PERMISSION,
+    response=DeadLetterOut,
+)
 def get_dead_letter(ctx: RequestContext) -> deadletters.DeadLetter:
     """One dead letter with its data and attributes."""
-    return deadletters.get_dead_letter(
-        firestore_client(), ctx.tenant_id, ctx.path_params["dead_letter_id"]
-    )
+    return deadletters.get_dead_letter(firestore_client(), ctx.tenant_id, ctx.params.dead_letter_id)
 
 
 @router.post(
     "/v1/dead-letters/{dead_letter_id}/replay",
+    params=DeadLetterPath,
     permission=PERMISSION,
     response=DeadLetterOut,
     raises=(409,),
@@ -93,12 +76,13 @@ def get_dead_letter(ctx: RequestContext) -> deadletters.DeadLetter:
 def replay_dead_letter(ctx: RequestContext) -> deadletters.DeadLetter:
     """Publish the message to its original topic again (consumers dedupe by event id)."""
     return deadletters.replay(
-        firestore_client(), ctx.tenant_id, ctx.path_params["dead_letter_id"], actor=ctx.actor
+        firestore_client(), ctx.tenant_id, ctx.params.dead_letter_id, actor=ctx.actor
     )
 
 
 @router.post(
     "/v1/dead-letters/{dead_letter_id}/discard",
+    params=DeadLetterPath,
     permission=PERMISSION,
     body=DiscardRequest,
     response=DeadLetterOut,
@@ -109,7 +93,7 @@ def discard_dead_letter(ctx: RequestContext) -> deadletters.DeadLetter:
     return deadletters.discard(
         firestore_client(),
         ctx.tenant_id,
-        ctx.path_params["dead_letter_id"],
+        ctx.params.dead_letter_id,
         actor=ctx.actor,
         note=body.note,
     )

@@ -13,7 +13,8 @@ from shared.clients import credentials_client, firestore_client
 from shared.http import Reply, RequestContext, Router
 from shared.ratelimit import SignupThrottle, count_signup
 from shared.users import service as users
-from shared.users.requests import SignupOut, SignupRequest
+from shared.users.requests import SignupRequest
+from shared.users.responses import SignupOut
 
 router = Router("signup")
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.clients import firestore_client
 from shared.http import Page, PageQuery, Reply, RequestContext, Router, Stream, Streamed
+from shared.identity.roles import Permission
 from shared.ledger.export import csv_header, csv_rows
 from shared.ledger.instance import ledger_service
 from shared.payments import tax_returns
@@ -26,11 +27,20 @@ from shared.tax.requests_admin import (
     RateUpdateRequest,
 )
 from shared.tax.requests_certificates import NewExemptionCertificateRequest
+from shared.tax.responses import (
+    CalculationOut,
+    CalculationSummaryOut,
+    CategoryOut,
+    ExemptionCertificateOut,
+    JurisdictionOut,
+    RateOut,
+    TaxReturnOut,
+)
 
 router = Router("tax")
-CALCULATE = "tax:calculate"
-READ = "tax:read"
-ADMIN = "tax:admin"
+CALCULATE = Permission.TAX_CALCULATE.value
+READ = Permission.TAX_READ.value
+ADMIN = Permission.TAX_ADMIN.value
 
 
 class JurisdictionPath(BaseModel):
@@ -45,86 +55,14 @@ class CertificatePath(BaseModel):
     certificate_id: str = Field(max_length=64, examples=["3f0c2a9e5b7d4c1fa2e8b6d0c4a19e57"])
 
 
-class ExemptionCertificateOut(BaseModel):
-    id: str
-    number: str
-    buyer_name: str
-    buyer_tax_id: str | None
-    jurisdictions: list[str]
-    categories: list[str]
-    taxes: list[str]
-    valid_from: str
-    valid_to: str | None
-    created_by: str
-    created_at: str
+class CalculationPath(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # Unconstrained on purpose: an id that cannot exist is a 404 like a missing one.
+    calculation_id: str = Field(examples=["9b2d4f6a8c0e1a3b5d7f9e1c3a5b7d9f"])
 
 
 class RatePath(JurisdictionPath):
     rate_id: str = Field(max_length=128, examples=["VAT.standard.2021-01-01"])
-
-
-class TotalsOut(BaseModel):
-    net: str
-    tax: str
-    gross: str
-
-
-class JurisdictionTotalOut(BaseModel):
-    jurisdiction: str
-    tax_amount: str
-
-
-class CalculationSummaryOut(BaseModel):
-    id: str
-    document_type: str
-    document_date: str
-    currency: str
-    totals: TotalsOut
-    jurisdiction_totals: list[JurisdictionTotalOut]
-    catalog_version: int
-    created_at: str
-    created_by: str
-
-
-class CalculationOut(CalculationSummaryOut):
-    request: dict[str, Any] = Field(description="the request as received, defaults filled in")
-    result: dict[str, Any] = Field(description="lines, breakdown, totals, reverse charge")
-
-
-class SourceOut(BaseModel):
-    publication: str
-    url: str
-    note: str
-
-
-class RateOut(BaseModel):
-    jurisdiction: str
-    tax: str
-    category: str
-    id: str
-    rate: str | None
-    per_unit: dict[str, str] | None
-    cap: dict[str, str | None] | None
-    valid_from: str
-    valid_to: str | None
-    compound: bool
-    source: SourceOut
-
-
-class CategoryOut(BaseModel):
-    jurisdiction: str
-    tax: str
-    code: str
-    kind: str
-    description: str
-    rates: list[dict[str, Any]]
-
-
-class JurisdictionOut(BaseModel):
-    code: str
-    name: str
-    source: SourceOut | None
-    taxes: list[dict[str, Any]]
 
 
 def _code(ctx: RequestContext) -> str:
@@ -171,10 +109,15 @@ def list_calculations(ctx: RequestContext) -> Page:
     )
 
 
-@router.get("/v1/tax/calculations/{calculation_id}", permission=READ, response=CalculationOut)
+@router.get(
+    "/v1/tax/calculations/{calculation_id}",
+    params=CalculationPath,
+    permission=READ,
+    response=CalculationOut,
+)
 def get_calculation(ctx: RequestContext) -> StoredCalculation:
     """One stored calculation with its request and result."""
-    return tax.get_calculation(firestore_client(), ctx.tenant_id, ctx.path_params["calculation_id"])
+    return tax.get_calculation(firestore_client(), ctx.tenant_id, ctx.params.calculation_id)
 
 
 @router.get("/v1/tax/jurisdictions", permission=ADMIN, query=PageQuery, response=[JurisdictionOut])
@@ -314,22 +257,6 @@ def get_exemption_certificate(ctx: RequestContext) -> StoredCertificate:
 
 
 # -- returns ----------------------------------------------------------------------------
-
-
-class TaxReturnOut(BaseModel):
-    jurisdiction: str
-    currency: str
-    from_: str = Field(alias="from")
-    to: str
-    taxable_sales: str = Field(description="net revenue of the sales that carry the tax")
-    tax_collected: str
-    tax_refunded: str
-    net_tax: str = Field(description="collected less refunded: what is owed for the period")
-    withheld_by_customers: str = Field(
-        description="tax buyers withheld and paid to the jurisdiction for the tenant"
-    )
-    entries: int
-    final: bool = Field(description="the period is inside the ledger's closed period")
 
 
 _RETURN_CSV = Streamed({"text/csv": "one row per box: box, description, amount, currency"})

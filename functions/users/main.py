@@ -22,7 +22,6 @@ from shared.users.model import User
 from shared.users.requests import (
     InvitationAcceptRequest,
     InvitationListQuery,
-    InvitationOut,
     InvitationPath,
     NewUserRequest,
     PasswordChangeRequest,
@@ -30,9 +29,9 @@ from shared.users.requests import (
     RoleChangeRequest,
     StatusChangeRequest,
     UserListQuery,
-    UserOut,
     UserPath,
 )
+from shared.users.responses import InvitationOut, UserOut
 
 router = Router("users")
 READ_SELF = Permission.USERS_READ_SELF.value

@@ -10,7 +10,8 @@ Layout, per tenant::
 record(s), the index entries and moves the head. Two appends that read the same
 head conflict on it, so Firestore lets one commit and aborts (or, on the emulator,
 blocks) the other, which then runs again on the new head. Around the transaction is
-a bounded retry with jittered backoff, so contenders spread out.
+a bounded retry with jittered backoff, so contenders spread out
+(``shared.events.transact.commit_in_transaction``).
 
 **Batching.** Concurrent appends of one tenant on one instance would only collide on
 the head document. They queue instead: one caller (the leader) takes every queued
@@ -48,17 +49,17 @@ from shared.audit.chain import (
 from shared.audit.keys import AuditKeySet, audit_keys
 from shared.errors import ValidationError
 from shared.events.envelope import EventEnvelope
+from shared.events.transact import commit_in_transaction
 from shared.logger import get_logger
 from shared.pagination import (
     DEFAULT_PAGE_SIZE,
-    DOCUMENT_ID,
     MAX_PAGE_SIZE,
     CursorFilters,
-    CursorPosition,
     Page,
-    keyset_page,
+    TimedPosition,
+    newest_first,
 )
-from shared.resilience import RetryPolicy, is_firestore_contention, retry_call
+from shared.resilience import RetryPolicy
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -134,14 +135,11 @@ def _commit_batch(
     db: firestore.Client, tenant_id: str, items: list[tuple[str, dict[str, JsonValue]]]
 ) -> list[AppendResult]:
     """Append ``items`` (event id, fields) in order in one transaction; one result each."""
-    from google.cloud import firestore as fs
-
     head = head_ref(db, tenant_id)
     unique_ids = list(dict.fromkeys(event_id for event_id, _ in items))
     keys = audit_keys()
 
-    @fs.transactional
-    def attempt(transaction: Any) -> list[AppendResult]:
+    def decide(transaction: Any) -> list[AppendResult]:
         head_snapshot = head.get(transaction=transaction)
         indexed: dict[str, AppendResult] = {}
         refs = [index_ref(db, tenant_id, event_id) for event_id in unique_ids]
@@ -188,13 +186,16 @@ def _commit_batch(
             )
         return results
 
-    def once() -> list[AppendResult]:
-        outcome: list[AppendResult] = attempt(db.transaction(max_attempts=TRANSACTION_ATTEMPTS))
-        return outcome
-
-    return retry_call(
-        once, policy=APPEND_RETRY, is_retryable=is_firestore_contention, name="audit.append"
-    )
+    # busy=None: contention that outlasts the retries is raised as it is, and the
+    # consumer has the event redelivered.
+    return commit_in_transaction(
+        db,
+        decide,
+        name="audit.append",
+        retry=APPEND_RETRY,
+        attempts=TRANSACTION_ATTEMPTS,
+        busy=None,
+    ).result
 
 
 @dataclass(eq=False)
@@ -283,12 +284,15 @@ _LIST_CURSOR = "audit.records"
 _STORED_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z$"
 
 
-class AuditPosition(CursorPosition):
+class AuditPosition(TimedPosition):
     """The last record of a page, most recent first: its time, its seq, the filters."""
 
     occurred_at: str = Field(pattern=_STORED_TIME)
     seq: int = Field(ge=1)
     filters: CursorFilters
+
+    def time_and_id(self) -> tuple[str, str]:
+        return self.occurred_at, seq_document_id(self.seq)
 
 
 def list_records(
@@ -335,7 +339,8 @@ def list_records(
         "resource_id": resource_id,
     }
     filters: dict[str, str | None] = {**equalities, **bounds}
-    query = records_collection(db, tenant_id)
+    records = records_collection(db, tenant_id)
+    query = records
     for name, value in equalities.items():
         if value is not None:
             query = query.where(filter=FieldFilter(name, "==", value))
@@ -344,20 +349,19 @@ def list_records(
         query = query.where(filter=FieldFilter("occurred_at", ">=", bounds["occurred_from"]))
     if bounds["occurred_to"] is not None:
         query = query.where(filter=FieldFilter("occurred_at", "<", bounds["occurred_to"]))
-    return keyset_page(
+    return newest_first(
         query,
-        order=("occurred_at", DOCUMENT_ID),
-        descending=True,
-        position=AuditPosition,
+        time_field="occurred_at",
+        documents=records,
         scope=_LIST_CURSOR,
         cursor=cursor,
         limit=limit,
-        bound={"filters": filters},
         to_item=lambda s: AuditRecord.from_document(s.to_dict() or {}),
-        start_after=lambda p: (p.occurred_at, record_ref(db, tenant_id, p.seq)),
+        position=AuditPosition,
         position_of=lambda record: AuditPosition(
             occurred_at=str(record.content.get("occurred_at")), seq=record.seq, filters=filters
         ),
+        bound={"filters": filters},
     )
 
 

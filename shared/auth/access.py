@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from shared import stale_cache
 from shared.auth.tokens import TOKEN_REVOKED, TokenClaims, token_error
-from shared.errors import ContentionError
+from shared.events.transact import transact
 from shared.logger import get_logger
 
 if TYPE_CHECKING:
@@ -169,14 +169,9 @@ class FirestoreAccessStates:
         return AccessState.from_document(user_id, snapshot.to_dict() or {})
 
     def end_session(self, user_id: str, family_id: str, *, until: int) -> None:
-        from google.cloud import firestore as fs
-
-        from shared.resilience import is_firestore_contention
-
         reference = access_reference(self._client, user_id)
         now = int(self._clock())
 
-        @fs.transactional
         def attempt(transaction: Any) -> None:
             snapshot = reference.get(transaction=transaction)
             if not snapshot.exists:
@@ -189,12 +184,13 @@ class FirestoreAccessStates:
             ended[family_id] = max(until, ended.get(family_id, 0))
             transaction.update(reference, {"ended_sessions": ended})
 
-        try:
-            attempt(self._client.transaction(max_attempts=self._max_attempts))
-        except Exception as exc:
-            if is_firestore_contention(exc):
-                raise ContentionError("the session was changed at the same time; retry") from None
-            raise
+        transact(
+            self._client,
+            attempt,
+            name="auth.end_session",
+            attempts=self._max_attempts,
+            busy="the session was changed at the same time; retry",
+        )
         forget_locally(user_id)
 
 

@@ -129,7 +129,10 @@ class FirestoreRefreshTokenFamilies:
 
         reference = self._collection.document(family_id)
 
-        # Re-run by Firestore on contention: it only reads and writes, never calls out.
+        # Not shared.events.transact: contention here is a 409 ``refresh_in_progress``, not a
+        # 503 "retry": a client retrying the same refresh token would find the family
+        # rotated and have it revoked as a reuse. Re-run by Firestore on contention: it only
+        # reads and writes, never calls out.
         @firestore.transactional
         def attempt(transaction: firestore.Transaction) -> _Outcome:
             snapshot = reference.get(transaction=transaction)

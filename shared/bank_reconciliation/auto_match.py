@@ -37,6 +37,7 @@ from shared.bank_reconciliation.store import (
     read_statement,
     statement_ref,
 )
+from shared.events.transact import commit_in_transaction
 from shared.identity.actor import Actor
 from shared.logger import get_logger
 
@@ -95,7 +96,6 @@ def _apply(
 
     tenant_id, account_id = statement.tenant_id, statement.account_id
 
-    @fs.transactional
     def attempt(transaction: Any) -> int:
         refs = [line_ref(db, tenant_id, statement.id, p.line_id) for p in proposals]
         lines = {
@@ -137,8 +137,11 @@ def _apply(
             )
         return applied
 
-    result: int = attempt(db.transaction())
-    return result
+    # A background step: contention outlasting the retries fails the delivery, which
+    # Pub/Sub redelivers (a rerun applies only what is still possible).
+    return commit_in_transaction(
+        db, attempt, name="bank_statements.apply_matches", busy=None
+    ).result
 
 
 def finish_matching(

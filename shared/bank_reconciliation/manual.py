@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.bank_reconciliation.model import BankStatement, StatementLine
 from shared.bank_reconciliation.rules import LineStatus, MatchRule, StatementStatus
-from shared.bank_reconciliation.service import audit, committed, publish, statement_not_found
+from shared.bank_reconciliation.service import audit, busy, statement_not_found
 from shared.bank_reconciliation.store import (
     counts_in_balance,
     line_ref,
@@ -28,7 +28,7 @@ from shared.bank_reconciliation.store import (
     statement_to_document,
 )
 from shared.errors import ConflictError, FieldError, NotFoundError, ValidationError
-from shared.events.outbox import StagedEvent
+from shared.events.transact import transact
 from shared.identity.actor import Actor
 from shared.ledger.model import money_json
 
@@ -73,19 +73,14 @@ def match_line(
 ) -> StatementLine:
     """Match a line to entries by hand: entries of the statement's account, posted, held
     by no other line, whose net effect on the account is the line's amount."""
-    from google.cloud import firestore as fs
-
     from shared.ledger.repository import LedgerPaths, entry_from_document
 
     if len(set(entry_ids)) != len(entry_ids):
         raise ValidationError.for_field("entry_ids", "an entry is named twice", "duplicate_entry")
     when = _now(now)
-    staged: list[StagedEvent] = []
     paths = LedgerPaths(db)
 
-    @fs.transactional
     def attempt(transaction: Any) -> StatementLine:
-        staged.clear()
         statement = read_statement(db, tenant_id, statement_id, transaction)
         if statement is None:
             raise statement_not_found(statement_id)
@@ -173,22 +168,18 @@ def match_line(
             statement_ref(db, tenant_id, statement_id),
             {"matched_count": statement.matched_count + 1},
         )
-        staged.append(
-            audit(
-                transaction,
-                db,
-                "bank_statement.line_matched",
-                statement,
-                actor,
-                correlation_id,
-                {"line_id": line_id, "entry_ids": list(entry_ids)},
-            )
+        audit(
+            transaction,
+            db,
+            "bank_statement.line_matched",
+            statement,
+            actor,
+            correlation_id,
+            {"line_id": line_id, "entry_ids": list(entry_ids)},
         )
         return matched
 
-    result: StatementLine = committed(attempt, db, "the statement line")
-    publish(db, staged)
-    return result
+    return transact(db, attempt, name="bank_statements.match_line", busy=busy("the statement line"))
 
 
 def unmatch_line(
@@ -201,13 +192,8 @@ def unmatch_line(
     correlation_id: str | None = None,
 ) -> StatementLine:
     """Release a line's entries (automatic or manual match alike)."""
-    from google.cloud import firestore as fs
 
-    staged: list[StagedEvent] = []
-
-    @fs.transactional
     def attempt(transaction: Any) -> StatementLine:
-        staged.clear()
         statement = read_statement(db, tenant_id, statement_id, transaction)
         if statement is None:
             raise statement_not_found(statement_id)
@@ -232,22 +218,20 @@ def unmatch_line(
             statement_ref(db, tenant_id, statement_id),
             {"matched_count": max(0, statement.matched_count - 1)},
         )
-        staged.append(
-            audit(
-                transaction,
-                db,
-                "bank_statement.line_unmatched",
-                statement,
-                actor,
-                correlation_id,
-                {"line_id": line_id, "entry_ids": list(line.entry_ids)},
-            )
+        audit(
+            transaction,
+            db,
+            "bank_statement.line_unmatched",
+            statement,
+            actor,
+            correlation_id,
+            {"line_id": line_id, "entry_ids": list(line.entry_ids)},
         )
         return released
 
-    result: StatementLine = committed(attempt, db, "the statement line")
-    publish(db, staged)
-    return result
+    return transact(
+        db, attempt, name="bank_statements.unmatch_line", busy=busy("the statement line")
+    )
 
 
 def reconcile_statement(
@@ -260,14 +244,9 @@ def reconcile_statement(
     now: datetime | None = None,
 ) -> BankStatement:
     """Mark the statement reconciled: only once matching ran and every line is matched."""
-    from google.cloud import firestore as fs
-
     when = _now(now)
-    staged: list[StagedEvent] = []
 
-    @fs.transactional
     def attempt(transaction: Any) -> BankStatement:
-        staged.clear()
         statement = read_statement(db, tenant_id, statement_id, transaction)
         if statement is None:
             raise statement_not_found(statement_id)
@@ -303,23 +282,19 @@ def reconcile_statement(
         transaction.set(
             statement_ref(db, tenant_id, statement_id), statement_to_document(reconciled)
         )
-        staged.append(
-            audit(
-                transaction,
-                db,
-                "bank_statement.reconciled",
-                reconciled,
-                actor,
-                correlation_id,
-                {
-                    "lines": reconciled.line_count,
-                    "period_start": reconciled.period_start.isoformat(),
-                    "period_end": reconciled.period_end.isoformat(),
-                },
-            )
+        audit(
+            transaction,
+            db,
+            "bank_statement.reconciled",
+            reconciled,
+            actor,
+            correlation_id,
+            {
+                "lines": reconciled.line_count,
+                "period_start": reconciled.period_start.isoformat(),
+                "period_end": reconciled.period_end.isoformat(),
+            },
         )
         return reconciled
 
-    result: BankStatement = committed(attempt, db, "the statement")
-    publish(db, staged)
-    return result
+    return transact(db, attempt, name="bank_statements.reconcile", busy=busy("the statement"))

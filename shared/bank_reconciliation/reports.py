@@ -24,8 +24,8 @@ from shared.pagination import (
     CursorPosition,
     DocumentId,
     Page,
-    TimeOrderedPosition,
     keyset_page,
+    newest_first,
 )
 
 if TYPE_CHECKING:
@@ -54,18 +54,13 @@ def list_statements(
     cursor: str | None = None,
 ) -> Page[BankStatement]:
     """The tenant's statements, the newest import first."""
-    collection = statements_collection(db, tenant_id)
-    return keyset_page(
-        collection,
-        order=("imported_at", DOCUMENT_ID),
-        descending=True,
-        position=TimeOrderedPosition,
+    return newest_first(
+        statements_collection(db, tenant_id),
+        time_field="imported_at",
         scope=STATEMENTS_CURSOR,
         cursor=cursor,
         limit=limit,
         to_item=lambda d: statement_from_document(d.id, d.to_dict() or {}),
-        start_after=lambda p: (p.at, collection.document(p.id)),
-        position_of=lambda item: TimeOrderedPosition(at=item.imported_at, id=item.id),
     )
 
 

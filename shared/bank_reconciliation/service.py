@@ -2,8 +2,10 @@
 
 Each change is one Firestore transaction (an import: one to claim the statement, batches
 for its lines, one to finish) with its audit event, and the import's
-``bank_statement.imported`` event, in the outbox; they are published after the commit.
-Every refusal is decided before anything is written.
+``bank_statement.imported`` event, in the outbox; they are published after the commit
+(:func:`shared.events.transact.transact`, which also answers contention that outlasts
+its retries with the 503 ``contention`` every domain answers). Every refusal is decided
+before anything is written.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from shared.bank_reconciliation.camt053 import parse_camt053
 from shared.bank_reconciliation.csv_format import parse_csv
@@ -41,7 +42,6 @@ from shared.bank_reconciliation.store import (
 )
 from shared.errors import (
     ConflictError,
-    ContentionError,
     FieldError,
     NotFoundError,
     PayloadTooLargeError,
@@ -49,10 +49,10 @@ from shared.errors import (
 )
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import new_event
-from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
+from shared.events.outbox import add_to_outbox
+from shared.events.transact import transact
 from shared.identity.actor import Actor
 from shared.logger import get_logger
-from shared.resilience import is_firestore_contention
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -60,7 +60,6 @@ if TYPE_CHECKING:
 # Lines written per batch while importing (Firestore commits at most 500 writes).
 _LINE_BATCH = 400
 _log = get_logger("shared.bank_reconciliation")
-T = TypeVar("T")
 
 
 def _now(now: datetime | None) -> datetime:
@@ -73,25 +72,9 @@ def statement_not_found(statement_id: str) -> NotFoundError:
     )
 
 
-def committed(attempt: Callable[[Any], T], db: firestore.Client, what: str) -> T:
-    """Run a ``@firestore.transactional`` attempt; contention that outlasts its retries
-    is the 503 ``contention`` every domain answers, never a 500."""
-    try:
-        return attempt(db.transaction())
-    except Exception as exc:
-        if is_firestore_contention(exc):
-            raise ContentionError(f"{what} was changed at the same time; retry") from None
-        raise
-
-
-def publish(db: firestore.Client, staged: Sequence[StagedEvent]) -> None:
-    """Publish what a committed change staged; the outbox relay publishes what fails."""
-    try:
-        publish_committed(db, staged)
-    except Exception as exc:
-        _log.warning(
-            "bank_statements.publish_deferred", events=len(staged), error=type(exc).__name__
-        )
+def busy(what: str) -> str:
+    """The detail of the 503 ``contention`` when ``what`` kept changing meanwhile."""
+    return f"{what} was changed at the same time; retry"
 
 
 def audit(
@@ -102,8 +85,8 @@ def audit(
     actor: Actor,
     correlation_id: str | None,
     details: dict[str, Any] | None = None,
-) -> StagedEvent:
-    return add_to_outbox(
+) -> None:
+    add_to_outbox(
         writer,
         db,
         AUDIT_TOPIC,
@@ -229,8 +212,6 @@ def import_statement(
     first transaction left the statement ``importing``; the same file sent again
     completes it.
     """
-    from google.cloud import firestore as fs
-
     content = decoded_content(request)
     currency = _account_currency(db, tenant_id, request.account_id)
     parsed = parse_statement(request, content, currency)
@@ -255,7 +236,6 @@ def import_statement(
     )
     ref = statement_ref(db, tenant_id, statement.id)
 
-    @fs.transactional
     def claim(transaction: Any) -> BankStatement:
         existing = read_statement(db, tenant_id, statement.id, transaction)
         if existing is not None:
@@ -274,7 +254,7 @@ def import_statement(
         transaction.create(ref, statement_to_document(statement))
         return statement
 
-    claimed: BankStatement = committed(claim, db, "the statement")
+    claimed = transact(db, claim, name="bank_statements.claim", busy=busy("the statement"))
     lines = [
         StatementLine(
             id=line_id(parsed_line.number),
@@ -291,52 +271,44 @@ def import_statement(
     ]
     for start in range(0, len(lines), _LINE_BATCH):
         _create_lines(db, tenant_id, statement.id, lines[start : start + _LINE_BATCH])
-    staged: list[StagedEvent] = []
 
-    @fs.transactional
     def finish(transaction: Any) -> BankStatement:
-        staged.clear()
         current = read_statement(db, tenant_id, statement.id, transaction)
         assert current is not None  # claimed above; statements are never deleted
         if current.status is not StatementStatus.IMPORTING:
             raise already_imported(current)  # a concurrent import of the file finished it
         done = replace(current, status=StatementStatus.MATCHING)
         transaction.update(ref, {"status": done.status.value})
-        staged.append(
-            add_to_outbox(
-                transaction,
-                db,
-                TOPIC,
-                new_event(
-                    IMPORTED_TYPE,
-                    source=EVENT_SOURCE,
-                    subject=f"bank_statements/{done.id}",
-                    tenant_id=tenant_id,
-                    correlation_id=correlation_id,
-                    data={"statement_id": done.id, "account_id": done.account_id},
-                ),
-            )
+        add_to_outbox(
+            transaction,
+            db,
+            TOPIC,
+            new_event(
+                IMPORTED_TYPE,
+                source=EVENT_SOURCE,
+                subject=f"bank_statements/{done.id}",
+                tenant_id=tenant_id,
+                correlation_id=correlation_id,
+                data={"statement_id": done.id, "account_id": done.account_id},
+            ),
         )
-        staged.append(
-            audit(
-                transaction,
-                db,
-                "bank_statement.imported",
-                done,
-                actor,
-                correlation_id,
-                {
-                    "format": done.format.value,
-                    "lines": done.line_count,
-                    "file_sha256": done.file_sha256,
-                    "resumed": claimed is not statement,
-                },
-            )
+        audit(
+            transaction,
+            db,
+            "bank_statement.imported",
+            done,
+            actor,
+            correlation_id,
+            {
+                "format": done.format.value,
+                "lines": done.line_count,
+                "file_sha256": done.file_sha256,
+                "resumed": claimed is not statement,
+            },
         )
         return done
 
-    imported: BankStatement = committed(finish, db, "the statement")
-    publish(db, staged)
+    imported = transact(db, finish, name="bank_statements.import", busy=busy("the statement"))
     _log.info("bank_statements.imported", statement_id=imported.id, lines=imported.line_count)
     return imported
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,8 +19,9 @@ import orjson
 from shared import errors
 from shared.deadletters.attribution import producer_scope_of, proven_tenant
 from shared.events.push import PushedMessage
+from shared.events.transact import commit_in_transaction, transact
 from shared.identity.actor import Actor
-from shared.pagination import DEFAULT_PAGE_SIZE, DOCUMENT_ID, Page, TimeOrderedPosition, keyset_page
+from shared.pagination import DEFAULT_PAGE_SIZE, Page, newest_first
 from shared.producers.rules import CREDENTIAL_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -37,6 +39,9 @@ SECRET_ATTRIBUTES = frozenset({CREDENTIAL_ATTRIBUTE})
 Status = Literal["stored", "replayed", "discarded"]
 # The list's name in its cursors: a cursor of another list is refused.
 _LIST_CURSOR = "dead_letters"
+# Every stored id is "dlq-<Pub/Sub message id>" or "rej-<40 hex>"; any other text is
+# answered as missing without a read (Firestore rejects ids such as "__x__" outright).
+_DEAD_LETTER_ID = re.compile(r"^(?:dlq|rej)-[A-Za-z0-9_.-]{1,200}$", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,11 +236,8 @@ def _new_document(
 
 def _upsert(db: firestore.Client, doc_id: str, document: dict[str, Any]) -> DeadLetter:
     """Create the record, or count one more sighting of it (redelivery of a dead letter)."""
-    from google.cloud import firestore as fs
-
     ref = db.collection(DEAD_LETTER_COLLECTION).document(doc_id)
 
-    @fs.transactional
     def write(transaction: Any) -> dict[str, Any]:
         snapshot = ref.get(transaction=transaction)
         if snapshot.exists:
@@ -246,7 +248,10 @@ def _upsert(db: firestore.Client, doc_id: str, document: dict[str, Any]) -> Dead
         transaction.create(ref, document)
         return document
 
-    return DeadLetter.from_document(doc_id, write(db.transaction()))
+    # Recorded by consumers: contention that outlasts the retries is raised as it is
+    # (busy=None), so the message is delivered again.
+    committed = commit_in_transaction(db, write, name="deadletters.record", busy=None)
+    return DeadLetter.from_document(doc_id, committed.result)
 
 
 def record_dead_letter(
@@ -342,6 +347,8 @@ def record_rejected(
 
 
 def _owned(db: firestore.Client, tenant_id: str, dead_letter_id: str) -> Any:
+    if not _DEAD_LETTER_ID.match(dead_letter_id):
+        raise errors.NotFoundError(f"dead letter {dead_letter_id} not found")
     ref = db.collection(DEAD_LETTER_COLLECTION).document(dead_letter_id)
     snapshot = ref.get()
     if not snapshot.exists or snapshot.get("tenant_id") != tenant_id:
@@ -372,19 +379,15 @@ def list_dead_letters(
         query = query.where(filter=FieldFilter("status", "==", status))
     if topic:
         query = query.where(filter=FieldFilter("topic", "==", topic))
-    # The id breaks ties in the same direction as first_seen: that is the order the
-    # declared indexes end in (an ascending id would need an index of its own).
-    return keyset_page(
+    # The declared indexes end in first_seen descending, the order newest_first asks.
+    return newest_first(
         query,
-        order=("first_seen", DOCUMENT_ID),
-        descending=True,
-        position=TimeOrderedPosition,
+        time_field="first_seen",
+        documents=collection,
         scope=_LIST_CURSOR,
         cursor=cursor,
         limit=limit,
         to_item=lambda d: DeadLetter.from_document(d.id, d.to_dict() or {}),
-        start_after=lambda p: (p.at, collection.document(p.id)),
-        position_of=lambda item: TimeOrderedPosition(at=item.first_seen, id=item.id),
     )
 
 
@@ -397,11 +400,10 @@ def _transition(
     actor: dict[str, Any],
     note: str | None,
 ) -> DeadLetter:
-    from google.cloud import firestore as fs
-
+    if not _DEAD_LETTER_ID.match(dead_letter_id):
+        raise errors.NotFoundError(f"dead letter {dead_letter_id} not found")
     ref = db.collection(DEAD_LETTER_COLLECTION).document(dead_letter_id)
 
-    @fs.transactional
     def write(transaction: Any) -> dict[str, Any]:
         snapshot = ref.get(transaction=transaction)
         if not snapshot.exists or snapshot.get("tenant_id") != tenant_id:
@@ -420,7 +422,7 @@ def _transition(
         transaction.update(ref, update)
         return {**current, **update}
 
-    return DeadLetter.from_document(dead_letter_id, write(db.transaction()))
+    return DeadLetter.from_document(dead_letter_id, transact(db, write, name=f"deadletters.{to}"))
 
 
 def replay(

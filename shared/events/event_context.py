@@ -21,11 +21,10 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from shared.events.envelope import EventEnvelope
-from shared.events.outbox import StagedEvent, collect_staged, publish_committed
 from shared.events.push import PushedMessage
 from shared.events.screening import ConsumerSpec, pydantic_summary
-from shared.logger import get_logger
-from shared.resilience import RetryPolicy, retry_call
+from shared.events.transact import commit_in_transaction, publish_after_commit
+from shared.resilience import RetryPolicy
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -170,64 +169,46 @@ class EventContext:
         committed attempt counts. Returns None when the event was already processed.
         """
         from google.api_core.exceptions import Aborted, AlreadyExists
-        from google.cloud import firestore as fs
 
         if self._run_once_called:
             raise RuntimeError("run_once may be called once per delivery")
         self._run_once_called = True
         ref = self.processed_ref
-        staged: list[StagedEvent] = []
 
-        @fs.transactional
-        def attempt(transaction: Any) -> tuple[bool, T | None]:
-            staged.clear()
+        def decide(transaction: Any) -> tuple[bool, T | None]:
             snapshot = ref.get(transaction=transaction)
             if snapshot.exists:
                 self._check_same_event(snapshot.to_dict() or {})
                 return True, None
-            with collect_staged(staged):
-                result = effect(transaction)
+            result = effect(transaction)
             transaction.create(ref, self._processed_record(datetime.now(UTC)))
             return False, result
 
-        def one_round() -> tuple[bool, T | None]:
-            try:
-                outcome: tuple[bool, T | None] = attempt(
-                    self.db.transaction(max_attempts=self.spec.transaction_attempts)
-                )
-            except AlreadyExists:
-                # Another delivery committed the record first; if it was not the
-                # record that clashed, the effect's own create did: that is its error.
-                if not self.already_processed():
-                    raise
-                return True, None
-            return outcome
-
-        duplicate, result = retry_call(
-            one_round,
-            policy=ABORTED_RETRY,
-            is_retryable=lambda exc: isinstance(exc, Aborted),
-            name=f"events.run_once.{self.spec.name}",
-        )
-        self.processed = True
-        self.duplicate = duplicate
-        if duplicate:
-            return None
-        self._publish_staged(staged)
-        return result
-
-    def _publish_staged(self, staged: list[StagedEvent]) -> None:
-        if not staged:
-            return
+        name = f"events.run_once.{self.spec.name}"
         try:
-            publish_committed(self.db, staged)
-        except Exception as exc:
-            # The effect is committed and its events are safe in the outbox: the
-            # relay publishes them. Failing the delivery now would only redeliver
-            # an event that is already processed.
-            get_logger("events.consumer").warning(
-                "event.outbox_publish_deferred",
-                staged=len(staged),
-                error=type(exc).__name__,
-                detail=str(exc),
+            # Only an aborted round is retried here, and what outlasts the rounds is raised
+            # as it is (busy=None): any other failure is the redelivery's to retry.
+            committed = commit_in_transaction(
+                self.db,
+                decide,
+                name=name,
+                retry=ABORTED_RETRY,
+                attempts=self.spec.transaction_attempts,
+                busy=None,
+                is_retryable=lambda exc: isinstance(exc, Aborted),
             )
+        except AlreadyExists:
+            # Another delivery committed the record first; if it was not the record
+            # that clashed, the effect's own create did: that is its error.
+            if not self.already_processed():
+                raise
+            self.duplicate = True
+            return None
+        self.processed = True
+        self.duplicate, result = committed.result
+        if self.duplicate:
+            return None
+        # The effect is committed and its events are safe in the outbox: a failed publish
+        # is left to the relay, not turned into a redelivery of a processed event.
+        publish_after_commit(self.db, committed.staged, name=name)
+        return result

@@ -59,14 +59,23 @@ _collector: ContextVar[list[StagedEvent] | None] = ContextVar("outbox_collector"
 def collect_staged(into: list[StagedEvent]) -> Iterator[list[StagedEvent]]:
     """While active, every :func:`add_to_outbox` in this context also appends to ``into``.
 
-    The event consumer's ``run_once`` uses it to publish, after the commit, whatever
-    the effect staged, without the effect having to hand its staged events back.
+    Collectors nest: events go to the innermost one only. A unit of work that
+    committed hands its events to the one around it (:func:`hand_up`), so
+    ``shared.events.transact`` publishes, after the outermost commit, whatever was
+    staged, without any use case handing its staged events back by hand.
     """
     token = _collector.set(into)
     try:
         yield into
     finally:
         _collector.reset(token)
+
+
+def hand_up(staged: Sequence[StagedEvent]) -> None:
+    """Give committed events to the active collector, if there is one."""
+    collected = _collector.get()
+    if collected is not None:
+        collected.extend(staged)
 
 
 def add_to_outbox(

@@ -34,6 +34,7 @@ import orjson
 
 from shared import errors
 from shared.logger import get_logger
+from shared.resilience import poll
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -55,6 +56,20 @@ _MAX_POLL_SECONDS = 0.5
 # Create/read/overwrite rounds within one poll before giving up on a record
 # that keeps changing under us (each round means someone else made progress).
 _ROUNDS_PER_POLL = 5
+
+
+class _WaitClock:
+    """The :class:`shared.resilience.Clock` of the wait for a concurrent holder."""
+
+    def __init__(self, monotonic: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self._monotonic = monotonic
+        self._sleep = sleep
+
+    def monotonic(self) -> float:
+        return self._monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self._sleep(seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +159,13 @@ class IdempotencyStore:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
-        self._sleep = sleep
+        # The wait for a concurrent holder: its deadline and sleeps (tests drive both).
+        self._wait_clock = _WaitClock(monotonic, sleep)
 
     def _ref(self, doc_id: str) -> Any:
         return self._db.collection(IDEMPOTENCY_COLLECTION).document(doc_id)
@@ -178,21 +195,20 @@ class IdempotencyStore:
         validate_key(key)
         doc_id = record_id(scope, key)
         owner = secrets.token_hex(16)
-        deadline = time.monotonic() + self._settings.wait_seconds
-        delay = _FIRST_POLL_SECONDS
-        while True:
-            claim = self._try_claim(scope, key, fingerprint, doc_id, owner)
-            if claim is not None:
-                return claim
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise errors.ConflictError(
-                    "a request with this Idempotency-Key is still being processed; retry later",
-                    code="idempotency_key_in_progress",
-                    headers={"Retry-After": "1"},
-                )
-            self._sleep(min(delay, remaining))
-            delay = min(delay * 2, _MAX_POLL_SECONDS)
+        claim = poll(
+            lambda: self._try_claim(scope, key, fingerprint, doc_id, owner),
+            timeout_seconds=self._settings.wait_seconds,
+            first_delay_seconds=_FIRST_POLL_SECONDS,
+            max_delay_seconds=_MAX_POLL_SECONDS,
+            clock=self._wait_clock,
+        )
+        if claim is None:
+            raise errors.ConflictError(
+                "a request with this Idempotency-Key is still being processed; retry later",
+                code="idempotency_key_in_progress",
+                headers={"Retry-After": "1"},
+            )
+        return claim
 
     def _try_claim(
         self, scope: str, key: str, fingerprint: str, doc_id: str, owner: str

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from shared.errors import ConflictError, FieldError
-from shared.events.outbox import StagedEvent
+from shared.events.transact import read_retried, transact
 from shared.identity.actor import Actor
 from shared.ledger import account_rules
 from shared.ledger.core import LedgerCore, cursor_mismatch, page_limit
@@ -30,7 +30,6 @@ from shared.ledger.requests import (
     CreateAccountRequest,
     UpdateAccountRequest,
 )
-from shared.ledger.retry import with_retry
 from shared.ledger.store import ACCOUNTS_ORDER
 from shared.pagination import DEFAULT_PAGE_SIZE, Page, keyset_page
 
@@ -52,11 +51,11 @@ class AccountUseCases(LedgerCore):
         account_ref = self.paths.account(tenant_id, account.id)
         code_ref = self.paths.account_code(tenant_id, account.code)
 
-        def attempt(transaction: Any) -> tuple[Account, list[StagedEvent]]:
+        def attempt(transaction: Any) -> Account:
             code = code_ref.get(transaction=transaction)
             if code.exists:
                 if (code.to_dict() or {}).get("account_id") == account.id:
-                    return self.store.read_account(tenant_id, account.id, transaction), []
+                    return self.store.read_account(tenant_id, account.id, transaction)
                 raise ConflictError(
                     f"account code {account.code!r} is already used in this tenant",
                     code="account_code_taken",
@@ -66,7 +65,7 @@ class AccountUseCases(LedgerCore):
             transaction.create(
                 code_ref, {"account_id": account.id, "created_at": account.created_at}
             )
-            staging = self._stage(
+            self._stage(
                 transaction,
                 tenant_id,
                 "ledger.account_created",
@@ -78,9 +77,16 @@ class AccountUseCases(LedgerCore):
                 details={"code": account.code, "currency": account.currency},
                 correlation_id=correlation_id,
             )
-            return account, staging.events
+            return account
 
-        return self._run("create_account", attempt)
+        return transact(
+            self.db,
+            attempt,
+            name="create_account",
+            publisher=self._publisher,
+            retry=self.settings.retry,
+            attempts=self.settings.transaction_attempts,
+        )
 
     def get_account(self, tenant_id: str, account_id: str) -> AccountWithBalances:
         """The account with its posted, pending and available balances (404 if absent)."""
@@ -133,7 +139,7 @@ class AccountUseCases(LedgerCore):
 
         recorded = actor.to_audit()
 
-        def attempt(transaction: Any) -> tuple[AccountWithBalances, list[StagedEvent]]:
+        def attempt(transaction: Any) -> AccountWithBalances:
             account = self.store.read_account(tenant_id, account_id, transaction)
             totals = self.store.read_totals(tenant_id, [account], transaction)[account.id]
             retyped = (request.type not in (None, account.type)) or (
@@ -148,7 +154,7 @@ class AccountUseCases(LedgerCore):
                 Balances(update.account.currency, update.account.normal_side, totals),
             )
             if not update.changed:
-                return result, []
+                return result
             transaction.set(
                 self.paths.account(tenant_id, account_id), account_to_document(update.account)
             )
@@ -159,7 +165,7 @@ class AccountUseCases(LedgerCore):
                     {"version": fs.Increment(1), "updated_at": update.account.updated_at},
                     merge=True,
                 )
-            staging = self._stage(
+            self._stage(
                 transaction,
                 tenant_id,
                 "ledger.account_updated",
@@ -171,9 +177,16 @@ class AccountUseCases(LedgerCore):
                 details={"changes": update.changes},
                 correlation_id=correlation_id,
             )
-            return result, staging.events
+            return result
 
-        return self._run("update_account", attempt)
+        return transact(
+            self.db,
+            attempt,
+            name="update_account",
+            publisher=self._publisher,
+            retry=self.settings.retry,
+            attempts=self.settings.transaction_attempts,
+        )
 
     def with_balances(
         self, tenant_id: str, accounts: Sequence[Account]
@@ -192,10 +205,10 @@ class AccountUseCases(LedgerCore):
         whenever the ledger is sound; all reads share one snapshot, so concurrent
         postings never make a trial balance disagree with itself.
         """
-        accounts, totals = with_retry(
+        accounts, totals = read_retried(
             lambda: self.store.accounts_with_totals(tenant_id),
-            policy=self.settings.retry,
-            name="trial_balance",
+            retry=self.settings.retry,
+            name="ledger.trial_balance",
         )
         rows: dict[str, list[TrialBalanceRow]] = defaultdict(list)
         for account in sorted(accounts, key=lambda a: a.code):

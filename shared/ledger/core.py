@@ -1,24 +1,32 @@
-"""What every ledger use case shares: settings, one-transaction runs, events, entry changes.
+"""What every ledger use case shares: settings, events, entry changes.
 
 :class:`LedgerCore` holds the service's state (the database, the store, the account
-cache, the per-entry locks) and the machinery the use case modules (``accounts``,
-``periods``, ``entries``, ``holds``, ``reconciliation``) build on: a transaction run
-with retries and its events published after the commit (``_run``), the ledger event
-and its audit event staged together (``_stage``), and the change of one existing
-entry on a precondition (``_change_entry``, ``_commit_checked``).
+cache, the per-entry locks) and what the use case modules (``accounts``, ``periods``,
+``entries``, ``holds``, ``reconciliation``) build on: the ledger event and its audit
+event staged together (``_stage``), and the change of one existing entry on a
+precondition (``_change_entry``, ``_commit_checked``). Committing, retrying and
+publishing are :mod:`shared.events.transact`'s, given the service's
+``LedgerSettings.retry``, ``transaction_attempts`` and publisher.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shared.errors import ContentionError, ValidationError
+from shared.errors import ValidationError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import new_event
-from shared.events.outbox import StagedEvent, add_to_outbox
+from shared.events.outbox import add_to_outbox
+from shared.events.transact import (
+    CONTENTION_RETRY,
+    Publisher,
+    commit_in_transaction,
+    read_retried,
+    settle,
+)
 from shared.ledger import domain, period_rules
 from shared.ledger.aggregate_locks import AggregateLocks
 from shared.ledger.model import Account, BalanceTotals, Entry
@@ -29,9 +37,7 @@ from shared.ledger.repository import (
     entry_from_document,
     period_from_document,
 )
-from shared.ledger.retry import DEFAULT_RETRY, with_retry
 from shared.ledger.store import LedgerStore, entry_not_found
-from shared.logger import get_logger
 from shared.pagination import MAX_PAGE_SIZE
 from shared.resilience import RetryPolicy
 
@@ -40,7 +46,6 @@ if TYPE_CHECKING:
 
 LEDGER_TOPIC = "ledger-events"
 EVENT_SOURCE = "tributum/ledger"
-Publisher = Callable[["firestore.Client", Sequence[StagedEvent]], None]
 T = TypeVar("T")
 
 # Rounds of read-decide-commit for one entry's change (see ``_change_entry``). An entry
@@ -52,12 +57,10 @@ _ENTRY_CHANGE_ROUNDS = 8
 REQUESTER_FIELD = "requester"
 RESOLUTION_FIELD = "resolution_id"
 
-_log = get_logger("shared.ledger")
-
 
 @dataclass(frozen=True)
 class LedgerSettings:
-    retry: RetryPolicy = DEFAULT_RETRY
+    retry: RetryPolicy = CONTENTION_RETRY
     group_commit: bool = True
     max_batch: int = 32
     max_batches_in_flight: int = 1
@@ -65,13 +68,6 @@ class LedgerSettings:
     max_batch_writes: int = 450
     transaction_attempts: int = 5
     default_hold_timeout: timedelta = domain.DEFAULT_HOLD_TIMEOUT
-
-
-@dataclass
-class Staging:
-    """Events of one transaction attempt (rebuilt on every attempt)."""
-
-    events: list[StagedEvent] = field(default_factory=list)
 
 
 class LedgerCore:
@@ -92,65 +88,53 @@ class LedgerCore:
         self,
         tenant_id: str,
         entry_id: str,
-        decide: Callable[[Entry, Any], tuple[T, list[StagedEvent]]],
+        decide: Callable[[Entry, Any], T],
     ) -> T:
         """Decide a change of one entry on a plain read; commit it on a precondition.
 
-        ``decide(entry, precondition)`` returns the outcome and the events it committed
-        (published here, once the entry's lock is let go); when it changes anything it
-        commits with ``precondition`` (the update time the entry was read
-        at) on its write to the entry, plus ``create`` of any entry it adds under an id
-        derived from this one. Nothing holds a lock on the entry between the read and
-        the commit: a concurrent writer that committed first makes this commit fail at
-        once (``FailedPrecondition``, or ``AlreadyExists`` for the derived id) instead of
-        waiting, and the entry is read again and the change decided on what the winner
-        left - a 409 with the state's own code, or this request's own earlier commit
-        (an ambiguous failure retried) returned as it was. Entries change at most once
-        (reversed, or a hold resolved), so a second round settles a race on the entry;
-        a constrained balance moved meanwhile (see ``_commit_checked``) costs a round too.
+        ``decide(entry, precondition)`` returns the outcome and stages the events it
+        commits (published once the entry's lock is let go); when it changes anything
+        it commits with ``precondition`` (the update time the entry was read at) on its
+        write to the entry, plus ``create`` of any entry it adds under an id derived
+        from this one. The rounds are :func:`~shared.events.transact.settle`'s: a
+        concurrent writer that committed first makes this commit fail at once, and the
+        change is decided again on what the winner left - a 409 with the state's own
+        code, or this request's own earlier commit (an ambiguous failure retried)
+        returned as it was. Entries change at most once (reversed, or a hold resolved),
+        so a second round settles a race on the entry; a constrained balance moved
+        meanwhile (see ``_commit_checked``) costs a round too.
 
         Within the instance, writers of one entry take turns (``AggregateLocks``), so
         they neither waste commits nor, on the emulator, wait on each other's locks.
         """
-        from google.api_core.exceptions import AlreadyExists, FailedPrecondition
-
         ref = self.paths.entry(tenant_id, entry_id)
-        with self._entry_locks.held((tenant_id, entry_id)):
-            for _ in range(_ENTRY_CHANGE_ROUNDS):
-                snapshot = with_retry(ref.get, policy=self.settings.retry, name="read_entry")
-                if not snapshot.exists:
-                    raise entry_not_found(entry_id)
-                entry = entry_from_document(snapshot.id, snapshot.to_dict() or {})
-                precondition = self.db.write_option(last_update_time=snapshot.update_time)
-                try:
-                    result, staged = decide(entry, precondition)
-                except (AlreadyExists, FailedPrecondition) as exc:
-                    _log.info(
-                        "ledger.entry_changed_meanwhile",
-                        entry_id=entry_id,
-                        error=type(exc).__name__,
-                    )
-                    continue
-                break
-            else:
-                raise ContentionError(
-                    f"entry {entry_id} kept changing while this request was decided; retry"
-                )
-        self._publish(staged)
-        return result
+
+        def decide_and_commit() -> T:
+            snapshot = read_retried(ref.get, retry=self.settings.retry, name="ledger.read_entry")
+            if not snapshot.exists:
+                raise entry_not_found(entry_id)
+            entry = entry_from_document(snapshot.id, snapshot.to_dict() or {})
+            return decide(entry, self.db.write_option(last_update_time=snapshot.update_time))
+
+        return settle(
+            self.db,
+            decide_and_commit,
+            name="change_entry",
+            busy=f"entry {entry_id} kept changing while this request was decided; retry",
+            rounds=_ENTRY_CHANGE_ROUNDS,
+            hold=self._entry_locks.held((tenant_id, entry_id)),
+            publisher=self._publisher,
+        )
 
     def _commit_checked(
         self,
         name: str,
         tenant_id: str,
         account_ids: Sequence[str],
-        write: Callable[
-            [Any, dict[str, Account | None], dict[str, BalanceTotals]],
-            tuple[T, list[StagedEvent]],
-        ],
+        write: Callable[[Any, dict[str, Account | None], dict[str, BalanceTotals]], T],
         *,
         effective_date: date,
-    ) -> tuple[T, list[StagedEvent]]:
+    ) -> T:
         """A short transaction that checks the accounts an entry change moves.
 
         The entry it makes is dated ``effective_date``, which must be after the closed
@@ -164,19 +148,16 @@ class LedgerCore:
         it, and the shard ``write`` adds to carries a precondition on that read (see
         :class:`GuardedShards`): a posting that moved the balance meanwhile makes the
         commit fail at once and the change is decided again. ``write`` stages the
-        writes; its write to the entry carries the caller's precondition (see
-        ``_change_entry``).
+        writes and events; its write to the entry carries the caller's precondition
+        (see ``_change_entry``), whose round the events are handed to.
         """
-        from google.cloud import firestore as fs
-
         unique = list(dict.fromkeys(account_ids))
         limited = constrained(self.store.read_accounts(tenant_id, unique, None).values())
         shards, balances = self.store.read_shards(tenant_id, limited)
         fetched: list[Account] = []
         read_version: list[int] = []
 
-        @fs.transactional
-        def attempt(transaction: Any) -> tuple[T, list[StagedEvent]]:
+        def attempt(transaction: Any) -> T:
             fetched.clear()
             marker = self.paths.accounts_version(tenant_id).get(transaction=transaction)
             version = int((marker.to_dict() or {}).get("version", 0)) if marker.exists else 0
@@ -196,35 +177,22 @@ class LedgerCore:
             guarded = GuardedShards(transaction, self.db, shards)
             return write(guarded, accounts, dict(balances))
 
-        result, staged = with_retry(
-            lambda: attempt(self.db.transaction(max_attempts=self.settings.transaction_attempts)),
-            policy=self.settings.retry,
+        committed = commit_in_transaction(
+            self.db,
+            attempt,
             name=name,
+            retry=self.settings.retry,
+            attempts=self.settings.transaction_attempts,
         )
         # Only what a committed transaction read is known to match its version.
         self._account_cache.store(tenant_id, read_version[-1], fetched)
-        return result, staged
+        return committed.result
 
-    # -- internals: plumbing ----------------------------------------------------------
-
-    def _run(
-        self, name: str, transaction_function: Callable[[Any], tuple[T, list[StagedEvent]]]
-    ) -> T:
-        """Run one transaction (retried as a whole on contention), then publish its events."""
-        from google.cloud import firestore as fs
-
-        wrapped = fs.transactional(transaction_function)
-        result, staged = with_retry(
-            lambda: wrapped(self.db.transaction(max_attempts=self.settings.transaction_attempts)),
-            policy=self.settings.retry,
-            name=name,
-        )
-        self._publish(staged)
-        return result  # type: ignore[no-any-return]
+    # -- internals: events --------------------------------------------------------------
 
     def _stage(
         self,
-        transaction: Any,
+        writer: Any,
         tenant_id: str,
         event_type: str,
         *,
@@ -235,9 +203,12 @@ class LedgerCore:
         resource: tuple[str, str],
         details: dict[str, Any],
         correlation_id: str | None,
-    ) -> Staging:
-        """Stage a ledger event and its audit event in the caller's transaction."""
-        staging = Staging()
+    ) -> None:
+        """Stage a ledger event and its audit event in the caller's transaction.
+
+        The enclosing ``transact``, ``commit_in_transaction`` or ``settle`` collects
+        them and publishes them once the change committed.
+        """
         event = new_event(
             event_type,
             source=EVENT_SOURCE,
@@ -246,7 +217,7 @@ class LedgerCore:
             data=data,
             correlation_id=correlation_id,
         )
-        staging.events.append(add_to_outbox(transaction, self.db, LEDGER_TOPIC, event))
+        add_to_outbox(writer, self.db, LEDGER_TOPIC, event)
         audit = audit_event(
             action,
             tenant_id=tenant_id,
@@ -257,17 +228,7 @@ class LedgerCore:
             source=EVENT_SOURCE,
             correlation_id=event.correlation_id,
         )
-        staging.events.append(add_to_outbox(transaction, self.db, AUDIT_TOPIC, audit))
-        return staging
-
-    def _publish(self, staged: Sequence[StagedEvent]) -> None:
-        if not staged or self._publisher is None:
-            return
-        try:
-            self._publisher(self.db, staged)
-        except Exception as exc:
-            # Committed is committed: the outbox records stay pending for the relay.
-            _log.warning("ledger.publish_deferred", events=len(staged), error=type(exc).__name__)
+        add_to_outbox(writer, self.db, AUDIT_TOPIC, audit)
 
     def _now(self) -> datetime:
         return self._clock()

@@ -11,18 +11,18 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from shared.errors import AppError, ConflictError, FieldError
-from shared.events.outbox import StagedEvent
+from shared.events.outbox import collect_staged
+from shared.events.transact import commit_in_transaction, publish_after_commit
 from shared.identity.actor import Actor
 from shared.ledger import batches, domain
 from shared.ledger.core import (
     REQUESTER_FIELD,
     LedgerCore,
-    Staging,
     constrained,
     cursor_mismatch,
     page_limit,
@@ -54,7 +54,6 @@ from shared.ledger.requests import (
     PostEntryRequest,
     ReverseEntryRequest,
 )
-from shared.ledger.retry import with_retry
 from shared.ledger.store import ACCOUNT_ENTRIES_ORDER
 from shared.pagination import DEFAULT_PAGE_SIZE, Page, keyset_page
 
@@ -139,27 +138,17 @@ class EntryUseCases(LedgerCore):
             created_at=now,
             check_existing=request.entry_id is not None,
         )
-        attempts: list[PostingCommand] = []
-
-        def once() -> tuple[Entry, bool]:
-            # A generated id cannot exist yet on the first attempt; a later attempt may
-            # follow a commit whose answer was lost, so it looks for its own entry.
-            current = replace(command, check_existing=True) if attempts else command
-            attempts.append(current)
-            if self.settings.group_commit:
-                queued = self._committer.submit(tenant_id, current)
-                assert isinstance(queued, tuple)  # a posting's outcome
-                return queued
-            outcome = self._commit_postings(tenant_id, [current])
-            if outcome.after_release is not None:
-                outcome.after_release()
-            result = outcome.outcomes[0]
-            if isinstance(result, BaseException):
-                raise result
-            return result
-
-        entry, _ = with_retry(once, policy=self.settings.retry, name="post_entry")
-        return entry
+        if self.settings.group_commit:
+            queued = self._committer.submit(tenant_id, command)
+            assert isinstance(queued, tuple)  # a posting's outcome
+            return queued[0]
+        outcome = self._commit_postings(tenant_id, [command])
+        if outcome.after_release is not None:
+            outcome.after_release()
+        result = outcome.outcomes[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result[0]
 
     def get_entry(self, tenant_id: str, entry_id: str) -> Entry:
         return self.store.read_entry(tenant_id, entry_id, None)
@@ -238,11 +227,11 @@ class EntryUseCases(LedgerCore):
         reversal_ref = self.paths.entry(tenant_id, reversal_id)
         entry_ref = self.paths.entry(tenant_id, entry_id)
 
-        def decide(original: Entry, precondition: Any) -> tuple[Reversal, list[StagedEvent]]:
+        def decide(original: Entry, precondition: Any) -> Reversal:
             if original.reversed_by_entry_id is not None:
                 earlier = self.store.read_entry(tenant_id, original.reversed_by_entry_id, None)
                 if earlier.extra.get(REQUESTER_FIELD) == token:
-                    return Reversal(original, earlier), []
+                    return Reversal(original, earlier)
             proposed = domain.reversal_lines(original)
             effective_date = domain.effective_date_or_today(request.effective_date, self._now())
 
@@ -250,7 +239,7 @@ class EntryUseCases(LedgerCore):
                 transaction: Any,
                 accounts: dict[str, Account | None],
                 balances: dict[str, BalanceTotals],
-            ) -> tuple[Reversal, list[StagedEvent]]:
+            ) -> Reversal:
                 now = self._now()
                 plan = domain.plan_entry(proposed, accounts, balances, effect=LineEffect.POSTED)
                 reversal = Entry(
@@ -272,7 +261,7 @@ class EntryUseCases(LedgerCore):
                 )
                 self.store.add_deltas(transaction, tenant_id, accounts, plan.deltas)
                 updated = replace_entry(original, reversed_by_entry_id=reversal_id)
-                staging = self._stage(
+                self._stage(
                     transaction,
                     tenant_id,
                     "ledger.entry_reversed",
@@ -284,7 +273,7 @@ class EntryUseCases(LedgerCore):
                     details={"reversal_entry_id": reversal_id},
                     correlation_id=correlation_id,
                 )
-                return Reversal(updated, reversal), staging.events
+                return Reversal(updated, reversal)
 
             return self._commit_checked(
                 "reverse_entry",
@@ -319,18 +308,28 @@ class EntryUseCases(LedgerCore):
         ``linked``: the postings are one linked batch (``linked.py``). The first refusal
         raises, naming its entry's index, and the transaction rolls back: nothing of the
         batch is written.
-        """
-        from google.cloud import firestore as fs
 
-        @fs.transactional
-        def attempt(
-            transaction: Any,
-        ) -> tuple[list[tuple[Entry, bool] | BaseException], list[StagedEvent]]:
+        The transaction is retried as a whole on contention (``LedgerSettings.retry``);
+        retries spent are a 503 ``contention`` for every posting of the batch. The events
+        are published once every posting has its outcome (``BatchOutcome.after_release``).
+        """
+        fetched: list[Account] = []
+        read_version: list[int] = []
+        runs = 0
+
+        def attempt(transaction: Any) -> list[tuple[Entry, bool] | BaseException]:
+            nonlocal runs
+            # A generated id cannot exist before the first attempt; a later one may follow
+            # a commit whose answer was lost, so then every posting looks for its entry.
+            retried = runs > 0
+            runs += 1
             fetched.clear()
             account_ids = list(
                 dict.fromkeys(line.account_id for c in commands for line in c.proposed)
             )
-            entry_ids = list(dict.fromkeys(c.entry_id for c in commands if c.check_existing))
+            entry_ids = list(
+                dict.fromkeys(c.entry_id for c in commands if retried or c.check_existing)
+            )
             # The accounts' version document is read in the transaction: an account
             # change commits a new version, so this batch either sees it or conflicts.
             refs = [self.paths.accounts_version(tenant_id)] + [
@@ -363,7 +362,6 @@ class EntryUseCases(LedgerCore):
                 tenant_id, constrained(accounts.values()), transaction
             )
             outcomes: list[tuple[Entry, bool] | BaseException] = []
-            staged: list[StagedEvent] = []
             deltas: dict[str, BalanceTotals] = defaultdict(BalanceTotals)
             in_batch: dict[str, tuple[Entry, str]] = {}
             for index, command in enumerate(commands):
@@ -400,7 +398,7 @@ class EntryUseCases(LedgerCore):
                     self.paths.entry(tenant_id, entry.id),
                     entry_to_document(entry, fingerprint=command.fingerprint),
                 )
-                staged.extend(self._posting_events(transaction, tenant_id, entry, command).events)
+                self._posting_events(transaction, tenant_id, entry, command)
                 in_batch[entry.id] = (entry, command.fingerprint)
                 outcomes.append((entry, True))
             if linked:
@@ -408,22 +406,31 @@ class EntryUseCases(LedgerCore):
                 batches.check_all_or_none([not o[1] for o in outcomes if isinstance(o, tuple)])
             present = {a: acc for a, acc in accounts.items() if acc is not None}
             self.store.add_deltas(transaction, tenant_id, present, deltas)
-            return outcomes, staged
+            return outcomes
 
-        fetched: list[Account] = []
-        read_version: list[int] = []
-        outcomes, staged = attempt(
-            self.db.transaction(max_attempts=self.settings.transaction_attempts)
-        )
+        name = "post_linked_entries" if linked else "post_entry"
+        # The batch's events are its postings' own, published below: they are kept from
+        # any collector the leader's caller may have open.
+        with collect_staged([]):
+            committed = commit_in_transaction(
+                self.db,
+                attempt,
+                name=name,
+                retry=self.settings.retry,
+                attempts=self.settings.transaction_attempts,
+            )
         # Only what a committed transaction read is known to match its version.
         self._account_cache.store(tenant_id, read_version[-1], fetched)
-        return BatchOutcome(outcomes, lambda: self._publish(staged))
+        return BatchOutcome(
+            committed.result,
+            lambda: publish_after_commit(self.db, committed.staged, self._publisher, name=name),
+        )
 
     def _posting_events(
         self, transaction: Any, tenant_id: str, entry: Entry, command: PostingCommand
-    ) -> Staging:
+    ) -> None:
         pending = entry.kind is EntryKind.PENDING
-        return self._stage(
+        self._stage(
             transaction,
             tenant_id,
             "ledger.entry_pending" if pending else "ledger.entry_posted",

@@ -14,8 +14,10 @@ each touched balance shard once, with the postings' sum.
 
 Each posting in a batch is validated on its own, in order, against the state the
 earlier ones leave: a rejected posting gets its own error and writes nothing,
-the others commit. A failure of the whole transaction (contention, outage) is
-given to every posting of the batch, whose callers retry (see ``retry.py``).
+the others commit. The commit function retries the whole transaction on
+contention (``EntryUseCases._commit_postings``, through ``shared.events.transact``);
+a failure that remains (retries spent, an outage) is given to every posting of
+the batch.
 
 At most one batch per tenant is in flight per instance, so batches of one
 instance never contend with each other; instances contend only on documents,

@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from shared.events.transact import read_retried
 from shared.ledger import export, history
 from shared.ledger.export import ExportFormat
 from shared.ledger.history import BalanceHistory, PointInTimeBalance
 from shared.ledger.history_store import AsOfRead, HistoryStore
 from shared.ledger.model import Account, BalanceTotals
-from shared.ledger.retry import with_retry
 from shared.logger import get_logger
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class AccountHistory:
         self.store = HistoryStore(service.db, service.paths)
 
     def _retry(self, name: str, read: Callable[[], T]) -> T:
-        return with_retry(read, policy=self.service.settings.retry, name=name)
+        return read_retried(read, retry=self.service.settings.retry, name=f"ledger.{name}")
 
     def _account(self, tenant_id: str, account_id: str) -> Account:
         """The account, or a 404 (also for another tenant's: tenancy is in the path)."""

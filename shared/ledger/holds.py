@@ -2,7 +2,7 @@
 
 Each transition changes the hold on a precondition (``LedgerCore._change_entry``): a
 post checks the accounts it posts to in a short transaction, a void or an expiry
-commits one batch that only releases.
+commits writes only, releasing what the hold reserved.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.errors import AppError
-from shared.events.outbox import StagedEvent
+from shared.events.transact import commit_in_transaction
 from shared.identity.actor import Actor
 from shared.ledger import domain, hold_rules
 from shared.ledger.core import RESOLUTION_FIELD, LedgerCore, replace_entry, resolved_by
@@ -29,7 +29,6 @@ from shared.ledger.model import (
 )
 from shared.ledger.repository import entry_to_document
 from shared.ledger.requests import PostPendingRequest, VoidPendingRequest
-from shared.ledger.retry import with_retry
 from shared.logger import get_logger
 
 _EXPIRY_SCAN_LIMIT = 200
@@ -58,10 +57,10 @@ class HoldUseCases(LedgerCore):
         token = requester_id(idempotency_key)
         posting_id = hold_posting_entry_id(entry_id)
 
-        def decide(hold: Entry, precondition: Any) -> tuple[HoldTransition, list[StagedEvent]]:
+        def decide(hold: Entry, precondition: Any) -> HoldTransition:
             if hold.posting_entry_id is not None and resolved_by(hold, token):
                 posting = self.store.read_entry(tenant_id, hold.posting_entry_id, None)
-                return HoldTransition(hold, posting), []
+                return HoldTransition(hold, posting)
             now = self._now()
             status = hold_rules.transition_hold(hold, hold_rules.HoldAction.POST, now=now)
             effective_date = domain.effective_date_or_today(request.effective_date, now)
@@ -70,7 +69,7 @@ class HoldUseCases(LedgerCore):
                 transaction: Any,
                 accounts: dict[str, Account | None],
                 _balances: dict[str, BalanceTotals],
-            ) -> tuple[HoldTransition, list[StagedEvent]]:
+            ) -> HoldTransition:
                 plan = hold_rules.plan_hold_posting(hold, request, accounts)
                 posting = Entry(
                     id=posting_id,
@@ -98,7 +97,7 @@ class HoldUseCases(LedgerCore):
                 self._resolve_hold(transaction, tenant_id, resolved, fields, precondition)
                 deltas = _merged(hold_rules.release_deltas(hold), plan.deltas)
                 self.store.add_deltas(transaction, tenant_id, accounts, deltas)
-                staging = self._stage(
+                self._stage(
                     transaction,
                     tenant_id,
                     "ledger.hold_posted",
@@ -113,7 +112,7 @@ class HoldUseCases(LedgerCore):
                     },
                     correlation_id=correlation_id,
                 )
-                return HoldTransition(resolved, posting), staging.events
+                return HoldTransition(resolved, posting)
 
             return self._commit_checked(
                 "post_pending", tenant_id, hold.account_ids, write, effective_date=effective_date
@@ -193,7 +192,7 @@ class HoldUseCases(LedgerCore):
         now: datetime | None = None,
         token: str | None = None,
     ) -> HoldTransition:
-        """Void or expire a hold in one batch: nothing to check, so nothing read under lock.
+        """Void or expire a hold in one write-only commit: nothing to check, so nothing read.
 
         Releasing moves no posted balance and breaks no constraint, and accounts are
         only needed for their shard counts (a count changed meanwhile is harmless: a
@@ -204,9 +203,9 @@ class HoldUseCases(LedgerCore):
             "ledger.hold_voided" if action is hold_rules.HoldAction.VOID else "ledger.hold_expired"
         )
 
-        def decide(hold: Entry, precondition: Any) -> tuple[HoldTransition, list[StagedEvent]]:
+        def decide(hold: Entry, precondition: Any) -> HoldTransition:
             if resolved_by(hold, resolution_id) and hold.posting_entry_id is None:
-                return HoldTransition(hold), []
+                return HoldTransition(hold)
             at = now or self._now()
             status = hold_rules.transition_hold(hold, action, now=at)
             fields = {RESOLUTION_FIELD: resolution_id, "resolution_reason": reason}
@@ -215,23 +214,34 @@ class HoldUseCases(LedgerCore):
             )
             accounts = self.store.read_accounts(tenant_id, hold.account_ids, None)
             present = {a: acc for a, acc in accounts.items() if acc is not None}
-            batch = self.db.batch()
-            self._resolve_hold(batch, tenant_id, resolved, fields, precondition)
-            self.store.add_deltas(batch, tenant_id, present, hold_rules.release_deltas(hold))
-            staging = self._stage(
-                batch,
-                tenant_id,
-                event_type,
-                subject=f"entries/{hold.id}",
-                data={"hold": resolved.to_json(), "reason": reason},
-                actor=actor,
-                action=f"ledger.hold.{status.value}",
-                resource=("ledger_entry", hold.id),
-                details={"reason": reason} if reason else {},
-                correlation_id=correlation_id,
+
+            def write(transaction: Any) -> None:
+                # Writes only: the transaction reads nothing, so it takes no lock before
+                # its commit, where the precondition on the hold decides.
+                self._resolve_hold(transaction, tenant_id, resolved, fields, precondition)
+                deltas = hold_rules.release_deltas(hold)
+                self.store.add_deltas(transaction, tenant_id, present, deltas)
+                self._stage(
+                    transaction,
+                    tenant_id,
+                    event_type,
+                    subject=f"entries/{hold.id}",
+                    data={"hold": resolved.to_json(), "reason": reason},
+                    actor=actor,
+                    action=f"ledger.hold.{status.value}",
+                    resource=("ledger_entry", hold.id),
+                    details={"reason": reason} if reason else {},
+                    correlation_id=correlation_id,
+                )
+
+            commit_in_transaction(
+                self.db,
+                write,
+                name=f"{action.value}_hold",
+                retry=self.settings.retry,
+                attempts=self.settings.transaction_attempts,
             )
-            with_retry(batch.commit, policy=self.settings.retry, name=f"{action.value}_hold")
-            return HoldTransition(resolved), staging.events
+            return HoldTransition(resolved)
 
         return self._change_entry(tenant_id, entry_id, decide)
 

@@ -21,9 +21,8 @@ from __future__ import annotations
 from shared.identity.actor import Actor
 from shared.ledger import batches
 from shared.ledger.entries import EntryUseCases, LinkedPostings, PostingCommand, QueuedOutcome
-from shared.ledger.model import Entry, new_id
+from shared.ledger.model import new_id
 from shared.ledger.requests import PostLinkedEntriesRequest
-from shared.ledger.retry import with_retry
 
 
 class LinkedEntryUseCases(EntryUseCases):
@@ -81,19 +80,15 @@ class LinkedEntryUseCases(EntryUseCases):
 
         queued = LinkedPostings(tuple(commands), writes=self.settings.max_batch_writes)
 
-        def once() -> list[Entry]:
-            result: QueuedOutcome | BaseException
-            if self.settings.group_commit:
-                result = self._committer.submit(tenant_id, queued)
-            else:
-                outcome = self._commit_queued(tenant_id, [queued])
-                if outcome.after_release is not None:
-                    outcome.after_release()  # publishes the committed events
-                (result,) = outcome.outcomes
-            if isinstance(result, BaseException):  # linked mode raises instead
-                raise result
-            assert isinstance(result, list)  # a linked batch's outcome
-            return result
-
-        entries = with_retry(once, policy=self.settings.retry, name="post_linked_entries")
-        return batches.LinkedBatch(batch_id, tuple(entries))
+        result: QueuedOutcome | BaseException
+        if self.settings.group_commit:
+            result = self._committer.submit(tenant_id, queued)
+        else:
+            outcome = self._commit_queued(tenant_id, [queued])
+            if outcome.after_release is not None:
+                outcome.after_release()  # publishes the committed events
+            (result,) = outcome.outcomes
+        if isinstance(result, BaseException):  # linked mode raises instead
+            raise result
+        assert isinstance(result, list)  # a linked batch's outcome
+        return batches.LinkedBatch(batch_id, tuple(result))

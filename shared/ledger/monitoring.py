@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.errors import NotFoundError
-from shared.events.outbox import StagedEvent
+from shared.events.transact import transact
 from shared.identity.actor import Actor
 from shared.ledger.core import LedgerCore
 from shared.ledger.model import Account, Balances, new_id
@@ -104,11 +104,11 @@ class MonitorUseCases(LedgerCore):
         )
         collection = self._monitors(tenant_id, account.id)
 
-        def attempt(transaction: Any) -> tuple[BalanceMonitor, list[StagedEvent]]:
+        def attempt(transaction: Any) -> BalanceMonitor:
             existing = collection.limit(MAX_MONITORS_PER_ACCOUNT).stream(transaction=transaction)
             check_room(sum(1 for _ in existing))
             transaction.create(collection.document(monitor.id), monitor_to_document(monitor))
-            staging = self._stage(
+            self._stage(
                 transaction,
                 tenant_id,
                 "ledger.balance_monitor_created",
@@ -123,9 +123,16 @@ class MonitorUseCases(LedgerCore):
                 },
                 correlation_id=correlation_id,
             )
-            return monitor, staging.events
+            return monitor
 
-        return self._run("create_monitor", attempt)
+        return transact(
+            self.db,
+            attempt,
+            name="create_monitor",
+            publisher=self._publisher,
+            retry=self.settings.retry,
+            attempts=self.settings.transaction_attempts,
+        )
 
     def list_monitors(self, tenant_id: str, account_id: str) -> list[BalanceMonitor]:
         """The account's monitors, oldest first (ids are time-ordered); 404 if no account."""
@@ -152,12 +159,12 @@ class MonitorUseCases(LedgerCore):
         recorded = actor.to_audit()
         reference = self._monitors(tenant_id, account_id).document(monitor_id)
 
-        def attempt(transaction: Any) -> tuple[None, list[StagedEvent]]:
+        def attempt(transaction: Any) -> None:
             snapshot = reference.get(transaction=transaction)
             if not snapshot.exists:
                 raise _not_found(monitor_id)
             transaction.delete(reference)
-            staging = self._stage(
+            self._stage(
                 transaction,
                 tenant_id,
                 "ledger.balance_monitor_deleted",
@@ -169,9 +176,15 @@ class MonitorUseCases(LedgerCore):
                 details={"account_id": account_id},
                 correlation_id=correlation_id,
             )
-            return None, staging.events
 
-        self._run("delete_monitor", attempt)
+        transact(
+            self.db,
+            attempt,
+            name="delete_monitor",
+            publisher=self._publisher,
+            retry=self.settings.retry,
+            attempts=self.settings.transaction_attempts,
+        )
 
     def evaluate_monitors(
         self, tenant_id: str, account_ids: Iterable[str], *, correlation_id: str | None = None
@@ -204,17 +217,17 @@ class MonitorUseCases(LedgerCore):
         read_at: datetime,
         correlation_id: str | None,
     ) -> str | None:
-        def attempt(transaction: Any) -> tuple[str | None, list[StagedEvent]]:
+        def attempt(transaction: Any) -> str | None:
             snapshot = reference.get(transaction=transaction)
             if not snapshot.exists:
-                return None, []  # deleted meanwhile
+                return None  # deleted meanwhile
             monitor = monitor_from_document(snapshot.id, snapshot.to_dict() or {})
             outcome = evaluate(monitor, balances, read_at)
             if outcome is None:
-                return None, []
+                return None
             updated, crossed = outcome
             if crossed is None:
-                return None, []
+                return None
             transaction.update(
                 reference,
                 {
@@ -223,7 +236,7 @@ class MonitorUseCases(LedgerCore):
                     "last_crossed_at": updated.last_crossed_at,
                 },
             )
-            staging = self._stage(
+            self._stage(
                 transaction,
                 tenant_id,
                 TRIGGERED_TYPE if crossed == "triggered" else CLEARED_TYPE,
@@ -235,9 +248,16 @@ class MonitorUseCases(LedgerCore):
                 details={"account_id": updated.account_id, "met": updated.met},
                 correlation_id=correlation_id,
             )
-            return crossed, staging.events
+            return crossed
 
-        return self._run("record_monitor_crossing", attempt)
+        return transact(
+            self.db,
+            attempt,
+            name="record_monitor_crossing",
+            publisher=self._publisher,
+            retry=self.settings.retry,
+            attempts=self.settings.transaction_attempts,
+        )
 
 
 def _not_found(monitor_id: str) -> NotFoundError:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from shared.events.outbox import StagedEvent
+from shared.events.transact import read_retried, transact
 from shared.identity.actor import Actor
 from shared.ledger import period_rules, statements
 from shared.ledger.core import LedgerCore
@@ -14,7 +14,6 @@ from shared.ledger.history import REOPEN_LOG_FIELD, reopen_log_after
 from shared.ledger.model import Account, Entry, LedgerPeriod
 from shared.ledger.repository import period_from_document
 from shared.ledger.requests import ClosePeriodRequest, ReopenPeriodRequest
-from shared.ledger.retry import with_retry
 from shared.ledger.statements import BalanceSheet, IncomeStatement
 
 
@@ -81,7 +80,7 @@ class PeriodUseCases(LedgerCore):
 
         ref = self.paths.accounts_version(tenant_id)
 
-        def attempt(transaction: Any) -> tuple[LedgerPeriod, list[StagedEvent]]:
+        def attempt(transaction: Any) -> LedgerPeriod:
             snapshot = ref.get(transaction=transaction)
             document = snapshot.to_dict() if snapshot.exists else None
             current = period_from_document(document)
@@ -106,7 +105,7 @@ class PeriodUseCases(LedgerCore):
             }
             if reason is not None:
                 details["reason"] = reason
-            staging = self._stage(
+            self._stage(
                 transaction,
                 tenant_id,
                 f"ledger.period_{verb}",
@@ -118,9 +117,16 @@ class PeriodUseCases(LedgerCore):
                 details=details,
                 correlation_id=correlation_id,
             )
-            return period, staging.events
+            return period
 
-        return self._run(f"period_{verb}", attempt)
+        return transact(
+            self.db,
+            attempt,
+            name=f"period_{verb}",
+            publisher=self._publisher,
+            retry=self.settings.retry,
+            attempts=self.settings.transaction_attempts,
+        )
 
     # -- statements ---------------------------------------------------------------------
 
@@ -140,8 +146,8 @@ class PeriodUseCases(LedgerCore):
         self, tenant_id: str, date_from: date | None, date_to: date
     ) -> tuple[dict[str, Account], list[Entry]]:
         """The accounts and the entries dated in the range, read at one snapshot."""
-        return with_retry(
+        return read_retried(
             lambda: self.store.statement_inputs(tenant_id, date_from, date_to),
-            policy=self.settings.retry,
-            name="statements",
+            retry=self.settings.retry,
+            name="ledger.statements",
         )

@@ -17,7 +17,8 @@ from typing import Any
 from shared.errors import AppError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import new_event
-from shared.events.outbox import StagedEvent, add_to_outbox
+from shared.events.outbox import add_to_outbox
+from shared.events.transact import transact
 from shared.identity.actor import Actor
 from shared.ledger import domain
 from shared.ledger.core import EVENT_SOURCE, LEDGER_TOPIC, LedgerCore
@@ -33,7 +34,6 @@ from shared.ledger.model import (
     new_id,
 )
 from shared.ledger.repository import TOTAL_FIELDS
-from shared.ledger.retry import with_retry
 from shared.logger import get_logger
 
 # A report keeps this many discrepancies in full (a document holds at most 1 MiB);
@@ -121,16 +121,12 @@ class ReconciliationUseCases(LedgerCore):
     def _store_report(
         self, report: ReconciliationReport, actor: dict[str, Any], correlation_id: str | None
     ) -> None:
-        from google.cloud import firestore as fs
-
         tenant_id = report.tenant_id
         document = report.to_json()
         latest_ref = self.paths.latest_reconciliation(tenant_id)
 
-        @fs.transactional
-        def attempt(transaction: Any) -> list[StagedEvent]:
+        def attempt(transaction: Any) -> None:
             latest = latest_ref.get(transaction=transaction)
-            staged: list[StagedEvent] = []
             transaction.set(self.paths.reconciliation(tenant_id, report.id), document)
             newer = (
                 latest.exists
@@ -151,7 +147,7 @@ class ReconciliationUseCases(LedgerCore):
                     correlation_id=correlation_id,
                     data={"reconciliation_id": report.id, "discrepancy": discrepancy.to_json()},
                 )
-                staged.append(add_to_outbox(transaction, self.db, LEDGER_TOPIC, envelope))
+                add_to_outbox(transaction, self.db, LEDGER_TOPIC, envelope)
             audit = audit_event(
                 "ledger.reconciliation.completed",
                 tenant_id=tenant_id,
@@ -167,15 +163,16 @@ class ReconciliationUseCases(LedgerCore):
                 source=EVENT_SOURCE,
                 correlation_id=correlation_id,
             )
-            staged.append(add_to_outbox(transaction, self.db, AUDIT_TOPIC, audit))
-            return staged
+            add_to_outbox(transaction, self.db, AUDIT_TOPIC, audit)
 
-        staged = with_retry(
-            lambda: attempt(self.db.transaction(max_attempts=self.settings.transaction_attempts)),
-            policy=self.settings.retry,
+        transact(
+            self.db,
+            attempt,
             name="store_reconciliation",
+            publisher=self._publisher,
+            retry=self.settings.retry,
+            attempts=self.settings.transaction_attempts,
         )
-        self._publish(staged)
 
 
 # -- the checks --------------------------------------------------------------------------

@@ -5,20 +5,22 @@ Every use case takes the (already authenticated) ``tenant_id``, the ``actor``
 it emits events, a ``correlation_id``. It returns plain values with ``to_json()`` (money as
 decimal strings) or raises an :class:`~shared.errors.AppError`.
 
-Each state change commits atomically (a transaction, or a batch) together with its
-balance effects and its events (``ledger-events`` and ``audit-events``, through the
-outbox); the events are published after the commit and a failed publish is left
-to the outbox relay. Nothing inside a transaction function publishes or calls out:
-``@firestore.transactional`` may run it several times.
+Each state change commits atomically together with its balance effects and its
+events (``ledger-events`` and ``audit-events``, through the outbox), on the one
+commit path of :mod:`shared.events.transact`: the events are published after the
+commit, a failed publish is left to the outbox relay, and contention outlasting
+the retries (``LedgerSettings.retry``, ``transaction_attempts``) is a 503
+``contention``. Nothing inside a transaction function publishes or calls out: it
+may run several times.
 
 Postings (``post_entry``) go through a :class:`GroupCommitter`: concurrent postings
 of a tenant on one instance share a transaction. Changes of one existing entry
 (reversals, hold transitions) read it outside any transaction and commit on a
-precondition, so contenders fail at once instead of waiting on locks and are
-answered from the state the winner left (``_change_entry``; the package README
-explains why). Every use case is wrapped in a bounded, jittered retry on
-contention (``retry.py``) and is safe to re-run: ids are fixed before the first
-attempt, and an attempt that finds its own earlier commit returns it.
+precondition, in :func:`~shared.events.transact.settle` rounds, so contenders fail
+at once instead of waiting on locks and are answered from the state the winner
+left (``_change_entry``; the package README explains why). Every change is safe to
+re-run: ids are fixed before the first attempt, and an attempt that finds its own
+earlier commit returns it.
 
 Do not call these use cases inside another transaction, or inside an events
 consumer's ``run_once`` effect: they run their own. An asynchronous posting
@@ -33,11 +35,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from shared.events.outbox import publish_committed
+from shared.events.transact import Publisher
 from shared.ledger.accounts import AccountUseCases
 from shared.ledger.aggregate_locks import AggregateLocks
 from shared.ledger.core import LEDGER_TOPIC as LEDGER_TOPIC
 from shared.ledger.core import LedgerSettings as LedgerSettings
-from shared.ledger.core import Publisher
 from shared.ledger.entries import EntryUseCases
 from shared.ledger.group_commit import GroupCommitter
 from shared.ledger.holds import HoldUseCases

@@ -48,6 +48,7 @@ from shared.errors import AppError, ConflictError
 from shared.events.consumer import PermanentEventError
 from shared.events.envelope import EventEnvelope
 from shared.events.outbox import publish_committed
+from shared.events.transact import Publisher
 from shared.logger import get_logger
 from shared.payments import domain, service
 from shared.payments.domain import ActionType, Payment, PaymentStatus, RefundStatus
@@ -60,7 +61,7 @@ from shared.payments.provider import (
     RefundRequest,
     VoidRequest,
 )
-from shared.payments.service import Publisher, Transition
+from shared.payments.service import Transition
 
 if TYPE_CHECKING:
     from google.cloud import firestore

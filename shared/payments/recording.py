@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from shared.events.outbox import StagedEvent, publish_committed
+from shared.events.outbox import publish_committed
+from shared.events.transact import Publisher
 from shared.identity.actor import Actor
 from shared.payments import domain
 from shared.payments.domain import Payment, PaymentStatus, RefundStatus
-from shared.payments.store import Publisher, Write, change_payment, stage_events
+from shared.payments.store import Changed, Decision, PaymentEvent, Unchanged, change_payment
 
 if TYPE_CHECKING:
     from google.cloud import firestore
@@ -220,31 +221,31 @@ def _record(
 ) -> Transition:
     """One processor-side transition; one already recorded changes nothing."""
 
-    def decide(writer: Any, payment: Payment, write: Write) -> tuple[Transition, list[StagedEvent]]:
+    def decide(payment: Payment) -> Decision[Transition]:
         if recording.recorded(payment):
-            return Transition(payment, changed=False), []
+            return Unchanged(Transition(payment, changed=False))
         updated = recording.apply(payment, datetime.now(UTC))
-        write(updated)
-        staged: list[StagedEvent] = []
-        for event_type, extra in recording.events:
-            staged.extend(
-                stage_events(
-                    writer,
-                    db,
-                    updated,
-                    event_type,
-                    actor=PROCESSOR_ACTOR,
-                    action=event_type,
-                    details={"from_status": payment.status.value, **extra},
-                    correlation_id=correlation_id,
-                    extra=extra,
-                    outcome=recording.outcome,
-                )
+        events = [
+            PaymentEvent(
+                event_type,
+                details={"from_status": payment.status.value, **extra},
+                extra=extra,
+                outcome=recording.outcome,
             )
-        return Transition(updated, changed=True), staged
+            for event_type, extra in recording.events
+        ]
+        return Changed(Transition(updated, changed=True), updated, events)
 
-    name = recording.events[0][0]
-    return change_payment(db, name, tenant_id, payment_id, decide, publisher)
+    return change_payment(
+        db,
+        recording.events[0][0],
+        tenant_id,
+        payment_id,
+        decide,
+        actor=PROCESSOR_ACTOR,
+        correlation_id=correlation_id,
+        publisher=publisher,
+    )
 
 
 def _refund_is(payment: Payment, refund_id: str, status: RefundStatus) -> bool:

@@ -8,12 +8,12 @@ cases are in :mod:`shared.payments.recording`, the Firestore I/O in
 :mod:`shared.payments.store`.
 
 Each state change reads the payment, checks the state machine
-(:mod:`shared.payments.domain`), and commits the new version in one atomic batch
+(:mod:`shared.payments.domain`), and commits the new version in one write-only transaction
 with its events in the outbox: a ``payment.*`` event on ``payment-events`` (ordered
 by payment) and an ``audit.recorded`` event on ``audit-events``. Events are
 published after the commit; a failed publish is left to the outbox relay. The
-batch carries a precondition on the version read (its update time) instead of a
-transaction's locks, so two concurrent changes of one payment serialize without
+commit carries a precondition on the version read (its update time) instead of a
+transaction's read locks, so two concurrent changes of one payment serialize without
 waiting on each other: the one that commits second fails at once and is decided
 again on the new state (see ``store.change_payment``). A capture and a cancel requested at once
 cannot both be accepted, concurrent refunds never exceed the capture, and the
@@ -41,7 +41,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import BadPreconditionError, PreconditionFailedError, ValidationError
-from shared.events.outbox import StagedEvent, publish_committed
+from shared.events.outbox import publish_committed
+from shared.events.transact import Publisher, transact
 from shared.identity.actor import Actor
 from shared.pagination import DEFAULT_PAGE_SIZE, DOCUMENT_ID, MAX_PAGE_SIZE, Page, keyset_page
 from shared.payments import domain
@@ -72,13 +73,14 @@ from shared.payments.requests import (
     RefundPaymentRequest,
 )
 from shared.payments.store import PAYMENTS_TOPIC as PAYMENTS_TOPIC
-from shared.payments.store import Publisher as Publisher
 from shared.payments.store import (
-    Write,
+    Changed,
+    Decision,
+    PaymentEvent,
+    Unchanged,
     change_payment,
     payments_query,
     read_payment,
-    run_transaction,
     stage_events,
 )
 from shared.payments.tax_link import check_tax_calculation
@@ -132,12 +134,12 @@ def create_payment(
     check_tax_calculation(db, tenant_id, payment)
     ref = payment_ref(db, tenant_id, payment.id)
 
-    def attempt(transaction: Any) -> tuple[Payment, list[StagedEvent]]:
+    def attempt(transaction: Any) -> Payment:
         existing = ref.get(transaction=transaction)
         if existing.exists:
-            return payment_from_document(existing.to_dict() or {}), []
+            return payment_from_document(existing.to_dict() or {})
         transaction.create(ref, payment_to_document(payment))
-        staged = stage_events(
+        stage_events(
             transaction,
             db,
             payment,
@@ -147,9 +149,15 @@ def create_payment(
             details={"amount": str(payment.amount), "currency": payment.currency},
             correlation_id=correlation_id,
         )
-        return payment, staged
+        return payment
 
-    return run_transaction(db, "create_payment", attempt, publisher)
+    return transact(
+        db,
+        attempt,
+        name="payments.create_payment",
+        publisher=publisher,
+        busy="the payment is busy with concurrent changes; retry",
+    )
 
 
 def get_payment(db: firestore.Client, tenant_id: str, payment_id: str) -> Payment:
@@ -234,9 +242,9 @@ def request_capture(
     request = request or CapturePaymentRequest()
     action_id = _id_for(ACTION_ID_PREFIX, "capture", payment_id, idempotency_key)
 
-    def decide(writer: Any, payment: Payment, write: Write) -> tuple[Payment, list[StagedEvent]]:
+    def decide(payment: Payment) -> Decision[Payment]:
         if payment.pending_action is not None and payment.pending_action.id == action_id:
-            return payment, []
+            return Unchanged(payment)
         _check_version(payment, expected_version)
         amount = (
             domain.parse_positive_amount(request.amount, payment.currency, "amount")
@@ -244,22 +252,20 @@ def request_capture(
             else None
         )
         updated = domain.request_capture(payment, amount, action_id=action_id, now=_now())
-        write(updated)
-        wanted = domain.capture_amount(updated)
-        staged = stage_events(
-            writer,
-            db,
-            updated,
-            "payment.capture_requested",
-            actor=actor,
-            action="payment.capture_requested",
-            details={"action_id": action_id, "amount": str(wanted)},
-            correlation_id=correlation_id,
-            extra={"action_id": action_id, "amount": str(wanted)},
-        )
-        return updated, staged
+        wanted = {"action_id": action_id, "amount": str(domain.capture_amount(updated))}
+        event = PaymentEvent("payment.capture_requested", wanted, wanted)
+        return Changed(updated, updated, [event])
 
-    return change_payment(db, "request_capture", tenant_id, payment_id, decide, publisher)
+    return change_payment(
+        db,
+        "request_capture",
+        tenant_id,
+        payment_id,
+        decide,
+        actor=actor,
+        correlation_id=correlation_id,
+        publisher=publisher,
+    )
 
 
 def request_cancel(
@@ -278,26 +284,28 @@ def request_cancel(
     request = request or CancelPaymentRequest()
     action_id = _id_for(ACTION_ID_PREFIX, "cancel", payment_id, idempotency_key)
 
-    def decide(writer: Any, payment: Payment, write: Write) -> tuple[Payment, list[StagedEvent]]:
+    def decide(payment: Payment) -> Decision[Payment]:
         if payment.pending_action is not None and payment.pending_action.id == action_id:
-            return payment, []
+            return Unchanged(payment)
         _check_version(payment, expected_version)
         updated = domain.request_cancel(payment, request.reason, action_id=action_id, now=_now())
-        write(updated)
-        staged = stage_events(
-            writer,
-            db,
-            updated,
+        event = PaymentEvent(
             "payment.cancel_requested",
-            actor=actor,
-            action="payment.cancel_requested",
             details={"action_id": action_id, "reason": request.reason},
-            correlation_id=correlation_id,
             extra={"action_id": action_id},
         )
-        return updated, staged
+        return Changed(updated, updated, [event])
 
-    return change_payment(db, "request_cancel", tenant_id, payment_id, decide, publisher)
+    return change_payment(
+        db,
+        "request_cancel",
+        tenant_id,
+        payment_id,
+        decide,
+        actor=actor,
+        correlation_id=correlation_id,
+        publisher=publisher,
+    )
 
 
 def request_refund(
@@ -322,12 +330,10 @@ def request_refund(
     request = request or RefundPaymentRequest()
     refund_id = _id_for(REFUND_ID_PREFIX, "refund", payment_id, idempotency_key)
 
-    def decide(
-        writer: Any, payment: Payment, write: Write
-    ) -> tuple[RefundRequested, list[StagedEvent]]:
+    def decide(payment: Payment) -> Decision[RefundRequested]:
         mine = payment.refund(refund_id)
         if mine is not None:
-            return RefundRequested(payment, mine), []
+            return Unchanged(RefundRequested(payment, mine))
         _check_version(payment, expected_version)
         amount = (
             domain.parse_positive_amount(request.amount, payment.currency, "amount")
@@ -337,21 +343,20 @@ def request_refund(
         updated, refund = domain.request_refund(
             payment, amount, request.reason, refund_id=refund_id, now=_now()
         )
-        write(updated)
-        staged = stage_events(
-            writer,
-            db,
-            updated,
-            "payment.refund_requested",
-            actor=actor,
-            action="payment.refund_requested",
-            details={"refund_id": refund_id, "amount": str(refund.amount)},
-            correlation_id=correlation_id,
-            extra={"refund_id": refund_id, "amount": str(refund.amount)},
-        )
-        return RefundRequested(updated, refund), staged
+        requested = {"refund_id": refund_id, "amount": str(refund.amount)}
+        event = PaymentEvent("payment.refund_requested", requested, requested)
+        return Changed(RefundRequested(updated, refund), updated, [event])
 
-    return change_payment(db, "request_refund", tenant_id, payment_id, decide, publisher)
+    return change_payment(
+        db,
+        "request_refund",
+        tenant_id,
+        payment_id,
+        decide,
+        actor=actor,
+        correlation_id=correlation_id,
+        publisher=publisher,
+    )
 
 
 def _check_version(payment: Payment, expected_version: int | None) -> None:

@@ -24,9 +24,9 @@ from shared.errors import (
     ValidationError,
 )
 from shared.events.audit import AUDIT_TOPIC, audit_event
-from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
+from shared.events.outbox import add_to_outbox
+from shared.events.transact import transact
 from shared.identity.actor import Actor
-from shared.logger import get_logger
 from shared.producers.cache import forget_locally
 from shared.producers.model import CreatedProducerKey, ProducerKey
 from shared.producers.requests import CreateProducerKeyRequest, RotateProducerKeyRequest
@@ -52,8 +52,8 @@ if TYPE_CHECKING:
 _RESOURCE = "producer_key"
 # Messages note their key's use through this instance's recorder (once a minute a key).
 _message_usage = UsageRecorder()
-
-_log = get_logger("shared.producers")
+# The detail of a 503 ``contention`` when changes to a tenant's keys outlast the retries.
+_KEYS_BUSY = "the producer keys were changed at the same time; retry"
 
 
 def create_key(
@@ -66,8 +66,6 @@ def create_key(
     now: datetime | None = None,
 ) -> CreatedProducerKey:
     """A new key for the tenant; the returned credential is never stored or shown again."""
-    from google.cloud import firestore as fs
-
     now = now or datetime.now(UTC)
     permissions = None if request.permissions is None else [p.value for p in request.permissions]
     check_key_access(request.role, permissions, request.scopes)
@@ -89,17 +87,13 @@ def create_key(
         permissions=None if permissions is None else tuple(sorted(set(permissions))),
         rate_limit_per_minute=request.rate_limit_per_minute,
     )
-    staged: list[StagedEvent] = []
 
-    @fs.transactional
     def attempt(transaction: Any) -> None:
-        staged.clear()
         _check_room(tenant_keys(db, tenant_id, transaction), now)
         transaction.create(key_ref(db, key_id), key_to_document(key))
-        staged.append(_audit(transaction, db, "producer_key.created", key, actor, correlation_id))
+        _audit(transaction, db, "producer_key.created", key, actor, correlation_id)
 
-    attempt(db.transaction())
-    _publish(db, staged)
+    transact(db, attempt, name="producers.create_key", busy=_KEYS_BUSY)
     return CreatedProducerKey(key, credential)
 
 
@@ -132,14 +126,9 @@ def revoke_key(
     now: datetime | None = None,
 ) -> ProducerKey:
     """Revoke a key: every message presenting it from now on is refused. Idempotent."""
-    from google.cloud import firestore as fs
-
     when = now or datetime.now(UTC)
-    staged: list[StagedEvent] = []
 
-    @fs.transactional
     def attempt(transaction: Any) -> ProducerKey:
-        staged.clear()
         key = read_key(db, key_id, transaction)
         if key is None or key.tenant_id != tenant_id:
             raise NotFoundError(f"producer key {key_id} not found", code="producer_key_not_found")
@@ -152,14 +141,11 @@ def revoke_key(
         transaction.update(
             key_ref(db, key_id), {"revoked_at": when, "revoked_by": actor.to_audit()}
         )
-        staged.append(
-            _audit(transaction, db, "producer_key.revoked", revoked, actor, correlation_id)
-        )
+        _audit(transaction, db, "producer_key.revoked", revoked, actor, correlation_id)
         return revoked
 
-    revoked_key: ProducerKey = attempt(db.transaction())
+    revoked_key = transact(db, attempt, name="producers.revoke_key", busy=_KEYS_BUSY)
     forget_locally(key_id)
-    _publish(db, staged)
     return revoked_key
 
 
@@ -175,16 +161,11 @@ def rotate_key(
 ) -> CreatedProducerKey:
     """A new key with the old one's name, access and expiry; the old one keeps working for
     ``overlap_seconds`` (its ``expires_at``), then is refused. Returns the new credential."""
-    from google.cloud import firestore as fs
-
     when = now or datetime.now(UTC)
     new_id = new_key_id()
     credential = new_credential(new_id)
-    staged: list[StagedEvent] = []
 
-    @fs.transactional
     def attempt(transaction: Any) -> ProducerKey:
-        staged.clear()
         old = read_key(db, key_id, transaction)
         if old is None or old.tenant_id != tenant_id:
             raise NotFoundError(f"producer key {key_id} not found", code="producer_key_not_found")
@@ -220,15 +201,12 @@ def rotate_key(
         rotated = ProducerKey(**{**_fields(old), "expires_at": old_ends, "replaced_by": new_id})
         transaction.create(key_ref(db, new_id), key_to_document(new))
         transaction.update(key_ref(db, key_id), {"expires_at": old_ends, "replaced_by": new_id})
-        staged.append(_audit(transaction, db, "producer_key.created", new, actor, correlation_id))
-        staged.append(
-            _audit(transaction, db, "producer_key.rotated", rotated, actor, correlation_id)
-        )
+        _audit(transaction, db, "producer_key.created", new, actor, correlation_id)
+        _audit(transaction, db, "producer_key.rotated", rotated, actor, correlation_id)
         return new
 
-    new_key: ProducerKey = attempt(db.transaction())
+    new_key = transact(db, attempt, name="producers.rotate_key", busy=_KEYS_BUSY)
     forget_locally(key_id)
-    _publish(db, staged)
     return CreatedProducerKey(new_key, credential)
 
 
@@ -291,8 +269,9 @@ def _audit(
     key: ProducerKey,
     actor: Actor,
     correlation_id: str | None,
-) -> StagedEvent:
-    return add_to_outbox(
+) -> None:
+    """Stage the audit event of a change to ``key`` in ``transaction``."""
+    add_to_outbox(
         transaction,
         db,
         AUDIT_TOPIC,
@@ -314,10 +293,3 @@ def _audit(
             correlation_id=correlation_id,
         ),
     )
-
-
-def _publish(db: firestore.Client, staged: list[StagedEvent]) -> None:
-    try:
-        publish_committed(db, staged)
-    except Exception as exc:  # the outbox relay publishes what is left
-        _log.warning("producers.audit_publish_deferred", error=type(exc).__name__)

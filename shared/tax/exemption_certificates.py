@@ -6,7 +6,7 @@ Layout, per tenant::
 
 A certificate is checked against the tenant's catalog when it is recorded: every
 jurisdiction exists, every category exists under a tax of one of them, every tax is
-levied by one of them. It is stored in one batch with its audit event (outbox). The
+levied by one of them. It is stored in one transaction with its audit event (outbox). The
 rule that decides which lines it exempts is :mod:`shared.tax.certificates`.
 """
 
@@ -23,9 +23,9 @@ from pydantic import AfterValidator, Field
 
 from shared.errors import NotFoundError
 from shared.events.audit import AUDIT_TOPIC, audit_event
-from shared.events.outbox import add_to_outbox, publish_committed
+from shared.events.outbox import add_to_outbox
+from shared.events.transact import transact
 from shared.identity.actor import Actor
-from shared.logger import get_logger
 from shared.pagination import DOCUMENT_ID, KeyPosition, Page, keyset_page
 from shared.tax import store
 from shared.tax.catalog import RateCatalog
@@ -41,8 +41,6 @@ CERTIFICATES_COLLECTION = "tax_exemption_certificates"
 _CERTIFICATE_ID = re.compile(r"^[0-9a-f]{32}$")
 _CURSOR_SCOPE = "tax.exemption_certificates"
 _AUDIT_SOURCE = "tax"
-
-_log = get_logger("shared.tax.exemption_certificates")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,15 +127,16 @@ def create_certificate(
         source=_AUDIT_SOURCE,
         correlation_id=correlation_id,
     )
-    batch = db.batch()
-    batch.create(certificates_collection(db, tenant_id).document(certificate_id), document)
-    staged = add_to_outbox(batch, db, AUDIT_TOPIC, event)
-    batch.commit()
-    try:
-        publish_committed(db, [staged])
-    except Exception:
-        # Committed is committed: the record stays pending and the relay publishes it.
-        _log.warning("tax.audit_publish_deferred", tenant_id=tenant_id, events=1)
+    ref = certificates_collection(db, tenant_id).document(certificate_id)
+
+    def record(transaction: Any) -> None:
+        # A retry after a commit whose answer was lost finds the certificate recorded.
+        if ref.get(transaction=transaction).exists:
+            return
+        transaction.create(ref, document)
+        add_to_outbox(transaction, db, AUDIT_TOPIC, event)
+
+    transact(db, record, name="tax.create_exemption_certificate")
     return StoredCertificate(certificate_id, document)
 
 

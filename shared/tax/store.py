@@ -44,13 +44,13 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.config import ConfigError
-from shared.errors import ContentionError
 from shared.events.audit import AUDIT_TOPIC
 from shared.events.envelope import EventEnvelope
-from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
+from shared.events.outbox import add_to_outbox
+from shared.events.transact import commit_in_transaction, transact
 from shared.instance import per_instance
 from shared.logger import get_logger
-from shared.resilience import RetryPolicy, is_firestore_contention, retry_call
+from shared.resilience import RetryPolicy, is_firestore_contention
 from shared.tax.catalog import RateCatalog
 from shared.tax.model import CategoryKind
 from shared.tax.seed import SEED_PATH, SeedRate, SeedSource, SeedThreshold, catalog_from_seed
@@ -251,9 +251,11 @@ def _seed_digest() -> str:
 
 
 def ensure_seeded(db: firestore.Client, tenant_id: str) -> bool:
-    """Copy the published seed into a tenant without a catalog; True if this call did it."""
-    from google.cloud import firestore as fs
+    """Copy the published seed into a tenant without a catalog; True if this call did it.
 
+    Contention is retried (``SEED_RETRY``) while the tenant is still unseeded; once
+    another instance has seeded it meanwhile, this call stops and answers False.
+    """
     meta = meta_reference(db, tenant_id)
     if meta.get().exists:
         return False
@@ -262,7 +264,6 @@ def ensure_seeded(db: firestore.Client, tenant_id: str) -> bool:
     collection = catalog_collection(db, tenant_id)
     digest = _seed_digest()
 
-    @fs.transactional  # type: ignore[untyped-decorator,unused-ignore]
     def seed(transaction: Any) -> bool:
         if meta.get(transaction=transaction).exists:
             return False
@@ -277,27 +278,22 @@ def ensure_seeded(db: firestore.Client, tenant_id: str) -> bool:
         )
         return True
 
-    def attempt() -> bool:
-        try:
-            return bool(seed(db.transaction()))
-        except Exception as exc:
-            if is_firestore_contention(exc) and meta.get().exists:
-                return False  # another instance seeded it while this one waited
-            raise
+    def still_unseeded(exc: BaseException) -> bool:
+        return is_firestore_contention(exc) and not meta.get().exists
 
     try:
-        seeded = retry_call(
-            attempt,
-            policy=SEED_RETRY,
-            is_retryable=is_firestore_contention,
+        seeded = commit_in_transaction(
+            db,
+            seed,
             name="tax.seed_catalog",
-        )
+            retry=SEED_RETRY,
+            busy="the tax catalog of this tenant is being set up; retry shortly",
+            is_retryable=still_unseeded,
+        ).result
     except Exception as exc:
         if not is_firestore_contention(exc):
             raise
-        raise ContentionError(
-            "the tax catalog of this tenant is being set up; retry shortly"
-        ) from exc
+        return False  # another instance seeded it while this one waited
     if seeded:
         _log.info("tax.catalog_seeded", tenant_id=tenant_id, jurisdictions=len(documents))
     return seeded
@@ -370,17 +366,15 @@ def change_catalog(
     ``decide`` receives the current version and jurisdictions read in the
     transaction and may be called again if the transaction retries; raising
     aborts the change. The changed documents, the incremented version and the
-    audit events (outbox) commit together; the events are published after the
-    commit (the outbox relay publishes them if that fails).
+    audit events (outbox) commit together (:func:`shared.events.transact.transact`);
+    the events are published after the commit (the outbox relay publishes them if
+    that fails).
     """
-    from google.cloud import firestore as fs
-
     ensure_seeded(db, tenant_id)
     collection = catalog_collection(db, tenant_id)
     meta = meta_reference(db, tenant_id)
 
-    @fs.transactional  # type: ignore[untyped-decorator,unused-ignore]
-    def write(transaction: Any) -> tuple[int, CatalogChange[T], list[StagedEvent]]:
+    def write(transaction: Any) -> tuple[int, CatalogChange[T]]:
         version, documents = read_jurisdictions(db, tenant_id, transaction)
         change = decide(version, documents)
         for document in change.documents:
@@ -388,20 +382,16 @@ def change_catalog(
                 collection.document(jurisdiction_document_id(document["code"])), document
             )
         transaction.update(meta, {"version": version + 1, "updated_at": datetime.now(UTC)})
-        staged = [add_to_outbox(transaction, db, AUDIT_TOPIC, event) for event in change.events]
-        return version + 1, change, staged
+        for event in change.events:
+            add_to_outbox(transaction, db, AUDIT_TOPIC, event)
+        return version + 1, change
 
-    try:
-        version, change, staged = write(db.transaction())
-    except Exception as exc:
-        if is_firestore_contention(exc):
-            raise ContentionError("the tax catalog was changed at the same time; retry") from None
-        raise
-    try:
-        publish_committed(db, staged)
-    except Exception:
-        # Committed is committed: the records stay pending and the relay publishes them.
-        _log.warning("tax.audit_publish_deferred", tenant_id=tenant_id, events=len(staged))
+    version, change = transact(
+        db,
+        write,
+        name="tax.change_catalog",
+        busy="the tax catalog was changed at the same time; retry",
+    )
     return CatalogSnapshot(tenant_id, version, change.catalog), change.value
 
 

@@ -2,7 +2,8 @@
 
 * ``model``: pure rules (new users, profile and role changes, versioning, what the
   projection keeps);
-* ``requests``: the pydantic models of the identity functions and of the event data;
+* ``requests``: the pydantic request models of the identity functions and the event data;
+* ``responses``: the pydantic response models of the identity functions;
 * ``service``: the Firestore use cases of the signup, auth and users functions;
 * ``projection``: the ``project_users`` consumer's effect;
 * ``reset_tokens`` (pure) and ``reset``: password reset tokens and their use cases;

@@ -3,10 +3,11 @@
 The rules (who holds the key after a signup or a proof) are in
 :mod:`shared.users.email_claims`; this module reads and writes the keys:
 
-* :func:`create_with_key`: a signup's commit. Its fast path is one blind batch (no
-  reads) that creates the key with the user, so concurrent signups never wait on each
-  other's locks. If the key exists, it is read: a verified holder is a 409 and nothing
-  is written; an unverified holder lets the signup commit without the key.
+* :func:`create_with_key`: a signup's commit, in ``settle`` rounds. Its fast path is one
+  blind batch (no reads) that creates the key with the user, so concurrent signups never
+  wait on each other's locks. If the key exists, the next round reads it: a verified
+  holder is a 409 and nothing is written; an unverified holder lets the signup commit
+  without the key.
 * :func:`read_for_proof` and :func:`write_proof`: inside the transaction of a
   verification or an invitation's acceptance, read the key, then take it verified.
   The read locks the key, so a concurrent signup's blind create either commits first
@@ -20,11 +21,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import ContentionError
 from shared.events.audit import audit_event
 from shared.events.envelope import EventEnvelope
+from shared.events.transact import Publisher, settle
 from shared.identity.actor import Actor
 from shared.resilience import is_firestore_contention
 from shared.users.email_claims import (
@@ -44,8 +46,6 @@ if TYPE_CHECKING:
 
 USER_EMAILS = "user_emails"
 EMAIL_DISPLACED = "user.email_displaced"
-
-Staged = TypeVar("Staged")
 
 
 def key_reference(db: firestore.Client, email: str) -> Any:
@@ -72,49 +72,55 @@ def is_address_taken(db: firestore.Client, email: str) -> bool:
     return address_taken(key_holder(db, email))
 
 
+# Contention answers (503 ``contention``) of the commits that claim an address.
+ADDRESS_BUSY = "the address is being claimed at the same time; retry"
+
+
 def _commit(batch: Any) -> None:
     try:
         batch.commit()
     except Exception as exc:
         # A concurrent transaction on the key (a verification, an invitation being
-        # accepted) can outlast the commit's lock wait: a retryable 503, not a 500.
+        # accepted) can outlast a blind batch's lock wait; ``settle`` only re-decides a
+        # lost precondition, so this is mapped here: a retryable 503, not a 500.
         if is_firestore_contention(exc):
-            raise ContentionError("the address is being claimed at the same time; retry") from None
+            raise ContentionError(ADDRESS_BUSY) from None
         raise
 
 
 def create_with_key(
-    db: firestore.Client, user: User, stage_rest: Callable[[Any], Staged]
-) -> Staged:
+    db: firestore.Client,
+    user: User,
+    stage_rest: Callable[[Any], None],
+    *,
+    publisher: Publisher,
+) -> None:
     """Commit a new user, its address's key included when :func:`signup_claim` allows.
 
-    ``stage_rest`` stages everything but the key in the batch it is given (it may be
-    called twice: only the batch that commits counts) and returns what it staged.
-    A verified holder is a 409 ``email_unavailable`` and nothing is written.
+    ``stage_rest`` writes and stages everything but the key in the batch it is given (it
+    may be called more than once: only the batch that commits counts); ``publisher``
+    publishes the committed events. A verified holder is a 409 ``email_unavailable``
+    and nothing is written.
     """
-    from google.api_core.exceptions import AlreadyExists
-
     reference = key_reference(db, user.email)
-    # Twice at most: a key found missing after the fast path failed on it is retried once.
-    for _ in range(2):
+    first_round = True
+
+    def commit_round() -> None:
+        nonlocal first_round
+        # The first round creates the key blind. If it exists, that commit fails with
+        # ALREADY_EXISTS (ids and token digests are random: the key is the one document
+        # that can exist) and the next round reads it: an unverified holder lets the
+        # user commit without the key (their writes do not touch it, so nothing can
+        # collide); a key found missing is created again.
+        take = first_round or signup_claim(_holder(reference.get())) is SignupClaim.TAKE
+        first_round = False
         batch = db.batch()
-        batch.create(reference, unverified_key(user.id, user.tenant_id, user.created_at))
-        staged = stage_rest(batch)
-        try:
-            _commit(batch)
-        except AlreadyExists:
-            # Ids and token digests are random: the one document that can exist is the key.
-            pass
-        else:
-            return staged
-        if signup_claim(_holder(reference.get())) is SignupClaim.WITHOUT_KEY:
-            # An unverified user holds the address: the new user does not, until they
-            # prove it. Their writes do not touch the key, so nothing can collide.
-            batch = db.batch()
-            staged = stage_rest(batch)
-            _commit(batch)
-            return staged
-    raise ContentionError("the address is being claimed at the same time; retry")
+        if take:
+            batch.create(reference, unverified_key(user.id, user.tenant_id, user.created_at))
+        stage_rest(batch)
+        _commit(batch)
+
+    settle(db, commit_round, name="users.signup", busy=ADDRESS_BUSY, rounds=3, publisher=publisher)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,16 +24,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.auth.access import access_reference
-from shared.errors import ContentionError, NotFoundError
+from shared.errors import NotFoundError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import EventEnvelope, new_event
-from shared.events.outbox import StagedEvent, add_to_outbox
+from shared.events.outbox import add_to_outbox
+from shared.events.transact import commit_in_transaction, settle, transact
 from shared.identity import PasswordPolicy, check_role_assignment, normalize_email
 from shared.identity.actor import Actor
 from shared.pagination import DOCUMENT_ID, Page, TimeOrderedPosition, keyset_page
-from shared.resilience import is_firestore_contention
 from shared.users.email_claims import email_unavailable
 from shared.users.email_keys import (
+    ADDRESS_BUSY,
     displaced_audit,
     free_key_proof,
     is_address_taken,
@@ -77,6 +78,8 @@ if TYPE_CHECKING:
 
 USER_INVITATIONS = "user_invitations"
 INVITATION_TOKENS = "invitation_tokens"
+# The detail of a 503 ``contention`` when an invitation's changes outlast the retries.
+INVITATION_BUSY = "the invitation was changed at the same time; retry"
 
 
 def _not_found() -> NotFoundError:
@@ -136,29 +139,6 @@ def _audit(
     )
 
 
-def _run(db: firestore.Client, attempt: Callable[[Any, list[StagedEvent], list[str]], Any]) -> Any:
-    """Run ``attempt`` in one transaction; publish what it staged after the commit."""
-    from google.cloud import firestore as fs
-
-    staged: list[StagedEvent] = []
-    mail_ids: list[str] = []
-
-    @fs.transactional
-    def run(transaction: Any) -> Any:
-        staged.clear()
-        mail_ids.clear()
-        return attempt(transaction, staged, mail_ids)
-
-    try:
-        result = run(db.transaction())
-    except Exception as exc:
-        if is_firestore_contention(exc):
-            raise ContentionError("the invitation was changed at the same time; retry") from None
-        raise
-    publish_with_mail(db, staged, mail_ids)
-    return result
-
-
 # -- inviting ---------------------------------------------------------------------------------
 
 
@@ -177,7 +157,7 @@ def invite_user(db: firestore.Client, actor: Actor, request: NewUserRequest) -> 
     tenant_name = _tenant_name(db, actor.tenant_id)
     reference = db.collection(USER_INVITATIONS).document(invitation_id(actor.tenant_id, email))
 
-    def attempt(transaction: Any, staged: list[StagedEvent], mail_ids: list[str]) -> Invitation:
+    def attempt(transaction: Any) -> Invitation:
         now = datetime.now(UTC)
         issued = issue_token()
         invitation = new_invitation(
@@ -197,62 +177,54 @@ def invite_user(db: firestore.Client, actor: Actor, request: NewUserRequest) -> 
             db.collection(INVITATION_TOKENS).document(issued.digest),
             _token_document(invitation, now),
         )
-        mail = _mail(invitation, issued, tenant_name)
-        staged.append(stage_mail(transaction, db, mail))
-        mail_ids.append(mail.id)
+        stage_mail(transaction, db, _mail(invitation, issued, tenant_name))
         audit = _audit(
             "user.invited",
             actor.to_audit(),
             invitation,
             expires_at=invitation.expires_at.isoformat(),
         )
-        staged.append(add_to_outbox(transaction, db, AUDIT_TOPIC, audit))
+        add_to_outbox(transaction, db, AUDIT_TOPIC, audit)
         return invitation
 
-    result: Invitation = _run(db, attempt)
-    return result
+    return transact(
+        db, attempt, name="users.invite", publisher=publish_with_mail, busy=INVITATION_BUSY
+    )
 
 
 def _change(
     db: firestore.Client,
     actor: Actor,
     invitation_id_: str,
-    decide: Callable[[Any, Invitation, datetime, list[StagedEvent], list[str]], Invitation],
+    decide: Callable[[Any, Invitation, datetime], Invitation],
+    *,
+    name: str,
 ) -> Invitation:
     reference = db.collection(USER_INVITATIONS).document(invitation_id_)
 
-    def attempt(transaction: Any, staged: list[StagedEvent], mail_ids: list[str]) -> Invitation:
+    def attempt(transaction: Any) -> Invitation:
         current = _loaded(reference.get(transaction=transaction))
         if current is None or current.tenant_id != actor.tenant_id:
             raise _not_found()
-        changed = decide(transaction, current, datetime.now(UTC), staged, mail_ids)
+        changed = decide(transaction, current, datetime.now(UTC))
         transaction.set(reference, changed.to_document())
         return changed
 
-    result: Invitation = _run(db, attempt)
-    return result
+    return transact(db, attempt, name=name, publisher=publish_with_mail, busy=INVITATION_BUSY)
 
 
 def resend_invitation(db: firestore.Client, actor: Actor, invitation_id_: str) -> Invitation:
     """A new token by email, a new expiry; the previous token stops working."""
     tenant_name = _tenant_name(db, actor.tenant_id)
 
-    def decide(
-        transaction: Any,
-        current: Invitation,
-        now: datetime,
-        staged: list[StagedEvent],
-        mail_ids: list[str],
-    ) -> Invitation:
+    def decide(transaction: Any, current: Invitation, now: datetime) -> Invitation:
         issued = issue_token()
         changed = reissued(current, actor_role=actor.role, token_digest=issued.digest, now=now)
         transaction.create(
             db.collection(INVITATION_TOKENS).document(issued.digest),
             _token_document(changed, now),
         )
-        mail = _mail(changed, issued, tenant_name)
-        staged.append(stage_mail(transaction, db, mail))
-        mail_ids.append(mail.id)
+        stage_mail(transaction, db, _mail(changed, issued, tenant_name))
         audit = _audit(
             "user.invitation_resent",
             actor.to_audit(),
@@ -260,28 +232,22 @@ def resend_invitation(db: firestore.Client, actor: Actor, invitation_id_: str) -
             expires_at=changed.expires_at.isoformat(),
             sent_count=changed.sent_count,
         )
-        staged.append(add_to_outbox(transaction, db, AUDIT_TOPIC, audit))
+        add_to_outbox(transaction, db, AUDIT_TOPIC, audit)
         return changed
 
-    return _change(db, actor, invitation_id_, decide)
+    return _change(db, actor, invitation_id_, decide, name="users.resend_invitation")
 
 
 def revoke_invitation(db: firestore.Client, actor: Actor, invitation_id_: str) -> Invitation:
     """Revoke a pending invitation: its token stops working; the address was never claimed."""
 
-    def decide(
-        transaction: Any,
-        current: Invitation,
-        now: datetime,
-        staged: list[StagedEvent],
-        mail_ids: list[str],
-    ) -> Invitation:
+    def decide(transaction: Any, current: Invitation, now: datetime) -> Invitation:
         changed = revoked(current, actor_role=actor.role, now=now)
         audit = _audit("user.invitation_revoked", actor.to_audit(), changed)
-        staged.append(add_to_outbox(transaction, db, AUDIT_TOPIC, audit))
+        add_to_outbox(transaction, db, AUDIT_TOPIC, audit)
         return changed
 
-    return _change(db, actor, invitation_id_, decide)
+    return _change(db, actor, invitation_id_, decide, name="users.revoke_invitation")
 
 
 # -- accepting --------------------------------------------------------------------------------
@@ -319,12 +285,13 @@ def accept_invitation(
     policy.check(request.password, email=invitation.email, field="password")
     password_hash = hasher.hash(request.password)
 
-    # The first attempt creates the key blind, as a signup does: no read, so no lock that
-    # concurrent claims would queue on. Only if the key exists does a second attempt read
-    # it, to take it from an unverified holder (a verified one is a 409).
+    # The first round creates the key blind, as a signup does: no read, so no lock that
+    # concurrent claims would queue on. Only if the key exists (the commit fails with
+    # ALREADY_EXISTS, writing nothing) does a second round read it, to take it from an
+    # unverified holder (a verified one is a 409).
     read_key = False
 
-    def attempt(transaction: Any, staged: list[StagedEvent], mail_ids: list[str]) -> User:
+    def attempt(transaction: Any) -> User:
         now = datetime.now(UTC)
         # Read again in the transaction: of two acceptances, or an acceptance and a
         # revoke or a resend, exactly one commits.
@@ -353,27 +320,26 @@ def accept_invitation(
         transaction.create(access_reference(db, user.id), _new_access_document(user))
         transaction.set(reference, done.to_document())
         transaction.update(token_reference, {"used_at": now})
-        staged.append(
-            add_to_outbox(transaction, db, USER_EVENTS_TOPIC, user_event(USER_CREATED, user))
-        )
+        add_to_outbox(transaction, db, USER_EVENTS_TOPIC, user_event(USER_CREATED, user))
         actor = Actor.user(user.id).to_audit(client_ip)
         audit = _audit("user.invitation_accepted", actor, done, invited_by=done.invited_by)
-        staged.append(add_to_outbox(transaction, db, AUDIT_TOPIC, audit))
+        add_to_outbox(transaction, db, AUDIT_TOPIC, audit)
         displaced = displaced_audit(proof, by="invitation")
         if displaced is not None:
-            staged.append(add_to_outbox(transaction, db, AUDIT_TOPIC, displaced))
+            add_to_outbox(transaction, db, AUDIT_TOPIC, displaced)
         return user
 
-    try:
-        result: User = _run(db, attempt)
-    except AlreadyExists:
-        # The key exists: the first attempt wrote nothing. Read it now.
-        read_key = True
+    def accept_round() -> User:
+        nonlocal read_key
         try:
-            result = _run(db, attempt)
+            return commit_in_transaction(
+                db, attempt, name="users.accept_invitation", busy=INVITATION_BUSY
+            ).result
         except AlreadyExists:
-            raise ContentionError("the address is being claimed at the same time; retry") from None
-    return result
+            read_key = True  # the key exists: the next round reads it
+            raise
+
+    return settle(db, accept_round, name="users.accept_invitation", busy=ADDRESS_BUSY, rounds=2)
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 published after the commit, and their outbox record deleted as soon as they are on the topic.
 
 Published outbox records are otherwise kept a week, and these hold a token (an invitation's,
-an address verification's). If the publish fails, the relay publishes the record later and
-it stays until the outbox's own expiry; the token's lifetime bounds what it is worth.
-The password reset (``shared.users.reset``) follows the same rule.
+an address verification's, a password reset's). If the publish fails, the relay publishes the
+record later and it stays until the outbox's own expiry; the token's lifetime bounds what it
+is worth. Every use case that stages an email commits with ``publisher=publish_with_mail``.
 """
 
 from __future__ import annotations
@@ -28,27 +28,22 @@ def stage_mail(writer: Any, db: firestore.Client, mail: EventEnvelope) -> Staged
     return add_to_outbox(writer, db, MAIL_TOPIC, mail)
 
 
-def publish_with_mail(
-    db: firestore.Client, staged: Sequence[StagedEvent], mail_ids: Sequence[str]
-) -> None:
-    """Publish committed events, then the emails among them (``mail_ids``), and forget the
-    published emails' records (their tokens).
+def publish_with_mail(db: firestore.Client, staged: Sequence[StagedEvent]) -> None:
+    """The publisher of a change that may stage emails (pass it as ``publisher=`` to
+    ``shared.events.transact``): its other events, then the emails among them (those on
+    :data:`MAIL_TOPIC`), whose outbox records (their tokens) are deleted once published.
 
     The emails go in a publish of their own, so a mail topic that cannot be reached
-    leaves only them pending for the relay, not the change's other events.
+    leaves only them pending for the relay, not the change's other events; and the
+    other events failing does not hold the emails back. A failure is raised after both
+    were tried, and the commit path logs it and leaves the rest to the relay.
     """
-    emails = [s for s in staged if s.envelope.id in mail_ids]
-    others = [s for s in staged if s.envelope.id not in mail_ids]
-    for group in (others, emails):
-        if not group:
-            continue
-        try:
-            publish_committed(db, group)
-        except Exception:
-            # Committed is committed: the outbox relay publishes the records later.
-            _log.warning("users.publish_deferred", events=len(group))
-            continue
-        if group is emails:
+    emails = [s for s in staged if s.topic == MAIL_TOPIC]
+    try:
+        publish_committed(db, [s for s in staged if s.topic != MAIL_TOPIC])
+    finally:
+        if emails:
+            publish_committed(db, emails)
             _forget(db, [s.envelope.id for s in emails])
 
 

@@ -1,4 +1,4 @@
-"""Request, response and event-data models of the signup, auth, users and projection functions.
+"""Request and event-data models of the signup, auth, users and projection functions.
 
 Input models forbid unknown fields: a body that names ``role``, ``tenant_id``,
 ``password_hash`` or anything else not listed is a 422 naming that field, never
@@ -301,17 +301,6 @@ class PasswordResetConfirmRequest(_Input):
     )
 
 
-class PasswordResetAcceptedOut(BaseModel):
-    status: Literal["accepted"]
-    detail: str
-
-
-class VerificationResentOut(BaseModel):
-    status: Literal["accepted"]
-    detail: str
-    expires_at: datetime
-
-
 class InvitationMail(BaseModel):
     """The data of ``user.invited`` (schema version 1): one invitation email to send.
 
@@ -340,24 +329,6 @@ class VerificationMail(BaseModel):
     expires_at: datetime
 
 
-class InvitationOut(BaseModel):
-    id: str
-    tenant_id: str
-    email: str
-    name: str
-    role: Role
-    status: Literal["pending", "accepted", "revoked", "expired"]
-    user_id: str = Field(description="the id the user will have once the invitation is accepted")
-    invited_by: str
-    sent_count: int
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    expires_at: datetime
-    accepted_at: datetime | None = None
-    revoked_at: datetime | None = None
-
-
 class PasswordResetMail(BaseModel):
     """The data of ``user.password_reset_requested`` (schema version 1): one email to send.
 
@@ -370,45 +341,6 @@ class PasswordResetMail(BaseModel):
     user_id: str = Field(min_length=1, max_length=64)
     token: str = Field(min_length=1, max_length=MAX_RESET_TOKEN_LENGTH)
     expires_at: datetime
-
-
-class UserOut(BaseModel):
-    id: str
-    tenant_id: str
-    email: str
-    name: str
-    role: Role
-    status: UserStatus
-    email_verified: bool
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-
-class SignupOut(UserOut):
-    tenant_name: str
-
-
-class TokenOut(BaseModel):
-    token_type: str = Field(examples=["Bearer"])
-    access_token: str
-    expires_in: int
-    refresh_token: str
-    refresh_expires_in: int
-
-
-class JsonWebKeyOut(BaseModel):
-    kty: str
-    crv: str
-    x: str
-    y: str
-    kid: str
-    use: str
-    alg: str
-
-
-class JwksOut(BaseModel):
-    keys: list[JsonWebKeyOut]
 
 
 class UserSnapshot(BaseModel):

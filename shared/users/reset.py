@@ -25,11 +25,12 @@ from shared.auth.access import AccessState, access_reference
 from shared.errors import BadRequestError, NotFoundError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import new_event
-from shared.events.outbox import OUTBOX_COLLECTION, add_to_outbox, publish_committed
+from shared.events.outbox import add_to_outbox
+from shared.events.transact import transact
 from shared.identity import PasswordPolicy, normalize_email
-from shared.logger import get_logger
 from shared.ratelimit import FirestoreFixedWindowLimiter, RateLimit
-from shared.users.model import EVENT_SOURCE, MAIL_TOPIC, PASSWORD_RESET_REQUESTED, User
+from shared.users.mail_outbox import publish_with_mail, stage_mail
+from shared.users.model import EVENT_SOURCE, PASSWORD_RESET_REQUESTED, User
 from shared.users.requests import PasswordResetConfirmRequest, PasswordResetMail
 from shared.users.reset_tokens import (
     RESET_TOKEN_INVALID,
@@ -60,8 +61,6 @@ _UNKNOWN_CLIENT = "unknown"
 # Every accepted request answers after at least this long: a known address's commit and
 # publish (tens of milliseconds) must not tell it from an unknown one by the clock.
 RESPONSE_FLOOR_SECONDS = 0.3
-
-_log = get_logger("shared.users.reset")
 
 
 class ResetThrottle:
@@ -177,32 +176,17 @@ def _send_reset(
         details={"expires_at": stored.expires_at.isoformat()},
         source=EVENT_SOURCE,
     )
-    batch = db.batch()
-    batch.create(db.collection(PASSWORD_RESETS).document(issued.digest), stored.to_document())
-    staged = [
-        add_to_outbox(batch, db, MAIL_TOPIC, mail),
-        add_to_outbox(batch, db, AUDIT_TOPIC, audit),
-    ]
-    batch.commit()
-    try:
-        publish_committed(db, staged)
-    except Exception:
-        # Committed is committed: the outbox relay publishes the records later.
-        _log.warning("users.publish_deferred", events=len(staged))
-        return
-    _forget_published_mail(db, mail.id)
 
+    def issue(transaction: Any) -> None:
+        # Writes only: nothing read, nothing locked.
+        transaction.create(
+            db.collection(PASSWORD_RESETS).document(issued.digest), stored.to_document()
+        )
+        stage_mail(transaction, db, mail)
+        add_to_outbox(transaction, db, AUDIT_TOPIC, audit)
 
-def _forget_published_mail(db: firestore.Client, event_id: str) -> None:
-    """Delete the mail's outbox record once it is on the topic.
-
-    Published records are otherwise kept a week, and this one holds the token itself.
-    """
-    try:
-        db.collection(OUTBOX_COLLECTION).document(event_id).delete()
-    except Exception as exc:
-        # The token expires in 30 minutes whatever happens to the record.
-        _log.warning("users.reset_mail_record_kept", event_id=event_id, error=type(exc).__name__)
+    # The mail's outbox record holds the token: publish_with_mail deletes it once published.
+    transact(db, issue, name="users.request_password_reset", publisher=publish_with_mail)
 
 
 # -- using the token ----------------------------------------------------------------------------
@@ -274,7 +258,9 @@ def confirm_password_reset(
         )
 
     try:
-        _write_change(db, stored.user_id, decide, stored.tenant_id)
+        _write_change(
+            db, stored.user_id, decide, stored.tenant_id, name="users.confirm_password_reset"
+        )
     except NotFoundError:
         # The user was deleted meanwhile: the token is as dead as any other.
         raise _invalid_token() from None

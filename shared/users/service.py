@@ -29,7 +29,7 @@ has the rules, ``shared.users.email_keys`` the commits).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -41,10 +41,11 @@ from shared.auth.access import (
     ending_every_session,
     forget_locally,
 )
-from shared.errors import ConflictError, ContentionError, NotFoundError, ValidationError
+from shared.errors import ConflictError, NotFoundError, ValidationError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.envelope import EventEnvelope, new_event
-from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
+from shared.events.outbox import add_to_outbox
+from shared.events.transact import publish_after_commit, settle, transact
 from shared.identity import (
     PasswordPolicy,
     Role,
@@ -53,7 +54,7 @@ from shared.identity import (
 )
 from shared.identity.actor import Actor
 from shared.logger import get_logger
-from shared.resilience import is_firestore_contention
+from shared.resilience import RetryPolicy
 from shared.users.email_keys import create_with_key, holder_user_id
 from shared.users.mail_outbox import publish_with_mail
 from shared.users.model import (
@@ -89,6 +90,10 @@ if TYPE_CHECKING:
 TENANTS = "tenants"
 USERS = "users"
 PASSWORD_CHANGE_THROTTLED = "too many password change attempts; try again later"  # noqa: S105
+# The detail of a 503 ``contention`` when a user's changes outlast the retries.
+USER_BUSY = "the user was changed at the same time; retry"
+# A rehash is best effort after a login that succeeded: one try, so it never delays it.
+_REHASH_ONCE = RetryPolicy(max_attempts=1, base_delay_seconds=0.0, max_delay_seconds=0.0)
 
 _log = get_logger("shared.users")
 
@@ -117,20 +122,15 @@ def user_event(event_type: str, user: User) -> EventEnvelope:
     )
 
 
-def _publish_after_commit(db: firestore.Client, staged: Sequence[StagedEvent]) -> None:
-    try:
-        publish_committed(db, staged)
-    except Exception:
-        # Committed is committed: the records stay pending and the outbox relay publishes them.
-        _log.warning("users.publish_deferred", events=len(staged))
-
-
 def record_audit(db: firestore.Client, envelope: EventEnvelope) -> None:
-    """Commit an audit event to the outbox and publish it (events with no state change)."""
+    """Commit an audit event to the outbox and publish it (events with no state change).
+
+    One blind write, no transaction: nothing is read, so nothing can contend.
+    """
     batch = db.batch()
     staged = add_to_outbox(batch, db, AUDIT_TOPIC, envelope)
     batch.commit()
-    _publish_after_commit(db, [staged])
+    publish_after_commit(db, [staged], name="users.record_audit")
 
 
 # -- creating users ---------------------------------------------------------------------------
@@ -159,22 +159,17 @@ def _create_user(
     email, so a signup is never without the email that lets its owner prove the address.
     """
 
-    def stage(batch: Any) -> tuple[list[StagedEvent], list[str]]:
+    def stage(batch: Any) -> None:
         if tenant is not None:
             batch.create(db.collection(TENANTS).document(user.tenant_id), tenant)
         batch.create(db.collection(USERS).document(user.id), user.to_document())
         batch.create(access_reference(db, user.id), _new_access_document(user))
-        staged = [
-            add_to_outbox(batch, db, USER_EVENTS_TOPIC, user_event(USER_CREATED, user)),
-            add_to_outbox(batch, db, AUDIT_TOPIC, audit),
-        ]
-        if not verify_email:
-            return staged, []
-        staged_mail, mail, _ = stage_verification(batch, db, user, user.created_at)
-        return [*staged, staged_mail], [mail.id]
+        add_to_outbox(batch, db, USER_EVENTS_TOPIC, user_event(USER_CREATED, user))
+        add_to_outbox(batch, db, AUDIT_TOPIC, audit)
+        if verify_email:
+            stage_verification(batch, db, user, user.created_at)
 
-    staged, mail_ids = create_with_key(db, user, stage)
-    publish_with_mail(db, staged, mail_ids)
+    create_with_key(db, user, stage, publisher=publish_with_mail)
 
 
 def signup(
@@ -269,24 +264,22 @@ def access_state_of(db: firestore.Client, user: User) -> AccessState:
     (epoch 0), so their first login after the upgrade works; until then their tokens
     are refused.
     """
-    from google.api_core.exceptions import AlreadyExists
-
     reference = access_reference(db, user.id)
-    for _ in range(2):
+
+    def read_or_create() -> AccessState:
         snapshot = reference.get()
         if snapshot.exists:
             return AccessState.from_document(user.id, snapshot.to_dict() or {})
-        try:
-            reference.create(_new_access_document(user))
-        except AlreadyExists:
-            continue  # written meanwhile (a role change, another login): read it
+        # ALREADY_EXISTS if written meanwhile (a role change, another login): read it then.
+        reference.create(_new_access_document(user))
         return AccessState(
             user_id=user.id,
             tenant_id=user.tenant_id,
             role=user.role.value,
             status=user.status.value,
         )
-    raise ContentionError("the user was changed at the same time; retry")
+
+    return settle(db, read_or_create, name="users.access_state", busy=USER_BUSY, rounds=2)
 
 
 def load_user(db: firestore.Client, user_id: str) -> User | None:
@@ -299,11 +292,8 @@ def store_rehash(db: firestore.Client, user: User, new_hash: str) -> None:
 
     The hash is no part of the read model, so this is no new version and no event.
     """
-    from google.cloud import firestore as fs
-
     reference = db.collection(USERS).document(user.id)
 
-    @fs.transactional
     def replace_hash(transaction: Any) -> None:
         snapshot = reference.get(transaction=transaction)
         if snapshot.exists and (snapshot.to_dict() or {}).get("password_hash") == (
@@ -314,7 +304,7 @@ def store_rehash(db: firestore.Client, user: User, new_hash: str) -> None:
             )
 
     try:
-        replace_hash(db.transaction())
+        transact(db, replace_hash, name="users.rehash", retry=_REHASH_ONCE)
     except Exception as exc:
         # The login already succeeded; the next one retries the rehash.
         _log.warning("users.rehash_skipped", user_id=user.id, error=type(exc).__name__)
@@ -348,21 +338,19 @@ def _write_change(
     user_id: str,
     decide: Callable[[Any, User], _Change | None],
     tenant_id: str,
+    *,
+    name: str,
 ) -> User:
     """Read a user in a transaction, let ``decide`` change it, write it with its events.
 
     A new role or status, or the end of the user's sessions, goes to the user's access
-    state in the same transaction.
+    state in the same transaction. After the commit, this instance forgets the user's
+    cached access state, and ended sessions lose their refresh families too.
     """
-    from google.cloud import firestore as fs
-
     reference = db.collection(USERS).document(user_id)
-    staged: list[StagedEvent] = []
     decided: list[_Change] = []
 
-    @fs.transactional
     def attempt(transaction: Any) -> User:
-        staged.clear()
         decided.clear()
         current = _in_tenant(reference.get(transaction=transaction), tenant_id)
         decision = decide(transaction, current)
@@ -381,23 +369,16 @@ def _write_change(
             if decision.end_sessions:
                 fields.update(ending_every_session(decision.kept_session))
             transaction.set(access_reference(db, changed.id), fields, merge=True)
-        staged.extend(
-            add_to_outbox(transaction, db, topic, event) for topic, event in decision.events
-        )
+        for topic, event in decision.events:
+            add_to_outbox(transaction, db, topic, event)
         decided.append(decision)
         return changed
 
-    try:
-        user: User = attempt(db.transaction())
-    except Exception as exc:
-        if is_firestore_contention(exc):
-            raise ContentionError("the user was changed at the same time; retry") from None
-        raise
+    user = transact(db, attempt, name=name, busy=USER_BUSY)
     if decided:
         forget_locally(user.id)
         if decided[0].end_sessions:
             _revoke_refresh_families(db, user, keep=decided[0].kept_session)
-    _publish_after_commit(db, staged)
     return user
 
 
@@ -424,7 +405,7 @@ def update_profile(db: firestore.Client, actor: Actor, request: ProfileUpdateReq
             return None
         return _Change(changed, [(USER_EVENTS_TOPIC, user_event(USER_UPDATED, changed))])
 
-    return _write_change(db, actor.user_id, decide, actor.tenant_id)
+    return _write_change(db, actor.user_id, decide, actor.tenant_id, name="users.update_profile")
 
 
 def _active_owner_count(db: firestore.Client, transaction: Any, tenant_id: str) -> int:
@@ -472,7 +453,7 @@ def change_role(db: firestore.Client, actor: Actor, user_id: str, new_role: Role
             ],
         )
 
-    return _write_change(db, user_id, decide, actor.tenant_id)
+    return _write_change(db, user_id, decide, actor.tenant_id, name="users.change_role")
 
 
 def change_status(db: firestore.Client, actor: Actor, user_id: str, new_status: UserStatus) -> User:
@@ -512,7 +493,7 @@ def change_status(db: firestore.Client, actor: Actor, user_id: str, new_status: 
             end_sessions=disabling,
         )
 
-    return _write_change(db, user_id, decide, actor.tenant_id)
+    return _write_change(db, user_id, decide, actor.tenant_id, name="users.change_status")
 
 
 def change_password(
@@ -570,4 +551,4 @@ def change_password(
             kept_session=session_id,
         )
 
-    _write_change(db, actor.user_id, decide, actor.tenant_id)
+    _write_change(db, actor.user_id, decide, actor.tenant_id, name="users.change_password")

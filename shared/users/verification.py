@@ -23,13 +23,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import ContentionError, NotFoundError
+from shared.errors import NotFoundError
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.outbox import add_to_outbox
+from shared.events.transact import settle, transact
 from shared.identity.actor import Actor
 from shared.ratelimit import FirestoreFixedWindowLimiter, RateLimit
 from shared.users.email_claims import proof_claim
-from shared.users.email_keys import displaced_audit, key_holder, read_for_proof, write_proof
+from shared.users.email_keys import (
+    ADDRESS_BUSY,
+    displaced_audit,
+    key_holder,
+    read_for_proof,
+    write_proof,
+)
 from shared.users.invitation_rules import (
     StoredVerificationToken,
     check_verification_needed,
@@ -89,8 +96,6 @@ def verify_email(
     writes nothing; an address another verified user holds is a 409
     ``email_unavailable`` on ``token`` and writes nothing.
     """
-    from google.api_core.exceptions import AlreadyExists
-
     reference = db.collection(EMAIL_VERIFICATIONS).document(token_digest(request.token))
     token = _stored(reference.get())
     user = load_user(db, token.user_id) if token is not None else None
@@ -128,18 +133,15 @@ def verify_email(
 
     def write() -> User:
         try:
-            return _write_change(db, token.user_id, decide, token.tenant_id)
+            return _write_change(
+                db, token.user_id, decide, token.tenant_id, name="users.verify_email"
+            )
         except NotFoundError:
             raise invalid_verification_token() from None
 
-    try:
-        return write()
-    except AlreadyExists:
-        pass  # a signup created the key after the transaction read it free: read it again
-    try:
-        return write()
-    except AlreadyExists:
-        raise ContentionError("the address is being claimed at the same time; retry") from None
+    # A second round if a signup created the key after the transaction read it free (the
+    # commit fails with ALREADY_EXISTS): it reads the key again.
+    return settle(db, write, name="users.verify_email", busy=ADDRESS_BUSY, rounds=2)
 
 
 def resend_verification(
@@ -159,18 +161,20 @@ def resend_verification(
     # Another user proved the address: its mailbox gets no mail for this account.
     proof_claim(key_holder(db, user.email), user.id)
     throttle.hit(user.id, detail=VERIFICATION_RESEND_THROTTLED)
-    batch = db.batch()
-    staged_mail, mail, stored = stage_verification(batch, db, user, datetime.now(UTC))
-    audit = audit_event(
-        "user.email_verification_requested",
-        tenant_id=user.tenant_id,
-        actor=actor.to_audit(client_ip),
-        resource_type="user",
-        resource_id=user.id,
-        details={"expires_at": stored.expires_at.isoformat()},
-        source=EVENT_SOURCE,
-    )
-    staged = [staged_mail, add_to_outbox(batch, db, AUDIT_TOPIC, audit)]
-    batch.commit()
-    publish_with_mail(db, staged, [mail.id])
-    return stored.expires_at
+
+    def issue(transaction: Any) -> datetime:
+        # Writes only (a new token, its email, the audit event): nothing read, nothing locked.
+        stored = stage_verification(transaction, db, user, datetime.now(UTC))
+        audit = audit_event(
+            "user.email_verification_requested",
+            tenant_id=user.tenant_id,
+            actor=actor.to_audit(client_ip),
+            resource_type="user",
+            resource_id=user.id,
+            details={"expires_at": stored.expires_at.isoformat()},
+            source=EVENT_SOURCE,
+        )
+        add_to_outbox(transaction, db, AUDIT_TOPIC, audit)
+        return stored.expires_at
+
+    return transact(db, issue, name="users.resend_verification", publisher=publish_with_mail)

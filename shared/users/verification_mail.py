@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from shared.events.envelope import EventEnvelope, new_event
-from shared.events.outbox import StagedEvent
+from shared.events.envelope import new_event
 from shared.users.invitation_rules import StoredVerificationToken
 from shared.users.mail_outbox import stage_mail
 from shared.users.model import EMAIL_VERIFICATION_REQUESTED, EVENT_SOURCE, User
@@ -27,11 +26,11 @@ EMAIL_VERIFICATIONS = "email_verifications"
 
 def stage_verification(
     writer: Any, db: firestore.Client, user: User, now: datetime
-) -> tuple[StagedEvent, EventEnvelope, StoredVerificationToken]:
+) -> StoredVerificationToken:
     """Create a verification token for ``user``'s address and stage its email in ``writer``.
 
-    Returns the staged email (to publish after the commit), its envelope (whose outbox
-    record is deleted once published) and the stored token (its expiry).
+    Returns the stored token (its expiry). The email is published after the commit by
+    ``shared.users.mail_outbox.publish_with_mail``, which then deletes its outbox record.
     """
     issued = issue_token()
     stored = StoredVerificationToken.new(
@@ -50,4 +49,5 @@ def stage_verification(
             expires_at=stored.expires_at,
         ).model_dump(mode="json"),
     )
-    return stage_mail(writer, db, mail), mail, stored
+    stage_mail(writer, db, mail)
+    return stored

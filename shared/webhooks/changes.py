@@ -1,22 +1,17 @@
-"""What every webhook use case shares: the clock, the endpoint's 404, its audit event, publishing.
+"""What every webhook use case shares: the endpoint's 404 and its audit event.
 
-Used by the endpoint use cases (:mod:`shared.webhooks.service`), the delivery log and
-resends (:mod:`shared.webhooks.delivery_log`) and one delivery attempt
-(:mod:`shared.webhooks.delivery`); apart from each of them so that none imports another
-for these few pieces.
+Used by the endpoint use cases (:mod:`shared.webhooks.service`) and the delivery log
+and resends (:mod:`shared.webhooks.delivery_log`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import NotFoundError
 from shared.events.audit import AUDIT_TOPIC, audit_event
-from shared.events.outbox import StagedEvent, add_to_outbox, publish_committed
+from shared.events.outbox import StagedEvent, add_to_outbox
 from shared.identity.actor import Actor
-from shared.logger import get_logger
 from shared.webhooks.model import Endpoint
 from shared.webhooks.rules import EVENT_SOURCE
 
@@ -24,12 +19,6 @@ if TYPE_CHECKING:
     from google.cloud import firestore
 
 _RESOURCE = "webhook_endpoint"
-_log = get_logger("shared.webhooks")
-
-
-def moment(now: datetime | None) -> datetime:
-    """``now`` when a caller (a test) fixes the time, else the current time."""
-    return now or datetime.now(UTC)
 
 
 def endpoint_not_found(endpoint_id: str) -> NotFoundError:
@@ -72,11 +61,3 @@ def stage_audit(
             correlation_id=correlation_id,
         ),
     )
-
-
-def publish(db: firestore.Client, staged: Sequence[StagedEvent]) -> None:
-    """Publish what a committed change staged; the outbox relay publishes what fails."""
-    try:
-        publish_committed(db, staged)
-    except Exception as exc:
-        _log.warning("webhooks.publish_deferred", events=len(staged), error=type(exc).__name__)

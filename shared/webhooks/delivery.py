@@ -48,10 +48,10 @@ from typing import TYPE_CHECKING, Any
 
 from shared.events.audit import AUDIT_TOPIC, audit_event
 from shared.events.consumer import PermanentEventError
-from shared.events.outbox import OUTBOX_COLLECTION, StagedEvent, add_to_outbox
+from shared.events.outbox import OUTBOX_COLLECTION, add_to_outbox
+from shared.events.transact import transact
 from shared.identity.actor import Actor
 from shared.logger import get_logger
-from shared.webhooks.changes import publish
 from shared.webhooks.messages import DeliveryMessage, delivery_message
 from shared.webhooks.model import Attempt, Delivery, Endpoint
 from shared.webhooks.rules import (
@@ -232,12 +232,12 @@ def _stage_slow_lane(
     delivery: Delivery,
     correlation_id: str | None,
     already_staged: bool,
-) -> StagedEvent | None:
+) -> None:
     """Stage the round's slow-lane message, unless an earlier move staged it."""
     if already_staged:
-        return None
+        return
     message = delivery_message(delivery, correlation_id=correlation_id, lane=Lane.SLOW)
-    return add_to_outbox(transaction, db, SLOW_DELIVERIES_TOPIC, message)
+    add_to_outbox(transaction, db, SLOW_DELIVERIES_TOPIC, message)
 
 
 def _slow_message_ref(db: firestore.Client, delivery: Delivery, round_number: int) -> Any:
@@ -250,13 +250,8 @@ def _move_to_slow_lane(
 ) -> bool:
     """Hand the round to the slow lane without an attempt; False when already handed
     (or the round ended meanwhile)."""
-    from google.cloud import firestore as fs
 
-    staged: list[StagedEvent] = []
-
-    @fs.transactional
     def move(transaction: Any) -> bool:
-        staged.clear()
         current = read_delivery(
             db, delivery.tenant_id, delivery.endpoint_id, delivery.id, transaction
         )
@@ -272,21 +267,14 @@ def _move_to_slow_lane(
             delivery_ref(db, current.tenant_id, current.endpoint_id, current.id),
             delivery_to_document(moved),
         )
-        event = _stage_slow_lane(transaction, db, moved, correlation_id, already)
-        if event is not None:
-            staged.append(event)
+        _stage_slow_lane(transaction, db, moved, correlation_id, already)
         return True
 
-    result: bool = move(db.transaction())
-    publish(db, staged)
-    return result
+    return transact(db, move, name="webhooks.move_to_slow_lane")
 
 
 def _cancel(db: firestore.Client, delivery: Delivery, reason: str) -> None:
-    from google.cloud import firestore as fs
-
-    @fs.transactional
-    def attempt(transaction: Any) -> None:
+    def cancel(transaction: Any) -> None:
         current = read_delivery(
             db, delivery.tenant_id, delivery.endpoint_id, delivery.id, transaction
         )
@@ -300,7 +288,7 @@ def _cancel(db: firestore.Client, delivery: Delivery, reason: str) -> None:
             {"status": DeliveryStatus.CANCELLED.value, "updated_at": now, "cancel_reason": reason},
         )
 
-    attempt(db.transaction())
+    transact(db, cancel, name="webhooks.cancel_delivery")
 
 
 def _record(
@@ -313,15 +301,10 @@ def _record(
 ) -> DeliveryReport:
     """Write the attempt, the delivery's new status and lane, and the endpoint's
     failure count and cool-down; stage the slow-lane message when the round moves."""
-    from google.cloud import firestore as fs
-
     tenant_id, endpoint_id = sent.tenant_id, sent.endpoint_id
     ref = delivery_ref(db, tenant_id, endpoint_id, sent.id)
-    staged: list[StagedEvent] = []
 
-    @fs.transactional
-    def attempt(transaction: Any) -> DeliveryReport:
-        staged.clear()
+    def record(transaction: Any) -> DeliveryReport:
         # One batched read: the delivery, its endpoint, and the round's slow-lane message
         # in the outbox (when this timeout may move the round).
         endpoint_doc = endpoint_ref(db, tenant_id, endpoint_id)
@@ -375,9 +358,7 @@ def _record(
         )
         transaction.set(ref, delivery_to_document(updated))
         if moving:
-            event = _stage_slow_lane(transaction, db, updated, correlation_id, slow_staged)
-            if event is not None:
-                staged.append(event)
+            _stage_slow_lane(transaction, db, updated, correlation_id, slow_staged)
         disabled = False
         if endpoint is not None:
             # How the endpoint answered counts for its cool-down in any round.
@@ -389,7 +370,7 @@ def _record(
                 changes["slow_until"] = slow_until
             if in_round:
                 disabled = _count_against(
-                    transaction, db, endpoint, status, now, staged, correlation_id, changes
+                    transaction, db, endpoint, status, now, correlation_id, changes
                 )
             elif changes:
                 transaction.update(endpoint_ref(db, tenant_id, endpoint_id), changes)
@@ -397,9 +378,7 @@ def _record(
             sent.id, status, recorded, endpoint_disabled=disabled, moved_to_slow_lane=moving
         )
 
-    report: DeliveryReport = attempt(db.transaction())
-    publish(db, staged)
-    return report
+    return transact(db, record, name="webhooks.record_attempt")
 
 
 def _count_against(
@@ -408,7 +387,6 @@ def _count_against(
     endpoint: Endpoint,
     status: DeliveryStatus,
     now: datetime,
-    staged: list[StagedEvent],
     correlation_id: str | None,
     changes: dict[str, Any],
 ) -> bool:
@@ -434,22 +412,20 @@ def _count_against(
         slow_until=changes.get("slow_until", endpoint.slow_until),
     )
     transaction.set(ref, endpoint_to_document(disabled))
-    staged.append(
-        add_to_outbox(
-            transaction,
-            db,
-            AUDIT_TOPIC,
-            audit_event(
-                "webhook_endpoint.disabled",
-                tenant_id=endpoint.tenant_id,
-                actor=AUTO_DISABLE_ACTOR.to_audit(),
-                resource_type="webhook_endpoint",
-                resource_id=endpoint.id,
-                details={"reason": "consecutive_failures", "failed_deliveries": failures},
-                source=EVENT_SOURCE,
-                correlation_id=correlation_id,
-            ),
-        )
+    add_to_outbox(
+        transaction,
+        db,
+        AUDIT_TOPIC,
+        audit_event(
+            "webhook_endpoint.disabled",
+            tenant_id=endpoint.tenant_id,
+            actor=AUTO_DISABLE_ACTOR.to_audit(),
+            resource_type="webhook_endpoint",
+            resource_id=endpoint.id,
+            details={"reason": "consecutive_failures", "failed_deliveries": failures},
+            source=EVENT_SOURCE,
+            correlation_id=correlation_id,
+        ),
     )
     _log.warning(
         "webhooks.endpoint_auto_disabled", endpoint_id=endpoint.id, failed_deliveries=failures

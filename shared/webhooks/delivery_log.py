@@ -4,20 +4,24 @@ Apart from the endpoint use cases (:mod:`shared.webhooks.service`) because these
 on deliveries, not on endpoints: listing an endpoint's deliveries and one delivery with
 its attempts, resending one delivery as a new round of attempts, and resending every
 kept event since a moment. Each resend is one Firestore transaction (per chunk of
-events) that stages the delivery messages and the audit event in the outbox.
+events) that stages the delivery messages and the audit event in the outbox, run by
+:func:`shared.events.transact.transact`, which publishes them after the commit.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import BusinessRuleError, NotFoundError, ValidationError
-from shared.events.outbox import StagedEvent, add_to_outbox
+from shared.events.outbox import add_to_outbox
+from shared.events.transact import transact
 from shared.identity.actor import Actor
-from shared.pagination import DEFAULT_PAGE_SIZE, DOCUMENT_ID, Page, TimeOrderedPosition, keyset_page
-from shared.webhooks.changes import endpoint_not_found, moment, publish, stage_audit
+from shared.moments import fixed_or_now
+from shared.pagination import DEFAULT_PAGE_SIZE, Page, newest_first
+from shared.webhooks.changes import endpoint_not_found, stage_audit
 from shared.webhooks.messages import delivery_message
 from shared.webhooks.model import (
     Delivery,
@@ -65,20 +69,13 @@ def list_deliveries(
 ) -> Page[Delivery]:
     """An endpoint's deliveries, newest first."""
     get_endpoint(db, tenant_id, endpoint_id)
-    collection = deliveries_collection(db, tenant_id, endpoint_id)
-    # The id breaks ties in the direction of created_at: Firestore's single-field index
-    # on created_at serves that order, no composite index needed.
-    return keyset_page(
-        collection,
-        order=("created_at", DOCUMENT_ID),
-        descending=True,
-        position=TimeOrderedPosition,
+    return newest_first(
+        deliveries_collection(db, tenant_id, endpoint_id),
+        time_field="created_at",
         scope=DELIVERIES_CURSOR,
         cursor=cursor,
         limit=limit,
         to_item=lambda d: delivery_from_document(d.id, d.to_dict() or {}),
-        start_after=lambda p: (p.at, collection.document(p.id)),
-        position_of=lambda item: TimeOrderedPosition(at=item.created_at, id=item.id),
     )
 
 
@@ -155,14 +152,9 @@ def resend_delivery(
 
     A round still retrying is superseded: its remaining messages are dropped.
     """
-    from google.cloud import firestore as fs
+    when = fixed_or_now(now)
 
-    when = moment(now)
-    staged: list[StagedEvent] = []
-
-    @fs.transactional
-    def attempt(transaction: Any) -> Delivery:
-        staged.clear()
+    def decide(transaction: Any) -> Delivery:
         endpoint = _enabled_endpoint(db, tenant_id, endpoint_id, transaction)
         current = read_delivery(db, tenant_id, endpoint_id, delivery_id, transaction)
         if current is None:
@@ -171,30 +163,24 @@ def resend_delivery(
         transaction.set(
             delivery_ref(db, tenant_id, endpoint_id, delivery_id), delivery_to_document(resent)
         )
-        staged.append(
-            add_to_outbox(
-                transaction,
-                db,
-                DELIVERIES_TOPIC,
-                delivery_message(resent, correlation_id=correlation_id),
-            )
+        add_to_outbox(
+            transaction,
+            db,
+            DELIVERIES_TOPIC,
+            delivery_message(resent, correlation_id=correlation_id),
         )
-        staged.append(
-            stage_audit(
-                transaction,
-                db,
-                "webhook_delivery.resent",
-                endpoint,
-                actor,
-                correlation_id,
-                {"delivery_id": delivery_id, "round": resent.round},
-            )
+        stage_audit(
+            transaction,
+            db,
+            "webhook_delivery.resent",
+            endpoint,
+            actor,
+            correlation_id,
+            {"delivery_id": delivery_id, "round": resent.round},
         )
         return resent
 
-    delivery: Delivery = attempt(db.transaction())
-    publish(db, staged)
-    return delivery
+    return transact(db, decide, name="webhooks.resend_delivery")
 
 
 def resend_since(
@@ -215,19 +201,14 @@ def resend_since(
     that cuts the list short, ``next_since`` says where to continue (the event at
     that moment may then be sent once more; receivers deduplicate by webhook-id).
     """
-    from google.cloud import firestore as fs
-
-    when = moment(now)
+    when = fixed_or_now(now)
     if since > when:
         raise ValidationError.for_field("since", "must not be in the future", "since_in_future")
     endpoint = _enabled_endpoint(db, tenant_id, endpoint_id)
     scanned = events_since(db, tenant_id, since, MAX_RESEND_EVENTS)
     wanted = [e for e in scanned if matches_any(endpoint.event_types, e.type)]
-    staged: list[StagedEvent] = []
 
-    @fs.transactional
-    def send_again(transaction: Any, events: list[StoredEvent], into: list[StagedEvent]) -> None:
-        into.clear()
+    def send_again(transaction: Any, events: list[StoredEvent]) -> None:
         _enabled_endpoint(db, tenant_id, endpoint_id, transaction)
         ids = {e.event_id: webhook_id(e.event_id, endpoint_id) for e in events}
         refs = {i: delivery_ref(db, tenant_id, endpoint_id, i) for i in ids.values()}
@@ -241,35 +222,34 @@ def resend_since(
                 else _first_round(endpoint, event, when)
             )
             transaction.set(refs[delivery_id], delivery_to_document(delivery))
-            into.append(
-                add_to_outbox(
-                    transaction,
-                    db,
-                    DELIVERIES_TOPIC,
-                    delivery_message(delivery, correlation_id=correlation_id),
-                )
+            add_to_outbox(
+                transaction,
+                db,
+                DELIVERIES_TOPIC,
+                delivery_message(delivery, correlation_id=correlation_id),
             )
 
+    # One transaction per chunk (a commit's writes are bounded), each chunk's messages
+    # published once it commits.
     for start in range(0, len(wanted), _RESEND_CHUNK):
-        chunk_staged: list[StagedEvent] = []
-        send_again(db.transaction(), wanted[start : start + _RESEND_CHUNK], chunk_staged)
-        staged.extend(chunk_staged)
+        chunk = wanted[start : start + _RESEND_CHUNK]
+        transact(db, partial(send_again, events=chunk), name="webhooks.resend_since")
     resent = len(wanted)
     truncated = len(scanned) >= MAX_RESEND_EVENTS
-    batch = db.batch()
-    staged.append(
-        stage_audit(
-            batch,
+    details = {"since": since.isoformat(), "resent": resent, "truncated": truncated}
+    transact(
+        db,
+        lambda transaction: stage_audit(
+            transaction,
             db,
             "webhook_endpoint.resent_since",
             endpoint,
             actor,
             correlation_id,
-            {"since": since.isoformat(), "resent": resent, "truncated": truncated},
-        )
+            details,
+        ),
+        name="webhooks.resend_since.audit",
     )
-    batch.commit()
-    publish(db, staged)
     return ResendSummary(
         resent=resent,
         truncated=truncated,

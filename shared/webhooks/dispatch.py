@@ -17,11 +17,12 @@ deliver it later, also to an endpoint that was disabled when it happened.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.events.envelope import EventEnvelope
 from shared.events.outbox import add_to_outbox
+from shared.moments import fixed_or_now
 from shared.webhooks.messages import delivery_message
 from shared.webhooks.model import Delivery, StoredEvent
 from shared.webhooks.rules import (
@@ -63,7 +64,7 @@ def fan_out(
     now: datetime | None = None,
 ) -> FanOut:
     """Create the event's deliveries and stage their messages, in ``transaction``."""
-    when = now or datetime.now(UTC)
+    when = fixed_or_now(now)
     tenant_id = envelope.tenant_id
     endpoints = tenant_endpoints(db, tenant_id, transaction)
     subscribed = [e for e in endpoints if matches_any(e.event_types, envelope.type)]

@@ -1,8 +1,9 @@
 """Use cases of webhook endpoints: create, read, change, disable, delete, rotate the secret.
 
-Every change is one Firestore transaction that also stages its audit event in the
-outbox; it is published after the commit. The delivery log and resends are in
-:mod:`shared.webhooks.delivery_log`, what both share in :mod:`shared.webhooks.changes`.
+Every change is one Firestore transaction run by :func:`shared.events.transact.transact`
+that also stages its audit event in the outbox; it is published after the commit. The
+delivery log and resends are in :mod:`shared.webhooks.delivery_log`, what both share in
+:mod:`shared.webhooks.changes`.
 An endpoint's URL is checked before anything is written, so an unsafe URL is a 422
 on ``url`` and changes nothing.
 """
@@ -14,10 +15,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import BusinessRuleError, FieldError, ValidationError
-from shared.events.outbox import StagedEvent
+from shared.events.transact import transact
 from shared.identity.actor import Actor
 from shared.logger import get_logger
-from shared.webhooks.changes import endpoint_not_found, moment, publish, stage_audit
+from shared.moments import fixed_or_now
+from shared.webhooks.changes import endpoint_not_found, stage_audit
 from shared.webhooks.model import (
     CreatedEndpoint,
     Endpoint,
@@ -84,10 +86,8 @@ def create_endpoint(
     now: datetime | None = None,
 ) -> CreatedEndpoint:
     """A new endpoint; the returned secret is never shown again."""
-    from google.cloud import firestore as fs
-
     url = checked_url(request.url, policy or url_policy())
-    when = moment(now)
+    when = fixed_or_now(now)
     endpoint = Endpoint(
         id=new_endpoint_id(),
         tenant_id=tenant_id,
@@ -106,11 +106,8 @@ def create_endpoint(
     sealed = secrets_to_document(
         [SigningSecret(secret, when)], tenant_id=tenant_id, endpoint_id=endpoint.id
     )
-    staged: list[StagedEvent] = []
 
-    @fs.transactional
-    def attempt(transaction: Any) -> None:
-        staged.clear()
+    def decide(transaction: Any) -> None:
         if len(tenant_endpoints(db, tenant_id, transaction)) >= MAX_ENDPOINTS_PER_TENANT:
             raise BusinessRuleError(
                 f"a tenant has at most {MAX_ENDPOINTS_PER_TENANT} webhook endpoints; "
@@ -120,14 +117,9 @@ def create_endpoint(
             )
         transaction.create(endpoint_ref(db, tenant_id, endpoint.id), endpoint_to_document(endpoint))
         transaction.create(secrets_ref(db, tenant_id, endpoint.id), sealed)
-        staged.append(
-            stage_audit(
-                transaction, db, "webhook_endpoint.created", endpoint, actor, correlation_id
-            )
-        )
+        stage_audit(transaction, db, "webhook_endpoint.created", endpoint, actor, correlation_id)
 
-    attempt(db.transaction())
-    publish(db, staged)
+    transact(db, decide, name="webhooks.create_endpoint")
     _log.info("webhooks.endpoint_created", endpoint_id=endpoint.id)
     return CreatedEndpoint(endpoint, secret)
 
@@ -166,18 +158,13 @@ def update_endpoint(
     now: datetime | None = None,
 ) -> Endpoint:
     """Change the fields the request names; a new URL is checked before anything is read."""
-    from google.cloud import firestore as fs
-
     given = request.model_fields_set
     if "url" in given:
         assert request.url is not None
         checked_url(request.url, policy or url_policy())
-    when = moment(now)
-    staged: list[StagedEvent] = []
+    when = fixed_or_now(now)
 
-    @fs.transactional
-    def attempt(transaction: Any) -> Endpoint:
-        staged.clear()
+    def decide(transaction: Any) -> Endpoint:
         current = read_endpoint(db, tenant_id, endpoint_id, transaction)
         if current is None:
             raise endpoint_not_found(endpoint_id)
@@ -200,22 +187,18 @@ def update_endpoint(
         updated = replace(updated, updated_at=when)
         transaction.set(endpoint_ref(db, tenant_id, endpoint_id), endpoint_to_document(updated))
         changed = sorted({*changes, *(["enabled"] if updated.enabled != current.enabled else [])})
-        staged.append(
-            stage_audit(
-                transaction,
-                db,
-                "webhook_endpoint.updated",
-                updated,
-                actor,
-                correlation_id,
-                {"changed": changed},
-            )
+        stage_audit(
+            transaction,
+            db,
+            "webhook_endpoint.updated",
+            updated,
+            actor,
+            correlation_id,
+            {"changed": changed},
         )
         return updated
 
-    result: Endpoint = attempt(db.transaction())
-    publish(db, staged)
-    return result
+    return transact(db, decide, name="webhooks.update_endpoint")
 
 
 def disable_endpoint(
@@ -248,24 +231,16 @@ def delete_endpoint(
     correlation_id: str | None = None,
 ) -> None:
     """Delete an endpoint, its secrets and its delivery log."""
-    from google.cloud import firestore as fs
 
-    staged: list[StagedEvent] = []
-
-    @fs.transactional
-    def attempt(transaction: Any) -> None:
-        staged.clear()
+    def decide(transaction: Any) -> None:
         current = read_endpoint(db, tenant_id, endpoint_id, transaction)
         if current is None:
             raise endpoint_not_found(endpoint_id)
         transaction.delete(endpoint_ref(db, tenant_id, endpoint_id))
         transaction.delete(secrets_ref(db, tenant_id, endpoint_id))
-        staged.append(
-            stage_audit(transaction, db, "webhook_endpoint.deleted", current, actor, correlation_id)
-        )
+        stage_audit(transaction, db, "webhook_endpoint.deleted", current, actor, correlation_id)
 
-    attempt(db.transaction())
-    publish(db, staged)
+    transact(db, decide, name="webhooks.delete_endpoint")
     try:
         # The log goes after the endpoint: retries in flight then find no endpoint and
         # stop. Whatever this leaves behind, the TTL deletes.
@@ -284,16 +259,11 @@ def rotate_secret(
     now: datetime | None = None,
 ) -> RotatedSecret:
     """A new signing secret, shown once; the previous ones keep signing for the overlap."""
-    from google.cloud import firestore as fs
-
-    when = moment(now)
+    when = fixed_or_now(now)
     overlap_until = when + SECRET_OVERLAP
     secret = new_secret()
-    staged: list[StagedEvent] = []
 
-    @fs.transactional
-    def attempt(transaction: Any) -> Endpoint:
-        staged.clear()
+    def decide(transaction: Any) -> Endpoint:
         current = read_endpoint(db, tenant_id, endpoint_id, transaction)
         if current is None:
             raise endpoint_not_found(endpoint_id)
@@ -314,19 +284,16 @@ def rotate_secret(
         )
         updated = replace(current, secret_rotated_at=when, updated_at=when)
         transaction.set(endpoint_ref(db, tenant_id, endpoint_id), endpoint_to_document(updated))
-        staged.append(
-            stage_audit(
-                transaction,
-                db,
-                "webhook_endpoint.secret_rotated",
-                updated,
-                actor,
-                correlation_id,
-                {"previous_secret_expires_at": overlap_until.isoformat()},
-            )
+        stage_audit(
+            transaction,
+            db,
+            "webhook_endpoint.secret_rotated",
+            updated,
+            actor,
+            correlation_id,
+            {"previous_secret_expires_at": overlap_until.isoformat()},
         )
         return updated
 
-    endpoint: Endpoint = attempt(db.transaction())
-    publish(db, staged)
+    endpoint = transact(db, decide, name="webhooks.rotate_secret")
     return RotatedSecret(endpoint, secret, overlap_until)

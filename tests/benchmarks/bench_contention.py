@@ -212,10 +212,10 @@ def previous_reversal(ledger: Any, entry_id: str) -> None:
     """The reversal as it was: one transaction reading the entry, retried on contention."""
     from google.cloud import firestore as fs
 
+    from shared.events.transact import read_retried
     from shared.ledger import domain
     from shared.ledger.model import ENTRY_ID_PREFIX, EntryKind, LineEffect, new_id
     from shared.ledger.repository import entry_from_document, entry_to_document
-    from shared.ledger.retry import with_retry
 
     service = ledger.service
     reversal_id = new_id(ENTRY_ID_PREFIX)
@@ -244,7 +244,7 @@ def previous_reversal(ledger: Any, entry_id: str) -> None:
         transaction.update(entry_ref, {"reversed_by_entry_id": reversal_id})
         service.store.add_deltas(transaction, ledger.tenant, accounts, plan.deltas)
 
-    with_retry(lambda: attempt(service.db.transaction(max_attempts=5)), name="previous_reversal")
+    read_retried(lambda: attempt(service.db.transaction(max_attempts=5)), name="previous_reversal")
 
 
 def previous_payment_change(db: Any, tenant: str, payment_id: str, change: str) -> None:

@@ -296,7 +296,7 @@ def _hand_written_retry_call(
 
 def bench_retry_hot_path() -> dict[str, float]:
     """Microseconds per call that succeeds first time: direct, hand-written loop, tenacity."""
-    from shared.ledger.retry import DEFAULT_RETRY
+    from shared.events.transact import CONTENTION_RETRY as DEFAULT_RETRY
     from shared.resilience import SYSTEM_CLOCK, is_firestore_contention, retry_call
 
     def posting() -> int:

@@ -212,3 +212,17 @@ def test_an_emailed_token_in_a_dead_letter_is_redacted_and_not_replayed(
     refused = api.post(f"/v1/dead-letters/{letter['id']}/replay", token="admin")
     assert (refused.status, refused.json["code"]) == (409, "dead_letter_redacted")
     assert [s.to_dict() for s in firestore_client.collection("dead_letters").stream()] == stored
+
+
+def test_ids_that_cannot_exist_are_missing_and_change_nothing(
+    api: RouterClient, emulators: Any, firestore_client: Any
+) -> None:
+    _store_one(emulators, "probe-topic")
+    before = api.get("/v1/dead-letters", token="admin").data
+    # "__x__" is an id Firestore refuses outright; "." and ".." are not ids at all.
+    for dead_letter_id in ("__x__", "dlq-__", "..", "unknown", "rej-" + "f" * 40):
+        assert api.get(f"/v1/dead-letters/{dead_letter_id}", token="admin").status == 404
+        replay = api.post(f"/v1/dead-letters/{dead_letter_id}/replay", token="admin")
+        discard = api.post(f"/v1/dead-letters/{dead_letter_id}/discard", token="admin", json={})
+        assert (replay.status, discard.status) == (404, 404), (dead_letter_id, replay, discard)
+    assert api.get("/v1/dead-letters", token="admin").data == before

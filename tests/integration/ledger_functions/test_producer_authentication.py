@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from google.api_core.exceptions import AlreadyExists
@@ -50,7 +51,9 @@ def chart(api: Api) -> dict[str, str]:
     }
 
 
-def _request(chart: dict[str, str], tenant: str = TENANT) -> EventEnvelope:
+def _request(
+    chart: dict[str, str], tenant: str = TENANT, request_id: str = "INV-X"
+) -> EventEnvelope:
     lines = [
         {"account_id": chart["cash"], "side": "debit", "amount": "666.00"},
         {"account_id": chart["revenue"], "side": "credit", "amount": "666.00"},
@@ -60,7 +63,7 @@ def _request(chart: dict[str, str], tenant: str = TENANT) -> EventEnvelope:
         source="billing",
         subject="invoices/X",
         tenant_id=tenant,
-        data={"request_id": "INV-X", "posting": {"lines": lines}},
+        data={"request_id": request_id, "posting": {"lines": lines}},
     )
 
 
@@ -73,12 +76,50 @@ def _key_id(credential: str) -> str:
     return credential.split("_")[2]
 
 
-def _deliver(emulators: Any, envelope: EventEnvelope, credential: str | None) -> None:
-    attributes = envelope.attributes()
-    if credential is not None:
-        attributes[CREDENTIAL_ATTRIBUTE] = credential
-    load_function("ledger_postings").handle(
-        push_event(emulators.project_id, REQUESTS_TOPIC, envelope.to_bytes(), attributes)
+@dataclass(frozen=True)
+class SignedRequest:
+    """A posting request and the producer credential it carries (None: it carries none)."""
+
+    envelope: EventEnvelope
+    credential: str | None
+
+    @property
+    def key_id(self) -> str:
+        assert self.credential is not None
+        return _key_id(self.credential)
+
+    def attributes(self) -> dict[str, str]:
+        attributes = self.envelope.attributes()
+        if self.credential is not None:
+            attributes[CREDENTIAL_ATTRIBUTE] = self.credential
+        return attributes
+
+
+class Sign(Protocol):
+    def __call__(self, tenant: str = ..., key_tenant: str | None = ...) -> SignedRequest: ...
+
+
+@pytest.fixture
+def sign(chart: dict[str, str], credentials_client: Any) -> Sign:
+    """``sign(tenant=..., key_tenant=...)``: a request naming ``tenant`` (TENANT), signed
+    with a new ``ledger:post`` key of ``key_tenant`` (the same tenant unless given)."""
+
+    def make(tenant: str = TENANT, key_tenant: str | None = None) -> SignedRequest:
+        return SignedRequest(
+            _request(chart, tenant), _key(credentials_client, key_tenant or tenant)
+        )
+
+    return make
+
+
+def _deliver(
+    emulators: Any,
+    message: SignedRequest,
+    function: str = "ledger_postings",
+    topic: str = REQUESTS_TOPIC,
+) -> None:
+    load_function(function).handle(
+        push_event(emulators.project_id, topic, message.envelope.to_bytes(), message.attributes())
     )
 
 
@@ -139,12 +180,14 @@ def test_a_message_without_a_valid_key_is_dead_lettered_and_changes_nothing(
     platform: Any,
     credentials_client: Any,
     results: PullSubscription,
+    sign: Sign,
 ) -> None:
     make, code, filed_under = CASES[case]
-    credential = make(credentials_client, _key(credentials_client))
+    valid = sign()
+    message = replace(valid, credential=make(credentials_client, valid.credential))
     before = _without_dead_letters(platform, credentials_client)
 
-    _deliver(emulators, _request(chart), credential)
+    _deliver(emulators, message)
 
     assert _without_dead_letters(platform, credentials_client) == before
     [letter] = _dead_letters(platform)
@@ -162,12 +205,13 @@ def test_a_key_never_posts_into_another_tenant(
     platform: Any,
     credentials_client: Any,
     results: PullSubscription,
+    sign: Sign,
 ) -> None:
     # The reproduced attack: a producer names the victim's tenant in the envelope.
-    attacker_key = _key(credentials_client, OTHER_TENANT)
+    attack = sign(tenant=TENANT, key_tenant=OTHER_TENANT)
     before = _without_dead_letters(platform, credentials_client)
 
-    _deliver(emulators, _request(chart, tenant=TENANT), attacker_key)
+    _deliver(emulators, attack)
 
     assert _without_dead_letters(platform, credentials_client) == before
     [letter] = _dead_letters(platform)
@@ -185,18 +229,19 @@ def test_a_valid_key_posts_and_its_use_is_recorded(
     platform: Any,
     credentials_client: Any,
     results: PullSubscription,
+    sign: Sign,
 ) -> None:
-    credential = _key(credentials_client)
+    message = sign()
 
-    _deliver(emulators, _request(chart), credential)
+    _deliver(emulators, message)
 
     [result] = results.receive(expected=1)
     assert b'"accepted"' in result.data
     assert api.balances(chart["cash"])["posted"] == "666.00"
-    used = platform.collection("producer_key_usage").document(_key_id(credential)).get()
+    used = platform.collection("producer_key_usage").document(message.key_id).get()
     assert used.to_dict()["last_used_at"] is not None
-    stored = key_ref(credentials_client, _key_id(credential)).get().to_dict()
-    assert credential not in str(stored)  # only the hash is kept
+    stored = key_ref(credentials_client, message.key_id).get().to_dict()
+    assert str(message.credential) not in str(stored)  # only the hash is kept
 
 
 def test_a_revoked_key_stops_at_the_next_message(
@@ -206,15 +251,15 @@ def test_a_revoked_key_stops_at_the_next_message(
     platform: Any,
     credentials_client: Any,
     results: PullSubscription,
+    sign: Sign,
 ) -> None:
-    credential = _key(credentials_client)
-    _deliver(emulators, _request(chart), credential)
+    first = sign()
+    _deliver(emulators, first)
     assert len(results.receive(expected=1)) == 1
-    revoke_key(credentials_client, TENANT, _key_id(credential), actor=ADMIN)
+    revoke_key(credentials_client, TENANT, first.key_id, actor=ADMIN)
 
-    again = _request(chart)
-    again.data["request_id"] = "INV-Y"
-    _deliver(emulators, again, credential)
+    again = replace(first, envelope=_request(chart, request_id="INV-Y"))
+    _deliver(emulators, again)
 
     assert api.balances(chart["cash"])["posted"] == "666.00"
     [letter] = _dead_letters(platform)
@@ -222,25 +267,20 @@ def test_a_revoked_key_stops_at_the_next_message(
 
 
 def test_a_message_from_the_dead_letter_topic_is_filed_under_its_keys_tenant(
-    chart: dict[str, str],
     emulators: Any,
     platform: Any,
-    credentials_client: Any,
     pubsub_publisher: Any,
+    sign: Sign,
 ) -> None:
     # A message that exhausted its deliveries reaches T-dlq with its attributes: the
     # recorder files it by the key it presents, not by the tenant it names.
-    credential = _key(credentials_client, OTHER_TENANT)
-    envelope = _request(chart, tenant=TENANT)
-    attributes = {**envelope.attributes(), CREDENTIAL_ATTRIBUTE: credential}
+    message = sign(tenant=TENANT, key_tenant=OTHER_TENANT)
     with contextlib.suppress(AlreadyExists):
         pubsub_publisher.create_topic(
             name=pubsub_publisher.topic_path(emulators.project_id, f"{REQUESTS_TOPIC}-dlq")
         )
 
-    load_function("dead_letters").handle(
-        push_event(emulators.project_id, f"{REQUESTS_TOPIC}-dlq", envelope.to_bytes(), attributes)
-    )
+    _deliver(emulators, message, function="dead_letters", topic=f"{REQUESTS_TOPIC}-dlq")
 
     [letter] = _dead_letters(platform)
     assert letter["tenant_id"] == OTHER_TENANT
@@ -252,16 +292,18 @@ def test_one_tenants_producer_cannot_claim_another_tenants_event_id(
     chart: dict[str, str],
     emulators: Any,
     platform: Any,
-    credentials_client: Any,
     results: PullSubscription,
+    sign: Sign,
 ) -> None:
     # Tenant B's producer publishes first with the event id tenant A will use.
-    other_key = _key(credentials_client, OTHER_TENANT)
-    squatter = _request(chart, tenant=OTHER_TENANT)
-    genuine = _request(chart).model_copy(update={"id": squatter.id})
-    _deliver(emulators, squatter, other_key)  # answered for B (its accounts do not exist)
+    squatter = sign(tenant=OTHER_TENANT)
+    genuine = sign()
+    genuine = replace(
+        genuine, envelope=genuine.envelope.model_copy(update={"id": squatter.envelope.id})
+    )
+    _deliver(emulators, squatter)  # answered for B (its accounts do not exist)
 
-    _deliver(emulators, genuine, _key(credentials_client))
+    _deliver(emulators, genuine)
 
     assert api.balances(chart["cash"])["posted"] == "666.00"
     assert not [letter for letter in _dead_letters(platform) if OTHER_TENANT in letter["reason"]]

@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from shared.ledger.aggregate_locks import AggregateLocks
 from shared.payments import service as payments
+from shared.payments import store
 from tests.integration.payments.conftest import CLEARING_EUR, PAYEE_EUR, Stack
 from tests.support.http import Answer
 
@@ -116,6 +118,32 @@ def test_concurrent_partial_refunds_all_fit_or_are_refused_and_never_exceed_the_
     assert [r["status"] for r in payment["refunds"]] == ["succeeded"] * 3
     assert stack.posted(CLEARING_EUR) == D("10.00")
     assert stack.posted(PAYEE_EUR) == D("10.00")
+    assert stack.trial_balance_is_zero()
+
+
+def test_refunds_racing_from_separate_instances_never_exceed_the_capture(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the in-process turns, writers race to commit; the losers decide again."""
+    monkeypatch.setattr(store, "_PAYMENT_LOCKS", AggregateLocks(wait_seconds=0.0))
+    payment_id = captured_payment(stack, "100.00")
+
+    answers = race(
+        [
+            partial(post, stack, payment_id, "refunds", {"amount": "30.00"}, f"apart-{n}")
+            for n in range(CONTENDERS)
+        ]
+    )
+
+    assert sorted(a.status for a in answers) == [202] * 3 + [422] * (CONTENDERS - 3)
+    assert {a.json["code"] for a in answers if a.status != 202} == {"refund_exceeds_captured"}
+    payment = stack.get(payment_id)
+    assert payment["refundable_amount"] == "10.00"
+    assert sorted(r["id"] for r in payment["refunds"]) == sorted(
+        a.data["refund"]["id"] for a in answers if a.status == 202
+    )
+    process_concurrently(stack)
+    assert stack.get(payment_id)["refunded_amount"] == "90.00"
     assert stack.trial_balance_is_zero()
 
 

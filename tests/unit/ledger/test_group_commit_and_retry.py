@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Sequence
@@ -10,8 +9,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 from google.api_core.exceptions import Aborted, DeadlineExceeded, NotFound
+from google.cloud import firestore
 
+from shared import resilience
 from shared.errors import BusinessRuleError, ServiceUnavailableError
+from shared.events.transact import read_retried, transact
 from shared.ledger.group_commit import BatchOutcome, GroupCommitter
 from shared.ledger.model import (
     Entry,
@@ -30,8 +32,9 @@ from shared.ledger.repository import (
     entry_from_document,
     entry_to_document,
 )
-from shared.ledger.retry import is_contention, with_retry
-from shared.resilience import RetryPolicy
+from shared.resilience import RetryPolicy, is_firestore_contention
+from tests.unit import firestore_memory
+from tests.unit.firestore_memory import MemoryFirestore
 from tests.unit.ledger.support import account
 
 # -- group commit -----------------------------------------------------------------------
@@ -157,56 +160,88 @@ def test_limits_must_be_positive() -> None:
 
 
 # -- retry ------------------------------------------------------------------------------
+# The ledger commits through ``shared.events.transact`` with ``LedgerSettings.retry``
+# passed as ``retry=``, and retries its reads outside a transaction with ``read_retried``.
+
+
+@pytest.fixture
+def memory_db(monkeypatch: pytest.MonkeyPatch) -> MemoryFirestore:
+    monkeypatch.setattr(firestore, "transactional", firestore_memory.transactional)
+    return MemoryFirestore()
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The backoff waits, recorded instead of slept."""
+    taken: list[float] = []
+    monkeypatch.setattr(resilience.SystemClock, "sleep", lambda _self, s: taken.append(s))
+    return taken
 
 
 def test_contention_errors_are_recognised() -> None:
-    assert is_contention(Aborted("lock timeout"))
-    assert is_contention(DeadlineExceeded("slow"))
+    assert is_firestore_contention(Aborted("lock timeout"))
+    assert is_firestore_contention(DeadlineExceeded("slow"))
     wrapped = ValueError("Failed to commit transaction in 5 attempts.")
     wrapped.__cause__ = Aborted("x")
-    assert is_contention(wrapped)
-    assert not is_contention(ValueError("Failed to commit transaction in 5 attempts."))
-    assert not is_contention(NotFound("missing"))
-    assert not is_contention(BusinessRuleError("no"))
+    assert is_firestore_contention(wrapped)
+    assert not is_firestore_contention(ValueError("Failed to commit transaction in 5 attempts."))
+    assert not is_firestore_contention(NotFound("missing"))
+    assert not is_firestore_contention(BusinessRuleError("no"))
 
 
-def test_retry_backs_off_with_jitter_then_succeeds() -> None:
+def test_retry_backs_off_with_jitter_then_succeeds(
+    memory_db: MemoryFirestore, sleeps: list[float]
+) -> None:
+    memory_db.fail_commits = [Aborted("busy")] * 3
     calls: list[int] = []
-    sleeps: list[float] = []
 
-    def flaky() -> str:
+    def decide(transaction: object) -> str:
         calls.append(1)
-        if len(calls) < 4:
-            raise Aborted("busy")
         return "done"
 
     policy = RetryPolicy(max_attempts=5, base_delay_seconds=0.1, max_delay_seconds=0.3)
-    result = with_retry(flaky, policy=policy, sleep=sleeps.append, rng=random.Random(7))
+    result = transact(memory_db, decide, name="ledger", retry=policy)  # type: ignore[arg-type]
     assert result == "done"
+    assert len(calls) == memory_db.commits == 4
     assert len(sleeps) == 3
     assert all(0 <= s <= min(0.3, 0.1 * 2**i) for i, s in enumerate(sleeps))
 
 
-def test_retry_gives_up_with_a_503() -> None:
-    def always() -> None:
-        raise Aborted("busy")
+def test_retry_gives_up_with_a_503(memory_db: MemoryFirestore, sleeps: list[float]) -> None:
+    memory_db.fail_commits = [Aborted("busy")] * 3
 
     with pytest.raises(ServiceUnavailableError) as excinfo:
-        with_retry(always, policy=RetryPolicy(max_attempts=3), sleep=lambda s: None)
+        transact(
+            memory_db,  # type: ignore[arg-type]
+            lambda transaction: None,
+            name="ledger",
+            retry=RetryPolicy(max_attempts=3),
+        )
     assert excinfo.value.code == "contention"
     assert excinfo.value.headers == {"Retry-After": "1"}
 
+    def always() -> None:
+        raise Aborted("busy")
 
-def test_retry_does_not_retry_rule_errors() -> None:
+    with pytest.raises(ServiceUnavailableError) as read_excinfo:
+        read_retried(always, name="ledger.read", retry=RetryPolicy(max_attempts=3))
+    assert read_excinfo.value.code == "contention"
+    assert read_excinfo.value.headers == {"Retry-After": "1"}
+
+
+def test_retry_does_not_retry_rule_errors(memory_db: MemoryFirestore, sleeps: list[float]) -> None:
     calls: list[int] = []
 
-    def refused() -> None:
+    def refused(*_args: object) -> None:
         calls.append(1)
         raise BusinessRuleError("no", code="no")
 
     with pytest.raises(BusinessRuleError):
-        with_retry(refused, sleep=lambda s: None)
-    assert calls == [1]
+        transact(memory_db, refused, name="ledger")  # type: ignore[arg-type]
+    with pytest.raises(BusinessRuleError):
+        read_retried(refused, name="ledger.read")
+    assert calls == [1, 1]
+    assert sleeps == []
 
 
 # -- storage codecs and ids -------------------------------------------------------------

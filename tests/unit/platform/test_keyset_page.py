@@ -24,12 +24,14 @@ from shared.pagination import (
     DocumentId,
     KeyPosition,
     Page,
+    TimedPosition,
     TimeOrderedPosition,
     _b64encode,
     _check,
     decode_cursor,
     encode_cursor,
     keyset_page,
+    newest_first,
     ordered_after,
 )
 
@@ -289,3 +291,154 @@ def test_with_items_keeps_the_place_in_the_list() -> None:
     page = Page([1, 2, 3], "next", {"total": 3})
     shown = page.with_items([str(n) for n in page.items if n != 2])
     assert shown == Page(["1", "3"], "next", {"total": 3})
+
+
+# -- newest_first: the preset of lists of records by a time, the most recent first ----------
+
+
+class Documents:
+    """A collection: names its documents by id (what a cursor's tie-break starts after)."""
+
+    def document(self, document_id: str) -> Ref:
+        return Ref(document_id)
+
+
+@dataclass(frozen=True)
+class Sent:
+    id: str
+    sent_at: datetime
+
+
+def _sent(count: int) -> list[Snapshot]:
+    return [
+        Snapshot(f"s-{n:02d}", {"sent_at": T0 + timedelta(minutes=n // 2), "kind": "ab"[n % 2]})
+        for n in range(count)
+    ]
+
+
+def _to_sent(snapshot: Snapshot) -> Sent:
+    return Sent(snapshot.id, snapshot.to_dict()["sent_at"])
+
+
+def _walk_newest_first(query: FakeQuery, limit: int, **more: Any) -> list[list[str]]:
+    pages: list[list[str]] = []
+    cursor: str | None = None
+    while True:
+        page = newest_first(
+            query,
+            time_field="sent_at",
+            scope=SCOPE,
+            cursor=cursor,
+            limit=limit,
+            to_item=_to_sent,
+            documents=Documents(),
+            **more,
+        )
+        pages.append([item.id for item in page.items])
+        if page.next_cursor is None:
+            return pages
+        cursor = page.next_cursor
+
+
+def test_newest_first_orders_by_the_time_then_the_id_both_descending() -> None:
+    query = FakeQuery(_sent(5))
+    assert _walk_newest_first(query, limit=2) == [["s-04", "s-03"], ["s-02", "s-01"], ["s-00"]]
+    assert query.asked_limits == [3, 3, 3]
+    page = newest_first(
+        query,
+        time_field="sent_at",
+        scope=SCOPE,
+        cursor=None,
+        limit=2,
+        to_item=_to_sent,
+        documents=Documents(),
+    )
+    # The cursor is the item's time (its attribute named like the field) and its id.
+    assert page.next_cursor is not None
+    position = decode_cursor(page.next_cursor, TimeOrderedPosition, scope=SCOPE)
+    assert position == TimeOrderedPosition(at=T0 + timedelta(minutes=1), id="s-03")
+
+
+def test_newest_first_continues_after_the_cursors_time_and_document() -> None:
+    query = FakeQuery(_sent(5))
+    cursor = encode_cursor(
+        TimeOrderedPosition(at=T0 + timedelta(minutes=1), id="s-03"), scope=SCOPE
+    )
+    page = newest_first(
+        query,
+        time_field="sent_at",
+        scope=SCOPE,
+        cursor=cursor,
+        limit=10,
+        to_item=_to_sent,
+        documents=Documents(),
+    )
+    assert [item.id for item in page.items] == ["s-02", "s-01", "s-00"]
+    assert query.order == []  # the helper ordered copies, not the caller's query
+    assert page.next_cursor is None
+
+
+class KindPosition(TimedPosition):
+    """A list's own position: the time as stored text, a number naming the document."""
+
+    sent_at: str
+    number: int
+    filters: CursorFilters
+
+    def time_and_id(self) -> tuple[Any, str]:
+        return datetime.fromisoformat(self.sent_at), f"s-{self.number:02d}"
+
+
+def test_newest_first_with_a_lists_own_position_bound_to_its_filters() -> None:
+    query = FakeQuery(_sent(6))
+    filters: dict[str, str | None] = {"kind": None}
+
+    def position_of(item: Sent) -> KindPosition:
+        return KindPosition(
+            sent_at=item.sent_at.isoformat(), number=int(item.id[2:]), filters=filters
+        )
+
+    pages = _walk_newest_first(
+        query, limit=4, position=KindPosition, position_of=position_of, bound={"filters": filters}
+    )
+    assert pages == [["s-05", "s-04", "s-03", "s-02"], ["s-01", "s-00"]]
+    first = newest_first(
+        query,
+        time_field="sent_at",
+        scope=SCOPE,
+        cursor=None,
+        limit=4,
+        to_item=_to_sent,
+        documents=Documents(),
+        position=KindPosition,
+        position_of=position_of,
+        bound={"filters": filters},
+    )
+    with pytest.raises(ValidationError) as raised:
+        newest_first(
+            query,
+            time_field="sent_at",
+            scope=SCOPE,
+            cursor=first.next_cursor,
+            limit=4,
+            to_item=_to_sent,
+            documents=Documents(),
+            position=KindPosition,
+            position_of=position_of,
+            bound={"filters": {"kind": "a"}},
+        )
+    assert [(e.field, e.code) for e in raised.value.errors] == [("query.cursor", "cursor_mismatch")]
+    assert query.asked_limits == [5, 5, 5]  # the refused cursor read nothing
+
+
+def test_newest_first_refuses_an_own_position_without_saying_how_to_make_it() -> None:
+    with pytest.raises(TypeError):
+        newest_first(
+            FakeQuery([]),
+            time_field="sent_at",
+            scope=SCOPE,
+            cursor=None,
+            limit=2,
+            to_item=_to_sent,
+            position=KindPosition,
+        )

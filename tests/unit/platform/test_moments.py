@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from shared.moments import LaxMoment, Moment
+from shared.moments import LaxMoment, Moment, fixed_or_now
 
 
 @pytest.mark.parametrize("text", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
@@ -23,3 +23,12 @@ def test_ordinary_instants_pass() -> None:
     with pytest.raises(ValidationError):
         TypeAdapter(Moment).validate_python("2026-12-03T12:00:00")  # naive
     assert TypeAdapter(LaxMoment).validate_python("2026-12-03T12:00:00").year == 2026
+
+
+def test_a_fixed_time_is_kept_and_no_time_is_the_current_utc_time() -> None:
+    fixed = datetime(2030, 1, 2, 3, 4, tzinfo=UTC)
+    assert fixed_or_now(fixed) is fixed
+    before = datetime.now(UTC)
+    current = fixed_or_now(None)
+    assert current.tzinfo is UTC
+    assert before <= current <= datetime.now(UTC)
