@@ -24,6 +24,7 @@ from shared.events.envelope import EventEnvelope
 from shared.events.push import PushedMessage
 from shared.events.screening import ConsumerSpec, pydantic_summary
 from shared.events.transact import commit_in_transaction, publish_after_commit
+from shared.logger import get_logger
 from shared.resilience import RetryPolicy
 
 if TYPE_CHECKING:
@@ -175,14 +176,12 @@ class EventContext:
         self._run_once_called = True
         ref = self.processed_ref
 
-        def decide(transaction: Any) -> tuple[bool, T | None]:
-            snapshot = ref.get(transaction=transaction)
-            if snapshot.exists:
-                self._check_same_event(snapshot.to_dict() or {})
-                return True, None
+        def decide(transaction: Any) -> T:
+            # The record is created blind, not read first: a duplicate's commit fails
+            # with ALREADY_EXISTS and writes nothing, which saves every delivery a read.
             result = effect(transaction)
             transaction.create(ref, self._processed_record(datetime.now(UTC)))
-            return False, result
+            return result
 
         name = f"events.run_once.{self.spec.name}"
         try:
@@ -197,18 +196,21 @@ class EventContext:
                 busy=None,
                 is_retryable=lambda exc: isinstance(exc, Aborted),
             )
-        except AlreadyExists:
-            # Another delivery committed the record first; if it was not the record
-            # that clashed, the effect's own create did: that is its error.
+        except Exception as exc:
+            # The effect ran before the record was looked at, so a duplicate can fail in
+            # the effect as well as on the record's create (a state the first delivery
+            # left can refuse it). Either way a duplicate is a duplicate, as if it had
+            # been looked up first; any other failure stays what it is.
             if not self.already_processed():
                 raise
+            if not isinstance(exc, AlreadyExists):
+                get_logger("shared.events").info(
+                    "event.duplicate_refused_by_effect", error=type(exc).__name__
+                )
             self.duplicate = True
             return None
         self.processed = True
-        self.duplicate, result = committed.result
-        if self.duplicate:
-            return None
         # The effect is committed and its events are safe in the outbox: a failed publish
         # is left to the relay, not turned into a redelivery of a processed event.
         publish_after_commit(self.db, committed.staged, name=name)
-        return result
+        return committed.result

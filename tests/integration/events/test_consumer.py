@@ -107,6 +107,56 @@ def test_without_the_first_check_run_once_alone_still_deduplicates(
     assert outcomes == ["event.processed", "event.duplicate", "event.duplicate"]
 
 
+@event_consumer(
+    "balance_projector_strict", accepts={"ledger.entry_posted": [1]}, check_duplicate_first=False
+)
+def project_balance_strict(envelope: EventEnvelope, context: EventContext) -> None:
+    ref = context.db.collection("balances").document(envelope.data["account_id"])
+
+    def effect(transaction: Any) -> None:
+        snapshot = ref.get(transaction=transaction)
+        if snapshot.exists and snapshot.get("last_event") == envelope.id:
+            # The state the first delivery left refuses the event a second time.
+            raise PermanentEventError(f"event {envelope.id} is applied already")
+        transaction.set(ref, {"applied": 1, "last_event": envelope.id})
+
+    context.run_once(effect)
+
+
+def test_a_duplicate_the_effect_refuses_is_still_a_duplicate(
+    platform: Any, emulators: Any, json_logs: Any
+) -> None:
+    envelope = _posted()
+    cloud_event = push_envelope(emulators.project_id, TOPIC, envelope)
+
+    project_balance_strict(cloud_event)
+    project_balance_strict(cloud_event)
+
+    assert _applied(platform) == 1
+    assert _dead_letters(platform) == []
+    outcomes = [line["message"] for line in json_logs() if line["message"].startswith("event.")]
+    assert outcomes == ["event.processed", "event.duplicate_refused_by_effect", "event.duplicate"]
+
+
+def test_a_failing_effect_of_a_new_event_commits_nothing_and_is_not_a_duplicate(
+    platform: Any, emulators: Any
+) -> None:
+    envelope = _posted(account="acc-2")
+    ref = platform.collection("balances").document("acc-2")
+    # A state that refuses the event although it was never processed.
+    ref.set({"applied": 7, "last_event": envelope.id})
+
+    project_balance_strict(push_envelope(emulators.project_id, TOPIC, envelope))
+
+    [dead_letter] = _dead_letters(platform)
+    assert "applied already" in dead_letter["reason"]
+    assert ref.get().to_dict() == {"applied": 7, "last_event": envelope.id}
+    processed = platform.collection(PROCESSED_COLLECTION).document(
+        processed_document_id("balance_projector_strict", envelope.id)
+    )
+    assert not processed.get().exists
+
+
 def test_concurrent_duplicate_deliveries_have_one_effect(platform: Any, emulators: Any) -> None:
     envelope = _posted()
     cloud_event = push_envelope(emulators.project_id, TOPIC, envelope)
