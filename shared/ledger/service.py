@@ -94,3 +94,9 @@ class LedgerService(
             max_in_flight=self.settings.max_batches_in_flight,
             weight=lambda command: command.writes,
         )
+
+    @property
+    def posting_batches(self) -> tuple[int, int]:
+        """(commits, postings) of this instance's group commit; postings / commits is the
+        mean batch, which the ledger benchmark reports."""
+        return self._committer.batches_committed, self._committer.commands_committed

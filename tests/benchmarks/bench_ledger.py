@@ -52,6 +52,8 @@ class Measurement:
     seconds: float
     failures: int
     exact: str = "-"
+    # Postings per group commit (only for the ledger with group commit on).
+    mean_batch: float | None = None
 
     @property
     def rate(self) -> float:
@@ -151,7 +153,11 @@ def ledger_design(
     report = service.reconcile(tenant)[0]
     verdict = "yes" if exact and trial.balanced and report.clean else "NO"
     label = "ledger: shards + group commit" if group_commit else "ledger: shards, no group commit"
-    measurement = Measurement(label, sum(run.successes), run.seconds, run.failures, verdict)
+    commits, postings = service.posting_batches
+    mean_batch = postings / commits if group_commit and commits else None
+    measurement = Measurement(
+        label, sum(run.successes), run.seconds, run.failures, verdict, mean_batch
+    )
     return measurement, run.failure_samples
 
 
@@ -277,6 +283,13 @@ def main() -> int:
             f"{naive.failures:7d} {naive.exact:>6}  "
             f"({naive.operations} of {naive.operations + naive.failures} committed)"
         )
+        batches = [m.mean_batch for m in rounds["grouped"] if m.mean_batch is not None]
+        if batches:
+            print(
+                "group commit: postings per commit, by round: "
+                + " ".join(f"{b:.1f}" for b in batches)
+                + f" (of at most {args.clients} clients in flight)"
+            )
         for label, failures in (
             ("ledger (group commit)", samples["grouped"][:3]),
             ("ledger (no group commit)", samples["single"][:3]),
