@@ -20,7 +20,8 @@ from shared.logger import get_logger
     "webhook_dispatch",
     accepts=webhooks.CATALOG_SCHEMA_VERSIONS,
     ignore_other_types=True,
-    # Every effect is in run_once, whose transactional read deduplicates.
+    # Every effect is in run_once, whose commit creates the processed record: a duplicate's
+    # commit fails and writes nothing.
     check_duplicate_first=False,
 )
 def handle(envelope: EventEnvelope, context: EventContext) -> None:

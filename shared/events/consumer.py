@@ -13,7 +13,9 @@ The decorated function is what functions-framework calls with the
   Firestore transaction that also creates ``processed_events/{consumer}:{event id}``,
   so the effect and the record that it happened commit together or not at all.
   Outbox events the effect staged are published after the commit.
-* **duplicate**: a processed record exists: acknowledged without running anything.
+* **duplicate**: a processed record exists: acknowledged, having changed nothing. With
+  ``check_duplicate_first`` (the default) the handler is not even called; without it,
+  ``run_once`` runs the effect, whose commit then fails on the existing record.
 * **retryable failure**: any exception from the handler propagates, functions-framework
   answers 500 and Pub/Sub redelivers (then dead-letters after the subscription's
   ``max_delivery_attempts``).

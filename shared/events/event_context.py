@@ -201,7 +201,20 @@ class EventContext:
             # the effect as well as on the record's create (a state the first delivery
             # left can refuse it). Either way a duplicate is a duplicate, as if it had
             # been looked up first; any other failure stays what it is.
-            if not self.already_processed():
+            try:
+                duplicate = self.already_processed()
+            except PermanentEventError:
+                raise
+            except Exception as read_error:
+                # Neither known to be a duplicate nor not: the redelivery decides. The
+                # effect's error is the one raised; the failed read is logged beside it.
+                get_logger("shared.events").warning(
+                    "event.duplicate_check_failed",
+                    error=type(exc).__name__,
+                    read_error=type(read_error).__name__,
+                )
+                raise exc from None
+            if not duplicate:
                 raise
             if not isinstance(exc, AlreadyExists):
                 get_logger("shared.events").info(

@@ -44,8 +44,8 @@ class ConsumerSpec:
     transaction_attempts: int = DEFAULT_TRANSACTION_ATTEMPTS
     # Read the processed record before calling the handler, so a duplicate never reaches
     # it. Needed when a handler acts outside run_once (calls a provider); a handler whose
-    # every effect goes through run_once is deduplicated by run_once's own transactional
-    # read, and may turn this off to save a round trip per event.
+    # every effect goes through run_once is deduplicated by run_once's create of the
+    # processed record in the effect's commit, and may turn this off to save a read.
     check_duplicate_first: bool = True
     # The scope a producer key must carry (see shared/producers): set on consumers of
     # topics that systems outside Tributum publish to. Every message is then

@@ -80,6 +80,7 @@ def transact(
     retry: RetryPolicy = CONTENTION_RETRY,
     attempts: int = TRANSACTION_ATTEMPTS,
     busy: str = DEFAULT_BUSY,
+    before_publish: Callable[[T], None] | None = None,
 ) -> T:
     """Run ``decide(transaction)`` in a transaction, then publish the events it staged.
 
@@ -88,8 +89,14 @@ def transact(
     outlasting ``retry`` is a :class:`~shared.errors.ContentionError` (503
     ``contention``, ``Retry-After: 1``) whose detail is ``busy``; any other error,
     an :class:`~shared.errors.AppError` included, is raised as it is.
+
+    ``before_publish(result)`` runs once the commit is done and before publishing, for
+    what must follow the commit without waiting on Pub/Sub (dropping this instance's
+    cached copy of a revoked credential).
     """
     committed = _run(db, decide, name=name, retry=retry, attempts=attempts, busy=busy)
+    if before_publish is not None:
+        before_publish(committed.result)
     publish_after_commit(db, committed.staged, publisher, name=name)
     return committed.result
 
@@ -144,8 +151,6 @@ def settle(
     :class:`~shared.ledger.aggregate_locks.AggregateLocks` entry, so writers of one
     document on one instance take turns); the events are published after it is let go.
     """
-    from google.api_core.exceptions import AlreadyExists, FailedPrecondition
-
     staged: list[StagedEvent] = []
     with hold or nullcontext():
         for _ in range(rounds):
@@ -153,8 +158,11 @@ def settle(
             try:
                 with collect_staged(staged):
                     result = decide_and_commit()
-            except (AlreadyExists, FailedPrecondition) as exc:
-                _log.info("transact.changed_meanwhile", call=name, error=type(exc).__name__)
+            except Exception as exc:
+                lost = _lost_round(exc)
+                if lost is None:
+                    raise
+                _log.info("transact.changed_meanwhile", call=name, error=type(lost).__name__)
                 continue
             break
         else:
@@ -183,6 +191,25 @@ def read_retried(
             raise
         _log.warning("transact.read_gave_up", call=name, attempts=retry.max_attempts)
         raise ContentionError(busy) from exc
+
+
+def _lost_round(exc: BaseException) -> BaseException | None:
+    """The ``FailedPrecondition`` or ``AlreadyExists`` that lost a round, if one did.
+
+    The client library rolls a failed transactional commit back and lets an error of
+    that rollback replace the commit's own (which it keeps as ``__context__``), so the
+    chain is searched, not only the error raised. A rule's refusal never counts.
+    """
+    from google.api_core.exceptions import AlreadyExists, FailedPrecondition
+
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None or isinstance(seen, AppError):
+            return None
+        if isinstance(seen, AlreadyExists | FailedPrecondition):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def publish_after_commit(

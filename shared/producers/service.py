@@ -144,9 +144,14 @@ def revoke_key(
         _audit(transaction, db, "producer_key.revoked", revoked, actor, correlation_id)
         return revoked
 
-    revoked_key = transact(db, attempt, name="producers.revoke_key", busy=_KEYS_BUSY)
-    forget_locally(key_id)
-    return revoked_key
+    return transact(
+        db,
+        attempt,
+        name="producers.revoke_key",
+        busy=_KEYS_BUSY,
+        # Before the events are published: a slow publish must not keep the key cached.
+        before_publish=lambda _revoked: forget_locally(key_id),
+    )
 
 
 def rotate_key(
@@ -205,8 +210,13 @@ def rotate_key(
         _audit(transaction, db, "producer_key.rotated", rotated, actor, correlation_id)
         return new
 
-    new_key = transact(db, attempt, name="producers.rotate_key", busy=_KEYS_BUSY)
-    forget_locally(key_id)
+    new_key = transact(
+        db,
+        attempt,
+        name="producers.rotate_key",
+        busy=_KEYS_BUSY,
+        before_publish=lambda _new: forget_locally(key_id),
+    )
     return CreatedProducerKey(new_key, credential)
 
 

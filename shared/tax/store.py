@@ -279,7 +279,12 @@ def ensure_seeded(db: firestore.Client, tenant_id: str) -> bool:
         return True
 
     def still_unseeded(exc: BaseException) -> bool:
-        return is_firestore_contention(exc) and not meta.get().exists
+        if not is_firestore_contention(exc):
+            return False
+        try:
+            return not meta.get().exists
+        except Exception:
+            return True  # not known to be seeded: keep trying, and 503 when spent
 
     try:
         seeded = commit_in_transaction(

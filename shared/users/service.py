@@ -374,12 +374,15 @@ def _write_change(
         decided.append(decision)
         return changed
 
-    user = transact(db, attempt, name=name, busy=USER_BUSY)
-    if decided:
-        forget_locally(user.id)
-        if decided[0].end_sessions:
-            _revoke_refresh_families(db, user, keep=decided[0].kept_session)
-    return user
+    def end_access(user: User) -> None:
+        # Before the events are published: a slow publish must not keep this instance
+        # trusting its cached access state, nor leave the refresh families usable.
+        if decided:
+            forget_locally(user.id)
+            if decided[0].end_sessions:
+                _revoke_refresh_families(db, user, keep=decided[0].kept_session)
+
+    return transact(db, attempt, name=name, busy=USER_BUSY, before_publish=end_access)
 
 
 def _revoke_refresh_families(db: firestore.Client, user: User, *, keep: str | None) -> None:
